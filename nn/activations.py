@@ -1,0 +1,85 @@
+"""Hidden-layer activations.
+
+Each activation is a pair of functions side by side: ``forward(Z, out)`` computes A = f(Z) into
+``out``; ``backward(dA, Z, A, out)`` computes dZ = dA * f'(Z) into ``out`` (which may be ``dA``
+itself: the training loop passes its own scratch buffer, never an array the caller still needs).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+from scipy.special import expit
+
+LEAKY_SLOPE = 0.01
+
+Array = np.ndarray
+
+
+def _sigmoid(Z: Array, out: Array) -> Array:
+    return expit(Z, out=out)  # 1 / (1 + e^-Z), stable for large |Z|
+
+
+def _sigmoid_grad(dA: Array, Z: Array, A: Array, out: Array) -> Array:
+    # f'(Z) = A (1 - A)
+    np.multiply(dA, A, out=out)
+    out *= 1 - A
+    return out
+
+
+def _relu(Z: Array, out: Array) -> Array:
+    return np.maximum(Z, 0, out=out)
+
+
+def _relu_grad(dA: Array, Z: Array, A: Array, out: Array) -> Array:
+    # f'(Z) = 1 where Z > 0, else 0
+    if out is not dA:
+        np.copyto(out, dA)
+    out[Z <= 0] = 0
+    return out
+
+
+def _tanh(Z: Array, out: Array) -> Array:
+    return np.tanh(Z, out=out)
+
+
+def _tanh_grad(dA: Array, Z: Array, A: Array, out: Array) -> Array:
+    # f'(Z) = 1 - A^2
+    square = A * A
+    np.subtract(1, square, out=square)
+    return np.multiply(dA, square, out=out)
+
+
+def _leaky_relu(Z: Array, out: Array) -> Array:
+    np.multiply(Z, LEAKY_SLOPE, out=out)
+    return np.maximum(Z, out, out=out)  # max(Z, 0.01 Z) = Z if Z > 0 else 0.01 Z
+
+
+def _leaky_relu_grad(dA: Array, Z: Array, A: Array, out: Array) -> Array:
+    slope = np.where(Z > 0, 1, LEAKY_SLOPE).astype(dA.dtype, copy=False)
+    return np.multiply(dA, slope, out=out)
+
+
+@dataclass(frozen=True)
+class Activation:
+    name: str
+    forward: Callable[[Array, Array], Array]
+    backward: Callable[[Array, Array, Array, Array], Array]
+
+
+ACTIVATIONS: dict[str, Activation] = {
+    a.name: a
+    for a in (
+        Activation("sigmoid", _sigmoid, _sigmoid_grad),
+        Activation("relu", _relu, _relu_grad),
+        Activation("tanh", _tanh, _tanh_grad),
+        Activation("leaky_relu", _leaky_relu, _leaky_relu_grad),
+    )
+}
+
+
+def get_activation(name: str) -> Activation:
+    if name not in ACTIVATIONS:
+        raise ValueError(f"activation must be one of {', '.join(ACTIVATIONS)}; got {name!r}")
+    return ACTIVATIONS[name]

@@ -1,0 +1,143 @@
+"""Command line: ``python -m nn train ...`` (and ``python -m nn sweep ...``)."""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from typing import Any, Sequence
+
+from .activations import ACTIVATIONS
+from .config import ConfigError, RunConfig
+from .data import DATASETS, DatasetUnavailable
+from .experiment import build_trainer, config_from_preset, load_data
+from .init import INITS
+from .optimizers import OPTIMIZERS
+from .presets import PRESETS
+from .training import Trainer, TrainingDiverged
+
+EXIT_BAD_INPUT = 2
+EXIT_DIVERGED = 3
+
+
+def batch_size_arg(text: str) -> int | str:
+    if text == "full":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number or 'full'; got {text!r}") from None
+
+
+def add_run_options(p: argparse.ArgumentParser) -> None:
+    """The options shared by ``train`` and ``sweep``: dataset, network, training."""
+    p.add_argument("--preset", choices=list(PRESETS), help="start from a named configuration")
+    p.add_argument("--dataset", choices=DATASETS)
+    p.add_argument("--n-samples", type=int, help="2-D datasets: number of points (default 5000)")
+    p.add_argument("--noise", type=float, help="2-D datasets: noise (default 0.1)")
+    p.add_argument("--test-size", type=float, help="test share, 0.05 to 0.9 (default 0.25)")
+    p.add_argument("--hidden", type=int, nargs="+", metavar="N", help="hidden layer sizes, e.g. 128 64")
+    p.add_argument("--activation", choices=list(ACTIVATIONS))
+    p.add_argument("--init", choices=INITS)
+    p.add_argument("--optimizer", choices=OPTIMIZERS)
+    p.add_argument("--momentum", type=float, help="momentum coefficient, 0 <= mu < 1 (default 0.9)")
+    p.add_argument("--weight-decay", type=float, help="L2 weight decay, 0 <= wd < 1 (default 0)")
+    p.add_argument("--lr", type=float, help="learning rate, 0 < lr <= 100")
+    p.add_argument("--batch-size", type=batch_size_arg, help="a whole number, or 'full'")
+    p.add_argument("--epochs", type=int, help="epochs (full batch: iterations)")
+    p.add_argument("--seed", type=int, help="seed for initialisation and shuffling")
+    p.add_argument("--json", action="store_true", help="end with one JSON line of results")
+
+
+def config_from_args(args: argparse.Namespace) -> RunConfig:
+    overrides = {name: getattr(args, name, None) for name in RunConfig.__dataclass_fields__}
+    if args.preset:
+        return config_from_preset(args.preset, **overrides)
+    base = RunConfig().to_dict()
+    base.update({k: v for k, v in overrides.items() if v is not None})
+    return RunConfig.from_dict(base).validate()
+
+
+def _train_command(args: argparse.Namespace) -> int:
+    cfg = config_from_args(args)
+    data = load_data(cfg)
+    trainer = build_trainer(cfg, data)
+    log_every = args.log_every or max(1, math.ceil(cfg.epochs / 50))
+    diverged = _train_with_progress(trainer, cfg.epochs, log_every, quiet=args.json)
+    model = trainer.model
+    train_loss, train_acc = model.evaluate(data.X_train, data.y_train)
+    test_loss, test_acc = model.evaluate(data.X_test, data.y_test)
+    if args.save:
+        model.save(args.save)
+    summary: dict[str, Any] = {
+        "dataset": data.name, "layers": model.layer_sizes, "activation": model.activation,
+        "preset": args.preset, "epochs": trainer.epochs_done, "n_params": model.n_params,
+        "train_loss": train_loss, "train_accuracy": train_acc,
+        "test_loss": test_loss, "test_accuracy": test_acc,
+        "train_seconds": round(trainer.seconds, 4),
+        "seconds_per_epoch": round(trainer.seconds / max(trainer.epochs_done, 1), 6),
+        "saved": args.save, "diverged": diverged, "config": cfg.to_dict(),
+    }
+    print(f"test accuracy {test_acc:.2%}  test loss {test_loss:.4f}  trained in "
+          f"{trainer.seconds:.2f} s ({summary['seconds_per_epoch']:.3f} s/epoch)"
+          + (f"  saved to {args.save}" if args.save else ""), file=sys.stderr if args.json else sys.stdout)
+    if args.json:
+        print(json.dumps(summary))
+    return EXIT_DIVERGED if diverged else 0
+
+
+def _train_with_progress(trainer: Trainer, epochs: int, log_every: int, quiet: bool) -> str | None:
+    """Run the trainer with a progress bar on stderr and a line every ``log_every`` epochs;
+    return the divergence message, if any."""
+    from tqdm import tqdm
+    out = sys.stderr if quiet else sys.stdout
+    first = trainer.epochs_done
+    # disable=None: no bar when stderr is not a terminal
+    with tqdm(total=epochs, unit="epoch", file=sys.stderr, dynamic_ncols=True, leave=False,
+              disable=None) as bar:
+        try:
+            for rec in trainer.run(epochs):
+                bar.n = round(rec["epoch"] - first, 2)
+                bar.set_postfix(loss=f"{rec['train_loss']:.4f}", refresh=False)
+                bar.refresh()
+                done = rec["epoch"] - first
+                if rec["end_of_epoch"] and (done % log_every == 0 or done >= epochs):
+                    bar.write(_epoch_line(rec, first + epochs), file=out)
+        except TrainingDiverged as exc:
+            bar.write(f"error: {exc}", file=sys.stderr)
+            return str(exc)
+    return None
+
+
+def _epoch_line(rec: dict[str, Any], last_epoch: int) -> str:
+    line = (f"epoch {rec['epoch']}/{last_epoch}  loss {rec['train_loss']:.4f}  "
+            f"acc {rec['train_accuracy']:.2%}")
+    if rec["val_loss"] is not None:
+        line += f"  test loss {rec['val_loss']:.4f}  test acc {rec['val_accuracy']:.2%}"
+    return line + f"  {rec['seconds']:.2f}s"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m nn", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    train = sub.add_parser("train", help="train one network",
+                           description="Train one network and report its test accuracy.")
+    add_run_options(train)
+    train.add_argument("--save", metavar="PATH", help="save the trained model to PATH (.npz)")
+    train.add_argument("--log-every", type=int, metavar="K",
+                       help="print a line every K epochs (default: about 50 lines in all)")
+    train.set_defaults(func=_train_command, parser=train)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except ConfigError as exc:
+        args.parser.error(str(exc))       # exits 2, naming the option and the allowed values
+    except (DatasetUnavailable, ValueError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    return 0

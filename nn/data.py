@@ -1,0 +1,155 @@
+"""Datasets as float32 features and integer labels, split into train and test.
+
+2-D toy sets come from scikit-learn; ``digits`` is scikit-learn's bundled 8x8 set (offline);
+MNIST and Fashion-MNIST come from ``keras.datasets``, or from a local keras-format ``.npz`` named
+by ``MNIST_PATH`` / ``FASHION_MNIST_PATH`` (then nothing is downloaded). Arrays are read-only: one
+copy per process is shared by every caller.
+"""
+from __future__ import annotations
+
+import functools
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+DATASETS = ("moons", "circles", "digits", "mnist", "fashion_mnist")
+TOY_DATASETS = ("moons", "circles")
+IMAGE_DATASETS = ("digits", "mnist", "fashion_mnist")
+FASHION_CLASSES = ("T-shirt", "Trouser", "Pullover", "Dress", "Coat",
+                   "Sandal", "Shirt", "Sneaker", "Bag", "Boot")
+_PATH_VARIABLES = {"mnist": "MNIST_PATH", "fashion_mnist": "FASHION_MNIST_PATH"}
+
+
+class DatasetUnavailable(RuntimeError):
+    """The dataset cannot be read or downloaded here; the message says how to fix it."""
+
+
+@dataclass(frozen=True)
+class Dataset:
+    name: str
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_test: np.ndarray
+    y_test: np.ndarray
+    n_classes: int
+    image_shape: tuple[int, int] | None = None     # (height, width) for image sets
+    preprocessing: str = "none"                     # what a model trained on it expects
+    class_names: tuple[str, ...] = ()
+
+    @property
+    def n_features(self) -> int:
+        return self.X_train.shape[1]
+
+    def label(self, k: int) -> str:
+        return self.class_names[k] if self.class_names else str(k)
+
+
+def load_dataset(name: str, n_samples: int = 5000, noise: float = 0.1, test_size: float = 0.25,
+                 seed: int = 0) -> Dataset:
+    """Load a dataset by name. ``n_samples``, ``noise`` and ``seed`` apply to the 2-D sets,
+    ``test_size`` to every set but MNIST and Fashion-MNIST, which keep their official split."""
+    if name not in DATASETS:
+        raise ValueError(f"dataset must be one of {', '.join(DATASETS)}; got {name!r}")
+    if name in TOY_DATASETS:
+        _check_toy_settings(n_samples, noise, test_size)
+        return _toy(name, int(n_samples), float(noise), float(test_size), int(seed))
+    if name == "digits":
+        return _digits(float(test_size), int(seed))
+    return _keras_images(name)
+
+
+def _check_toy_settings(n_samples: int, noise: float, test_size: float) -> None:
+    if not 20 <= n_samples <= 1_000_000:
+        raise ValueError(f"n_samples must be from 20 to 1000000; got {n_samples}")
+    if not 0 <= noise <= 2:
+        raise ValueError(f"noise must be in [0, 2]; got {noise}")
+    if not 0.05 <= test_size <= 0.9:
+        raise ValueError(f"test_size must be in [0.05, 0.9]; got {test_size}")
+
+
+def _frozen(*arrays: np.ndarray) -> list[np.ndarray]:
+    for a in arrays:
+        a.setflags(write=False)
+    return list(arrays)
+
+
+@functools.lru_cache(maxsize=16)
+def _toy(name: str, n_samples: int, noise: float, test_size: float, seed: int) -> Dataset:
+    from sklearn.datasets import make_circles, make_moons
+    from sklearn.model_selection import train_test_split
+    if name == "moons":
+        X, y = make_moons(n_samples=n_samples, noise=noise, random_state=seed)
+    else:
+        X, y = make_circles(n_samples=n_samples, noise=noise, factor=0.5, random_state=seed)
+    X_tr, X_te, y_tr, y_te = train_test_split(X.astype(np.float32), y.astype(np.int64),
+                                              test_size=test_size, random_state=seed)
+    return Dataset(name, *_frozen(X_tr, y_tr, X_te, y_te), n_classes=2)
+
+
+@functools.lru_cache(maxsize=4)
+def _digits(test_size: float, seed: int) -> Dataset:
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+    d = load_digits()
+    X = (d.data / 16.0).astype(np.float32)            # pixels 0..16 -> [0, 1]
+    X_tr, X_te, y_tr, y_te = train_test_split(X, d.target.astype(np.int64), test_size=test_size,
+                                              random_state=seed, stratify=d.target)
+    return Dataset("digits", *_frozen(X_tr, y_tr, X_te, y_te), n_classes=10, image_shape=(8, 8),
+                   preprocessing="digits-8x8/16")
+
+
+@functools.lru_cache(maxsize=2)
+def _keras_images(name: str) -> Dataset:
+    (x_tr, y_tr), (x_te, y_te) = _read_keras_npz(name)
+    arrays = [_scale_images(x_tr), y_tr.astype(np.int64), _scale_images(x_te), y_te.astype(np.int64)]
+    return Dataset(name, *_frozen(*arrays), n_classes=10, image_shape=(28, 28),
+                   preprocessing="mnist-28x28/255",
+                   class_names=FASHION_CLASSES if name == "fashion_mnist" else ())
+
+
+def _scale_images(x: np.ndarray) -> np.ndarray:
+    """uint8 (n, 28, 28) -> float32 (n, 784) in [0, 1]."""
+    out = x.reshape(len(x), -1).astype(np.float32)
+    out *= np.float32(1 / 255)
+    return out
+
+
+def _read_keras_npz(name: str):
+    variable = _PATH_VARIABLES[name]
+    path = os.environ.get(variable)
+    if path:
+        return _read_npz(Path(path), variable)
+    try:
+        os.environ.setdefault("KERAS_BACKEND", "jax")
+        import keras  # heavy: imported only when MNIST is asked for
+        loader = keras.datasets.mnist if name == "mnist" else keras.datasets.fashion_mnist
+        return loader.load_data()
+    except Exception as exc:  # no network, no keras, a broken cache: all end the same way
+        raise DatasetUnavailable(
+            f"could not load {name} through keras.datasets ({type(exc).__name__}: {exc}). "
+            f"Offline? Set {variable} to a keras-format {name}.npz (x_train, y_train, x_test, "
+            f"y_test), e.g. {variable}=/path/to/{name}.npz") from exc
+
+
+def _read_npz(path: Path, variable: str):
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            parts = [f[k] for k in ("x_train", "y_train", "x_test", "y_test")]
+    except (OSError, KeyError, ValueError) as exc:
+        raise DatasetUnavailable(f"{variable}={path} is not a readable keras-format .npz with "
+                                 f"x_train, y_train, x_test, y_test ({exc})") from exc
+    x_tr, y_tr, x_te, y_te = parts
+    if x_tr.ndim != 3 or x_tr.shape[1:] != (28, 28) or len(x_tr) != len(y_tr) or len(x_te) != len(y_te):
+        raise DatasetUnavailable(f"{variable}={path}: expected 28x28 images with one label each")
+    return (x_tr, y_tr), (x_te, y_te)
+
+
+def mnist_available(name: str = "mnist") -> bool:
+    """True if the dataset can be had without asking the network (local file or keras cache)."""
+    path = os.environ.get(_PATH_VARIABLES[name])
+    if path:
+        return Path(path).is_file()
+    cache = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "datasets"
+    return (cache / f"{name}.npz").is_file() or (cache / name).exists()

@@ -1,0 +1,159 @@
+"""The training loop: minibatch (or full-batch) gradient descent that a caller drives step by step.
+
+``Trainer.run`` is a generator: it yields a record after every epoch and every ``report_every``
+seconds inside long epochs, keeps its place between calls (so a run stopped mid-epoch continues
+exactly where it left off), and stops on a NaN or infinite loss with the last finite weights.
+"""
+from __future__ import annotations
+
+import math
+import time
+from typing import Any, Iterator
+
+import numpy as np
+
+from .config import TrainConfig
+from .model import MLP
+from .optimizers import Optimizer, make_optimizer
+
+Record = dict[str, Any]
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite; the model was put back to its last finite weights."""
+
+
+class Trainer:
+    """Trains ``model`` on (X_train, y_train), evaluating on (X_val, y_val) when given."""
+
+    def __init__(self, model: MLP, X_train: np.ndarray, y_train: np.ndarray,
+                 X_val: np.ndarray | None = None, y_val: np.ndarray | None = None,
+                 config: TrainConfig | None = None) -> None:
+        self.model = model
+        self.config = (config or TrainConfig()).validate()
+        self.X = np.ascontiguousarray(X_train, dtype=model.dtype)
+        self.y = np.asarray(y_train, dtype=np.intp)
+        self.X_val = None if X_val is None else np.asarray(X_val, dtype=model.dtype)
+        self.y_val = None if y_val is None else np.asarray(y_val, dtype=np.intp)
+        _check_data(model, self.X, self.y, "training")
+        if self.X_val is not None:
+            _check_data(model, self.X_val, self.y_val, "validation")
+        n = len(self.X)
+        bs = self.config.batch_size
+        self.batch_size = n if bs == "full" else min(int(bs), n)
+        self.steps_per_epoch = math.ceil(n / self.batch_size)
+        self.rng = np.random.default_rng([self.config.seed, 1])   # shuffling; init used [seed]
+        self.grads = [np.empty_like(p) for p in model.params]
+        self.optimizer = self._new_optimizer()
+        self.history: list[Record] = model.meta.setdefault("history", [])
+        self.epochs_done = int(self.history[-1]["epoch"]) if self.history else 0
+        self.steps_done = int(self.history[-1]["step"]) if self.history else 0
+        self.seconds = float(self.history[-1]["seconds"]) if self.history else 0.0
+        self.diverged: str | None = None
+        self._order: np.ndarray | None = None     # this epoch's row order; None between epochs
+        self._pos = 0                             # rows of this epoch already trained on
+        self._loss_sum = 0.0
+        self._correct = 0
+        self._good = [p.copy() for p in model.params]
+        self._stop = False
+
+    def _new_optimizer(self) -> Optimizer:
+        c = self.config
+        return make_optimizer(c.optimizer, self.model.params, c.lr, c.weight_decay, c.momentum)
+
+    def stop(self) -> None:
+        """Ask a running ``run`` to return after the current step (safe from another thread)."""
+        self._stop = True
+
+    def run(self, epochs: int | None = None) -> Iterator[Record]:
+        """Train ``epochs`` more epochs (default: the config's), yielding progress records.
+
+        Raises ``TrainingDiverged`` if the loss stops being finite.
+        """
+        target = self.epochs_done + (self.config.epochs if epochs is None else int(epochs))
+        self._stop = False
+        last_report = time.perf_counter()
+        while self.epochs_done < target and not self._stop:
+            if self._order is None:
+                self._begin_epoch()
+            while self._pos < len(self.X) and not self._stop:
+                started = time.perf_counter()
+                self._step()
+                now = time.perf_counter()
+                self.seconds += now - started
+                if now - last_report >= self.config.report_every and self._pos < len(self.X):
+                    yield self._record(end_of_epoch=False)
+                    last_report = time.perf_counter()
+            if self._pos >= len(self.X):
+                self.epochs_done += 1
+                self._order = None
+                yield self._record(end_of_epoch=True)
+                last_report = time.perf_counter()
+
+    def _begin_epoch(self) -> None:
+        n = len(self.X)
+        full = self.batch_size >= n
+        self._order = np.arange(n) if full else self.rng.permutation(n)
+        self._pos, self._loss_sum, self._correct = 0, 0.0, 0
+
+    def _step(self) -> None:
+        rows = self._order[self._pos:self._pos + self.batch_size]
+        if len(rows) == len(self.X):
+            Xb, yb = self.X, self.y                   # full batch: no copy
+        else:
+            Xb, yb = np.take(self.X, rows, axis=0), self.y[rows]
+        loss, correct = self.model.train_step_grads(Xb, yb, self.grads)
+        if not math.isfinite(loss):
+            self._diverge(f"the training loss became {loss}")
+        self.optimizer.step(self.model.params, self.grads)
+        self._pos += len(rows)
+        self.steps_done += 1
+        self._loss_sum += loss * len(rows)
+        self._correct += correct
+
+    def _record(self, end_of_epoch: bool) -> Record:
+        seen = max(self._pos, 1)
+        record: Record = {
+            "epoch": self.epochs_done if end_of_epoch else self.epochs_done + self._pos / len(self.X),
+            "step": self.steps_done,
+            "seconds": round(self.seconds, 6),
+            "train_loss": self._loss_sum / seen,
+            "train_accuracy": self._correct / seen,
+            "val_loss": None,
+            "val_accuracy": None,
+            "end_of_epoch": end_of_epoch,
+        }
+        if self.X_val is not None:
+            record["val_loss"], record["val_accuracy"] = self.model.evaluate(self.X_val, self.y_val)
+        if not all(np.isfinite(p).all() for p in self.model.params) or not math.isfinite(
+                record["val_loss"] if record["val_loss"] is not None else 0.0):
+            self._diverge("the weights stopped being finite")
+        self._keep_good_weights()
+        self.history.append(record)
+        return record
+
+    def _keep_good_weights(self) -> None:
+        for good, p in zip(self._good, self.model.params):
+            np.copyto(good, p)
+
+    def _diverge(self, what: str) -> None:
+        """Put back the last finite weights, reset the optimizer, and raise with an explanation."""
+        self.model.copy_params_from(self._good)
+        self.optimizer = self._new_optimizer()
+        self._order = None
+        last = self.history[-1]["epoch"] if self.history else 0
+        self.diverged = (
+            f"Training diverged: {what} at step {self.steps_done + 1} (epoch {self.epochs_done + 1}). "
+            f"The learning rate ({self.config.lr:g}) is probably too high for this network; try a "
+            f"smaller one. The model keeps its last finite weights (from epoch {last:.3g}).")
+        raise TrainingDiverged(self.diverged)
+
+
+def _check_data(model: MLP, X: np.ndarray, y: np.ndarray | None, what: str) -> None:
+    if y is None or X.ndim != 2 or len(X) != len(y) or len(X) == 0:
+        raise ValueError(f"{what} data must be a non-empty (n, features) array with n labels")
+    if X.shape[1] != model.layer_sizes[0]:
+        raise ValueError(f"{what} data has {X.shape[1]} features; the network's input layer has "
+                         f"{model.layer_sizes[0]}")
+    if y.min() < 0 or y.max() >= model.layer_sizes[-1]:
+        raise ValueError(f"{what} labels must lie in 0..{model.layer_sizes[-1] - 1}")
