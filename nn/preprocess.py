@@ -47,7 +47,10 @@ def ink_map(image: np.ndarray) -> np.ndarray:
 
 
 def _checked(image: np.ndarray) -> np.ndarray:
-    a = np.asarray(image)
+    try:
+        a = np.asarray(image)
+    except ValueError as exc:                       # e.g. ragged nested lists
+        raise ValueError(f"image must be a rectangular array ({exc})") from None
     if a.dtype.kind not in "biuf":
         raise ValueError(f"image must hold numbers; got dtype {a.dtype}")
     if not (a.ndim == 2 or (a.ndim == 3 and a.shape[2] in (3, 4))):

@@ -1,0 +1,132 @@
+"""The Draw page's logic without Streamlit: which model reads the drawing, the prediction, the
+probability chart, and an MNIST test digit laid on the board as a drawing."""
+from __future__ import annotations
+
+import base64
+import io
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import plotly.graph_objects as go
+from PIL import Image
+
+from .io import load
+from .model import MLP
+from .preprocess import SIZE, to_mnist
+
+DEFAULT_MODEL_PATH = Path(__file__).resolve().parents[1] / "models" / "mnist.npz"
+SESSION_MODEL_KEY = "model"          # where the Train page keeps the session's model
+MNIST_PREPROCESSING = "mnist-28x28/255"
+BOARD = 280                          # the drawing board's side in screen pixels
+
+
+@dataclass(frozen=True)
+class Prediction:
+    image: np.ndarray        # (28, 28) float32 in [0, 1]: what the network receives
+    proba: np.ndarray        # (10,) class probabilities
+    digit: int
+    confidence: float
+
+
+def mnist_model_problem(model: Any) -> str | None:
+    """Why ``model`` cannot read a 28x28 drawing, or None if it can."""
+    if not isinstance(model, MLP):
+        return f"not a network from this library ({type(model).__name__})"
+    if model.layer_sizes[0] != SIZE * SIZE or model.layer_sizes[-1] != 10:
+        return f"it has layers {model.layer_sizes}; a digit reader needs 784 inputs and 10 outputs"
+    dataset = model.meta.get("dataset")
+    if dataset not in (None, "mnist"):
+        return f"it was trained on {dataset!r}, not on MNIST digits"
+    if model.meta.get("preprocessing", MNIST_PREPROCESSING) != MNIST_PREPROCESSING:
+        return f"it expects {model.meta['preprocessing']!r} inputs, not {MNIST_PREPROCESSING!r}"
+    return None
+
+
+def session_mnist_model(state: Any) -> MLP | None:
+    """The MNIST model trained in this session (``state[SESSION_MODEL_KEY]``), if there is one."""
+    model = state.get(SESSION_MODEL_KEY) if hasattr(state, "get") else None
+    if model is None or mnist_model_problem(model) or model.meta.get("dataset") != "mnist":
+        return None
+    return model
+
+
+def load_mnist_model(source: str | Path | bytes) -> MLP:
+    """Load a model file and check it reads digits; ``ValueError`` (incl. ``ModelFormatError``)
+    with the reason otherwise."""
+    model = load(source)
+    problem = mnist_model_problem(model)
+    if problem:
+        raise ValueError(f"this model cannot read drawings: {problem}")
+    return model
+
+
+def model_choices(session: MLP | None, uploaded: MLP | None, shipped: MLP | None) -> dict[str, MLP]:
+    """The models on offer, in the order of preference: session, upload, shipped default."""
+    named = {"Trained in this session": session, "Uploaded": uploaded, "Shipped default": shipped}
+    return {name: m for name, m in named.items() if m is not None}
+
+
+def describe_model(model: MLP) -> str:
+    """One line about a model: its layers and, when recorded, its last test accuracy."""
+    text = f"{model.activation} MLP {model.layer_sizes}"
+    history = model.meta.get("history") or []
+    last = history[-1] if isinstance(history, list) and history else {}
+    if isinstance(last, dict) and isinstance(last.get("val_accuracy"), (int, float)):
+        text += f", {last['val_accuracy']:.1%} on the MNIST test set"
+    return text
+
+
+def predict_drawing(model: MLP, image: np.ndarray) -> Prediction | None:
+    """Preprocess a drawing like MNIST and classify it; None when nothing is drawn."""
+    x = to_mnist(image)
+    if x is None:
+        return None
+    proba = model.predict_proba(x.reshape(1, -1))[0]
+    digit = int(proba.argmax())
+    return Prediction(x, proba, digit, float(proba[digit]))
+
+
+def preview(image: np.ndarray, scale: int = 6) -> np.ndarray:
+    """The 28x28 input as a uint8 picture, each pixel a scale x scale block (no smoothing)."""
+    pixels = np.round(np.clip(image, 0, 1) * 255).astype(np.uint8)
+    return np.kron(pixels, np.ones((scale, scale), dtype=np.uint8))
+
+
+def probability_figure(proba: np.ndarray, height: int = 300) -> go.Figure:
+    """Bar chart of the ten class probabilities, the predicted digit highlighted."""
+    proba = np.asarray(proba, dtype=float)
+    best = int(proba.argmax())
+    colours = ["#ff4b4b" if k == best else "#8da0cb" for k in range(len(proba))]
+    fig = go.Figure(go.Bar(x=[str(k) for k in range(len(proba))], y=proba, marker_color=colours,
+                           text=[f"{p:.0%}" for p in proba], textposition="outside",
+                           hovertemplate="digit %{x}: %{y:.2%}<extra></extra>"))
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=30, b=10),
+                      title=dict(text="Probability of each digit", font=dict(size=14)),
+                      xaxis=dict(title=None, type="category"),
+                      yaxis=dict(range=[0, 1.15], tickformat=".0%", title=None), showlegend=False)
+    return fig
+
+
+def digit_drawing(digit: np.ndarray, board: int = BOARD) -> dict[str, Any]:
+    """A canvas ``initial_drawing`` (Fabric.js JSON) holding a 28x28 uint8 digit as one image
+    stretched over the whole board: it is part of the drawing, so the canvas returns it and the
+    user can draw over it."""
+    buf = io.BytesIO()
+    Image.fromarray(np.asarray(digit, dtype=np.uint8)).save(buf, format="PNG")
+    src = "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+    side = digit.shape[0]
+    return {"version": "6.0.0", "objects": [{
+        "type": "Image", "src": src, "left": 0, "top": 0, "width": side, "height": side,
+        "originX": "left", "originY": "top", "scaleX": board / side, "scaleY": board / side,
+        "selectable": False, "evented": False}]}
+
+
+def random_test_digit(X_test: np.ndarray, y_test: np.ndarray,
+                      rng: np.random.Generator) -> tuple[np.ndarray, int, int]:
+    """(28x28 uint8 digit, its label, its index) drawn at random from MNIST's test set
+    (rows of 784 floats in [0, 1], as ``nn.data`` holds them)."""
+    i = int(rng.integers(len(X_test)))
+    digit = np.round(X_test[i].reshape(SIZE, SIZE) * 255).astype(np.uint8)
+    return digit, int(y_test[i]), i
