@@ -1,0 +1,190 @@
+"""The Draw page under AppTest, with the canvas component stubbed (custom components do not
+run there; the real board is driven in tests/test_draw_browser.py)."""
+from __future__ import annotations
+
+import sys
+import types
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+import nn
+from nn.draw import (DEFAULT_MODEL_PATH, describe_model, digit_drawing, load_mnist_model, mnist_model_problem,
+                     model_choices, predict_drawing, probability_figure, session_mnist_model)
+from nn.io import model_to_bytes
+
+APP = str(DEFAULT_MODEL_PATH.parents[1] / "dashboard.py")
+
+
+class FakeResult:
+    def __init__(self, image):
+        self.image_data = image
+        self.json_data = {"objects": []}
+
+
+@pytest.fixture()
+def canvas(monkeypatch):
+    """A stand-in for streamlit_drawable_canvas: returns ``canvas.image`` as the drawing and
+    records the arguments of each call in ``canvas.calls``."""
+    stub = types.ModuleType("streamlit_drawable_canvas")
+    stub.image, stub.calls = None, []
+
+    def st_canvas(**kwargs):
+        stub.calls.append(kwargs)
+        return FakeResult(stub.image)
+
+    stub.st_canvas = st_canvas
+    monkeypatch.setitem(sys.modules, "streamlit_drawable_canvas", stub)
+    return stub
+
+
+def draw_page() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    at.switch_page("pages/draw.py").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def one(h: int = 280, w: int = 280) -> np.ndarray:
+    """A canvas-like RGBA drawing of a '1': a white upright bar on opaque black."""
+    rgba = np.zeros((h, w, 4), np.uint8)
+    rgba[..., 3] = 255
+    rgba[50:230, 130:150, :3] = 255
+    return rgba
+
+
+def mnist_model(**meta) -> nn.MLP:
+    model = nn.MLP([784, 16, 10], seed=1)
+    model.meta = {"dataset": "mnist", "preprocessing": "mnist-28x28/255", **meta}
+    return model
+
+
+# --- the page --------------------------------------------------------------------------------
+def test_first_visit_shows_an_empty_board_read_by_the_shipped_model(canvas):
+    at = draw_page()
+    call = canvas.calls[-1]
+    assert (call["width"], call["height"]) == (280, 280)
+    assert call["stroke_color"] == "#FFFFFF" and call["background_color"] == "#000000"
+    assert call["return_image_data"] is True and call["drawing_mode"] == "freedraw"
+    assert at.radio(key="draw_model_choice").options == ["Shipped default"]
+    assert any("Draw a digit on the board" in i.value for i in at.info)
+    assert len(at.metric) == 0
+
+
+def test_a_drawing_is_read(canvas):
+    canvas.image = one()
+    at = draw_page()
+    assert at.metric[0].value == "1"
+    assert "confidence" in at.markdown[-1].value
+    assert len(at.get("plotly_chart")) == 1
+    assert len(at.get("image")) == 1                        # the 28x28 preview
+
+
+def test_stroke_width_and_clear(canvas):
+    at = draw_page()
+    at.slider(key="draw_stroke").set_value(30).run()
+    assert canvas.calls[-1]["stroke_width"] == 30
+    board = canvas.calls[-1]["key"]
+    at.button(key="draw_clear").click().run()
+    assert not at.exception
+    assert canvas.calls[-1]["key"] != board                # a fresh, empty board
+    assert canvas.calls[-1]["initial_drawing"] is None
+
+
+def test_session_model_is_preferred_and_others_are_offered(canvas):
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.session_state["model"] = mnist_model()
+    at.run()
+    at.switch_page("pages/draw.py").run()
+    radio = at.radio(key="draw_model_choice")
+    assert radio.options == ["Trained in this session", "Shipped default"]
+    assert radio.value == "Trained in this session"
+
+
+def test_a_model_for_another_dataset_in_the_session_is_ignored(canvas):
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.session_state["model"] = nn.MLP([2, 8, 2])
+    at.run()
+    at.switch_page("pages/draw.py").run()
+    assert not at.exception
+    assert at.radio(key="draw_model_choice").options == ["Shipped default"]
+
+
+def test_uploading_a_model_selects_it_and_a_bad_file_is_reported(canvas):
+    canvas.image = one()
+    at = draw_page()
+    at.file_uploader(key="draw_upload").upload("mine.npz", model_to_bytes(mnist_model())).run()
+    assert not at.exception
+    radio = at.radio(key="draw_model_choice")
+    assert radio.options == ["Uploaded", "Shipped default"] and radio.value == "Uploaded"
+    at.file_uploader(key="draw_upload").upload("junk.npz", b"not a model").run()
+    assert not at.exception
+    assert any("junk.npz" in e.value for e in at.error)
+    assert at.radio(key="draw_model_choice").options == ["Shipped default"]
+    assert at.metric[0].value == "1"                       # still reading with the default
+
+
+def test_random_mnist_digit_is_put_on_the_board_and_read(canvas, mnist_path, monkeypatch):
+    monkeypatch.setenv("MNIST_PATH", mnist_path)
+    at = draw_page()
+    at.button(key="draw_random").click().run()
+    assert not at.exception
+    sample = at.session_state["draw_sample"]
+    drawing = canvas.calls[-1]["initial_drawing"]
+    assert drawing["objects"][0]["type"] == "Image"        # the digit is on the board itself
+    expected = nn.load(DEFAULT_MODEL_PATH).predict(sample["digit"].reshape(1, -1) / 255.0)[0]
+    assert at.metric[0].value == str(expected)
+    assert any(f"labelled **{sample['label']}**" in c.value for c in at.caption)
+
+
+def test_without_mnist_the_random_digit_button_is_disabled(canvas, monkeypatch, tmp_path):
+    monkeypatch.setenv("MNIST_PATH", str(tmp_path / "missing.npz"))
+    at = draw_page()
+    assert at.button(key="draw_random").disabled
+    assert any("MNIST is not available" in c.value for c in at.caption)
+
+
+# --- the logic below the page (nn.draw) ------------------------------------------------------
+def test_model_checks():
+    assert mnist_model_problem(mnist_model()) is None
+    assert "784" in mnist_model_problem(nn.MLP([2, 4, 2]))
+    fashion = mnist_model(dataset="fashion_mnist")
+    assert "fashion_mnist" in mnist_model_problem(fashion)
+    assert session_mnist_model({"model": fashion}) is None
+    assert session_mnist_model({"model": "not a model"}) is None
+    assert session_mnist_model({}) is None
+    m = mnist_model()
+    assert session_mnist_model({"model": m}) is m
+
+
+def test_load_mnist_model_rejects_junk_and_other_datasets():
+    with pytest.raises(nn.ModelFormatError):
+        load_mnist_model(b"junk")
+    with pytest.raises(ValueError, match="fashion_mnist"):
+        load_mnist_model(model_to_bytes(mnist_model(dataset="fashion_mnist")))
+    assert load_mnist_model(model_to_bytes(mnist_model())).layer_sizes == [784, 16, 10]
+
+
+def test_model_choices_order():
+    a, b, c = mnist_model(), mnist_model(), mnist_model()
+    assert list(model_choices(a, b, c)) == ["Trained in this session", "Uploaded", "Shipped default"]
+    assert list(model_choices(None, None, c)) == ["Shipped default"]
+
+
+def test_predict_and_figure():
+    model = nn.load(DEFAULT_MODEL_PATH)
+    assert predict_drawing(model, np.zeros((280, 280, 4), np.uint8)) is None
+    pred = predict_drawing(model, one())
+    assert pred.digit == 1 and pred.image.shape == (28, 28)
+    assert pred.proba.shape == (10,) and pred.proba.sum() == pytest.approx(1, abs=1e-5)
+    fig = probability_figure(pred.proba)
+    assert list(fig.data[0].x) == [str(k) for k in range(10)]
+    assert "MNIST test set" in describe_model(model)
+
+
+def test_digit_drawing_covers_the_board():
+    obj = digit_drawing(np.zeros((28, 28), np.uint8))["objects"][0]
+    assert obj["src"].startswith("data:image/png;base64,")
+    assert obj["width"] * obj["scaleX"] == 280 and obj["height"] * obj["scaleY"] == 280
