@@ -127,6 +127,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--log-every", type=int, metavar="K",
                        help="print a line every K epochs (default: about 50 lines in all)")
     train.set_defaults(func=_train_command, parser=train)
+    from .sweep_cli import add_sweep_parser    # here: sweep_cli imports this module
+    add_sweep_parser(sub)
     return parser
 
 

@@ -1,0 +1,212 @@
+"""Many small networks trained in lockstep, as one batched array computation.
+
+A ``Lockstep`` holds S x K networks: S *streams* (one per seed: a stream has its own initial
+weights and its own minibatch order) times K *networks* per stream that differ in hidden width
+or learning rate. Every network of a stream sees the same minibatch (``Trainer`` shuffles with
+``default_rng([seed, 1])`` whatever the network), so the first layers of the K networks are
+concatenated side by side into one wide layer, and a step of all S x K networks is a few dozen
+NumPy calls on (S, batch, units) arrays instead of a few dozen calls per network:
+
+    Z1 = X W1 + b1                 (S, b, H)     H = sum of the K hidden widths, one matmul
+    A1 = f(Z1)
+    Z2[k] = sum_{u in k} A1[u] W2[u]  (S, b, K, C)  products, then np.add.reduceat per network
+
+Deeper networks (two or more hidden layers) are stacked over streams only (K = 1), their hidden
+layers being plain batched matmuls. Each network's arithmetic is the same as ``MLP`` + ``Trainer``
+with its seed, up to the order in which BLAS sums its products (see ``docs`` in nn/sweep.py).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import numpy as np
+
+from .activations import get_activation
+from .init import init_params
+from .model import MLP
+from .optimizers import make_optimizer
+
+
+@dataclass(frozen=True)
+class NetSpec:
+    """One network of a stream: its hidden layer sizes."""
+    hidden: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Shared:
+    """What every network of a ``Lockstep`` has in common."""
+    n_features: int
+    n_classes: int
+    activation: str = "relu"
+    init: str = "he"
+    optimizer: str = "adam"
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    lr: float = 1e-3
+    batch_size: int | str = 32
+    dtype: str = "float32"
+
+
+class _Buffers:
+    """Preallocated arrays for one batch size (a partial last batch gets its own)."""
+
+    def __init__(self, ls: "Lockstep", b: int) -> None:
+        S, dt, C, K = ls.S, ls.dtype, ls.shared.n_classes, ls.K
+        self.Z = [np.empty((S, b, w), dt) for w in ls.widths]
+        self.A = [np.empty((S, b, w), dt) for w in ls.widths]
+        H = ls.widths[-1]
+        self.P = np.empty((S, b, C, H), dt)        # per-unit products of the last layer
+        self.ZL = np.empty((S, b, C, K), dt)       # logits of every network, then dZ_L in place
+        self.E = np.empty((S, b, C, H), dt)        # dZ_L of the network each unit belongs to
+        self.dA = [np.empty((S, b, w), dt) for w in ls.widths]
+
+
+class Lockstep:
+    """S streams (``seeds``) x K networks (``specs``), trained together on one dataset."""
+
+    def __init__(self, specs: Sequence[NetSpec], seeds: Sequence[int], shared: Shared) -> None:
+        self.specs, self.seeds, self.shared = list(specs), [int(s) for s in seeds], shared
+        self.S, self.K = len(self.seeds), len(self.specs)
+        depths = {len(s.hidden) for s in self.specs}
+        if len(depths) != 1 or (depths != {1} and self.K != 1):
+            raise ValueError("a Lockstep holds networks of one hidden layer, or a single deeper network")
+        self.dtype = np.dtype(shared.dtype)
+        self.lr = shared.lr
+        self.act = get_activation(shared.activation)
+        self.L = depths.pop()                                 # hidden layers
+        if self.L == 1:
+            self.widths = [sum(s.hidden[0] for s in self.specs)]
+        else:
+            self.widths = list(self.specs[0].hidden)
+        last = [s.hidden[-1] for s in self.specs]             # units feeding the output layer
+        self.starts = np.concatenate([[0], np.cumsum(last)[:-1]]).astype(np.intp)
+        self.owner = np.repeat(np.arange(self.K), last)       # network of each of those units
+        self._init_params()
+        self._init_optimizer()
+        self._buffers: dict[int, _Buffers] = {}
+
+    # --- parameters ----------------------------------------------------------------------
+    def layer_sizes(self, k: int) -> list[int]:
+        return [self.shared.n_features, *self.specs[k].hidden, self.shared.n_classes]
+
+    def _init_params(self) -> None:
+        """W, B of the hidden layers: (S, fan_in, H), (S, 1, H); output layer WL (S, C, H) (each
+        network's W_L transposed, side by side) and BL (S, 1, C, K). Classes come before units so
+        that sums over classes and units run over contiguous memory."""
+        S, d, C, dt = self.S, self.shared.n_features, self.shared.n_classes, self.dtype
+        fans = [d, *self.widths]
+        self.W = [np.empty((S, fans[i], fans[i + 1]), dt) for i in range(self.L)]
+        self.B = [np.empty((S, 1, fans[i + 1]), dt) for i in range(self.L)]
+        self.WL = np.empty((S, C, self.widths[-1]), dt)
+        self.BL = np.empty((S, 1, C, self.K), dt)
+        for s, seed in enumerate(self.seeds):
+            for k in range(self.K):                           # exactly MLP(sizes, init=..., seed=seed)
+                params = init_params(self.layer_sizes(k), self.shared.init, seed, dt)
+                for i, p in enumerate(self._views(s, k)):
+                    p[...] = params[i]
+
+    def _views(self, s: int, k: int) -> list[np.ndarray]:
+        """Views of network (s, k)'s parameters, in ``MLP.params`` order and shapes."""
+        if self.L == 1:
+            u0, u1 = self.starts[k], self.starts[k] + self.specs[k].hidden[0]
+            return [self.W[0][s, :, u0:u1], self.B[0][s, 0, u0:u1], self.WL[s, :, u0:u1].T,
+                    self.BL[s, 0, :, k]]
+        views: list[np.ndarray] = []
+        for W, B in zip(self.W, self.B):
+            views += [W[s], B[s, 0]]
+        return views + [self.WL[s].T, self.BL[s, 0, :, 0]]
+
+    def params(self) -> list[np.ndarray]:
+        return [*self.W, *self.B, self.WL, self.BL]
+
+    def model(self, s: int, k: int) -> MLP:
+        """Network (s, k) as a stand-alone ``MLP`` (its parameters copied)."""
+        m = MLP(self.layer_sizes(k), self.shared.activation, self.shared.init, self.seeds[s],
+                self.shared.dtype)
+        m.copy_params_from(self._views(s, k))
+        return m
+
+    def finite(self, s: int, k: int) -> bool:
+        return all(np.isfinite(p).all() for p in self._views(s, k))
+
+    # --- optimizer -----------------------------------------------------------------------
+    def _init_optimizer(self) -> None:
+        """The optimizer of nn/optimizers.py itself, over the stacked arrays (one lr per block)."""
+        sh = self.shared
+        self.grads = [np.empty_like(p) for p in self.params()]
+        self.is_weight = [True] * self.L + [False] * self.L + [True, False]
+        # weight decay is added to the gradients here (g += wd W), so the optimizer gets wd = 0
+        self.optimizer = make_optimizer(sh.optimizer, self.params(), self.lr, 0.0, sh.momentum)
+
+    def _step(self) -> None:
+        wd = self.shared.weight_decay
+        if wd:
+            for p, g, is_w in zip(self.params(), self.grads, self.is_weight):
+                if is_w:
+                    g += wd * p
+        self.optimizer.step(self.params(), self.grads)
+
+    # --- training ------------------------------------------------------------------------
+    def train(self, X: np.ndarray, y: np.ndarray, epochs: int,
+              on_epoch: Callable[[int], None] | None = None) -> None:
+        """``epochs`` epochs of minibatch training on (X, y), as ``Trainer.run`` would."""
+        X = np.ascontiguousarray(X, dtype=self.dtype)
+        y = np.asarray(y, dtype=np.intp)
+        n = len(X)
+        bs = self.shared.batch_size
+        b = n if bs == "full" else min(int(bs), n)
+        Y = np.eye(self.shared.n_classes, dtype=self.dtype)[y]          # one-hot rows
+        rngs = [np.random.default_rng([seed, 1]) for seed in self.seeds]  # Trainer's shuffling
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+            for epoch in range(epochs):
+                if b >= n:
+                    order = np.broadcast_to(np.arange(n), (self.S, n))
+                else:
+                    order = np.stack([r.permutation(n) for r in rngs])
+                for pos in range(0, n, b):
+                    rows = order[:, pos:pos + b]                        # (S, b)
+                    self._forward_backward(X[rows], Y[rows])
+                    self._step()
+                if on_epoch is not None:
+                    on_epoch(epoch + 1)
+
+    def _buf(self, b: int) -> _Buffers:
+        if b not in self._buffers:
+            self._buffers[b] = _Buffers(self, b)
+        return self._buffers[b]
+
+    def _forward_backward(self, Xb: np.ndarray, Yb: np.ndarray) -> None:
+        """Gradients of the mean cross-entropy of every network on its stream's batch."""
+        n = Xb.shape[1]
+        buf, act, gs = self._buf(n), self.act, self.grads
+        A = Xb
+        for i in range(self.L):                       # Z_i = A_{i-1} W_i + b_i,  A_i = f(Z_i)
+            np.matmul(A, self.W[i], out=buf.Z[i])
+            buf.Z[i] += self.B[i]
+            A = act.forward(buf.Z[i], out=buf.A[i])
+        ZL, P, E = buf.ZL, buf.P, buf.E
+        np.multiply(A[:, :, None, :], self.WL[:, None], out=P)       # A[u] W_L[u, c]
+        np.add.reduceat(P, self.starts, axis=3, out=ZL)               # Z_L[c, k] = sum over k's units
+        ZL += self.BL
+        # dZ_L = (softmax(Z_L) - onehot(y)) / n, in place, as losses.softmax_cross_entropy_grad
+        ZL -= ZL.max(axis=2, keepdims=True)
+        np.exp(ZL, out=ZL)
+        ZL /= ZL.sum(axis=2, keepdims=True)
+        ZL -= Yb[..., None]
+        ZL /= n
+        L = self.L
+        np.take(ZL, self.owner, axis=3, out=E)                        # dZ_L of each unit's network
+        np.multiply(A[:, :, None, :], E, out=P)
+        P.sum(axis=1, out=gs[2 * L])                                  # dW_L = A^T dZ_L
+        ZL.sum(axis=1, keepdims=True, out=gs[2 * L + 1])              # db_L = sum over rows
+        np.multiply(E, self.WL[:, None], out=P)
+        dA = P.sum(axis=2, out=buf.dA[L - 1])                         # dA = dZ_L W_L^T
+        for i in reversed(range(L)):
+            dZ = act.backward(dA, buf.Z[i], buf.A[i], out=dA)         # dZ_i = dA_i * f'(Z_i)
+            A_prev = Xb if i == 0 else buf.A[i - 1]
+            np.matmul(A_prev.transpose(0, 2, 1), dZ, out=gs[i])       # dW_i = A_{i-1}^T dZ_i
+            dZ.sum(axis=1, keepdims=True, out=gs[L + i])              # db_i
+            if i > 0:
+                dA = np.matmul(dZ, self.W[i].transpose(0, 2, 1), out=buf.dA[i - 1])

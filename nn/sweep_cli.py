@@ -1,0 +1,75 @@
+"""``python -m nn sweep``: train networks over a range of one setting and report mean accuracy.
+
+    python -m nn sweep --preset seed-moons --epochs 100 --param hidden --values 3:40 --trials 3
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from .cli import add_run_options, config_from_args
+from .config import ConfigError
+from .sweep import DTYPES, MAX_TRIALS, PARAMS, SweepConfig, parse_values, run_sweep
+
+
+def add_sweep_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Register the ``sweep`` subcommand on ``subparsers`` (from ``add_subparsers``)."""
+    p = subparsers.add_parser(
+        "sweep", help="train many networks over a range of one setting",
+        description="Train networks that differ in one setting, several trials each, and report "
+                    "the mean and standard deviation of their test accuracy for every value. "
+                    "Trial t uses seed SEED + t. Example: --preset seed-moons --epochs 100 "
+                    "--param hidden --values 3:40 --trials 3")
+    add_run_options(p)
+    p.add_argument("--param", choices=PARAMS, default="hidden",
+                   help="the setting to sweep (default hidden: the size of every hidden layer; "
+                        "depth: the number of hidden layers, each as wide as the first --hidden)")
+    p.add_argument("--values", nargs="+", metavar="V", required=True,
+                   help="values: numbers and inclusive ranges START:STOP[:STEP], e.g. 3:40 or "
+                        "0.001 0.01 0.1 (batch_size also takes 'full')")
+    p.add_argument("--trials", type=int, default=3, help=f"trials per value, 1 to {MAX_TRIALS} (default 3)")
+    p.add_argument("--workers", type=int, default=-1,
+                   help="local worker processes (default -1: every core; 1: this process only)")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="run on a Dask cluster, e.g. tcp://10.0.0.5:8786 (its workers need this package)")
+    p.add_argument("--dtype", choices=DTYPES, default="float32", help="float precision (default float32)")
+    p.set_defaults(func=sweep_command, parser=p)
+    return p
+
+
+def sweep_config_from_args(args: argparse.Namespace) -> SweepConfig:
+    run = config_from_args(args)
+    values = parse_values(args.param, args.values)
+    return SweepConfig(run, args.param, values, args.trials, args.dtype).validate()
+
+
+def sweep_command(args: argparse.Namespace) -> int:
+    sweep = sweep_config_from_args(args)
+    if args.workers == 0 or args.workers < -1:
+        raise ConfigError("workers", f"workers (--workers) must be a whole number >= 1, or -1 for "
+                                     f"every core; got {args.workers}")
+    out = sys.stderr if args.json else sys.stdout
+    total = len(sweep.values) * sweep.trials
+    done = [0]
+
+    def progress(part: list[dict[str, Any]]) -> None:
+        done[0] += len(part)
+        print(f"[{done[0]}/{total} runs] " + ", ".join(sorted({_fmt(r['value']) for r in part},
+                                                               key=str)), file=out, flush=True)
+
+    result = run_sweep(sweep, args.workers, args.scheduler, on_results=progress)
+    print(f"{sweep.param:>10}  mean acc  std acc  trials", file=out)
+    for s in result.summary():
+        mean = "diverged" if s["mean_accuracy"] is None else f"{s['mean_accuracy']:.2%}"
+        std = "" if s["std_accuracy"] is None else f"{s['std_accuracy']:.2%}"
+        print(f"{_fmt(s['value']):>10}  {mean:>8}  {std:>7}  {len(s['trials'])}", file=out)
+    print(f"{total} runs in {result.seconds:.2f} s", file=out)
+    if args.json:
+        print(json.dumps(result.to_json()))
+    return 0
+
+
+def _fmt(v: Any) -> str:
+    return f"{v:g}" if isinstance(v, float) else str(v)
