@@ -81,11 +81,14 @@ def choose_model():
     if not choices:
         st.error("No model can read drawings: train one on MNIST on the Train page or upload one.")
         st.stop()
-    if st.session_state.get("draw_model_choice") not in choices:
-        st.session_state.pop("draw_model_choice", None)
-    name = st.radio("Model reading the drawing", list(choices), horizontal=True,
-                    key="draw_model_choice")
-    st.caption(f"{name}: {describe_model(choices[name])}")
+    if len(choices) == 1:
+        name = next(iter(choices))
+    else:
+        if st.session_state.get("draw_model_choice") not in choices:
+            st.session_state.pop("draw_model_choice", None)
+        name = st.radio("Model reading the drawing", list(choices), horizontal=True,
+                        key="draw_model_choice")
+    st.caption(f"Model reading the drawing: **{name}**, {describe_model(choices[name])}")
     return choices[name]
 
 
@@ -97,7 +100,7 @@ def board_column():
                        width=BOARD, height=BOARD, drawing_mode="freedraw", return_image_data=True,
                        initial_drawing=digit_drawing(sample["digit"]) if sample else None,
                        key=f"draw_canvas_{st.session_state.draw_board}")
-    left, right = st.columns(2)
+    left, right = st.columns([1, 2])
     left.button("Clear", on_click=_clear, key="draw_clear", width="stretch")
     available = nn_data.mnist_available()
     right.button("Random MNIST digit", on_click=_random_digit, key="draw_random", width="stretch",
@@ -138,7 +141,7 @@ st.caption("Draw a digit with the mouse: white on black, as MNIST digits are. Th
            "each time you lift the button: cropped to the ink, fitted into 20x20 pixels and "
            "centred by its centre of mass in 28x28, the way MNIST was made.")
 model = choose_model()
-board, result = st.columns([1, 2.2])
+board, result = st.columns([1.2, 2.2])
 with board:
     drawing = board_column()
 with result:

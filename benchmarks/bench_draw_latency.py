@@ -1,0 +1,87 @@
+"""Server-side latency of reading a drawing on the Draw page (issue 4: under 50 ms).
+
+Times, on a 280x280 RGBA board holding a drawn digit:
+  decode   the PNG the canvas sends -> RGBA array (what CanvasResult.image_data does)
+  predict  nn.draw.predict_drawing: to_mnist + the shipped model's predict_proba
+  chart    the plotly probability figure
+  total    all three, one after the other
+
+Run: PYTHONPATH=. .venv/bin/python benchmarks/bench_draw_latency.py [--repeats 200] [--json]
+The machine's cores may be shared: read the median and the 95th percentile, not the best.
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import time
+from typing import Callable
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+import nn
+from nn.draw import BOARD, DEFAULT_MODEL_PATH, predict_drawing, probability_figure
+
+BUDGET_MS = 50.0
+
+
+def drawn_board() -> bytes:
+    """A '4' drawn with 20-px white strokes on black, as the canvas PNG-encodes it."""
+    img = Image.new("RGBA", (BOARD, BOARD), (0, 0, 0, 255))
+    pen = ImageDraw.Draw(img)
+    for line in ([(90, 40), (60, 160), (200, 160)], [(170, 60), (160, 250)]):
+        pen.line(line, fill=(255, 255, 255, 255), width=20, joint="curve")
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def timed(fn: Callable[[], object], repeats: int) -> np.ndarray:
+    fn()                                                      # warm-up
+    out = np.empty(repeats)
+    for i in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        out[i] = (time.perf_counter() - t0) * 1e3
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeats", type=int, default=200)
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+
+    model = nn.load(DEFAULT_MODEL_PATH)
+    png = drawn_board()
+    rgba = np.asarray(Image.open(io.BytesIO(png)))
+    proba = predict_drawing(model, rgba).proba
+
+    def total() -> None:
+        image = np.asarray(Image.open(io.BytesIO(png)))
+        probability_figure(predict_drawing(model, image).proba)
+
+    stages = {"decode": lambda: np.asarray(Image.open(io.BytesIO(png))),
+              "predict": lambda: predict_drawing(model, rgba),
+              "chart": lambda: probability_figure(proba),
+              "total": total}
+    results = {name: timed(fn, args.repeats) for name, fn in stages.items()}
+    summary = {name: {"median_ms": round(float(np.median(t)), 3),
+                      "p95_ms": round(float(np.percentile(t, 95)), 3),
+                      "max_ms": round(float(t.max()), 3)} for name, t in results.items()}
+    summary["digit"] = int(proba.argmax())
+    summary["within_budget"] = summary["total"]["p95_ms"] < BUDGET_MS
+    if args.json:
+        print(json.dumps(summary))
+        return
+    print(f"drawing read as {summary['digit']}; {args.repeats} repeats each")
+    for name in stages:
+        s = summary[name]
+        print(f"{name:8s} median {s['median_ms']:7.2f} ms   p95 {s['p95_ms']:7.2f} ms   "
+              f"max {s['max_ms']:7.2f} ms")
+    print(f"budget {BUDGET_MS:.0f} ms: {'met' if summary['within_budget'] else 'MISSED'} (p95 of total)")
+
+
+if __name__ == "__main__":
+    main()
