@@ -17,7 +17,8 @@ from .model import MLP
 from .preprocess import SIZE, to_mnist
 
 DEFAULT_MODEL_PATH = Path(__file__).resolve().parents[1] / "models" / "mnist.npz"
-SESSION_MODEL_KEY = "model"          # where the Train page keeps the session's model
+TRAIN_SESSION_KEY = "train_session"  # the Train page's TrainSession; its .model is the network
+SESSION_MODEL_KEY = "model"          # fallback: a bare model in session state
 MNIST_PREPROCESSING = "mnist-28x28/255"
 BOARD = 280                          # the drawing board's side in screen pixels
 
@@ -45,11 +46,16 @@ def mnist_model_problem(model: Any) -> str | None:
 
 
 def session_mnist_model(state: Any) -> MLP | None:
-    """The MNIST model trained in this session (``state[SESSION_MODEL_KEY]``), if there is one."""
-    model = state.get(SESSION_MODEL_KEY) if hasattr(state, "get") else None
-    if model is None or mnist_model_problem(model) or model.meta.get("dataset") != "mnist":
+    """The MNIST model trained in this session, if there is one: the Train page's
+    ``state["train_session"].model``, else ``state["model"]``; untrained models are skipped."""
+    if not hasattr(state, "get"):
         return None
-    return model
+    candidates = (getattr(state.get(TRAIN_SESSION_KEY), "model", None), state.get(SESSION_MODEL_KEY))
+    for model in candidates:
+        if (model is not None and mnist_model_problem(model) is None
+                and model.meta.get("dataset") == "mnist" and model.meta.get("history")):
+            return model
+    return None
 
 
 def load_mnist_model(source: str | Path | bytes) -> MLP:

@@ -56,8 +56,10 @@ def one(h: int = 280, w: int = 280) -> np.ndarray:
 
 
 def mnist_model(**meta) -> nn.MLP:
+    """A small network as the Train page leaves it after an epoch on MNIST."""
     model = nn.MLP([784, 16, 10], seed=1)
-    model.meta = {"dataset": "mnist", "preprocessing": "mnist-28x28/255", **meta}
+    model.meta = {"dataset": "mnist", "preprocessing": "mnist-28x28/255",
+                  "history": [{"epoch": 1, "val_accuracy": 0.9}], **meta}
     return model
 
 
@@ -95,9 +97,8 @@ def test_stroke_width_and_clear(canvas):
 
 
 def test_session_model_is_preferred_and_others_are_offered(canvas):
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.session_state["model"] = mnist_model()
-    at.run()
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    at.session_state["train_session"] = types.SimpleNamespace(model=mnist_model())
     at.switch_page("pages/draw.py").run()
     radio = at.radio(key="draw_model_choice")
     assert radio.options == ["Trained in this session", "Shipped default"]
@@ -105,9 +106,8 @@ def test_session_model_is_preferred_and_others_are_offered(canvas):
 
 
 def test_a_model_for_another_dataset_in_the_session_is_ignored(canvas):
-    at = AppTest.from_file(APP, default_timeout=60)
+    at = AppTest.from_file(APP, default_timeout=60).run()
     at.session_state["model"] = nn.MLP([2, 8, 2])
-    at.run()
     at.switch_page("pages/draw.py").run()
     assert not at.exception
     assert len(at.radio) == 0
@@ -158,6 +158,10 @@ def test_model_checks():
     assert session_mnist_model({}) is None
     m = mnist_model()
     assert session_mnist_model({"model": m}) is m
+    assert session_mnist_model({"train_session": types.SimpleNamespace(model=m)}) is m
+    assert session_mnist_model({"train_session": types.SimpleNamespace(model=None)}) is None
+    untrained = mnist_model(history=[])
+    assert session_mnist_model({"model": untrained}) is None
 
 
 def test_load_mnist_model_rejects_junk_and_other_datasets():
