@@ -25,13 +25,13 @@ import numpy as np
 from .activations import get_activation
 from .init import init_params
 from .model import MLP
-from .optimizers import make_optimizer
 
 
 @dataclass(frozen=True)
 class NetSpec:
-    """One network of a stream: its hidden layer sizes."""
+    """One network of a stream: its hidden layer sizes and its learning rate."""
     hidden: tuple[int, ...]
+    lr: float
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,6 @@ class Shared:
     optimizer: str = "adam"
     momentum: float = 0.9
     weight_decay: float = 0.0
-    lr: float = 1e-3
     batch_size: int | str = 32
     dtype: str = "float32"
 
@@ -70,10 +69,9 @@ class Lockstep:
         self.specs, self.seeds, self.shared = list(specs), [int(s) for s in seeds], shared
         self.S, self.K = len(self.seeds), len(self.specs)
         depths = {len(s.hidden) for s in self.specs}
-        if len(depths) != 1 or (depths != {1} and self.K != 1):
+        if len(depths) != 1 or (depths != {1} and self.K != 1):  # deeper: one network a stream
             raise ValueError("a Lockstep holds networks of one hidden layer, or a single deeper network")
         self.dtype = np.dtype(shared.dtype)
-        self.lr = shared.lr
         self.act = get_activation(shared.activation)
         self.L = depths.pop()                                 # hidden layers
         if self.L == 1:
@@ -133,20 +131,67 @@ class Lockstep:
 
     # --- optimizer -----------------------------------------------------------------------
     def _init_optimizer(self) -> None:
-        """The optimizer of nn/optimizers.py itself, over the stacked arrays (one lr per block)."""
-        sh = self.shared
-        self.grads = [np.empty_like(p) for p in self.params()]
-        self.is_weight = [True] * self.L + [False] * self.L + [True, False]
-        # weight decay is added to the gradients here (g += wd W), so the optimizer gets wd = 0
-        self.optimizer = make_optimizer(sh.optimizer, self.params(), self.lr, 0.0, sh.momentum)
+        """State for the rules of nn/optimizers.py, with one learning rate per network.
+
+        The rules are written here as elementwise NumPy operations (not BLAS calls, which round
+        differently at the ends of a vector), so a number never depends on its position in the
+        stacked arrays: the same network gives the same bits however many run beside it."""
+        lr = np.array([s.lr for s in self.specs])
+        unit_lr = lr[self.owner]                              # lr of the network of each unit
+        if self.L == 1:   # W1 (S, d, H), b1 (S, 1, H), WL (S, C, H), BL (S, 1, C, K)
+            self.lrs = [unit_lr[None, None, :], unit_lr[None, None, :], unit_lr[None, None, :],
+                        lr[None, None, None, :]]
+        else:             # K = 1: one learning rate
+            self.lrs = [lr.reshape(1, 1, 1)] * (2 * self.L) + [lr.reshape(1, 1, 1), lr.reshape(1, 1, 1, 1)]
+        ps = self.params()
+        self.lr_cast = [a.astype(self.dtype) for a in self.lrs]     # float32(lr), as in g * lr
+        self.is_weight = [True] * self.L + [False] * self.L + [True, False]   # L2 on W, not b
+        self.grads = [np.empty_like(p) for p in ps]
+        self.tmp = [np.empty_like(p) for p in ps]
+        self.m = [np.zeros_like(p) for p in ps]               # momentum: v;  adam: m
+        self.v = [np.zeros_like(p) for p in ps]               # adam: v
+        self.t = 0
 
     def _step(self) -> None:
-        wd = self.shared.weight_decay
-        if wd:
-            for p, g, is_w in zip(self.params(), self.grads, self.is_weight):
-                if is_w:
-                    g += wd * p
-        self.optimizer.step(self.params(), self.grads)
+        sh = self.shared
+        ps, gs = self.params(), self.grads
+        if sh.weight_decay:
+            for p, g, tmp, is_w in zip(ps, gs, self.tmp, self.is_weight):
+                if is_w:                                      # g += wd W  (gradient of wd/2 |W|^2)
+                    np.multiply(p, sh.weight_decay, out=tmp)
+                    g += tmp
+        if sh.optimizer == "sgd":
+            for p, g, tmp, lr in zip(ps, gs, self.tmp, self.lr_cast):
+                np.multiply(g, lr, out=tmp)                   # w -= lr g
+                p -= tmp
+        elif sh.optimizer == "momentum":
+            for p, g, v, tmp, lr in zip(ps, gs, self.m, self.tmp, self.lr_cast):
+                v *= sh.momentum                              # v = mu v - lr g;  w += v
+                np.multiply(g, lr, out=tmp)
+                v -= tmp
+                p += v
+        else:
+            self._adam(ps, gs)
+
+    def _adam(self, ps: list[np.ndarray], gs: list[np.ndarray]) -> None:
+        """m += (1-b1)(g-m);  v += (1-b2)(g^2-v);  w -= lr_t m / (sqrt(v) + eps),
+        lr_t = lr sqrt(1 - b2^t) / (1 - b1^t)."""
+        b1, b2, eps = 0.9, 0.999, 1e-7
+        self.t += 1
+        factor = float(np.sqrt(1 - b2 ** self.t) / (1 - b1 ** self.t))
+        for p, g, m, v, tmp, lr in zip(ps, gs, self.m, self.v, self.tmp, self.lrs):
+            np.subtract(g, m, out=tmp)
+            tmp *= 1 - b1
+            m += tmp
+            np.multiply(g, g, out=tmp)
+            tmp -= v
+            tmp *= 1 - b2
+            v += tmp
+            np.sqrt(v, out=tmp)
+            tmp += eps
+            np.divide(m, tmp, out=tmp)
+            tmp *= (lr * factor).astype(self.dtype)           # lr_t in float64, then cast
+            p -= tmp
 
     # --- training ------------------------------------------------------------------------
     def train(self, X: np.ndarray, y: np.ndarray, epochs: int,

@@ -40,6 +40,7 @@ DTYPES = ("float32", "float64")
 MAX_TRIALS = 100
 MAX_VALUES = 500
 BLOCK_UNITS = 512        # most hidden units side by side in one lockstep block (fixed: see above)
+CONNECT_TIMEOUT = 10     # seconds to reach a Dask scheduler
 
 
 @dataclass
@@ -173,14 +174,14 @@ class Task:
 
 
 def blocks(sweep: SweepConfig) -> list[tuple[int, ...]]:
-    """Values that train side by side: same lr, batch size and depth, one hidden layer, at most
+    """Values that train side by side: same batch size and depth, one hidden layer, at most
     BLOCK_UNITS hidden units in all (split evenly). Deeper networks train one value per block."""
     groups: dict[tuple[Any, ...], list[int]] = {}
     for i, v in enumerate(sweep.values):
         c = sweep.config_for(v)
-        groups.setdefault((c.lr, str(c.batch_size), len(c.hidden)), []).append(i)
+        groups.setdefault((str(c.batch_size), len(c.hidden)), []).append(i)
     out: list[tuple[int, ...]] = []
-    for (_, _, depth), idx in groups.items():
+    for (_, depth), idx in groups.items():
         if depth > 1:
             out += [(i,) for i in idx]
             continue
@@ -230,9 +231,9 @@ def run_task(sweep: dict[str, Any] | SweepConfig, task: Task) -> list[dict[str, 
     c0 = cfgs[0]
     data = load_data(c0)
     shared = Shared(data.n_features, data.n_classes, c0.activation, c0.init, c0.optimizer,
-                    c0.momentum, c0.weight_decay, c0.lr, c0.batch_size, sw.dtype)
+                    c0.momentum, c0.weight_decay, c0.batch_size, sw.dtype)
     seeds = [sw.trial_seed(t) for t in task.trials]
-    ls = Lockstep([NetSpec(tuple(c.hidden)) for c in cfgs], seeds, shared)
+    ls = Lockstep([NetSpec(tuple(c.hidden), c.lr) for c in cfgs], seeds, shared)
     started = time.perf_counter()
     ls.train(data.X_train, data.y_train, c0.epochs)
     seconds = (time.perf_counter() - started) / (len(seeds) * len(cfgs))   # shared equally
@@ -287,7 +288,7 @@ def _on_dask(sweep: SweepConfig, address: str) -> Iterator[list[dict[str, Any]]]
     from dask.distributed import Client
     from joblib import Parallel, delayed, parallel_config
     try:
-        client = Client(address, timeout=10)
+        client = Client(address, timeout=CONNECT_TIMEOUT)
     except (OSError, ValueError, TypeError) as exc:
         raise ConfigError("scheduler", f"scheduler (--scheduler): could not connect to a Dask "
                                        f"scheduler at {address!r} ({exc})") from None
