@@ -17,6 +17,9 @@ from .model import MLP
 from .optimizers import Optimizer, make_optimizer
 
 Record = dict[str, Any]
+# A loss this many times above where training started (or above chance level, log C) counts as
+# diverged: a stable softmax keeps an exploding loss finite, so waiting for NaN is not enough.
+EXPLODE_FACTOR = 100.0
 
 
 class TrainingDiverged(RuntimeError):
@@ -56,6 +59,7 @@ class Trainer:
         self._correct = 0
         self._good = [p.copy() for p in model.params]
         self._stop = False
+        self._explode_at = math.inf             # set from the first loss of this trainer
 
     def _new_optimizer(self) -> Optimizer:
         c = self.config
@@ -102,9 +106,15 @@ class Trainer:
             Xb, yb = self.X, self.y                   # full batch: no copy
         else:
             Xb, yb = np.take(self.X, rows, axis=0), self.y[rows]
-        loss, correct = self.model.train_step_grads(Xb, yb, self.grads)
+        with np.errstate(over="ignore", invalid="ignore"):   # checked just below
+            loss, correct = self.model.train_step_grads(Xb, yb, self.grads)
         if not math.isfinite(loss):
             self._diverge(f"the training loss became {loss}")
+        if self._explode_at == math.inf:
+            self._explode_at = EXPLODE_FACTOR * max(loss, math.log(self.model.layer_sizes[-1]))
+        if loss > self._explode_at:
+            self._diverge(f"the training loss exploded to {loss:.3g} (more than "
+                          f"{EXPLODE_FACTOR:.0f}x where it started)")
         self.optimizer.step(self.model.params, self.grads)
         self._pos += len(rows)
         self.steps_done += 1
@@ -124,7 +134,8 @@ class Trainer:
             "end_of_epoch": end_of_epoch,
         }
         if self.X_val is not None:
-            record["val_loss"], record["val_accuracy"] = self.model.evaluate(self.X_val, self.y_val)
+            with np.errstate(over="ignore", invalid="ignore"):
+                record["val_loss"], record["val_accuracy"] = self.model.evaluate(self.X_val, self.y_val)
         if not all(np.isfinite(p).all() for p in self.model.params) or not math.isfinite(
                 record["val_loss"] if record["val_loss"] is not None else 0.0):
             self._diverge("the weights stopped being finite")
