@@ -11,16 +11,6 @@ def log_softmax(logits: np.ndarray) -> np.ndarray:
     return shifted
 
 
-def softmax(logits: np.ndarray) -> np.ndarray:
-    return np.exp(log_softmax(logits))
-
-
-def cross_entropy(logits: np.ndarray, y: np.ndarray) -> float:
-    """Mean of -log p[y] over the rows."""
-    logp = log_softmax(logits)
-    return float(-logp[np.arange(len(y)), y].mean(dtype=np.float64))
-
-
 def softmax_cross_entropy_grad(logits: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
     """Loss and its gradient w.r.t. the logits, overwriting ``logits`` with the gradient.
 

@@ -88,8 +88,8 @@ class MLP:
         return float((self.predict(X) == np.asarray(y)).mean())
 
     def loss(self, X: np.ndarray, y: np.ndarray) -> float:
-        logp = log_softmax(self.logits(X))
-        return float(-logp[np.arange(len(y)), np.asarray(y)].mean(dtype=np.float64))
+        """Mean cross-entropy on (X, y)."""
+        return self.evaluate(X, y)[0]
 
     # --- training --------------------------------------------------------------------------
     def evaluate(self, X: np.ndarray, y: np.ndarray) -> tuple[float, float]:
