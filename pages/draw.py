@@ -15,6 +15,7 @@ for _key in ("draw_stroke", "draw_model_choice"):
     if _key in st.session_state:
         st.session_state[_key] = st.session_state[_key]
 st.session_state.setdefault("draw_board", 0)      # bumped to give the user a fresh board
+st.session_state.setdefault("draw_stroke", 20)
 
 
 @st.cache_resource(show_spinner=False)
@@ -94,7 +95,7 @@ def choose_model():
 
 def board_column():
     """The board, its stroke width, Clear and the random-digit button; returns the image."""
-    stroke = st.slider("Stroke width", 8, 40, 20, step=2, key="draw_stroke")
+    stroke = st.slider("Stroke width", 8, 40, step=2, key="draw_stroke")
     sample = st.session_state.get("draw_sample")
     result = st_canvas(stroke_width=stroke, stroke_color="#FFFFFF", background_color="#000000",
                        width=BOARD, height=BOARD, drawing_mode="freedraw", return_image_data=True,
@@ -137,9 +138,10 @@ def show_prediction(model, image) -> None:
 
 
 st.title("✏️ Draw a digit")
-st.caption("Draw a digit with the mouse: white on black, as MNIST digits are. The network reads it "
-           "each time you lift the button: cropped to the ink, fitted into 20x20 pixels and "
-           "centred by its centre of mass in 28x28, the way MNIST was made.")
+st.caption("Draw one digit with the mouse, large enough to fill most of the board (a small digit "
+           "drawn with a thick pen reads as a bold one). The network reads it each time you lift "
+           "the button: cropped to the ink, fitted into 20x20 pixels and centred by its centre of "
+           "mass in 28x28, the way MNIST was made.")
 model = choose_model()
 board, result = st.columns([1.2, 2.2])
 with board:

@@ -87,8 +87,11 @@ def test_a_drawing_is_read(canvas):
 
 def test_stroke_width_and_clear(canvas):
     at = draw_page()
+    assert canvas.calls[-1]["stroke_width"] == 20
     at.slider(key="draw_stroke").set_value(30).run()
+    at.run()
     assert canvas.calls[-1]["stroke_width"] == 30
+    assert len(at.warning) == 0
     board = canvas.calls[-1]["key"]
     at.button(key="draw_clear").click().run()
     assert not at.exception
