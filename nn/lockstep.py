@@ -27,6 +27,9 @@ from .init import init_params
 from .model import MLP
 
 
+PREGATHER_BYTES = 16 << 20      # data up to this size is put in each epoch's order once
+
+
 @dataclass(frozen=True)
 class NetSpec:
     """One network of a stream: its hidden layer sizes and its learning rate."""
@@ -58,7 +61,6 @@ class _Buffers:
         H = ls.widths[-1]
         self.P = np.empty((S, b, C, H), dt)        # per-unit products of the last layer
         self.ZL = np.empty((S, b, C, K), dt)       # logits of every network, then dZ_L in place
-        self.E = np.empty((S, b, C, H), dt)        # dZ_L of the network each unit belongs to
         self.dA = [np.empty((S, b, w), dt) for w in ls.widths]
 
 
@@ -80,6 +82,7 @@ class Lockstep:
             self.widths = list(self.specs[0].hidden)
         last = [s.hidden[-1] for s in self.specs]             # units feeding the output layer
         self.starts = np.concatenate([[0], np.cumsum(last)[:-1]]).astype(np.intp)
+        self.counts = np.array(last, dtype=np.intp)
         self.owner = np.repeat(np.arange(self.K), last)       # network of each of those units
         self._init_params()
         self._init_optimizer()
@@ -93,12 +96,14 @@ class Lockstep:
         """W, B of the hidden layers: (S, fan_in, H), (S, 1, H); output layer WL (S, C, H) (each
         network's W_L transposed, side by side) and BL (S, 1, C, K). Classes come before units so
         that sums over classes and units run over contiguous memory."""
-        S, d, C, dt = self.S, self.shared.n_features, self.shared.n_classes, self.dtype
+        S, d, C = self.S, self.shared.n_features, self.shared.n_classes
         fans = [d, *self.widths]
-        self.W = [np.empty((S, fans[i], fans[i + 1]), dt) for i in range(self.L)]
-        self.B = [np.empty((S, 1, fans[i + 1]), dt) for i in range(self.L)]
-        self.WL = np.empty((S, C, self.widths[-1]), dt)
-        self.BL = np.empty((S, 1, C, self.K), dt)
+        self.shapes = ([(S, fans[i], fans[i + 1]) for i in range(self.L)]
+                       + [(S, 1, fans[i + 1]) for i in range(self.L)]
+                       + [(S, C, self.widths[-1]), (S, 1, C, self.K)])
+        self.flat_p, ps = self._flat_arrays()                  # all parameters in one array
+        self.W, self.B, (self.WL, self.BL) = ps[:self.L], ps[self.L:2 * self.L], ps[2 * self.L:]
+        dt = self.dtype
         for s, seed in enumerate(self.seeds):
             for k in range(self.K):                           # exactly MLP(sizes, init=..., seed=seed)
                 params = init_params(self.layer_sizes(k), self.shared.init, seed, dt)
@@ -116,6 +121,14 @@ class Lockstep:
             views += [W[s], B[s, 0]]
         return views + [self.WL[s].T, self.BL[s, 0, :, 0]]
 
+    def _flat_arrays(self) -> tuple[np.ndarray, list[np.ndarray]]:
+        """One flat array and, over it, a view shaped like each parameter: an optimizer
+        step is then a few operations on the flat arrays, whatever the number of layers."""
+        sizes = [int(np.prod(shape)) for shape in self.shapes]
+        flat = np.zeros(sum(sizes), self.dtype)
+        ends = np.cumsum(sizes)
+        return flat, [flat[e - n:e].reshape(shape) for e, n, shape in zip(ends, sizes, self.shapes)]
+
     def params(self) -> list[np.ndarray]:
         return [*self.W, *self.B, self.WL, self.BL]
 
@@ -131,67 +144,63 @@ class Lockstep:
 
     # --- optimizer -----------------------------------------------------------------------
     def _init_optimizer(self) -> None:
-        """State for the rules of nn/optimizers.py, with one learning rate per network.
+        """State for the rules of nn/optimizers.py over the flat parameter array, with one
+        learning rate per network (per element here).
 
-        The rules are written here as elementwise NumPy operations (not BLAS calls, which round
+        The rules are written as elementwise NumPy operations (not BLAS calls, which round
         differently at the ends of a vector), so a number never depends on its position in the
         stacked arrays: the same network gives the same bits however many run beside it."""
         lr = np.array([s.lr for s in self.specs])
-        unit_lr = lr[self.owner]                              # lr of the network of each unit
-        if self.L == 1:   # W1 (S, d, H), b1 (S, 1, H), WL (S, C, H), BL (S, 1, C, K)
-            self.lrs = [unit_lr[None, None, :], unit_lr[None, None, :], unit_lr[None, None, :],
-                        lr[None, None, None, :]]
-        else:             # K = 1: one learning rate
-            self.lrs = [lr.reshape(1, 1, 1)] * (2 * self.L) + [lr.reshape(1, 1, 1), lr.reshape(1, 1, 1, 1)]
-        ps = self.params()
-        self.lr_cast = [a.astype(self.dtype) for a in self.lrs]     # float32(lr), as in g * lr
-        self.is_weight = [True] * self.L + [False] * self.L + [True, False]   # L2 on W, not b
-        self.grads = [np.empty_like(p) for p in ps]
-        self.tmp = [np.empty_like(p) for p in ps]
-        self.m = [np.zeros_like(p) for p in ps]               # momentum: v;  adam: m
-        self.v = [np.zeros_like(p) for p in ps]               # adam: v
+        unit_lr = lr[self.owner] if self.L == 1 else np.full(self.widths[-1], lr[0])
+        per_param = ([np.full(shape, lr[0]) for shape in self.shapes[:2 * self.L]] if self.L > 1 else
+                     [np.broadcast_to(unit_lr, shape) for shape in self.shapes[:2]])
+        per_param += [np.broadcast_to(unit_lr, self.shapes[-2]), np.broadcast_to(lr, self.shapes[-1])]
+        self.lr64 = np.concatenate([a.ravel() for a in per_param])            # float64
+        self.lr = self.lr64.astype(self.dtype)                                # float32(lr), as g * lr
+        is_weight = [True] * self.L + [False] * self.L + [True, False]         # L2 on W, not on b
+        self.wd = np.concatenate([np.full(int(np.prod(sh)), self.shared.weight_decay if w else 0.0)
+                                  for sh, w in zip(self.shapes, is_weight)]).astype(self.dtype)
+        self.flat_g, self.grads = self._flat_arrays()
+        self.tmp = np.zeros_like(self.flat_p)
+        self.m = np.zeros_like(self.flat_p)                   # momentum: v;  adam: m
+        self.v = np.zeros_like(self.flat_p)                   # adam: v
         self.t = 0
 
     def _step(self) -> None:
-        sh = self.shared
-        ps, gs = self.params(), self.grads
-        if sh.weight_decay:
-            for p, g, tmp, is_w in zip(ps, gs, self.tmp, self.is_weight):
-                if is_w:                                      # g += wd W  (gradient of wd/2 |W|^2)
-                    np.multiply(p, sh.weight_decay, out=tmp)
-                    g += tmp
-        if sh.optimizer == "sgd":
-            for p, g, tmp, lr in zip(ps, gs, self.tmp, self.lr_cast):
-                np.multiply(g, lr, out=tmp)                   # w -= lr g
-                p -= tmp
-        elif sh.optimizer == "momentum":
-            for p, g, v, tmp, lr in zip(ps, gs, self.m, self.tmp, self.lr_cast):
-                v *= sh.momentum                              # v = mu v - lr g;  w += v
-                np.multiply(g, lr, out=tmp)
-                v -= tmp
-                p += v
+        sh, p, g, tmp = self.shared, self.flat_p, self.flat_g, self.tmp
+        if sh.weight_decay:                                   # g += wd W  (gradient of wd/2 |W|^2)
+            np.multiply(p, self.wd, out=tmp)
+            g += tmp
+        if sh.optimizer == "sgd":                             # w -= lr g
+            np.multiply(g, self.lr, out=tmp)
+            p -= tmp
+        elif sh.optimizer == "momentum":                      # v = mu v - lr g;  w += v
+            self.m *= sh.momentum
+            np.multiply(g, self.lr, out=tmp)
+            self.m -= tmp
+            p += self.m
         else:
-            self._adam(ps, gs)
+            self._adam()
 
-    def _adam(self, ps: list[np.ndarray], gs: list[np.ndarray]) -> None:
+    def _adam(self) -> None:
         """m += (1-b1)(g-m);  v += (1-b2)(g^2-v);  w -= lr_t m / (sqrt(v) + eps),
         lr_t = lr sqrt(1 - b2^t) / (1 - b1^t)."""
         b1, b2, eps = 0.9, 0.999, 1e-7
+        p, g, m, v, tmp = self.flat_p, self.flat_g, self.m, self.v, self.tmp
         self.t += 1
         factor = float(np.sqrt(1 - b2 ** self.t) / (1 - b1 ** self.t))
-        for p, g, m, v, tmp, lr in zip(ps, gs, self.m, self.v, self.tmp, self.lrs):
-            np.subtract(g, m, out=tmp)
-            tmp *= 1 - b1
-            m += tmp
-            np.multiply(g, g, out=tmp)
-            tmp -= v
-            tmp *= 1 - b2
-            v += tmp
-            np.sqrt(v, out=tmp)
-            tmp += eps
-            np.divide(m, tmp, out=tmp)
-            tmp *= (lr * factor).astype(self.dtype)           # lr_t in float64, then cast
-            p -= tmp
+        np.subtract(g, m, out=tmp)
+        tmp *= 1 - b1
+        m += tmp
+        np.multiply(g, g, out=tmp)
+        tmp -= v
+        tmp *= 1 - b2
+        v += tmp
+        np.sqrt(v, out=tmp)
+        tmp += eps
+        np.divide(m, tmp, out=tmp)
+        tmp *= (self.lr64 * factor).astype(self.dtype)        # lr_t in float64, then cast
+        p -= tmp
 
     # --- training ------------------------------------------------------------------------
     def train(self, X: np.ndarray, y: np.ndarray, epochs: int,
@@ -204,15 +213,22 @@ class Lockstep:
         b = n if bs == "full" else min(int(bs), n)
         Y = np.eye(self.shared.n_classes, dtype=self.dtype)[y]          # one-hot rows
         rngs = [np.random.default_rng([seed, 1]) for seed in self.seeds]  # Trainer's shuffling
+        gather_once = X.nbytes <= PREGATHER_BYTES
         with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
             for epoch in range(epochs):
                 if b >= n:
                     order = np.broadcast_to(np.arange(n), (self.S, n))
                 else:
                     order = np.stack([r.permutation(n) for r in rngs])
+                if gather_once:                                 # this epoch's rows, in order
+                    Xo, Yo = X[order], Y[order]
                 for pos in range(0, n, b):
-                    rows = order[:, pos:pos + b]                        # (S, b)
-                    self._forward_backward(X[rows], Y[rows])
+                    if gather_once:                             # batches are slices: no copy
+                        Xb, Yb = Xo[:, pos:pos + b], Yo[:, pos:pos + b]
+                    else:
+                        rows = order[:, pos:pos + b]            # (S, b)
+                        Xb, Yb = X[rows], Y[rows]
+                    self._forward_backward(Xb, Yb)
                     self._step()
                 if on_epoch is not None:
                     on_epoch(epoch + 1)
@@ -231,7 +247,7 @@ class Lockstep:
             np.matmul(A, self.W[i], out=buf.Z[i])
             buf.Z[i] += self.B[i]
             A = act.forward(buf.Z[i], out=buf.A[i])
-        ZL, P, E = buf.ZL, buf.P, buf.E
+        ZL, P = buf.ZL, buf.P
         np.multiply(A[:, :, None, :], self.WL[:, None], out=P)       # A[u] W_L[u, c]
         np.add.reduceat(P, self.starts, axis=3, out=ZL)               # Z_L[c, k] = sum over k's units
         ZL += self.BL
@@ -242,7 +258,7 @@ class Lockstep:
         ZL -= Yb[..., None]
         ZL /= n
         L = self.L
-        np.take(ZL, self.owner, axis=3, out=E)                        # dZ_L of each unit's network
+        E = np.repeat(ZL, self.counts, axis=3)                        # dZ_L of each unit's network
         np.multiply(A[:, :, None, :], E, out=P)
         P.sum(axis=1, out=gs[2 * L])                                  # dW_L = A^T dZ_L
         ZL.sum(axis=1, keepdims=True, out=gs[2 * L + 1])              # db_L = sum over rows

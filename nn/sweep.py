@@ -24,6 +24,7 @@ import csv
 import io
 import math
 import os
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Sequence
@@ -223,13 +224,14 @@ def _cost(sweep: SweepConfig, task: Task) -> float:
 
 
 # --- running -----------------------------------------------------------------------------------
-def run_task(sweep: dict[str, Any] | SweepConfig, task: Task) -> list[dict[str, Any]]:
-    """Train one task's networks in lockstep; one result per (value, trial). Runs in a worker:
-    the data is loaded (and cached) there, only the configuration travels."""
+def run_task(sweep: dict[str, Any] | SweepConfig, task: Task,
+             data: Dataset | None = None) -> list[dict[str, Any]]:
+    """Train one task's networks in lockstep; one result per (value, trial). Runs in a worker,
+    given the data (a worker that loads it itself spends a second importing scikit-learn)."""
     sw = sweep if isinstance(sweep, SweepConfig) else SweepConfig.from_dict(sweep)
     cfgs = [sw.config_for(sw.values[i]) for i in task.values]
     c0 = cfgs[0]
-    data = load_data(c0)
+    data = data if data is not None else load_data(c0)
     shared = Shared(data.n_features, data.n_classes, c0.activation, c0.init, c0.optimizer,
                     c0.momentum, c0.weight_decay, c0.batch_size, sw.dtype)
     seeds = [sw.trial_seed(t) for t in task.trials]
@@ -266,25 +268,45 @@ def iter_sweep(sweep: SweepConfig, workers: int | None = None,
     ``scheduler``: a Dask scheduler address ("tcp://host:8786"); tasks then run on its cluster.
     """
     sweep.validate()
-    load_data(sweep.run)                      # fail here, with a clear message, if it can't load
     if scheduler:
-        yield from _on_dask(sweep, scheduler)
+        yield from _on_dask(sweep, scheduler, load_data(sweep.run))
         return
     workers = default_workers() if workers in (None, -1) else int(workers)
     if workers < 1:
         raise ConfigError("workers", f"workers (--workers) must be a whole number >= 1, or -1 for "
                                      f"every core; got {workers}")
     tasks = plan(sweep, workers)
-    if workers == 1 or len(tasks) == 1:
+    n_jobs = min(workers, len(tasks))
+    warm = _start_workers(n_jobs) if n_jobs > 1 else None
+    data = load_data(sweep.run)               # fails here, with a clear message, if it can't load
+    if warm is not None:
+        warm.join()
+    if n_jobs == 1:
         for task in tasks:
-            yield run_task(sweep, task)
+            yield run_task(sweep, task, data)
         return
     from joblib import Parallel, delayed
-    par = Parallel(n_jobs=min(workers, len(tasks)), return_as="generator_unordered")
-    yield from par(delayed(run_task)(sweep.to_dict(), t) for t in tasks)
+    par = Parallel(n_jobs=n_jobs, return_as="generator_unordered")
+    yield from par(delayed(run_task)(sweep.to_dict(), t, data) for t in tasks)
 
 
-def _on_dask(sweep: SweepConfig, address: str) -> Iterator[list[dict[str, Any]]]:
+def _start_workers(n_jobs: int) -> threading.Thread:
+    """Start joblib's worker processes (and their imports) while this process loads the data;
+    the sweep's ``Parallel`` call then reuses them."""
+    from joblib import Parallel, delayed
+
+    def warm() -> None:
+        Parallel(n_jobs=n_jobs)(delayed(_ready)() for _ in range(n_jobs))
+    thread = threading.Thread(target=warm, daemon=True)
+    thread.start()
+    return thread
+
+
+def _ready() -> bool:
+    return True
+
+
+def _on_dask(sweep: SweepConfig, address: str, data: Dataset) -> Iterator[list[dict[str, Any]]]:
     from dask.distributed import Client
     from joblib import Parallel, delayed, parallel_config
     try:
@@ -297,7 +319,7 @@ def _on_dask(sweep: SweepConfig, address: str) -> Iterator[list[dict[str, Any]]]
         tasks = plan(sweep, n)
         with parallel_config(backend="dask"):
             par = Parallel(n_jobs=-1, return_as="generator_unordered")
-            yield from par(delayed(run_task)(sweep.to_dict(), t) for t in tasks)
+            yield from par(delayed(run_task)(sweep.to_dict(), t, data) for t in tasks)
 
 
 def run_sweep(sweep: SweepConfig, workers: int | None = None, scheduler: str | None = None,

@@ -1,0 +1,51 @@
+"""The sweep figure: mean test accuracy with a band of one standard deviation, each trial as a
+dot, and training time, against the swept value (data in, plotly Figure out)."""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+LABELS = {"hidden": "hidden units per layer", "lr": "learning rate", "batch_size": "batch size",
+          "depth": "hidden layers"}
+BLUE, BAND = "#1f77b4", "rgba(31, 119, 180, 0.2)"
+
+
+def _x(values: Sequence[Any], n: int) -> list[Any]:
+    """'full' batches are plotted after the largest whole batch size."""
+    whole = [v for v in values if v != "full"]
+    top = max(whole, default=0)
+    return [top * 2 if v == "full" else v for v in values][:n]
+
+
+def sweep_figure(summary: list[dict[str, Any]], param: str, title: str | None = None,
+                 height: int = 560) -> go.Figure:
+    """``summary`` as from ``nn.sweep.summarize``; values that diverged in every trial are left out."""
+    rows = [s for s in summary if s["mean_accuracy"] is not None]
+    xs = _x([s["value"] for s in rows], len(rows))
+    mean = [s["mean_accuracy"] for s in rows]
+    std = [s["std_accuracy"] or 0.0 for s in rows]
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.72, 0.28], vertical_spacing=0.06)
+    fig.add_trace(go.Scatter(x=xs + xs[::-1], y=[m + d for m, d in zip(mean, std)]
+                             + [m - d for m, d in zip(mean[::-1], std[::-1])],
+                             fill="toself", fillcolor=BAND, line=dict(width=0), hoverinfo="skip",
+                             name="± 1 std"), row=1, col=1)
+    fig.add_trace(go.Scatter(x=xs, y=mean, mode="lines+markers", line=dict(color=BLUE),
+                             name="mean accuracy"), row=1, col=1)
+    dots = [(x, t["accuracy"]) for x, s in zip(xs, rows) for t in s["trials"] if t["accuracy"] is not None]
+    fig.add_trace(go.Scatter(x=[d[0] for d in dots], y=[d[1] for d in dots], mode="markers",
+                             marker=dict(size=4, color="rgba(0,0,0,0.35)"), name="trials"), row=1, col=1)
+    secs = [s["seconds"] / max(len(s["trials"]), 1) for s in rows]
+    fig.add_trace(go.Bar(x=xs, y=secs, marker_color="#ff7f0e", name="training s per run"), row=2, col=1)
+    label = LABELS.get(param, param)
+    fig.update_yaxes(title_text="test accuracy", tickformat=".0%", row=1, col=1)
+    fig.update_yaxes(title_text="s per run", row=2, col=1)
+    fig.update_xaxes(title_text=label, row=2, col=1)
+    if param == "lr":
+        fig.update_xaxes(type="log")
+    if "full" in [s["value"] for s in rows]:
+        fig.update_xaxes(tickvals=xs, ticktext=[str(s["value"]) for s in rows])
+    fig.update_layout(title=title, height=height, margin=dict(l=60, r=20, t=50 if title else 20, b=50),
+                      legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0), template="plotly_white")
+    return fig
