@@ -1,5 +1,18 @@
-"""Draw a digit: the network reads what the user draws on the board, each time a stroke ends."""
+"""Draw a digit: the network reads what the user draws on the board, each time a stroke ends.
+
+State (``st.session_state``), kept when the user visits another page and comes back:
+``draw_board`` (a counter in the canvas key: a new value mounts a fresh board), ``draw_mounted``
+(what that board starts with: Fabric JSON and the image it shows, or None), ``draw_last`` (the
+latest drawing the board sent, restored on return), ``draw_sample`` (the MNIST digit placed by the
+button), ``draw_uploaded`` (the parsed uploaded model) and ``draw_kept`` (settings).
+
+A random MNIST digit is put on the board as an image object of the drawing itself, so the board
+returns it with whatever the user draws over it. A freshly mounted board sends nothing until
+touched, so until then the page reads the image it mounted the board with.
+"""
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 import streamlit as st
@@ -9,17 +22,54 @@ from nn import data as nn_data
 from nn.draw import (BOARD, DEFAULT_MODEL_PATH, describe_model, digit_drawing, load_mnist_model,
                      model_choices, predict_drawing, preview, probability_figure,
                      random_test_digit, session_mnist_model)
+from nn.model import MLP
 
-# Widget values are dropped when the user leaves a page; re-assigning keeps them.
-for _key in ("draw_stroke", "draw_model_choice"):
-    if _key in st.session_state:
-        st.session_state[_key] = st.session_state[_key]
-st.session_state.setdefault("draw_board", 0)      # bumped to give the user a fresh board
-st.session_state.setdefault("draw_stroke", 20)
+ss = st.session_state
 
 
+# --- state -----------------------------------------------------------------------------------
+def _keep(key: str) -> None:
+    """Copy a widget's value to a plain key: widget keys are dropped when the user leaves."""
+    ss.setdefault("draw_kept", {})[key] = ss[key]
+
+
+def _restore(key: str, default: Any) -> None:
+    if key not in ss:
+        ss[key] = ss.get("draw_kept", {}).get(key, default)
+
+
+def _new_board(json: dict | None = None, image: np.ndarray | None = None) -> None:
+    ss.draw_board = ss.get("draw_board", 0) + 1
+    ss.draw_mounted = {"json": json, "image": image} if json is not None else None
+
+
+def _clear() -> None:
+    _new_board()
+    ss.draw_last = ss.draw_sample = None
+
+
+def _random_digit() -> None:
+    try:
+        X, y = mnist_test_set()
+    except nn_data.DatasetUnavailable as exc:
+        ss.draw_sample_error = str(exc)
+        return
+    digit, label, index = random_test_digit(X, y, np.random.default_rng())
+    _new_board(digit_drawing(digit), digit)
+    ss.draw_last = ss.draw_mounted
+    ss.draw_sample = {"label": label, "index": index}
+
+
+def _enter_page() -> None:
+    """On arrival (the stroke slider's key is gone), mount a board holding the last drawing."""
+    if "draw_stroke" not in ss:
+        last = ss.get("draw_last") or {"json": None, "image": None}
+        _new_board(last["json"], last["image"])
+
+
+# --- models and data -------------------------------------------------------------------------
 @st.cache_resource(show_spinner=False)
-def shipped_model():
+def shipped_model() -> MLP:
     """The default model shipped at models/mnist.npz, loaded once per process (read-only)."""
     return load_mnist_model(DEFAULT_MODEL_PATH)
 
@@ -30,97 +80,86 @@ def mnist_test_set() -> tuple[np.ndarray, np.ndarray]:
     return d.X_test, d.y_test
 
 
-def _clear() -> None:
-    st.session_state.draw_board += 1
-    st.session_state.draw_sample = None
-
-
-def _random_digit() -> None:
-    try:
-        X, y = mnist_test_set()
-    except nn_data.DatasetUnavailable as exc:
-        st.session_state.draw_sample_error = str(exc)
-        return
-    digit, label, index = random_test_digit(X, y, np.random.default_rng())
-    st.session_state.draw_board += 1
-    st.session_state.draw_sample = {"digit": digit, "label": label, "index": index}
-
-
-def _prefer_upload() -> None:
-    if st.session_state.get("draw_upload") is not None:
-        st.session_state.draw_model_choice = "Uploaded"
-
-
-def _uploaded_model():
-    """The model in the uploader, parsed once per file; errors are shown, not raised."""
-    file = st.session_state.get("draw_upload")
+def _on_upload() -> None:
+    """Parse an uploaded model once; select it if it can read digits."""
+    file = ss.get("draw_upload")
     if file is None:
-        return None
-    cached = st.session_state.get("draw_uploaded")
-    if cached is None or cached[0] != file.file_id:
-        try:
-            cached = (file.file_id, load_mnist_model(file.getvalue()), None)
-        except ValueError as exc:                     # ModelFormatError is a ValueError
-            cached = (file.file_id, None, str(exc))
-        st.session_state.draw_uploaded = cached
-    if cached[2]:
-        st.error(f"{file.name}: {cached[2]}")
-    return cached[1]
+        ss.pop("draw_uploaded", None)
+        return
+    try:
+        ss.draw_uploaded = {"name": file.name, "model": load_mnist_model(file.getvalue())}
+    except ValueError as exc:                         # ModelFormatError is a ValueError
+        ss.draw_uploaded = {"name": file.name, "model": None, "error": str(exc)}
+        return
+    ss.draw_model_choice = "Uploaded"
+    _keep("draw_model_choice")
 
 
-def choose_model():
+def _uploaded_model() -> MLP | None:
+    up = ss.get("draw_uploaded")
+    if up and up.get("error"):
+        st.error(f"{up['name']}: {up['error']}")
+    elif up and ss.get("draw_upload") is None:
+        st.caption(f"Using {up['name']}, uploaded earlier.")
+    return up["model"] if up else None
+
+
+def choose_model() -> MLP:
     with st.expander("Use your own model"):
         st.file_uploader("A model file saved by this app (.npz)", type=["npz"], key="draw_upload",
-                         on_change=_prefer_upload)
+                         on_change=_on_upload)
         uploaded = _uploaded_model()
     try:
         shipped = shipped_model()
     except (OSError, ValueError) as exc:
         st.warning(f"The shipped model {DEFAULT_MODEL_PATH.name} could not be loaded: {exc}")
         shipped = None
-    choices = model_choices(session_mnist_model(st.session_state), uploaded, shipped)
+    choices = model_choices(session_mnist_model(ss), uploaded, shipped)
     if not choices:
         st.error("No model can read drawings: train one on MNIST on the Train page or upload one.")
         st.stop()
-    if len(choices) == 1:
-        name = next(iter(choices))
-    else:
-        if st.session_state.get("draw_model_choice") not in choices:
-            st.session_state.pop("draw_model_choice", None)
+    name = next(iter(choices))
+    if len(choices) > 1:
+        _restore("draw_model_choice", name)
+        if ss.draw_model_choice not in choices:
+            ss.draw_model_choice = name
         name = st.radio("Model reading the drawing", list(choices), horizontal=True,
-                        key="draw_model_choice")
+                        key="draw_model_choice", on_change=_keep, args=("draw_model_choice",))
     st.caption(f"Model reading the drawing: **{name}**, {describe_model(choices[name])}")
     return choices[name]
 
 
-def board_column():
-    """The board, its stroke width, Clear and the random-digit button; returns the image."""
-    stroke = st.slider("Stroke width", 8, 40, step=2, key="draw_stroke")
-    sample = st.session_state.get("draw_sample")
+# --- layout ----------------------------------------------------------------------------------
+def board_column() -> np.ndarray | None:
+    """The board, its stroke width, Clear and the random-digit button; returns the drawing."""
+    _restore("draw_stroke", 20)
+    stroke = st.slider("Stroke width", 8, 40, step=2, key="draw_stroke",
+                       on_change=_keep, args=("draw_stroke",))
+    mounted = ss.get("draw_mounted")
     result = st_canvas(stroke_width=stroke, stroke_color="#FFFFFF", background_color="#000000",
                        width=BOARD, height=BOARD, drawing_mode="freedraw", return_image_data=True,
-                       initial_drawing=digit_drawing(sample["digit"]) if sample else None,
-                       key=f"draw_canvas_{st.session_state.draw_board}")
+                       initial_drawing=mounted["json"] if mounted else None,
+                       key=f"draw_canvas_{ss.draw_board}")
     left, right = st.columns([1, 2])
     left.button("Clear", on_click=_clear, key="draw_clear", width="stretch")
     available = nn_data.mnist_available()
     right.button("Random MNIST digit", on_click=_random_digit, key="draw_random", width="stretch",
                  disabled=not available,
                  help=None if available else "MNIST is not on this machine (set MNIST_PATH).")
-    if st.session_state.pop("draw_sample_error", None) or not available:
+    if ss.pop("draw_sample_error", None) or not available:
         st.caption("MNIST is not available here, so there are no test digits to show.")
-    image = result.image_data
-    if image is None and sample:
-        # A freshly placed digit is on the board but the board sends nothing until touched:
-        # read the same 28x28 digit directly.
-        image = sample["digit"]
+    sample = ss.get("draw_sample")
     if sample:
         st.caption(f"MNIST test digit #{sample['index']}, labelled **{sample['label']}**. "
                    "Draw over it or press Clear.")
+    image = result.image_data
+    if image is None:                                 # the board has sent nothing yet
+        return mounted["image"] if mounted else None
+    ss.draw_last = {"json": result.json_data, "image": image}
     return image
 
 
-def show_prediction(model, image) -> None:
+def show_prediction(model: MLP, image: np.ndarray | None) -> None:
     pred = predict_drawing(model, image) if image is not None else None
     seen, chart = st.columns([1, 2])
     with seen:
@@ -137,12 +176,14 @@ def show_prediction(model, image) -> None:
                         config={"displayModeBar": False})
 
 
+_enter_page()
 st.title("✏️ Draw a digit")
 st.caption("Draw one digit with the mouse, large enough to fill most of the board (a small digit "
            "drawn with a thick pen reads as a bold one). The network reads it each time you lift "
            "the button: cropped to the ink, fitted into 20x20 pixels and centred by its centre of "
            "mass in 28x28, the way MNIST was made.")
-model = choose_model()
+with st.container():        # one block whatever it holds: the board below is never remounted
+    model = choose_model()
 board, result = st.columns([1.2, 2.2])
 with board:
     drawing = board_column()

@@ -18,9 +18,9 @@ APP = str(DEFAULT_MODEL_PATH.parents[1] / "dashboard.py")
 
 
 class FakeResult:
-    def __init__(self, image):
+    def __init__(self, image, json):
         self.image_data = image
-        self.json_data = {"objects": []}
+        self.json_data = json
 
 
 @pytest.fixture()
@@ -28,11 +28,11 @@ def canvas(monkeypatch):
     """A stand-in for streamlit_drawable_canvas: returns ``canvas.image`` as the drawing and
     records the arguments of each call in ``canvas.calls``."""
     stub = types.ModuleType("streamlit_drawable_canvas")
-    stub.image, stub.calls = None, []
+    stub.image, stub.json, stub.calls = None, {"objects": []}, []
 
     def st_canvas(**kwargs):
         stub.calls.append(kwargs)
-        return FakeResult(stub.image)
+        return FakeResult(stub.image, stub.json)
 
     stub.st_canvas = st_canvas
     monkeypatch.setitem(sys.modules, "streamlit_drawable_canvas", stub)
@@ -99,6 +99,22 @@ def test_stroke_width_and_clear(canvas):
     assert canvas.calls[-1]["initial_drawing"] is None
 
 
+def test_drawing_and_settings_survive_a_visit_to_another_page(canvas):
+    canvas.image, canvas.json = one(), {"objects": [{"type": "Path", "id": "my-one"}]}
+    at = draw_page()
+    at.slider(key="draw_stroke").set_value(32).run()
+    board = canvas.calls[-1]["key"]
+    at.switch_page("pages/train.py").run()
+    canvas.image = None                                    # a remounted board has sent nothing
+    at.switch_page("pages/draw.py").run()
+    assert not at.exception
+    call = canvas.calls[-1]
+    assert call["key"] != board                            # a new board, mounted ...
+    assert call["initial_drawing"] == canvas.json          # ... with the drawing restored ...
+    assert call["stroke_width"] == 32
+    assert at.metric[0].value == "1"                       # ... and still read
+
+
 def test_session_model_is_preferred_and_others_are_offered(canvas):
     at = AppTest.from_file(APP, default_timeout=60).run()
     at.session_state["train_session"] = types.SimpleNamespace(model=mnist_model())
@@ -135,10 +151,11 @@ def test_random_mnist_digit_is_put_on_the_board_and_read(canvas, mnist_path, mon
     at = draw_page()
     at.button(key="draw_random").click().run()
     assert not at.exception
-    sample = at.session_state["draw_sample"]
+    sample, digit = at.session_state["draw_sample"], at.session_state["draw_mounted"]["image"]
     drawing = canvas.calls[-1]["initial_drawing"]
     assert drawing["objects"][0]["type"] == "Image"        # the digit is on the board itself
-    expected = nn.load(DEFAULT_MODEL_PATH).predict(sample["digit"].reshape(1, -1) / 255.0)[0]
+    assert digit.shape == (28, 28) and digit.dtype == np.uint8
+    expected = nn.load(DEFAULT_MODEL_PATH).predict(digit.reshape(1, -1) / 255.0)[0]
     assert at.metric[0].value == str(expected)
     assert any(f"labelled **{sample['label']}**" in c.value for c in at.caption)
 

@@ -20,6 +20,11 @@ def open_draw_page(page, app_url: str):
     page.wait_for_selector('[data-testid="stSidebarNav"]', timeout=TIMEOUT)
     page.get_by_role("link", name="Draw a digit").click()
     page.wait_for_selector("text=What the network sees", timeout=TIMEOUT)
+    return board_box(page)
+
+
+def board_box(page) -> dict:
+    """Where the drawing board is now (its position moves when the page above it grows)."""
     page.locator("canvas").last.wait_for(timeout=TIMEOUT)     # in the component's shadow DOM
     for _ in range(100):
         boards = [c.bounding_box() for c in page.locator("canvas").all()]
@@ -75,3 +80,21 @@ def test_random_mnist_digit_is_shown_and_read(app_url, page, artifacts, mnist_pa
     shot = page.screenshot(clip=box)
     board = np.asarray(Image.open(io.BytesIO(shot)).convert("L"))
     assert board.max() > 200                                  # the digit is on the board
+
+
+def test_uploading_a_model_keeps_the_drawing(app_url, page, artifacts):
+    """Choosing another model adds a radio above the board: the board must not be remounted."""
+    from nn.draw import DEFAULT_MODEL_PATH
+    box = open_draw_page(page, app_url)
+    draw(page, box, SEVEN)
+    page.locator('[data-testid="stMetricValue"]').wait_for(timeout=TIMEOUT)
+    page.get_by_text("Use your own model").click()
+    page.locator('input[type="file"]').set_input_files(str(DEFAULT_MODEL_PATH))
+    page.get_by_text("Model reading the drawing: Uploaded").wait_for(timeout=TIMEOUT)
+    page.wait_for_timeout(1000)
+    page.screenshot(path=str(artifacts / "draw-upload.png"), full_page=True)
+    moved = board_box(page)
+    assert moved["y"] > box["y"] + 100                        # the radio and uploader above it
+    board = np.asarray(Image.open(io.BytesIO(page.screenshot(clip=moved))).convert("L"))
+    assert (board > 128).mean() > 0.03                        # the 7 is still on the board
+    assert page.locator('[data-testid="stMetricValue"]').inner_text().strip() == "7"
