@@ -46,6 +46,7 @@ def sweep_figure(summary: list[dict[str, Any]], param: str, title: str | None = 
         fig.update_xaxes(type="log")
     if "full" in [s["value"] for s in rows]:
         fig.update_xaxes(tickvals=xs, ticktext=[str(s["value"]) for s in rows])
-    fig.update_layout(title=title, height=height, margin=dict(l=60, r=20, t=50 if title else 20, b=50),
-                      legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0), template="plotly_white")
+    fig.update_layout(title=dict(text=title, y=0.98, yanchor="top") if title else None, height=height,
+                      margin=dict(l=60, r=20, t=80 if title else 30, b=50), template="plotly_white",
+                      legend=dict(orientation="h", yanchor="bottom", y=1.01, x=0))
     return fig

@@ -1,5 +1,145 @@
-"""Placeholder: the sweep page is being built."""
+"""Sweep page: train many networks over a range of one setting, several trials each, and plot
+mean test accuracy with a band of one standard deviation. The engine is nn.sweep."""
+from __future__ import annotations
+
 import streamlit as st
 
+from nn.activations import ACTIVATIONS
+from nn.config import ConfigError, RunConfig
+from nn.data import DATASETS, DatasetUnavailable
+from nn.init import INITS
+from nn.optimizers import OPTIMIZERS
+from nn.presets import get_preset
+from nn.sweep import PARAMS, SweepConfig, default_workers, iter_sweep, parse_values, summarize, summary_csv
+from nn.sweep_plots import LABELS, sweep_figure
+
+# The moons tutorial's experiment: seed-moons, 100 epochs, hidden 3..40, 3 trials.
+TUTORIAL = {**get_preset("seed-moons"), "epochs": 100}
+DEFAULTS = {
+    "dataset": TUTORIAL["dataset"], "n_samples": 5000, "noise": 0.1, "param": "hidden", "values": "3:40",
+    "trials": 3, "hidden": " ".join(map(str, TUTORIAL["hidden"])), "activation": TUTORIAL["activation"],
+    "init": TUTORIAL["init"], "optimizer": TUTORIAL["optimizer"], "lr": TUTORIAL["lr"],
+    "batch_size": str(TUTORIAL["batch_size"]), "epochs": TUTORIAL["epochs"], "momentum": 0.9,
+    "weight_decay": 0.0, "seed": 0, "workers": default_workers(), "scheduler": "",
+}
+EXAMPLES = {"hidden": "3:40", "lr": "0.0001 0.0003 0.001 0.003 0.01", "batch_size": "1 10 32 100 full",
+            "depth": "1:4"}
+
+
+def keep_settings() -> None:
+    """Widget values vanish when the user leaves the page: restore them from a plain key."""
+    saved = st.session_state.setdefault("sweep_settings", dict(DEFAULTS))
+    for name, value in saved.items():
+        st.session_state.setdefault(f"sw_{name}", value)
+
+
+def settings_form() -> dict | None:
+    """The widgets; the settings when Run is pressed."""
+    with st.form("sweep_form"):
+        c1, c2, c3, c4 = st.columns(4)
+        c1.selectbox("Dataset", DATASETS, key="sw_dataset")
+        c2.number_input("Samples (2-D sets)", 20, 1_000_000, step=500, key="sw_n_samples")
+        c3.number_input("Noise (2-D sets)", 0.0, 2.0, step=0.05, key="sw_noise")
+        c4.number_input("Trials per value", 1, 100, key="sw_trials")
+        c1, c2 = st.columns([1, 3])
+        c1.selectbox("Parameter to sweep", PARAMS, key="sw_param", help=", ".join(f"{p}: {LABELS[p]}" for p in PARAMS))
+        c2.text_input("Values: numbers and ranges START:STOP[:STEP]", key="sw_values",
+                      help="Examples: " + "; ".join(f"{p}: {v}" for p, v in EXAMPLES.items()))
+        st.markdown("**The rest of the configuration**")
+        c1, c2, c3, c4 = st.columns(4)
+        c1.text_input("Hidden layers", key="sw_hidden", help="sizes, e.g. '64' or '32 32'. Sweeping "
+                      "hidden sets every layer to the value; sweeping depth repeats the first size")
+        c2.selectbox("Activation", list(ACTIVATIONS), key="sw_activation")
+        c3.selectbox("Init", INITS, key="sw_init")
+        c4.selectbox("Optimizer", OPTIMIZERS, key="sw_optimizer")
+        c1, c2, c3, c4 = st.columns(4)
+        c1.number_input("Learning rate", 1e-6, 100.0, format="%g", key="sw_lr")
+        c2.text_input("Batch size", key="sw_batch_size", help="a whole number or 'full'")
+        c3.number_input("Epochs", 1, 100_000, key="sw_epochs")
+        c4.number_input("Seed (trial t uses seed + t)", 0, 2**32 - 1, key="sw_seed")
+        with st.expander("Momentum, weight decay, workers, Dask cluster"):
+            c1, c2, c3, c4 = st.columns(4)
+            c1.number_input("Momentum", 0.0, 0.999, key="sw_momentum")
+            c2.number_input("Weight decay", 0.0, 0.999, format="%g", key="sw_weight_decay")
+            c3.number_input("Local workers", 1, 256, key="sw_workers")
+            c4.text_input("Dask scheduler address", key="sw_scheduler", placeholder="tcp://host:8786",
+                          help="empty: run on this machine's cores")
+        run = st.form_submit_button("Run sweep", type="primary", key="sw_run")
+    settings = {name: st.session_state[f"sw_{name}"] for name in DEFAULTS}
+    if run:
+        st.session_state["sweep_settings"] = dict(settings)
+        return settings
+    return None
+
+
+def build_sweep(s: dict) -> SweepConfig:
+    """The widgets' settings as a validated sweep; ConfigError names what is wrong."""
+    try:
+        hidden = [int(h) for h in s["hidden"].replace(",", " ").split()]
+    except ValueError:
+        raise ConfigError("hidden", f"hidden layers must be whole numbers, e.g. '64' or '32 32'; "
+                                    f"got {s['hidden']!r}") from None
+    bs = s["batch_size"].strip()
+    run = RunConfig(dataset=s["dataset"], n_samples=int(s["n_samples"]), noise=float(s["noise"]),
+                    hidden=hidden, activation=s["activation"], init=s["init"], optimizer=s["optimizer"],
+                    lr=float(s["lr"]), batch_size=int(bs) if bs.isdigit() else bs, epochs=int(s["epochs"]),
+                    momentum=float(s["momentum"]), weight_decay=float(s["weight_decay"]), seed=int(s["seed"]))
+    values = parse_values(s["param"], [s["values"]])
+    return SweepConfig(run, s["param"], values, int(s["trials"])).validate()
+
+
+def run(sweep: SweepConfig, workers: int, scheduler: str) -> None:
+    """Run with a progress bar, redrawing the figure as each task's results come in."""
+    total = len(sweep.values) * sweep.trials
+    where = f"the Dask cluster at {scheduler}" if scheduler else f"{workers} local worker(s)"
+    bar = st.progress(0.0, text=f"Training {total} networks on {where}...")
+    chart = st.empty()
+    trials: list[dict] = []
+    st.session_state["sweep_result"] = None
+    for part in iter_sweep(sweep, workers, scheduler or None):
+        trials += part
+        summary = summarize(sweep, trials)
+        bar.progress(len(trials) / total, text=f"{len(trials)} of {total} networks trained")
+        chart.plotly_chart(sweep_figure(summary, sweep.param), width="stretch")
+        st.session_state["sweep_partial"] = {"sweep": sweep, "summary": summary}
+    st.session_state["sweep_result"] = {"sweep": sweep, "summary": summarize(sweep, trials)}
+    bar.empty()
+    chart.empty()
+
+
+def show(result: dict) -> None:
+    sweep, summary = result["sweep"], result["summary"]
+    st.plotly_chart(sweep_figure(summary, sweep.param), width="stretch", key="sweep_figure")
+    best = max((s for s in summary if s["mean_accuracy"] is not None), key=lambda s: s["mean_accuracy"],
+               default=None)
+    if best is not None:
+        st.caption(f"Best mean test accuracy {best['mean_accuracy']:.2%} at {sweep.param} = {best['value']}. "
+                   "Training time is each lockstep group's time shared equally among its networks.")
+    diverged = sum(s["diverged"] for s in summary)
+    if diverged:
+        st.warning(f"{diverged} run(s) diverged (the loss stopped being finite); they are left out of "
+                   "the means.")
+    st.dataframe([{k: v for k, v in s.items() if k != "trials"} for s in summary], hide_index=True)
+    st.download_button("Download results (CSV)", summary_csv(summary), file_name=f"sweep_{sweep.param}.csv",
+                       mime="text/csv", key="sweep_csv")
+
+
 st.title("Sweep")
-st.info("This page is not built yet.")
+st.caption("Train networks that differ in one setting, a few trials each (trial t uses seed + t), and "
+           "compare their test accuracy. Networks train side by side in lockstep, on every local core or "
+           "on a Dask cluster. The defaults are the moons tutorial's unfinished experiment.")
+keep_settings()
+settings = settings_form()
+if settings is not None:
+    try:
+        sweep = build_sweep(settings)
+        run(sweep, int(settings["workers"]), settings["scheduler"].strip())
+    except ConfigError as exc:
+        st.error(str(exc))
+    except DatasetUnavailable as exc:
+        st.error(str(exc))
+if st.session_state.get("sweep_result"):
+    show(st.session_state["sweep_result"])
+elif settings is None and st.session_state.get("sweep_partial"):
+    st.info("The last sweep was interrupted; its results so far:")
+    show(st.session_state["sweep_partial"])

@@ -1,0 +1,63 @@
+"""The Sweep page under AppTest: a tiny sweep runs, its results stay in the session, bad input
+gets a message naming the setting."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+APP = str(Path(__file__).resolve().parents[1] / "dashboard.py")
+
+
+def sweep_page() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    at.switch_page("pages/sweep.py").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def tiny(at: AppTest, values: str = "2:4") -> AppTest:
+    at.number_input(key="sw_n_samples").set_value(200)
+    at.number_input(key="sw_trials").set_value(2)
+    at.number_input(key="sw_epochs").set_value(2)
+    at.number_input(key="sw_workers").set_value(1)
+    at.text_input(key="sw_values").set_value(values)
+    return at
+
+
+def test_defaults_are_the_tutorial_sweep():
+    at = sweep_page()
+    assert at.text_input(key="sw_values").value == "3:40"
+    assert at.selectbox(key="sw_param").value == "hidden"
+    assert at.number_input(key="sw_epochs").value == 100
+    assert at.text_input(key="sw_batch_size").value == "10"
+    assert at.selectbox(key="sw_init").value == "normal"
+
+
+def test_a_tiny_sweep_runs_and_its_results_stay():
+    at = tiny(sweep_page())
+    at.button(key="sw_run").click().run()
+    assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
+    result = at.session_state["sweep_result"]
+    summary = result["summary"]
+    assert [s["value"] for s in summary] == [2, 3, 4]
+    assert all(len(s["trials"]) == 2 and 0 <= s["mean_accuracy"] <= 1 for s in summary)
+    assert any("Best mean test accuracy" in c.value for c in at.caption)
+    at.switch_page("pages/train.py").run()                  # leave and come back: still there
+    at.switch_page("pages/sweep.py").run()
+    assert not at.exception
+    assert at.session_state["sweep_result"]["summary"] == summary
+    assert at.text_input(key="sw_values").value == "2:4"    # and so are the settings
+
+
+def test_bad_values_get_a_clear_message():
+    at = tiny(sweep_page(), values="0 5")
+    at.button(key="sw_run").click().run()
+    assert not at.exception
+    assert any("--param hidden must be whole numbers from 1 to 4096" in e.value for e in at.error)
+    at.selectbox(key="sw_param").set_value("lr")
+    at.text_input(key="sw_values").set_value("0.01 banana")
+    at.button(key="sw_run").click().run()
+    assert any("could not read 'banana'" in e.value for e in at.error)
