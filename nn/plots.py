@@ -79,7 +79,7 @@ def _subsample(n: int, k: int) -> np.ndarray:
 def decision_boundary_figure(predict_proba: Callable[[np.ndarray], np.ndarray],
                              X_train: np.ndarray, y_train: np.ndarray,
                              X_test: np.ndarray | None = None, y_test: np.ndarray | None = None,
-                             grid: int = 100, max_points: int = 800, height: int = 460) -> go.Figure:
+                             grid: int = 100, max_points: int = 500, height: int = 460) -> go.Figure:
     """Heatmap of P(class 1) over the plane with training points (circles) and test points
     (diamonds) on top, coloured by their true class. At most ``max_points`` points per split."""
     both = X_train if X_test is None else np.vstack([X_train, X_test])
