@@ -140,6 +140,7 @@ def board_column() -> np.ndarray | None:
                        width=BOARD, height=BOARD, drawing_mode="freedraw", return_image_data=True,
                        initial_drawing=mounted["json"] if mounted else None,
                        key=f"draw_canvas_{ss.draw_board}")
+    image = board_image(result, mounted)
     left, right = st.columns([1, 2])
     left.button("Clear", on_click=_clear, key="draw_clear", width="stretch")
     available = nn_data.mnist_available()
@@ -148,14 +149,20 @@ def board_column() -> np.ndarray | None:
                  help=None if available else "MNIST is not on this machine (set MNIST_PATH).")
     if ss.pop("draw_sample_error", None) or not available:
         st.caption("MNIST is not available here, so there are no test digits to show.")
-    sample = ss.get("draw_sample")
-    if sample:
+    if sample := ss.get("draw_sample"):
         st.caption(f"MNIST test digit #{sample['index']}, labelled **{sample['label']}**. "
                    "Draw over it or press Clear.")
-    image = result.image_data
-    if image is None:                                 # the board has sent nothing yet
+    return image
+
+
+def board_image(result: Any, mounted: dict | None) -> np.ndarray | None:
+    """What is on the board: the image it sent, or, until it sends, what it was mounted with."""
+    image = result.image_data                         # decodes the PNG: read it once
+    if image is None:
         return mounted["image"] if mounted else None
     ss.draw_last = {"json": result.json_data, "image": image}
+    if not (result.json_data or {}).get("objects"):
+        ss.draw_sample = None                         # emptied with the board's own reset button
     return image
 
 
