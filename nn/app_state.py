@@ -119,7 +119,7 @@ def format_seconds(s: float) -> str:
 class Throttle:
     """Redraw at most every ``min_gap`` seconds and at least every ``max_gap`` seconds; in between,
     space redraws so that drawing takes about ``budget`` of the time (adapts to its own cost)."""
-    min_gap: float = 0.25
+    min_gap: float = 0.5
     max_gap: float = 1.0
     budget: float = 0.05
     _last: float = field(default=-math.inf)
@@ -157,6 +157,7 @@ class TrainSession:
         self.run_wall = 0.0                       # ... since the last Train / Continue
         self.run_from = 0.0                       # epoch at the last Train / Continue
         self.baseline_loss = math.log(2)          # loss before training (to spot a blow-up)
+        self.throttle = Throttle()                # paces the live redraws
 
     # state
     @property
@@ -194,6 +195,7 @@ class TrainSession:
         self.target = self.trainer.epochs_done + int(epochs)
         self.running, self.error, self.notice = True, None, None
         self.run_wall, self.run_from = 0.0, self.epoch
+        self.throttle = Throttle()
 
     def resume(self, cfg: RunConfig, data: Dataset) -> None:
         """Continue: ``cfg.epochs`` more epochs on the same model; new training settings (learning
@@ -210,21 +212,21 @@ class TrainSession:
     def stop(self) -> None:
         self.running = False
 
+    def add_time(self, seconds: float) -> None:
+        """Count wall-clock time spent on this model's training (the page adds its redraws)."""
+        self.wall_seconds += seconds
+        self.run_wall += seconds
+
     def steps(self) -> Iterator[Record]:
-        """Train towards ``target``, yielding each record. Safe to abandon mid-way."""
+        """Train towards ``target``, yielding each record. Safe to abandon mid-way: the next call
+        goes on from exactly where this one stopped."""
         if not self.running or self.trainer is None:
             return
-        last = time.perf_counter()
         try:
             for rec in self.trainer.run(self.target - self.trainer.epochs_done):
-                now = time.perf_counter()
-                self.wall_seconds += now - last
-                self.run_wall += now - last
-                last = now
                 blown = self._blow_up(rec)
                 if blown:
-                    self.error = blown
-                    self.running = False
+                    self.error, self.running = blown, False
                     yield rec
                     return
                 yield rec

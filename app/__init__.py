@@ -1,0 +1,1 @@
+"""Streamlit-side helpers for the dashboard pages (the nn package never imports Streamlit)."""

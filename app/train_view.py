@@ -1,0 +1,447 @@
+"""Streamlit side of the Train page: settings widgets, buttons, the live view and model files.
+
+The page's state lives in ``st.session_state``: ``train_cfg`` (the settings, a plain dict that
+survives page switches), ``train_session`` (a ``TrainSession``: model, trainer, progress) and the
+widget keys ``tw.*``. The logic itself is in ``nn.app_state`` (no Streamlit) so tests can reach it.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+import streamlit as st
+
+import nn
+from nn import plots
+from nn.activations import ACTIVATIONS
+from nn.app_state import (DEFAULT_PRESET, Throttle, TrainSession, config_from_query,
+                          config_to_query, format_seconds, history_csv, model_changed)
+from nn.config import ConfigError, RunConfig
+from nn.data import IMAGE_DATASETS, TOY_DATASETS, Dataset, DatasetUnavailable
+from nn.experiment import config_from_preset, load_data
+from nn.init import INITS
+from nn.io import model_to_bytes
+from nn.optimizers import OPTIMIZERS
+from nn.presets import PRESETS
+
+SESSION, CFG, W = "train_session", "train_cfg", "tw."
+MAX_LAYERS = 6
+LR_STEPS = [1e-5, 2e-5, 5e-5, 1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 5e-3, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5,
+            1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0]
+BATCH_STEPS: list[Any] = [1, 2, 4, 8, 10, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, "full"]
+DATASET_LABELS = {"moons": "Two moons (2-D)", "circles": "Circles (2-D)", "digits": "Digits 8x8",
+                  "mnist": "MNIST 28x28", "fashion_mnist": "Fashion-MNIST 28x28"}
+PRESET_HELP = {"moons": "Our fast default for two moons: 2-32-32-2 ReLU, Adam.",
+               "mnist": "Our fast default for MNIST: 784-256-10 ReLU, SGD with momentum.",
+               "seed-moons": "The moons tutorial: 2-64-2 ReLU, plain SGD, batch 10.",
+               "seed-mnist": "The MNIST tutorial: 784-5-10 sigmoid, full-batch GD, 1000 iterations."}
+GRID_IMAGES = 24
+
+
+# --- data and session ----------------------------------------------------------------------------
+@st.cache_resource(show_spinner="Loading the dataset…", max_entries=8)
+def _cached_dataset(name: str, n_samples: int, noise: float, test_size: float) -> Dataset:
+    """One copy per server process, shared read-only by every session."""
+    return load_data(RunConfig(dataset=name, n_samples=n_samples, noise=noise, test_size=test_size))
+
+
+def dataset(cfg: RunConfig) -> Dataset:
+    if cfg.dataset in TOY_DATASETS:
+        return _cached_dataset(cfg.dataset, cfg.n_samples, cfg.noise, cfg.test_size)
+    return _cached_dataset(cfg.dataset, 0, 0.0, cfg.test_size if cfg.dataset == "digits" else 0.0)
+
+
+def session() -> TrainSession:
+    if SESSION not in st.session_state:
+        st.session_state[SESSION] = TrainSession()
+    return st.session_state[SESSION]
+
+
+# --- settings: URL <-> config <-> widgets --------------------------------------------------------
+def _widget_values(cfg: dict[str, Any]) -> dict[str, Any]:
+    hidden = list(cfg["hidden"])
+    values = {k: cfg[k] for k in RunConfig.__dataclass_fields__ if k != "hidden"}
+    values["layers"] = min(len(hidden), MAX_LAYERS)
+    for i in range(MAX_LAYERS):
+        values[f"h{i}"] = hidden[i] if i < len(hidden) else hidden[-1]
+    return values
+
+
+def set_config(cfg: RunConfig) -> None:
+    """Make ``cfg`` the page's settings (call before the widgets are drawn, e.g. in a callback)."""
+    st.session_state[CFG] = cfg.to_dict()
+    for key, value in _widget_values(cfg.to_dict()).items():
+        st.session_state[W + key] = value
+
+
+def _first_visit() -> list[str]:
+    """On a session's first visit, read the settings from the URL (bad values -> warnings)."""
+    if CFG in st.session_state:
+        return []
+    cfg, warnings = config_from_query({k: st.query_params.get_all(k) for k in st.query_params})
+    set_config(cfg)
+    return warnings
+
+
+def current_config() -> RunConfig:
+    """The settings the widgets hold (raises ConfigError when they don't fit together)."""
+    ss = st.session_state
+    values = dict(ss[CFG])
+    values.update({k: ss[W + k] for k in RunConfig.__dataclass_fields__ if W + k in ss and k != "hidden"})
+    if W + "layers" in ss:
+        values["hidden"] = [int(ss[W + f"h{i}"]) for i in range(int(ss[W + "layers"]))]
+    for k in ("n_samples", "epochs", "seed"):
+        values[k] = int(values[k])
+    return RunConfig.from_dict(values).validate()
+
+
+def _apply_preset(name: str) -> None:
+    set_config(config_from_preset(name))
+
+
+def _options(values: list[Any], current: Any) -> list[Any]:
+    if current in values:
+        return values
+    if isinstance(current, str):
+        return values + [current]
+    numbers = sorted([v for v in values if not isinstance(v, str)] + [current])
+    return numbers + [v for v in values if isinstance(v, str)]
+
+
+def sidebar() -> tuple[RunConfig | None, list[str]]:
+    """Draw the settings; return the config (None if invalid) and messages for the user."""
+    messages = _first_visit()
+    ss = st.session_state
+    for key, value in _widget_values(ss[CFG]).items():    # widgets forget values off-page
+        ss.setdefault(W + key, value)
+    with st.sidebar:
+        st.subheader("Presets")
+        cols = st.columns(2)
+        for i, name in enumerate(("moons", "mnist", "seed-moons", "seed-mnist")):
+            cols[i % 2].button(name, key=f"preset.{name}", help=PRESET_HELP[name],
+                               on_click=_apply_preset, args=(name,), width="stretch")
+        _data_widgets()
+        _network_widgets()
+        _training_widgets()
+    try:
+        cfg = current_config()
+    except ConfigError as exc:
+        messages.append(f"Invalid setting **{exc.param}**: {exc}")
+        return None, messages
+    ss[CFG] = cfg.to_dict()
+    query = config_to_query(cfg)
+    if {k: st.query_params.get(k) for k in st.query_params} != query:
+        st.query_params.from_dict(query)            # the URL always reproduces the settings
+    return cfg, messages
+
+
+def _data_widgets() -> None:
+    st.subheader("Data")
+    st.selectbox("Dataset", list(DATASET_LABELS), key=W + "dataset", format_func=DATASET_LABELS.get)
+    name = st.session_state[W + "dataset"]
+    if name in TOY_DATASETS:
+        st.number_input("Number of samples", 100, 200_000, step=500, key=W + "n_samples")
+        st.slider("Noise", 0.0, 1.0, step=0.01, key=W + "noise")
+    if name in (*TOY_DATASETS, "digits"):
+        st.slider("Test share", 0.05, 0.9, step=0.05, key=W + "test_size")
+    else:
+        st.caption("Official split: 60,000 training and 10,000 test images.")
+
+
+def _network_widgets() -> None:
+    st.subheader("Network")
+    st.slider("Hidden layers", 1, MAX_LAYERS, key=W + "layers")
+    n = st.session_state[W + "layers"]
+    cols = st.columns(min(n, 3))
+    for i in range(n):
+        cols[i % len(cols)].number_input(f"Layer {i + 1} size", 1, 4096, step=1, key=W + f"h{i}")
+    c1, c2 = st.columns(2)
+    c1.selectbox("Activation", list(ACTIVATIONS), key=W + "activation")
+    c2.selectbox("Initialisation", list(INITS), key=W + "init",
+                 help="small: 0.01·N(0,1); normal: N(0,1); he: N(0, 2/fan_in); xavier: N(0, 1/fan_in)")
+
+
+def _training_widgets() -> None:
+    st.subheader("Training")
+    ss = st.session_state
+    st.selectbox("Optimizer", list(OPTIMIZERS), key=W + "optimizer")
+    if ss[W + "optimizer"] == "momentum":
+        st.slider("Momentum", 0.0, 0.99, step=0.01, key=W + "momentum")
+    st.select_slider("Learning rate (log scale)", _options(LR_STEPS, ss[W + "lr"]), key=W + "lr",
+                     format_func=lambda v: f"{v:g}")
+    st.select_slider("Batch size", _options(BATCH_STEPS, ss[W + "batch_size"]), key=W + "batch_size",
+                     help="'full' = full-batch gradient descent (one step per epoch)")
+    c1, c2 = st.columns(2)
+    c1.number_input("Epochs", 1, 100_000, step=1, key=W + "epochs")
+    c2.number_input("Seed", 0, 2**32 - 1, step=1, key=W + "seed")
+    st.number_input("Weight decay (L2)", 0.0, 0.5, step=1e-4, format="%.4f", key=W + "weight_decay")
+
+
+# --- buttons -------------------------------------------------------------------------------------
+def _loaded(cfg: RunConfig) -> Dataset | None:
+    try:
+        return dataset(cfg)
+    except (DatasetUnavailable, ValueError) as exc:
+        st.session_state["train_data_error"] = str(exc)
+        return None
+
+
+def _on_train() -> None:
+    try:
+        cfg = current_config()
+    except ConfigError:
+        return
+    data = _loaded(cfg)
+    if data is not None:
+        s = session()
+        s.new_model(cfg, data)
+        s.start(cfg.epochs)
+
+
+def _on_continue() -> None:
+    s = session()
+    try:
+        cfg = current_config()
+    except ConfigError:
+        return
+    if s.model is not None and not model_changed(s.cfg, cfg):
+        s.resume(cfg, dataset(s.cfg))
+
+
+def controls(s: TrainSession, cfg: RunConfig | None, data: Dataset | None) -> None:
+    changed = model_changed(s.cfg, cfg) if (s.model is not None and cfg is not None) else []
+    c = st.columns([1, 1, 1, 1, 3])
+    c[0].button("Train", key="train.go", type="primary", icon=":material/play_arrow:", on_click=_on_train,
+                disabled=cfg is None or data is None, width="stretch",
+                help="Build a new network from the settings and train it")
+    c[1].button("Stop", key="train.stop", icon=":material/stop:", on_click=s.stop, disabled=not s.running,
+                width="stretch", help="Stop; the model and its history are kept")
+    c[2].button("Continue", key="train.continue", icon=":material/fast_forward:", on_click=_on_continue,
+                disabled=s.model is None or s.running or cfg is None or bool(changed), width="stretch",
+                help="Train the same model for 'Epochs' more epochs")
+    c[3].button("Reset", key="train.reset", icon=":material/restart_alt:", on_click=s.reset, disabled=s.model is None,
+                width="stretch", help="Forget the model and its history")
+    if changed:
+        st.warning(f"You changed **{', '.join(changed)}**: the current model "
+                   f"({_layers(s.model)} on {s.cfg.dataset}) cannot take that. Press **Train** for a "
+                   f"new model (its history starts afresh), or put the settings back to Continue.")
+
+
+def _layers(model: nn.MLP) -> str:
+    return "-".join(map(str, model.layer_sizes))
+
+
+# --- model files ---------------------------------------------------------------------------------
+def _on_upload() -> None:
+    file = st.session_state.get(W + "upload")
+    if file is None:
+        return
+    try:
+        cfg = current_config()
+        data = dataset(cfg)
+        model = nn.load(file.getvalue())
+        arch = dict(hidden=model.layer_sizes[1:-1], activation=model.activation, init=model.init)
+        cfg = RunConfig.from_dict({**cfg.to_dict(), **arch}).validate()
+        session().adopt(model, cfg, data)
+    except (nn.ModelFormatError, ConfigError, ValueError, DatasetUnavailable) as exc:
+        st.session_state["train_upload_error"] = f"Could not use **{file.name}**: {exc}"
+        return
+    set_config(cfg)
+
+
+def files(s: TrainSession) -> None:
+    with st.sidebar:
+        st.subheader("Model files")
+        model, history = s.model, s.history
+        name = f"{s.cfg.dataset}-{_layers(model)}" if model is not None else "model"
+        st.download_button("Download model (.npz)", (lambda: model_to_bytes(model)) if model else b"",
+                           file_name=f"{name}.npz", mime="application/octet-stream", key="train.dl_model",
+                           on_click="ignore", disabled=model is None, width="stretch", icon=":material/download:")
+        st.download_button("Download history (.csv)", (lambda: history_csv(history)) if history else "",
+                           file_name=f"{name}-history.csv", mime="text/csv", key="train.dl_history",
+                           on_click="ignore", disabled=not history, width="stretch", icon=":material/table:")
+        st.file_uploader("Upload a model saved earlier (.npz)", type=["npz"], key=W + "upload",
+                         on_change=_on_upload)
+
+
+# --- messages ------------------------------------------------------------------------------------
+def messages(s: TrainSession, problems: list[str]) -> None:
+    for text in problems:
+        st.warning(text)
+    for key in ("train_data_error", "train_upload_error"):
+        if key in st.session_state:
+            st.error(st.session_state.pop(key))
+    if s.notice:
+        st.info(s.notice)
+    if s.error:
+        st.error(s.error, icon=":material/warning:")
+
+
+# --- live view -----------------------------------------------------------------------------------
+@dataclass
+class View:
+    progress: Any
+    metrics: Any
+    loss: Any
+    accuracy: Any
+    data: Any
+    after: Any
+    figs: dict[str, Any] = field(default_factory=dict)     # reused between redraws
+    draws: int = 0
+
+    def figure(self, name: str, build: Callable[[], Any], update: Callable[[Any], Any]) -> Any:
+        """The figure called ``name``: built on first use, then updated in place (cheaper)."""
+        if name not in self.figs:
+            self.figs[name] = build()
+        else:
+            update(self.figs[name])
+        return self.figs[name]
+
+
+def layout() -> View:
+    progress, metrics = st.empty(), st.empty()
+    left, right = st.columns(2)
+    loss, accuracy = left.empty(), right.empty()
+    data = st.empty()
+    after = st.empty()
+    return View(progress, metrics, loss, accuracy, data, after)
+
+
+def _progress(view: View, s: TrainSession) -> None:
+    if s.model is None:
+        view.progress.progress(0.0, text="Ready: choose settings and press **Train**.")
+        return
+    span = max(s.target - s.run_from, 1e-9)
+    frac = min(max((s.epoch - s.run_from) / span, 0.0), 1.0)
+    if s.running:
+        text = (f"Epoch {s.epoch:.1f} of {s.target} · {format_seconds(s.wall_seconds)} elapsed · "
+                f"about {format_seconds(s.eta_seconds())} left")
+    elif s.error:
+        text = f"Stopped at epoch {s.epoch:.3g} of {s.target}: training diverged"
+    elif s.epoch < s.target:
+        text = f"Stopped at epoch {s.epoch:.3g} of {s.target} · {format_seconds(s.wall_seconds)} · press Continue to go on"
+    else:
+        text = f"Done: epoch {s.epoch:g} of {s.target} in {format_seconds(s.wall_seconds)}"
+    view.progress.progress(frac, text=text)
+
+
+def _metrics(view: View, s: TrainSession, data: Dataset, final: bool) -> None:
+    if s.model is None:
+        view.metrics.empty()
+        return
+    if final:
+        test_loss, test_acc = s.model.evaluate(data.X_test, data.y_test)
+    else:
+        last = s.history[-1] if s.history else {}
+        test_loss, test_acc = last.get("val_loss"), last.get("val_accuracy")
+    epochs = max(s.trainer.epochs_done, 1)
+    with view.metrics.container():
+        c = st.columns(5)
+        c[0].metric("Test accuracy", "–" if test_acc is None else f"{test_acc:.2%}")
+        c[1].metric("Test loss", "–" if test_loss is None else f"{test_loss:.4f}")
+        c[2].metric("Parameters", f"{s.model.n_params:,}", help=f"layers {_layers(s.model)}")
+        c[3].metric("Time per epoch", f"{s.trainer.seconds / epochs:.3f} s",
+                    help="compute time per epoch (as `python -m nn train` reports it)")
+        c[4].metric("Epochs trained", f"{s.epoch:.3g}")
+        if final and s.history:
+            st.caption(f"Wall-clock training time: {s.wall_seconds:.3f} s (training, evaluation "
+                       f"and live charts) · compute time: {s.trainer.seconds:.3f} s")
+
+
+def _figure_cache(s: TrainSession, data: Dataset) -> dict[str, Any]:
+    """Figures kept between redraws of the same model and data (updated in place: cheaper)."""
+    key = (id(s.model), id(data))
+    cached = st.session_state.get("train_figs")
+    if cached is None or cached[0] != key:
+        cached = st.session_state["train_figs"] = (key, {})
+    return cached[1]
+
+
+def _chart(slot: Any, fig: Any, view: View, name: str) -> None:
+    view.draws += 1                       # a fresh key per draw: no duplicate-element clash
+    slot.plotly_chart(fig, width="stretch", key=f"train.{name}.{view.draws}")
+
+
+def _data_view(view: View, s: TrainSession, data: Dataset) -> None:
+    if data.image_shape is None:
+        proba = s.model.predict_proba
+        fig = view.figure("boundary", lambda: plots.decision_boundary_figure(
+            proba, data.X_train, data.y_train, data.X_test, data.y_test),
+            lambda f: plots.update_decision_boundary(f, proba))
+    else:
+        idx = np.linspace(0, len(data.X_test) - 1, GRID_IMAGES).round().astype(int)
+        proba = s.model.predict_proba(data.X_test[idx])
+        pred = proba.argmax(axis=1)
+        fig = plots.image_grid_figure(data.X_test[idx].reshape(-1, *data.image_shape), data.y_test[idx],
+                                      pred, proba[np.arange(len(idx)), pred], data.label,
+                                      title="Test images")
+    _chart(view.data, fig, view, "data")
+
+
+def draw(view: View, s: TrainSession, data: Dataset | None, final: bool) -> None:
+    """Redraw the whole live view from the session's model and history."""
+    _progress(view, s)
+    if s.model is None or data is None:
+        return
+    view.figs = _figure_cache(s, data)
+    _metrics(view, s, data, final)
+    if s.history:
+        h = s.history
+        update = lambda f: plots.update_curves(f, h)          # noqa: E731
+        _chart(view.loss, view.figure("loss", lambda: plots.loss_figure(h), update), view, "loss")
+        _chart(view.accuracy, view.figure("acc", lambda: plots.accuracy_figure(h), update), view, "accuracy")
+    _data_view(view, s, data)
+    if data.image_shape is not None:
+        if final:
+            _after_training(view, s, data)
+        else:
+            view.after.caption("The confusion matrix and the most confidently wrong test images "
+                               "appear when training stops.")
+
+
+def _after_training(view: View, s: TrainSession, data: Dataset) -> None:
+    proba = s.model.predict_proba(data.X_test)
+    pred = proba.argmax(axis=1)
+    wrong = plots.most_confident_wrong(proba, data.y_test, k=16)
+    with view.after.container():
+        left, right = st.columns([2, 3])
+        labels = [data.label(k) for k in range(data.n_classes)]
+        _chart(left, plots.confusion_matrix_figure(data.y_test, pred, data.n_classes, labels), view, "cm")
+        if len(wrong):
+            fig = plots.image_grid_figure(data.X_test[wrong].reshape(-1, *data.image_shape),
+                                          data.y_test[wrong], pred[wrong], proba[wrong, pred[wrong]],
+                                          data.label, title="Most confidently wrong")
+            _chart(right, fig, view, "wrong")
+        else:
+            right.success("No test image is misclassified.")
+
+
+def live(data: Dataset | None) -> None:
+    """Progress, charts and results; while training runs, train here and redraw as it goes.
+
+    Redraws are paced by the session's ``Throttle`` (at most every 0.5 s, at least every second,
+    spaced so that drawing costs about 5% of the time). A click elsewhere (Stop) interrupts this
+    run at the next redraw; the trainer keeps its place, so nothing is lost.
+    """
+    s, view = session(), layout()
+    if s.running and data is not None:
+        started = time.perf_counter()
+        try:
+            for _ in s.steps():
+                if s.throttle.due():
+                    drawn = time.perf_counter()
+                    draw(view, s, data, final=False)
+                    s.throttle.drew(drawn)
+        finally:                                   # also when a click interrupts this run
+            s.add_time(time.perf_counter() - started)
+        st.rerun()                                 # done: refresh the buttons and messages too
+    draw(view, s, data, final=True)
+
+
+def loaded_ok(cfg: RunConfig) -> bool:
+    """Load the chosen dataset now (errors such as MNIST being unavailable offline are kept
+    for ``messages``); True if it loaded."""
+    return _loaded(cfg) is not None

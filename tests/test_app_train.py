@@ -1,0 +1,162 @@
+"""The Train page under Streamlit's AppTest: train a tiny configuration end to end, stop,
+continue, reset, bad settings from the URL, a diverging run, model upload and the URL mirror."""
+from __future__ import annotations
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+import nn
+from nn.app_state import TrainSession, config_from_query, config_to_query, history_csv
+from nn.experiment import build_trainer, config_from_preset, load_data
+from nn.io import model_to_bytes
+
+TINY = {"preset": "moons", "n_samples": "400", "epochs": "3", "hidden": "8-8"}
+
+
+def _app(**query: str) -> AppTest:
+    at = AppTest.from_file("../dashboard.py", default_timeout=60)
+    at.query_params.update(query)
+    return at.run()
+
+
+def _session(at: AppTest) -> TrainSession:
+    return at.session_state["train_session"]
+
+
+def _text(at: AppTest) -> str:
+    return " ".join(str(e.value) for kind in ("markdown", "caption", "warning", "error", "info")
+                    for e in getattr(at, kind))
+
+
+def test_opens_ready_with_moons_default():
+    at = _app()
+    assert not at.exception
+    assert at.selectbox(key="tw.dataset").value == "moons"
+    assert at.query_params["hidden"] == "32-32" and at.query_params["lr"] == "0.01"
+    assert not at.button(key="train.go").disabled and at.button(key="train.stop").disabled
+
+
+def test_train_tiny_end_to_end_then_continue_and_reset():
+    at = _app(**TINY)
+    at.button(key="train.go").click().run()
+    assert not at.exception
+    s = _session(at)
+    assert s.model.layer_sizes == [2, 8, 8, 2] and s.epoch == 3 and not s.running
+    assert len([r for r in s.history if r["end_of_epoch"]]) == 3
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Parameters"] == f"{s.model.n_params:,}" and metrics["Epochs trained"] == "3"
+    assert metrics["Test accuracy"].endswith("%")
+    assert len(at.get("plotly_chart")) == 3                    # loss, accuracy, decision boundary
+    model = s.model
+    at.button(key="train.continue").click().run()              # 3 more epochs, same model
+    s = _session(at)
+    assert s.model is model and s.epoch == 6 and s.target == 6
+    at.button(key="train.reset").click().run()
+    assert _session(at).model is None and not at.exception
+
+
+def test_stop_keeps_model_and_history_and_continue_goes_on():
+    at = _app(**{**TINY, "epochs": "100000"})
+    with pytest.raises(RuntimeError, match="timed out"):      # a long run, cut off mid-way
+        at.button(key="train.go").click().run(timeout=3)
+    s = _session(at)
+    assert s.running and 0 < s.epoch < 100000
+    at.button(key="train.go").set_value(False)       # AppTest kept the tree from before the run:
+    stop = at.button(key="train.stop")               # un-click Train, enable Stop as it was live
+    stop.proto.disabled = False
+    stop.click().run()
+    s = _session(at)
+    stopped = s.epoch
+    assert not s.running and s.model is not None and s.history[-1]["epoch"] == stopped
+    assert "Stopped at epoch" in at.get("progress")[0].proto.text
+    at.number_input(key="tw.epochs").set_value(2).run()
+    assert not _session(at).running                            # a rerun does not restart it
+    at.button(key="train.continue").click().run()
+    s = _session(at)
+    assert not at.exception and not s.running and s.epoch == int(stopped) + 2
+
+
+def test_changing_the_architecture_asks_for_a_new_model():
+    at = _app(**TINY)
+    at.button(key="train.go").click().run()
+    at.slider(key="tw.layers").set_value(3).run()
+    assert any("Press **Train** for a new model" in w.value for w in at.warning)
+    assert at.button(key="train.continue").disabled
+    at.button(key="train.go").click().run()
+    assert _session(at).model.layer_sizes == [2, 8, 8, 8, 2]
+
+
+def test_bad_url_values_warn_and_keep_defaults():
+    at = _app(preset="moons", lr="abc", hidden="0", epochs="-4", dataset="nope")
+    assert not at.exception
+    warnings = " ".join(w.value for w in at.warning)
+    for name in ("lr", "hidden", "epochs", "dataset"):
+        assert f"Ignored {name}=" in warnings
+    cfg = config_from_preset("moons")
+    assert at.select_slider(key="tw.lr").value == cfg.lr and at.number_input(key="tw.epochs").value == cfg.epochs
+
+
+def test_url_mirrors_settings_and_round_trips():
+    at = _app(**TINY, lr="0.003", batch_size="full")
+    assert at.query_params["lr"] == "0.003" and at.query_params["batch_size"] == "full"
+    at.select_slider(key="tw.lr").set_value(0.1).run()
+    assert at.query_params["lr"] == "0.1"
+    cfg, warnings = config_from_query({k: v for k, v in at.query_params.items()})
+    assert not warnings and cfg.lr == 0.1 and cfg.hidden == [8, 8] and cfg.batch_size == "full"
+    assert config_from_query(config_to_query(cfg))[0] == cfg
+
+
+def test_diverging_run_explains_instead_of_crashing():
+    at = _app(**{**TINY, "lr": "50", "epochs": "5"})
+    at.button(key="train.go").click().run()
+    assert not at.exception
+    s = _session(at)
+    assert s.error and "diverged" in s.error and "learning rate" in s.error
+    assert any("diverged" in e.value for e in at.error)
+    assert all(r["train_loss"] == r["train_loss"] for r in s.history)     # no NaN in the charts
+
+
+def test_upload_a_saved_model_and_refuse_bad_files():
+    cfg = config_from_preset("moons", n_samples=400, hidden=[6], epochs=2)
+    data = load_data(cfg)
+    trainer = build_trainer(cfg, data)
+    list(trainer.run())
+    at = _app(**TINY)
+    at.file_uploader(key="tw.upload").set_value(("m.npz", model_to_bytes(trainer.model), "application/octet-stream")).run()
+    s = _session(at)
+    assert not at.exception and s.model is not None and s.model.layer_sizes == [2, 6, 2]
+    assert s.epoch == 2 and at.number_input(key="tw.h0").value == 6
+    at.file_uploader(key="tw.upload").set_value(("junk.npz", b"not a model", "application/octet-stream")).run()
+    assert any("Could not use **junk.npz**" in e.value for e in at.error)
+    assert _session(at).model.layer_sizes == [2, 6, 2]          # nothing lost
+    digits = config_from_preset("moons", dataset="digits", hidden=[4], epochs=1)
+    wrong = build_trainer(digits, load_data(digits)).model
+    at.file_uploader(key="tw.upload").set_value(("digits.npz", model_to_bytes(wrong), "application/octet-stream")).run()
+    assert any("64 inputs" in e.value for e in at.error)
+
+
+def test_digits_shows_image_grid_confusion_and_wrong_gallery():
+    at = _app(preset="moons", dataset="digits", hidden="16", epochs="2", lr="0.01")
+    at.button(key="train.go").click().run()
+    assert not at.exception and _session(at).epoch == 2
+    titles = [c.proto.spec for c in at.get("plotly_chart")]
+    assert any("Test images" in t for t in titles) and any("Confusion matrix" in t for t in titles)
+    assert any("Most confidently wrong" in t for t in titles)
+
+
+def test_history_csv_and_model_bytes_round_trip():
+    cfg = config_from_preset("moons", n_samples=200, epochs=2)
+    trainer = build_trainer(cfg, load_data(cfg))
+    list(trainer.run())
+    csv = history_csv(trainer.history).splitlines()
+    assert csv[0].startswith("epoch,step,seconds,train_loss") and len(csv) == 1 + len(trainer.history)
+    assert nn.load(model_to_bytes(trainer.model)).layer_sizes == trainer.model.layer_sizes
+
+
+@pytest.mark.mnist
+def test_mnist_trains_one_short_epoch(mnist_path, monkeypatch):
+    monkeypatch.setenv("MNIST_PATH", mnist_path)
+    at = _app(preset="mnist", hidden="16", epochs="1", batch_size="full", lr="0.5", optimizer="sgd")
+    at.button(key="train.go").click().run(timeout=120)
+    assert not at.exception and _session(at).epoch == 1
+    assert any("Test images" in c.proto.spec for c in at.get("plotly_chart"))
