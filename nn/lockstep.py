@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import numpy as np
+from scipy.special import expit
 
 from .activations import get_activation
 from .init import init_params
@@ -241,12 +242,25 @@ class Lockstep:
     def _forward_backward(self, Xb: np.ndarray, Yb: np.ndarray) -> None:
         """Gradients of the mean cross-entropy of every network on its stream's batch."""
         n = Xb.shape[1]
-        buf, act, gs = self._buf(n), self.act, self.grads
+        buf, act, gs, L = self._buf(n), self.act, self.grads, self.L
         A = Xb
-        for i in range(self.L):                       # Z_i = A_{i-1} W_i + b_i,  A_i = f(Z_i)
+        for i in range(L):                            # Z_i = A_{i-1} W_i + b_i,  A_i = f(Z_i)
             np.matmul(A, self.W[i], out=buf.Z[i])
             buf.Z[i] += self.B[i]
             A = act.forward(buf.Z[i], out=buf.A[i])
+        output = self._output_binary if self.shared.n_classes == 2 else self._output_softmax
+        dA = output(A, Yb, n, buf, gs[2 * L], gs[2 * L + 1])
+        for i in reversed(range(L)):
+            dZ = act.backward(dA, buf.Z[i], buf.A[i], out=dA)         # dZ_i = dA_i * f'(Z_i)
+            A_prev = Xb if i == 0 else buf.A[i - 1]
+            np.matmul(A_prev.transpose(0, 2, 1), dZ, out=gs[i])       # dW_i = A_{i-1}^T dZ_i
+            dZ.sum(axis=1, keepdims=True, out=gs[L + i])              # db_i
+            if i > 0:
+                dA = np.matmul(dZ, self.W[i].transpose(0, 2, 1), out=buf.dA[i - 1])
+
+    def _output_softmax(self, A: np.ndarray, Yb: np.ndarray, n: int, buf: _Buffers,
+                        gW: np.ndarray, gb: np.ndarray) -> np.ndarray:
+        """Softmax output: logits, dZ_L, the output layer's gradients; returns dA_{L-1}."""
         ZL, P = buf.ZL, buf.P
         np.multiply(A[:, :, None, :], self.WL[:, None], out=P)       # A[u] W_L[u, c]
         np.add.reduceat(P, self.starts, axis=3, out=ZL)               # Z_L[c, k] = sum over k's units
@@ -257,17 +271,30 @@ class Lockstep:
         ZL /= ZL.sum(axis=2, keepdims=True)
         ZL -= Yb[..., None]
         ZL /= n
-        L = self.L
         E = np.repeat(ZL, self.counts, axis=3)                        # dZ_L of each unit's network
         np.multiply(A[:, :, None, :], E, out=P)
-        P.sum(axis=1, out=gs[2 * L])                                  # dW_L = A^T dZ_L
-        ZL.sum(axis=1, keepdims=True, out=gs[2 * L + 1])              # db_L = sum over rows
+        P.sum(axis=1, out=gW)                                         # dW_L = A^T dZ_L
+        ZL.sum(axis=1, keepdims=True, out=gb)                         # db_L = sum over rows
         np.multiply(E, self.WL[:, None], out=P)
-        dA = P.sum(axis=2, out=buf.dA[L - 1])                         # dA = dZ_L W_L^T
-        for i in reversed(range(L)):
-            dZ = act.backward(dA, buf.Z[i], buf.A[i], out=dA)         # dZ_i = dA_i * f'(Z_i)
-            A_prev = Xb if i == 0 else buf.A[i - 1]
-            np.matmul(A_prev.transpose(0, 2, 1), dZ, out=gs[i])       # dW_i = A_{i-1}^T dZ_i
-            dZ.sum(axis=1, keepdims=True, out=gs[L + i])              # db_i
-            if i > 0:
-                dA = np.matmul(dZ, self.W[i].transpose(0, 2, 1), out=buf.dA[i - 1])
+        return P.sum(axis=2, out=buf.dA[-1])                          # dA = dZ_L W_L^T
+
+    def _output_binary(self, A: np.ndarray, Yb: np.ndarray, n: int, buf: _Buffers,
+                       gW: np.ndarray, gb: np.ndarray) -> np.ndarray:
+        """Two classes: the same gradients through the logit difference d = z1 - z0, at half the
+        work. softmax(z)_1 = expit(d), so dZ_1 = (expit(d) - y_1) / n and dZ_0 = -dZ_1 exactly;
+        dW_L[:, c] = A^T dZ_c and dA = dZ_0 W_L[:, 0] + dZ_1 W_L[:, 1] = dZ_1 (W_L[:, 1] - W_L[:, 0])."""
+        Wd = self.WL[:, 1] - self.WL[:, 0]                           # (S, H)
+        P, D = buf.P[:, :, 0], buf.ZL[:, :, 0]                        # (S, b, H), (S, b, K)
+        np.multiply(A, Wd[:, None], out=P)
+        np.add.reduceat(P, self.starts, axis=2, out=D)                # d = A (w1 - w0) per network
+        D += self.BL[:, :, 1] - self.BL[:, :, 0]                      # + (b1 - b0)
+        expit(D, out=D)                                               # softmax(z)_1
+        D -= Yb[:, :, 1:]
+        D /= n                                                        # dZ_1
+        E = np.repeat(D, self.counts, axis=2)                         # dZ_1 of each unit's network
+        np.multiply(A, E, out=P)
+        P.sum(axis=1, out=gW[:, 1])                                   # dW_L[:, 1] = A^T dZ_1
+        np.negative(gW[:, 1], out=gW[:, 0])                           # dW_L[:, 0] = -dW_L[:, 1]
+        D.sum(axis=1, out=gb[:, 0, 1])                                # db_1 = sum over rows of dZ_1
+        np.negative(gb[:, 0, 1], out=gb[:, 0, 0])
+        return np.multiply(E, Wd[:, None], out=buf.dA[-1])            # dA = dZ_1 (w1 - w0)

@@ -56,8 +56,8 @@ def sweep_command(args: argparse.Namespace) -> int:
 
     def progress(part: list[dict[str, Any]]) -> None:
         done[0] += len(part)
-        print(f"[{done[0]}/{total} runs] " + ", ".join(sorted({_fmt(r['value']) for r in part},
-                                                               key=str)), file=out, flush=True)
+        values = dict(sorted((r["value_index"], _fmt(r["value"])) for r in part))
+        print(f"[{done[0]}/{total} runs] {sweep.param} " + ", ".join(values.values()), file=out, flush=True)
 
     result = run_sweep(sweep, args.workers, args.scheduler, on_results=progress)
     print(f"{sweep.param:>10}  mean acc  std acc  trials", file=out)

@@ -46,11 +46,13 @@ CASES = [
     ("lr", (0.01, 0.2), dict(optimizer="adam")),
     ("batch_size", (7, 16, "full"), dict(optimizer="momentum", activation="tanh")),
     ("depth", (1, 2, 3), dict(activation="sigmoid", init="xavier", weight_decay=0.01, hidden=[5])),
+    ("hidden", (3, 8), dict(dataset="digits", optimizer="adam", lr=0.01, init="he", epochs=2)),  # softmax
 ]
 
 
 @pytest.mark.parametrize("dtype,rtol", [("float64", 1e-9), ("float32", 1e-4)])
-@pytest.mark.parametrize("param,values,run", CASES, ids=[c[0] for c in CASES])
+@pytest.mark.parametrize("param,values,run", CASES, ids=[c[0] + "-" + c[2].get("dataset", "moons")
+                                                         for c in CASES])
 def test_each_trial_equals_training_alone(param, values, run, dtype, rtol):
     """Trial t of value v = MLP + Trainer with seed + t: the same test accuracy exactly, and the
     test loss to rounding (the lockstep sums some products in another order than BLAS)."""
