@@ -3,17 +3,20 @@
 A ``Lockstep`` holds S x K networks: S *streams* (one per seed: a stream has its own initial
 weights and its own minibatch order) times K *networks* per stream that differ in hidden width
 or learning rate. Every network of a stream sees the same minibatch (``Trainer`` shuffles with
-``default_rng([seed, 1])`` whatever the network), so the first layers of the K networks are
-concatenated side by side into one wide layer, and a step of all S x K networks is a few dozen
-NumPy calls on (S, batch, units) arrays instead of a few dozen calls per network:
+``default_rng([seed, 1])`` whatever the network), so the hidden layers of the K networks are
+concatenated side by side into one wide layer, and a step of all S x K networks is about twenty
+NumPy calls on (S, batch, units) arrays instead of about twenty calls per network:
 
-    Z1 = X W1 + b1                 (S, b, H)     H = sum of the K hidden widths, one matmul
+    Z1 = [X 1] [W1; b1]                (S, b, H)     H = all K hidden layers, one matmul
     A1 = f(Z1)
-    Z2[k] = sum_{u in k} A1[u] W2[u]  (S, b, K, C)  products, then np.add.reduceat per network
+    Z2[k] = sum_{u in k} A1[u] W2[u]   (S, b, C, K)  products, then np.add.reduceat per network
 
-Deeper networks (two or more hidden layers) are stacked over streams only (K = 1), their hidden
-layers being plain batched matmuls. Each network's arithmetic is the same as ``MLP`` + ``Trainer``
-with its seed, up to the order in which BLAS sums its products (see ``docs`` in nn/sweep.py).
+Biases ride along as weights: the inputs get a column of ones, and each network's last hidden
+layer gets one extra *bias unit* whose activation is always 1 and whose outgoing weights are the
+output biases (its incoming weights have learning rate 0, so it stays 1). Deeper networks (two
+or more hidden layers) are stacked over streams only (K = 1), their middle layers being plain
+batched matmuls. Each network's arithmetic is that of ``MLP`` + ``Trainer`` with its seed, up to
+the order in which sums are taken (see nn/sweep.py).
 """
 from __future__ import annotations
 
@@ -26,7 +29,6 @@ from scipy.special import expit
 from .activations import get_activation
 from .init import init_params
 from .model import MLP
-
 
 PREGATHER_BYTES = 16 << 20      # data up to this size is put in each epoch's order once
 
@@ -56,13 +58,12 @@ class _Buffers:
     """Preallocated arrays for one batch size (a partial last batch gets its own)."""
 
     def __init__(self, ls: "Lockstep", b: int) -> None:
-        S, dt, C, K = ls.S, ls.dtype, ls.shared.n_classes, ls.K
+        S, dt, C, K, H = ls.S, ls.dtype, ls.shared.n_classes, ls.K, ls.widths[-1]
         self.Z = [np.empty((S, b, w), dt) for w in ls.widths]
         self.A = [np.empty((S, b, w), dt) for w in ls.widths]
-        H = ls.widths[-1]
-        self.P = np.empty((S, b, C, H), dt)        # per-unit products of the last layer
-        self.ZL = np.empty((S, b, C, K), dt)       # logits of every network, then dZ_L in place
         self.dA = [np.empty((S, b, w), dt) for w in ls.widths]
+        self.P = np.empty((S, b, C, H), dt)        # per-unit products of the output layer
+        self.ZL = np.empty((S, b, C, K), dt)       # logits of every network, then dZ_L in place
 
 
 class Lockstep:
@@ -76,15 +77,13 @@ class Lockstep:
             raise ValueError("a Lockstep holds networks of one hidden layer, or a single deeper network")
         self.dtype = np.dtype(shared.dtype)
         self.act = get_activation(shared.activation)
+        self.fixes_bias_unit = float(self.act.forward(np.ones(1), out=np.empty(1))[0]) != 1.0
         self.L = depths.pop()                                 # hidden layers
-        if self.L == 1:
-            self.widths = [sum(s.hidden[0] for s in self.specs)]
-        else:
-            self.widths = list(self.specs[0].hidden)
-        last = [s.hidden[-1] for s in self.specs]             # units feeding the output layer
-        self.starts = np.concatenate([[0], np.cumsum(last)[:-1]]).astype(np.intp)
-        self.counts = np.array(last, dtype=np.intp)
-        self.owner = np.repeat(np.arange(self.K), last)       # network of each of those units
+        segments = [s.hidden[-1] + 1 for s in self.specs]     # last hidden layer + its bias unit
+        self.counts = np.array(segments, dtype=np.intp)
+        self.starts = np.concatenate([[0], np.cumsum(segments)[:-1]]).astype(np.intp)
+        self.bias_units = self.starts + self.counts - 1       # index of each network's bias unit
+        self.widths = [*self.specs[0].hidden[:-1], int(sum(segments))]
         self._init_params()
         self._init_optimizer()
         self._buffers: dict[int, _Buffers] = {}
@@ -94,33 +93,37 @@ class Lockstep:
         return [self.shared.n_features, *self.specs[k].hidden, self.shared.n_classes]
 
     def _init_params(self) -> None:
-        """W, B of the hidden layers: (S, fan_in, H), (S, 1, H); output layer WL (S, C, H) (each
-        network's W_L transposed, side by side) and BL (S, 1, C, K). Classes come before units so
-        that sums over classes and units run over contiguous memory."""
-        S, d, C = self.S, self.shared.n_features, self.shared.n_classes
-        fans = [d, *self.widths]
-        self.shapes = ([(S, fans[i], fans[i + 1]) for i in range(self.L)]
-                       + [(S, 1, fans[i + 1]) for i in range(self.L)]
-                       + [(S, C, self.widths[-1]), (S, 1, C, self.K)])
+        """W[0] (S, d + 1, H1): first layer, its last row the biases; for deeper networks W[i]
+        (S, H_i, H_i+1) and B[i] (S, 1, H_i+1); WL (S, C, H): every network's W_L transposed,
+        side by side, each followed by its biases b_L (the bias unit's weights). Classes come
+        before units so that sums over units run over contiguous memory."""
+        S, d, C, L = self.S, self.shared.n_features, self.shared.n_classes, self.L
+        fans = [d + 1, *self.widths]
+        self.shapes = ([(S, fans[i], fans[i + 1]) for i in range(L)]
+                       + [(S, 1, fans[i + 1]) for i in range(1, L)] + [(S, C, self.widths[-1])])
         self.flat_p, ps = self._flat_arrays()                  # all parameters in one array
-        self.W, self.B, (self.WL, self.BL) = ps[:self.L], ps[self.L:2 * self.L], ps[2 * self.L:]
-        dt = self.dtype
+        self.W, self.B, self.WL = ps[:L], [None, *ps[L:2 * L - 1]], ps[-1]
+        bias_in = self.W[0][:, d] if L == 1 else self.B[L - 1][:, 0]
+        bias_in[:, self.bias_units] = 1                       # Z = 1 on the bias units: A = f(1)
         for s, seed in enumerate(self.seeds):
             for k in range(self.K):                           # exactly MLP(sizes, init=..., seed=seed)
-                params = init_params(self.layer_sizes(k), self.shared.init, seed, dt)
-                for i, p in enumerate(self._views(s, k)):
-                    p[...] = params[i]
+                params = init_params(self.layer_sizes(k), self.shared.init, seed, self.dtype)
+                for view, p in zip(self._views(s, k), params):
+                    view[...] = p
 
     def _views(self, s: int, k: int) -> list[np.ndarray]:
         """Views of network (s, k)'s parameters, in ``MLP.params`` order and shapes."""
-        if self.L == 1:
-            u0, u1 = self.starts[k], self.starts[k] + self.specs[k].hidden[0]
-            return [self.W[0][s, :, u0:u1], self.B[0][s, 0, u0:u1], self.WL[s, :, u0:u1].T,
-                    self.BL[s, 0, :, k]]
-        views: list[np.ndarray] = []
-        for W, B in zip(self.W, self.B):
-            views += [W[s], B[s, 0]]
-        return views + [self.WL[s].T, self.BL[s, 0, :, 0]]
+        d, L = self.shared.n_features, self.L
+        u0, bu = self.starts[k], self.bias_units[k]
+        last = slice(u0, bu)                                  # the last hidden layer's own units
+        if L == 1:
+            views = [self.W[0][s, :d, last], self.W[0][s, d, last]]
+        else:
+            views = [self.W[0][s, :d], self.W[0][s, d]]
+            for i in range(1, L):
+                cols = last if i == L - 1 else slice(None)
+                views += [self.W[i][s, :, cols], self.B[i][s, 0, cols]]
+        return views + [self.WL[s, :, last].T, self.WL[s, :, bu]]
 
     def _flat_arrays(self) -> tuple[np.ndarray, list[np.ndarray]]:
         """One flat array and, over it, a view shaped like each parameter: an optimizer
@@ -129,9 +132,6 @@ class Lockstep:
         flat = np.zeros(sum(sizes), self.dtype)
         ends = np.cumsum(sizes)
         return flat, [flat[e - n:e].reshape(shape) for e, n, shape in zip(ends, sizes, self.shapes)]
-
-    def params(self) -> list[np.ndarray]:
-        return [*self.W, *self.B, self.WL, self.BL]
 
     def model(self, s: int, k: int) -> MLP:
         """Network (s, k) as a stand-alone ``MLP`` (its parameters copied)."""
@@ -145,22 +145,36 @@ class Lockstep:
 
     # --- optimizer -----------------------------------------------------------------------
     def _init_optimizer(self) -> None:
-        """State for the rules of nn/optimizers.py over the flat parameter array, with one
-        learning rate per network (per element here).
+        """State for the rules of nn/optimizers.py over the flat parameter array, with a
+        learning rate and a weight decay per element: each network's own learning rate, 0 for
+        the weights into the bias units (which must stay as they are), and weight decay on
+        weights only, not on biases.
 
         The rules are written as elementwise NumPy operations (not BLAS calls, which round
         differently at the ends of a vector), so a number never depends on its position in the
         stacked arrays: the same network gives the same bits however many run beside it."""
-        lr = np.array([s.lr for s in self.specs])
-        unit_lr = lr[self.owner] if self.L == 1 else np.full(self.widths[-1], lr[0])
-        per_param = ([np.full(shape, lr[0]) for shape in self.shapes[:2 * self.L]] if self.L > 1 else
-                     [np.broadcast_to(unit_lr, shape) for shape in self.shapes[:2]])
-        per_param += [np.broadcast_to(unit_lr, self.shapes[-2]), np.broadcast_to(lr, self.shapes[-1])]
-        self.lr64 = np.concatenate([a.ravel() for a in per_param])            # float64
+        lr_net = np.array([s.lr for s in self.specs])
+        lr_last = np.repeat(lr_net, self.counts)              # per unit of the last hidden layer
+        lr_into_last = np.where(np.isin(np.arange(len(lr_last)), self.bias_units), 0.0, lr_last)
+        wd, d, L = self.shared.weight_decay, self.shared.n_features, self.L
+        lrs, wds = [], []
+        for i, shape in enumerate(self.shapes):
+            lr = np.full(shape, lr_net[0])
+            decay = np.full(shape, wd)
+            if i == L - 1 or (L > 1 and i == 2 * L - 2):      # W and B into the last hidden layer
+                lr[...] = lr_into_last
+            if i == len(self.shapes) - 1:                     # WL: output weights and biases
+                lr[...] = lr_last
+                decay[:, :, self.bias_units] = 0
+            if i == 0:
+                decay[:, d] = 0                               # b1
+            if L <= i < len(self.shapes) - 1:
+                decay[...] = 0                                # B[i] of deeper networks
+            lrs.append(lr.ravel())
+            wds.append(decay.ravel())
+        self.lr64 = np.concatenate(lrs)                                       # float64
         self.lr = self.lr64.astype(self.dtype)                                # float32(lr), as g * lr
-        is_weight = [True] * self.L + [False] * self.L + [True, False]         # L2 on W, not on b
-        self.wd = np.concatenate([np.full(int(np.prod(sh)), self.shared.weight_decay if w else 0.0)
-                                  for sh, w in zip(self.shapes, is_weight)]).astype(self.dtype)
+        self.wd = np.concatenate(wds).astype(self.dtype)
         self.flat_g, self.grads = self._flat_arrays()
         self.tmp = np.zeros_like(self.flat_p)
         self.m = np.zeros_like(self.flat_p)                   # momentum: v;  adam: m
@@ -207,7 +221,7 @@ class Lockstep:
     def train(self, X: np.ndarray, y: np.ndarray, epochs: int,
               on_epoch: Callable[[int], None] | None = None) -> None:
         """``epochs`` epochs of minibatch training on (X, y), as ``Trainer.run`` would."""
-        X = np.ascontiguousarray(X, dtype=self.dtype)
+        X = np.hstack([np.asarray(X, dtype=self.dtype), np.ones((len(X), 1), self.dtype)])  # [X, 1]
         y = np.asarray(y, dtype=np.intp)
         n = len(X)
         bs = self.shared.batch_size
@@ -240,31 +254,34 @@ class Lockstep:
         return self._buffers[b]
 
     def _forward_backward(self, Xb: np.ndarray, Yb: np.ndarray) -> None:
-        """Gradients of the mean cross-entropy of every network on its stream's batch."""
+        """Gradients of the mean cross-entropy of every network on its stream's batch
+        (``Xb`` carries the column of ones)."""
         n = Xb.shape[1]
         buf, act, gs, L = self._buf(n), self.act, self.grads, self.L
         A = Xb
-        for i in range(L):                            # Z_i = A_{i-1} W_i + b_i,  A_i = f(Z_i)
+        for i in range(L):                            # Z_i = A_{i-1} W_i (+ b_i),  A_i = f(Z_i)
             np.matmul(A, self.W[i], out=buf.Z[i])
-            buf.Z[i] += self.B[i]
+            if i > 0:
+                buf.Z[i] += self.B[i]
             A = act.forward(buf.Z[i], out=buf.A[i])
+        if self.fixes_bias_unit:                      # f(1) != 1 (sigmoid, tanh): set A = 1
+            A[:, :, self.bias_units] = 1
         output = self._output_binary if self.shared.n_classes == 2 else self._output_softmax
-        dA = output(A, Yb, n, buf, gs[2 * L], gs[2 * L + 1])
+        dA = output(A, Yb, n, buf, gs[-1])
         for i in reversed(range(L)):
             dZ = act.backward(dA, buf.Z[i], buf.A[i], out=dA)         # dZ_i = dA_i * f'(Z_i)
             A_prev = Xb if i == 0 else buf.A[i - 1]
             np.matmul(A_prev.transpose(0, 2, 1), dZ, out=gs[i])       # dW_i = A_{i-1}^T dZ_i
-            dZ.sum(axis=1, keepdims=True, out=gs[L + i])              # db_i
-            if i > 0:
+            if i > 0:                                                 # (dW_1's last row: db_1)
+                dZ.sum(axis=1, keepdims=True, out=gs[L - 1 + i])      # db_i
                 dA = np.matmul(dZ, self.W[i].transpose(0, 2, 1), out=buf.dA[i - 1])
 
     def _output_softmax(self, A: np.ndarray, Yb: np.ndarray, n: int, buf: _Buffers,
-                        gW: np.ndarray, gb: np.ndarray) -> np.ndarray:
+                        gW: np.ndarray) -> np.ndarray:
         """Softmax output: logits, dZ_L, the output layer's gradients; returns dA_{L-1}."""
         ZL, P = buf.ZL, buf.P
         np.multiply(A[:, :, None, :], self.WL[:, None], out=P)       # A[u] W_L[u, c]
-        np.add.reduceat(P, self.starts, axis=3, out=ZL)               # Z_L[c, k] = sum over k's units
-        ZL += self.BL
+        np.add.reduceat(P, self.starts, axis=3, out=ZL)               # Z_L[c, k]: sum over k's units
         # dZ_L = (softmax(Z_L) - onehot(y)) / n, in place, as losses.softmax_cross_entropy_grad
         ZL -= ZL.max(axis=2, keepdims=True)
         np.exp(ZL, out=ZL)
@@ -273,21 +290,19 @@ class Lockstep:
         ZL /= n
         E = np.repeat(ZL, self.counts, axis=3)                        # dZ_L of each unit's network
         np.multiply(A[:, :, None, :], E, out=P)
-        P.sum(axis=1, out=gW)                                         # dW_L = A^T dZ_L
-        ZL.sum(axis=1, keepdims=True, out=gb)                         # db_L = sum over rows
+        P.sum(axis=1, out=gW)                                         # dW_L = A^T dZ_L (and db_L)
         np.multiply(E, self.WL[:, None], out=P)
         return P.sum(axis=2, out=buf.dA[-1])                          # dA = dZ_L W_L^T
 
     def _output_binary(self, A: np.ndarray, Yb: np.ndarray, n: int, buf: _Buffers,
-                       gW: np.ndarray, gb: np.ndarray) -> np.ndarray:
+                       gW: np.ndarray) -> np.ndarray:
         """Two classes: the same gradients through the logit difference d = z1 - z0, at half the
         work. softmax(z)_1 = expit(d), so dZ_1 = (expit(d) - y_1) / n and dZ_0 = -dZ_1 exactly;
         dW_L[:, c] = A^T dZ_c and dA = dZ_0 W_L[:, 0] + dZ_1 W_L[:, 1] = dZ_1 (W_L[:, 1] - W_L[:, 0])."""
         Wd = self.WL[:, 1] - self.WL[:, 0]                           # (S, H)
         P, D = buf.P[:, :, 0], buf.ZL[:, :, 0]                        # (S, b, H), (S, b, K)
         np.multiply(A, Wd[:, None], out=P)
-        np.add.reduceat(P, self.starts, axis=2, out=D)                # d = A (w1 - w0) per network
-        D += self.BL[:, :, 1] - self.BL[:, :, 0]                      # + (b1 - b0)
+        np.add.reduceat(P, self.starts, axis=2, out=D)                # d = A (w1 - w0) + (b1 - b0)
         expit(D, out=D)                                               # softmax(z)_1
         D -= Yb[:, :, 1:]
         D /= n                                                        # dZ_1
@@ -295,6 +310,4 @@ class Lockstep:
         np.multiply(A, E, out=P)
         P.sum(axis=1, out=gW[:, 1])                                   # dW_L[:, 1] = A^T dZ_1
         np.negative(gW[:, 1], out=gW[:, 0])                           # dW_L[:, 0] = -dW_L[:, 1]
-        D.sum(axis=1, out=gb[:, 0, 1])                                # db_1 = sum over rows of dZ_1
-        np.negative(gb[:, 0, 1], out=gb[:, 0, 0])
         return np.multiply(E, Wd[:, None], out=buf.dA[-1])            # dA = dZ_1 (w1 - w0)

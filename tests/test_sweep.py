@@ -46,6 +46,7 @@ CASES = [
     ("lr", (0.01, 0.2), dict(optimizer="adam")),
     ("batch_size", (7, 16, "full"), dict(optimizer="momentum", activation="tanh")),
     ("depth", (1, 2, 3), dict(activation="sigmoid", init="xavier", weight_decay=0.01, hidden=[5])),
+    ("depth", (2, 3), dict(optimizer="adam", lr=0.01, init="he", weight_decay=0.01)),
     ("hidden", (3, 8), dict(dataset="digits", optimizer="adam", lr=0.01, init="he", epochs=2)),  # softmax
 ]
 
