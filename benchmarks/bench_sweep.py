@@ -55,6 +55,22 @@ def write_png(summary: list[dict], path: Path, title: str) -> bool:
     return True
 
 
+def cpu_per_task(workers: int) -> list[tuple[int, float]]:
+    """CPU seconds of each task's training, run here one after the other: a figure that other
+    programs on the machine disturb less than wall time (the sweep's wall time on an idle machine
+    is about the start-up plus the largest of these)."""
+    from nn.experiment import config_from_preset, load_data
+    from nn.sweep import SweepConfig, plan, run_task
+    sweep = SweepConfig(config_from_preset("seed-moons", epochs=100), "hidden", list(range(3, 41)), 3)
+    data = load_data(sweep.validate().run)
+    out = []
+    for task in plan(sweep, workers):
+        started = time.process_time()
+        run_task(sweep, task, data)
+        out.append((len(task.values) * len(task.trials), time.process_time() - started))
+    return out
+
+
 def verify(doc: dict, k: int) -> list[tuple]:
     """Train k (value, trial) pairs alone and compare their test accuracy with the sweep's."""
     import numpy as np
@@ -79,6 +95,7 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=-1, help="--workers for the sweep (default: every core)")
     ap.add_argument("--repeat", type=int, default=1, help="runs of the whole command; the best is kept")
     ap.add_argument("--verify", type=int, default=0, metavar="K", help="train K runs alone and compare")
+    ap.add_argument("--cpu", action="store_true", help="also time each task's CPU seconds, in this process")
     args = ap.parse_args()
     walls = []
     for _ in range(args.repeat):
@@ -99,6 +116,9 @@ def main() -> None:
              f"on {os.cpu_count()} cores")
     if write_png(res, ROOT / "docs" / "sweep_hidden.png", title):
         print("wrote docs/sweep_hidden.png")
+    if args.cpu:
+        for runs, cpu in cpu_per_task(2 if args.workers == -1 else args.workers):
+            print(f"task of {runs} runs: {cpu:.2f} CPU s")
     if args.verify:
         rows = verify(doc, args.verify)
         same = sum(a == b for *_, a, b in rows)
