@@ -317,15 +317,21 @@ def _progress(view: View, s: TrainSession) -> None:
     span = max(s.target - s.run_from, 1e-9)
     frac = min(max((s.epoch - s.run_from) / span, 0.0), 1.0)
     if s.running:
-        text = (f"Epoch {s.epoch:.1f} of {s.target} · {format_seconds(s.wall_seconds)} elapsed · "
+        text = (f"Epoch {_epoch(s.epoch)} of {s.target} · {format_seconds(s.wall_seconds)} elapsed · "
                 f"about {format_seconds(s.eta_seconds())} left")
     elif s.error:
-        text = f"Stopped at epoch {s.epoch:.3g} of {s.target}: training diverged"
+        text = f"Stopped at epoch {_epoch(s.epoch)} of {s.target}: training diverged"
     elif s.epoch < s.target:
-        text = f"Stopped at epoch {s.epoch:.3g} of {s.target} · {format_seconds(s.wall_seconds)} · press Continue to go on"
+        text = (f"Stopped at epoch {_epoch(s.epoch)} of {s.target} · {format_seconds(s.wall_seconds)}"
+                f" · press Continue to go on")
     else:
-        text = f"Done: epoch {s.epoch:g} of {s.target} in {format_seconds(s.wall_seconds)}"
+        text = f"Done: epoch {_epoch(s.epoch)} of {s.target} in {format_seconds(s.wall_seconds)}"
     view.progress.progress(frac, text=text)
+
+
+def _epoch(e: float) -> str:
+    """80 -> '80', 80.996 -> '80.99' (truncated: never shows an epoch not yet finished)."""
+    return str(int(e)) if e == int(e) else f"{math.floor(e * 100) / 100:.2f}"
 
 
 def _metrics(view: View, s: TrainSession, data: Dataset, final: bool) -> None:
@@ -345,7 +351,7 @@ def _metrics(view: View, s: TrainSession, data: Dataset, final: bool) -> None:
         c[2].metric("Parameters", f"{s.model.n_params:,}", help=f"layers {_layers(s.model)}")
         c[3].metric("Time per epoch", f"{s.trainer.seconds / epochs:.3f} s",
                     help="compute time per epoch (as `python -m nn train` reports it)")
-        c[4].metric("Epochs trained", f"{s.epoch:.3g}")
+        c[4].metric("Epochs trained", _epoch(s.epoch))
         if final and s.history:
             st.caption(f"Wall-clock training time: {s.wall_seconds:.3f} s (training, evaluation "
                        f"and live charts) · compute time: {s.trainer.seconds:.3f} s")
@@ -427,18 +433,28 @@ def live(data: Dataset | None) -> None:
     run at the next redraw; the trainer keeps its place, so nothing is lost.
     """
     s, view = session(), layout()
-    if s.running and data is not None:
-        started = time.perf_counter()
-        try:
-            for _ in s.steps():
-                if s.throttle.due():
-                    drawn = time.perf_counter()
-                    draw(view, s, data, final=False)
-                    s.throttle.drew(drawn)
-        finally:                                   # also when a click interrupts this run
-            s.add_time(time.perf_counter() - started)
-        st.rerun()                                 # done: refresh the buttons and messages too
-    draw(view, s, data, final=True)
+    if s.trainer is not None:
+        s.trainer.stop()                 # an older run of this page may still be training...
+    with s.lock:                         # ... wait until it has let go (within one step)
+        if s.running and data is not None:
+            _train_and_draw(view, s, data)
+        draw(view, s, data, final=True)
+
+
+def _train_and_draw(view: View, s: TrainSession, data: Dataset) -> None:
+    counted = time.perf_counter()        # wall-clock time is counted up to here
+    try:
+        for _ in s.steps():
+            if s.throttle.due():
+                drawn = time.perf_counter()
+                s.add_time(drawn - counted)
+                counted = drawn
+                draw(view, s, data, final=False)
+                s.throttle.drew(drawn)
+    finally:                             # also when a click interrupts this run
+        s.add_time(time.perf_counter() - counted)
+    if not s.running:
+        st.rerun()                       # done: refresh the buttons and messages too
 
 
 def loaded_ok(cfg: RunConfig) -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Mapping
@@ -146,6 +147,12 @@ class TrainSession:
     """
 
     def __init__(self) -> None:
+        # Streamlit may start a new page run while the previous one is still finishing its step
+        # in another thread: whoever trains or draws holds this lock (kept across resets).
+        self.lock = threading.RLock()
+        self._clear()
+
+    def _clear(self) -> None:
         self.cfg: RunConfig | None = None         # the settings the model was built / trained with
         self.model: MLP | None = None
         self.trainer: Trainer | None = None
@@ -169,7 +176,8 @@ class TrainSession:
         return self.history[-1]["epoch"] if self.history else 0.0
 
     def reset(self) -> None:
-        self.__init__()
+        self.stop()
+        self._clear()
 
     # actions
     def new_model(self, cfg: RunConfig, data: Dataset) -> None:
@@ -210,7 +218,11 @@ class TrainSession:
             self.notice = f"Continuing with new {', '.join(changed)} (the optimizer starts afresh)."
 
     def stop(self) -> None:
+        """Stop training. Also tells the trainer, in case the page run that is training has not
+        been interrupted yet (Streamlit stops it only at its next redraw)."""
         self.running = False
+        if self.trainer is not None:
+            self.trainer.stop()
 
     def add_time(self, seconds: float) -> None:
         """Count wall-clock time spent on this model's training (the page adds its redraws)."""
@@ -232,7 +244,9 @@ class TrainSession:
                 yield rec
         except TrainingDiverged as exc:
             self.error = f"{exc} Lower the learning rate and press Train for a fresh model."
-        self.running = False
+            self.running = False
+        if self.trainer.epochs_done >= self.target:      # not when merely told to stop
+            self.running = False
 
     def _blow_up(self, rec: Record) -> str | None:
         """An explanation if the loss has exploded without going NaN (e.g. Adam at lr 50: the

@@ -102,9 +102,9 @@ def decision_boundary_figure(predict_proba: Callable[[np.ndarray], np.ndarray],
     axis = dict(showgrid=False, zeroline=False)
     layout = dict(title=dict(text="Decision boundary: P(class 1) over the plane", x=0), height=height,
                   margin=MARGIN, uirevision="boundary",
-                  legend=dict(orientation="h", yanchor="top", y=-0.02, x=0),
-                  xaxis=dict(range=[xs[0], xs[-1]], **axis),
-                  yaxis=dict(range=[ys[0], ys[-1]], scaleanchor="x", **axis))
+                  legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1),
+                  xaxis=dict(range=[xs[0], xs[-1]], constrain="domain", **axis),
+                  yaxis=dict(range=[ys[0], ys[-1]], scaleanchor="x", constrain="domain", **axis))
     return go.Figure(traces, layout)
 
 

@@ -1,0 +1,75 @@
+"""The Train page in headless Chromium: train moons, watch the charts appear, stop and continue.
+Screenshots land in tests/artifacts/ (look at them)."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+PROGRESS = '[data-testid="stProgress"]'
+
+
+def _open(page, url: str):
+    page.goto(url)
+    page.wait_for_selector('[data-testid="stApp"]', timeout=30_000)
+    main = page.get_by_test_id("stMain")
+    main.get_by_role("button", name="Train", exact=True).wait_for(timeout=30_000)
+    return main
+
+
+def _wait_status(page, text: str, timeout: int = 60_000) -> str:
+    page.wait_for_function(
+        "t => [...document.querySelectorAll('[data-testid=\"stProgress\"]')].some(e => e.innerText.includes(t))",
+        arg=text, timeout=timeout)
+    return page.locator(PROGRESS).first.inner_text()
+
+
+def _shoot(page, path, height: int = 1900) -> None:
+    page.mouse.move(5, 995)                            # no tooltip in the picture
+    page.set_viewport_size({"width": 1400, "height": height})
+    page.wait_for_timeout(1200)                        # let plotly finish drawing
+    page.screenshot(path=str(path))
+    page.set_viewport_size({"width": 1400, "height": 1000})
+
+
+def test_train_moons_shows_loss_and_boundary(app_url, page, artifacts):
+    main = _open(page, app_url + "/?preset=moons&epochs=30")
+    main.get_by_role("button", name="Train", exact=True).click()
+    page.wait_for_function("document.querySelectorAll('.js-plotly-plot').length >= 3", timeout=30_000)
+    assert "Loss" in page.locator(".js-plotly-plot .gtitle").all_text_contents()
+    _wait_status(page, "Done")
+    text, titles = main.inner_text(), " ".join(page.locator(".js-plotly-plot .gtitle").all_text_contents())
+    assert "Decision boundary" in titles and "Accuracy" in titles
+    assert re.search(r"Test accuracy\s*9\d\.\d\d%", text), text[:600]
+    assert page.locator(".js-plotly-plot .hm, .js-plotly-plot .heatmaplayer image").count() >= 1
+    assert page.locator(".js-plotly-plot .scatterlayer .trace").count() >= 4   # 2 curves x 2 + points
+    _shoot(page, artifacts / "train-moons.png", height=1280)     # docs/train.png is a copy
+
+
+def test_stop_keeps_model_then_continue(app_url, page, artifacts):
+    main = _open(page, app_url + "/?preset=moons&epochs=1000")
+    main.get_by_role("button", name="Train", exact=True).click()
+    _wait_status(page, "elapsed", 30_000)
+    page.wait_for_function("document.querySelectorAll('.js-plotly-plot').length >= 3", timeout=30_000)
+    _shoot(page, artifacts / "train-live.png")
+    main.get_by_role("button", name="Stop").click()
+    status = _wait_status(page, "Stopped")
+    stopped = float(re.search(r"Stopped at epoch ([\d.]+) of 1000", status).group(1))
+    assert 0 < stopped < 1000
+    assert "Test accuracy" in main.inner_text()         # the model and its figures are kept
+    _shoot(page, artifacts / "train-stopped.png")
+    main.get_by_role("button", name="Continue").click()
+    _wait_status(page, "elapsed", 30_000)
+    main.get_by_role("button", name="Stop").click()
+    again = re.search(r"Stopped at epoch ([\d.]+) of (\d+)", _wait_status(page, "Stopped"))
+    assert float(again.group(1)) > stopped and int(again.group(2)) == int(stopped) + 1000
+
+
+def test_diverging_run_is_explained(app_url, page, artifacts):
+    main = _open(page, app_url + "/?preset=moons&lr=50&epochs=5")
+    main.get_by_role("button", name="Train", exact=True).click()
+    page.get_by_text("Training diverged").first.wait_for(timeout=30_000)
+    assert "learning rate" in main.inner_text()
+    _shoot(page, artifacts / "train-diverged.png")
