@@ -21,7 +21,7 @@ the order in which sums are taken (see nn/sweep.py).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 from scipy.special import expit
@@ -221,32 +221,36 @@ class Lockstep:
     def train(self, X: np.ndarray, y: np.ndarray, epochs: int,
               on_epoch: Callable[[int], None] | None = None) -> None:
         """``epochs`` epochs of minibatch training on (X, y), as ``Trainer.run`` would."""
-        X = np.hstack([np.asarray(X, dtype=self.dtype), np.ones((len(X), 1), self.dtype)])  # [X, 1]
-        y = np.asarray(y, dtype=np.intp)
-        n = len(X)
-        bs = self.shared.batch_size
-        b = n if bs == "full" else min(int(bs), n)
-        Y = np.eye(self.shared.n_classes, dtype=self.dtype)[y]          # one-hot rows
+        Xa = np.hstack([np.asarray(X, dtype=self.dtype), np.ones((len(X), 1), self.dtype)])  # [X, 1]
+        Y = np.eye(self.shared.n_classes, dtype=self.dtype)[np.asarray(y, dtype=np.intp)]  # one-hot
         rngs = [np.random.default_rng([seed, 1]) for seed in self.seeds]  # Trainer's shuffling
-        gather_once = X.nbytes <= PREGATHER_BYTES
         with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
             for epoch in range(epochs):
-                if b >= n:
-                    order = np.broadcast_to(np.arange(n), (self.S, n))
-                else:
-                    order = np.stack([r.permutation(n) for r in rngs])
-                if gather_once:                                 # this epoch's rows, in order
-                    Xo, Yo = X[order], Y[order]
-                for pos in range(0, n, b):
-                    if gather_once:                             # batches are slices: no copy
-                        Xb, Yb = Xo[:, pos:pos + b], Yo[:, pos:pos + b]
-                    else:
-                        rows = order[:, pos:pos + b]            # (S, b)
-                        Xb, Yb = X[rows], Y[rows]
+                for Xb, Yb in self._batches(Xa, Y, rngs):
                     self._forward_backward(Xb, Yb)
                     self._step()
                 if on_epoch is not None:
                     on_epoch(epoch + 1)
+
+    def _batches(self, X: np.ndarray, Y: np.ndarray,
+                 rngs: list[np.random.Generator]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """One epoch's minibatches, (S, b, ...) each, in ``Trainer``'s order for every stream: a
+        new permutation each epoch (none for a full batch), consecutive slices, the last maybe
+        partial."""
+        n, bs = len(X), self.shared.batch_size
+        b = n if bs == "full" else min(int(bs), n)
+        if b >= n:
+            order = np.broadcast_to(np.arange(n), (self.S, n))
+        else:
+            order = np.stack([r.permutation(n) for r in rngs])
+        if X.nbytes <= PREGATHER_BYTES:                       # put the rows in order once:
+            Xo, Yo = X[order], Y[order]                       # batches are then slices, no copy
+            for pos in range(0, n, b):
+                yield Xo[:, pos:pos + b], Yo[:, pos:pos + b]
+        else:
+            for pos in range(0, n, b):
+                rows = order[:, pos:pos + b]                  # (S, b)
+                yield X[rows], Y[rows]
 
     def _buf(self, b: int) -> _Buffers:
         if b not in self._buffers:
