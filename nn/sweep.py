@@ -26,7 +26,6 @@ from __future__ import annotations
 import csv
 import io
 import math
-import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -260,7 +259,9 @@ def _result(sw: SweepConfig, ls: Lockstep, data: Dataset, s: int, k: int, task: 
 
 
 def default_workers() -> int:
-    return os.cpu_count() or 1
+    """Every usable core (joblib's count respects CPU affinity and container limits)."""
+    from joblib import cpu_count
+    return max(1, cpu_count())
 
 
 def iter_sweep(sweep: SweepConfig, workers: int | None = None,
