@@ -125,11 +125,11 @@ class Lockstep:
                 views += [self.W[i][s, :, cols], self.B[i][s, 0, cols]]
         return views + [self.WL[s, :, last].T, self.WL[s, :, bu]]
 
-    def _flat_arrays(self) -> tuple[np.ndarray, list[np.ndarray]]:
+    def _flat_arrays(self, dtype: np.dtype | type | None = None) -> tuple[np.ndarray, list[np.ndarray]]:
         """One flat array and, over it, a view shaped like each parameter: an optimizer
         step is then a few operations on the flat arrays, whatever the number of layers."""
         sizes = [int(np.prod(shape)) for shape in self.shapes]
-        flat = np.zeros(sum(sizes), self.dtype)
+        flat = np.zeros(sum(sizes), dtype or self.dtype)
         ends = np.cumsum(sizes)
         return flat, [flat[e - n:e].reshape(shape) for e, n, shape in zip(ends, sizes, self.shapes)]
 
@@ -145,41 +145,38 @@ class Lockstep:
 
     # --- optimizer -----------------------------------------------------------------------
     def _init_optimizer(self) -> None:
-        """State for the rules of nn/optimizers.py over the flat parameter array, with a
-        learning rate and a weight decay per element: each network's own learning rate, 0 for
-        the weights into the bias units (which must stay as they are), and weight decay on
-        weights only, not on biases.
+        """State for the rules of nn/optimizers.py over the flat parameter array.
 
         The rules are written as elementwise NumPy operations (not BLAS calls, which round
         differently at the ends of a vector), so a number never depends on its position in the
         stacked arrays: the same network gives the same bits however many run beside it."""
-        lr_net = np.array([s.lr for s in self.specs])
-        lr_last = np.repeat(lr_net, self.counts)              # per unit of the last hidden layer
-        lr_into_last = np.where(np.isin(np.arange(len(lr_last)), self.bias_units), 0.0, lr_last)
-        wd, d, L = self.shared.weight_decay, self.shared.n_features, self.L
-        lrs, wds = [], []
-        for i, shape in enumerate(self.shapes):
-            lr = np.full(shape, lr_net[0])
-            decay = np.full(shape, wd)
-            if i == L - 1 or (L > 1 and i == 2 * L - 2):      # W and B into the last hidden layer
-                lr[...] = lr_into_last
-            if i == len(self.shapes) - 1:                     # WL: output weights and biases
-                lr[...] = lr_last
-                decay[:, :, self.bias_units] = 0
-            if i == 0:
-                decay[:, d] = 0                               # b1
-            if L <= i < len(self.shapes) - 1:
-                decay[...] = 0                                # B[i] of deeper networks
-            lrs.append(lr.ravel())
-            wds.append(decay.ravel())
-        self.lr64 = np.concatenate(lrs)                                       # float64
-        self.lr = self.lr64.astype(self.dtype)                                # float32(lr), as g * lr
-        self.wd = np.concatenate(wds).astype(self.dtype)
+        self.lr64, self.wd = self._rates()
+        self.lr = self.lr64.astype(self.dtype)                # float32(lr), as g * lr rounds it
         self.flat_g, self.grads = self._flat_arrays()
         self.tmp = np.zeros_like(self.flat_p)
         self.m = np.zeros_like(self.flat_p)                   # momentum: v;  adam: m
         self.v = np.zeros_like(self.flat_p)                   # adam: v
         self.t = 0
+
+    def _rates(self) -> tuple[np.ndarray, np.ndarray]:
+        """Learning rate (float64) and weight decay of every parameter, in the flat order: each
+        network's own learning rate, but 0 into the bias units (they must stay 1); weight decay
+        on weights, not on biases."""
+        L, d = self.L, self.shared.n_features
+        lr_last = np.repeat([s.lr for s in self.specs], self.counts)   # per last-layer unit
+        frozen = np.where(np.isin(np.arange(len(lr_last)), self.bias_units), 0.0, lr_last)
+        lr, lrs = self._flat_arrays(np.float64)
+        wd, wds = self._flat_arrays(np.float64)
+        lr[:], wd[:] = self.specs[0].lr, self.shared.weight_decay  # (deeper: one network)
+        lrs[L - 1][...] = frozen                              # W into the last hidden layer
+        if L > 1:
+            lrs[2 * L - 2][...] = frozen                      # and its B
+        lrs[-1][...] = lr_last                                # W_L and b_L
+        wds[0][:, d] = 0                                      # b_1
+        for B in wds[L:-1]:
+            B[...] = 0                                        # b_i of deeper networks
+        wds[-1][:, :, self.bias_units] = 0                    # b_L
+        return lr, wd.astype(self.dtype)
 
     def _step(self) -> None:
         sh, p, g, tmp = self.shared, self.flat_p, self.flat_g, self.tmp

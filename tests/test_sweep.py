@@ -43,7 +43,7 @@ def by_key(result) -> dict:
 
 CASES = [
     ("hidden", (2, 5, 9), {}),
-    ("lr", (0.01, 0.2), dict(optimizer="adam")),
+    ("lr", (0.01, 0.2), dict(optimizer="adam", weight_decay=0.05)),
     ("batch_size", (7, 16, "full"), dict(optimizer="momentum", activation="tanh")),
     ("depth", (1, 2, 3), dict(activation="sigmoid", init="xavier", weight_decay=0.01, hidden=[5])),
     ("depth", (2, 3), dict(optimizer="adam", lr=0.01, init="he", weight_decay=0.01)),
