@@ -80,7 +80,8 @@ def main() -> None:
         s = summary[name]
         print(f"{name:8s} median {s['median_ms']:7.2f} ms   p95 {s['p95_ms']:7.2f} ms   "
               f"max {s['max_ms']:7.2f} ms")
-    print(f"budget {BUDGET_MS:.0f} ms: {'met' if summary['within_budget'] else 'MISSED'} (p95 of total)")
+    verdict = "met" if summary["within_budget"] else "MISSED"
+    print(f"budget {BUDGET_MS:.0f} ms: {verdict} (p95 of total)")
 
 
 if __name__ == "__main__":

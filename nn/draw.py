@@ -50,8 +50,8 @@ def session_mnist_model(state: Any) -> MLP | None:
     ``state["train_session"].model``, else ``state["model"]``; untrained models are skipped."""
     if not hasattr(state, "get"):
         return None
-    candidates = (getattr(state.get(TRAIN_SESSION_KEY), "model", None), state.get(SESSION_MODEL_KEY))
-    for model in candidates:
+    trained = getattr(state.get(TRAIN_SESSION_KEY), "model", None)
+    for model in (trained, state.get(SESSION_MODEL_KEY)):
         if (model is not None and mnist_model_problem(model) is None
                 and model.meta.get("dataset") == "mnist" and model.meta.get("history")):
             return model

@@ -84,7 +84,8 @@ def fit_box(ink: np.ndarray, box: int = BOX) -> np.ndarray:
     h, w = ink.shape
     s = box / max(h, w)
     size = (max(1, round(w * s)), max(1, round(h * s)))           # PIL wants (width, height)
-    out = np.asarray(Image.fromarray(np.ascontiguousarray(ink, dtype=np.float32)).resize(size, Image.Resampling.LANCZOS))
+    picture = Image.fromarray(np.ascontiguousarray(ink, dtype=np.float32))   # mode "F"
+    out = np.asarray(picture.resize(size, Image.Resampling.LANCZOS))
     out = np.clip(out, 0, None)                                    # Lanczos rings below zero
     return (out / out.max()).astype(np.float32) if out.max() > 0 else out.astype(np.float32)
 

@@ -10,8 +10,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import nn
-from nn.draw import (DEFAULT_MODEL_PATH, describe_model, digit_drawing, load_mnist_model, mnist_model_problem,
-                     model_choices, predict_drawing, probability_figure, session_mnist_model)
+from nn.draw import (DEFAULT_MODEL_PATH, describe_model, digit_drawing, load_mnist_model,
+                     mnist_model_problem, model_choices, predict_drawing, probability_figure,
+                     session_mnist_model)
 from nn.io import model_to_bytes
 
 APP = str(DEFAULT_MODEL_PATH.parents[1] / "dashboard.py")
@@ -194,7 +195,8 @@ def test_load_mnist_model_rejects_junk_and_other_datasets():
 
 def test_model_choices_order():
     a, b, c = mnist_model(), mnist_model(), mnist_model()
-    assert list(model_choices(a, b, c)) == ["Trained in this session", "Uploaded", "Shipped default"]
+    assert list(model_choices(a, b, c)) == ["Trained in this session", "Uploaded",
+                                            "Shipped default"]
     assert list(model_choices(None, None, c)) == ["Shipped default"]
 
 
