@@ -17,15 +17,14 @@ import streamlit as st
 import nn
 from nn import plots
 from nn.activations import ACTIVATIONS
-from nn.app_state import (DEFAULT_PRESET, Throttle, TrainSession, config_from_query,
-                          config_to_query, format_seconds, history_csv, model_changed)
+from nn.app_state import (TrainSession, config_from_query, config_to_query, format_seconds,
+                          history_csv, model_changed)
 from nn.config import ConfigError, RunConfig
-from nn.data import IMAGE_DATASETS, TOY_DATASETS, Dataset, DatasetUnavailable
+from nn.data import TOY_DATASETS, Dataset, DatasetUnavailable
 from nn.experiment import config_from_preset, load_data
 from nn.init import INITS
 from nn.io import model_to_bytes
 from nn.optimizers import OPTIMIZERS
-from nn.presets import PRESETS
 
 SESSION, CFG, W = "train_session", "train_cfg", "tw."
 MAX_LAYERS = 6

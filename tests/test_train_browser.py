@@ -3,8 +3,11 @@ Screenshots land in tests/artifacts/ (look at them)."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
+
+import nn
 
 pytestmark = pytest.mark.browser
 
@@ -46,6 +49,15 @@ def test_train_moons_shows_loss_and_boundary(app_url, page, artifacts):
     assert page.locator(".js-plotly-plot .hm, .js-plotly-plot .heatmaplayer image").count() >= 1
     assert page.locator(".js-plotly-plot .scatterlayer .trace").count() >= 4   # 2 curves x 2 + points
     _shoot(page, artifacts / "train-moons.png", height=1280)     # docs/train.png is a copy
+    sidebar = page.get_by_test_id("stSidebar")
+    with page.expect_download() as download:
+        sidebar.get_by_role("button", name=re.compile("Download model")).click()
+    model = nn.load(Path(download.value.path()).read_bytes())
+    assert model.layer_sizes == [2, 32, 32, 2] and len(model.meta["history"]) >= 30
+    with page.expect_download() as download:
+        sidebar.get_by_role("button", name=re.compile("Download history")).click()
+    lines = Path(download.value.path()).read_text().splitlines()
+    assert lines[0].startswith("epoch,step,seconds,train_loss") and len(lines) >= 31
 
 
 def test_stop_keeps_model_then_continue(app_url, page, artifacts):
