@@ -112,7 +112,8 @@ def main() -> None:
     out_dir = ROOT / "benchmarks" / "results"
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "sweep_hidden.json").write_text(json.dumps({**doc, "wall_seconds": walls}, indent=1))
-    title = (f"moons, hidden 3..40, 3 trials, 100 epochs: {doc['n_runs']} runs in {min(walls):.1f} s "
+    best = f"best of {len(walls)}: " if len(walls) > 1 else ""
+    title = (f"moons, hidden 3..40, 3 trials, 100 epochs: {doc['n_runs']} runs in {best}{min(walls):.1f} s "
              f"on {os.cpu_count()} cores")
     if write_png(res, ROOT / "docs" / "sweep_hidden.png", title):
         print("wrote docs/sweep_hidden.png")
