@@ -162,7 +162,8 @@ def _parse_range(param: str, token: str) -> list[Any]:
         raise ValueError(token)
     count = int(math.floor((stop - start) / step + 1e-9)) + 1
     if count > MAX_VALUES:
-        raise ConfigError("values", f"values (--values) takes 1 to {MAX_VALUES} values; {token} gives {count}")
+        raise ConfigError("values", f"values (--values) takes 1 to {MAX_VALUES} values; "
+                                    f"{token} gives {count}")
     if param == "lr":
         return [float(f"{start + i * step:.12g}") for i in range(count)]
     return [start + i * step for i in range(count)]

@@ -42,7 +42,8 @@ def settings_form() -> dict | None:
         c3.number_input("Noise (2-D sets)", 0.0, 2.0, step=0.05, key="sw_noise")
         c4.number_input("Trials per value", 1, 100, key="sw_trials")
         c1, c2 = st.columns([1, 3])
-        c1.selectbox("Parameter to sweep", PARAMS, key="sw_param", help=", ".join(f"{p}: {LABELS[p]}" for p in PARAMS))
+        c1.selectbox("Parameter to sweep", PARAMS, key="sw_param",
+                     help=", ".join(f"{p}: {LABELS[p]}" for p in PARAMS))
         c2.text_input("Values: numbers and ranges START:STOP[:STEP]", key="sw_values",
                       help="Examples: " + "; ".join(f"{p}: {v}" for p, v in EXAMPLES.items()))
         st.markdown("**The rest of the configuration**")
