@@ -77,7 +77,7 @@ def verify(doc: dict, k: int) -> list[tuple]:
     from nn import MLP, Trainer
     from nn.experiment import config_from_preset, load_data
     rng = np.random.default_rng(0)
-    pairs = [(r, t) for r in doc["results"] for t in r["trials"]]
+    pairs = [(r, t) for r in doc["results"] for t in r["runs"]]
     out = []
     for i in rng.choice(len(pairs), size=min(k, len(pairs)), replace=False):
         r, t = pairs[i]

@@ -356,7 +356,8 @@ class SweepResult:
 
 def summarize(sweep: SweepConfig, trials: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """One entry per value that has results, in the sweep's order: mean and standard deviation
-    (sample, ddof=1; 0 for one trial) of the test accuracy over the trials that did not diverge."""
+    (sample, ddof=1; 0 for one trial) of the test accuracy over the trials that did not diverge;
+    ``trials`` counts the trials, ``runs`` holds each one."""
     by_value: dict[int, list[dict[str, Any]]] = {}
     for r in trials:
         by_value.setdefault(r["value_index"], []).append(r)
@@ -368,8 +369,9 @@ def summarize(sweep: SweepConfig, trials: list[dict[str, Any]]) -> list[dict[str
             "value": sweep.values[i],
             "mean_accuracy": float(accs.mean()) if len(accs) else None,
             "std_accuracy": float(accs.std(ddof=1)) if len(accs) > 1 else (0.0 if len(accs) else None),
-            "trials": [{"trial": r["trial"], "seed": r["seed"], "accuracy": r["accuracy"],
-                        "test_loss": r["test_loss"], "diverged": r["diverged"]} for r in rs],
+            "trials": len(rs),
+            "runs": [{"trial": r["trial"], "seed": r["seed"], "accuracy": r["accuracy"],
+                      "test_loss": r["test_loss"], "diverged": r["diverged"]} for r in rs],
             "diverged": sum(r["diverged"] for r in rs),
             "seconds": float(sum(r["seconds"] for r in rs)),
         })
@@ -378,14 +380,14 @@ def summarize(sweep: SweepConfig, trials: list[dict[str, Any]]) -> list[dict[str
 
 def summary_csv(summary: list[dict[str, Any]]) -> str:
     """The summary as CSV: value, mean and std accuracy, then each trial's accuracy."""
-    n = max((len(s["trials"]) for s in summary), default=0)
+    n = max((s["trials"] for s in summary), default=0)
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["value", "mean_accuracy", "std_accuracy", "trials", "diverged", "seconds",
                 *[f"accuracy_trial_{t}" for t in range(n)]])
     for s in summary:
-        accs = ["" if t["accuracy"] is None else t["accuracy"] for t in s["trials"]]
-        w.writerow([s["value"], _blank(s["mean_accuracy"]), _blank(s["std_accuracy"]), len(s["trials"]),
+        accs = ["" if t["accuracy"] is None else t["accuracy"] for t in s["runs"]]
+        w.writerow([s["value"], _blank(s["mean_accuracy"]), _blank(s["std_accuracy"]), s["trials"],
                     s["diverged"], round(s["seconds"], 6), *accs])
     return buf.getvalue()
 

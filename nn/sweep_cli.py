@@ -64,7 +64,7 @@ def sweep_command(args: argparse.Namespace) -> int:
     for s in result.summary():
         mean = "diverged" if s["mean_accuracy"] is None else f"{s['mean_accuracy']:.2%}"
         std = "" if s["std_accuracy"] is None else f"{s['std_accuracy']:.2%}"
-        print(f"{_fmt(s['value']):>10}  {mean:>8}  {std:>7}  {len(s['trials'])}", file=out)
+        print(f"{_fmt(s['value']):>10}  {mean:>8}  {std:>7}  {s['trials']}", file=out)
     print(f"{total} runs in {result.seconds:.2f} s", file=out)
     if args.json:
         print(json.dumps(result.to_json()))

@@ -33,10 +33,10 @@ def sweep_figure(summary: list[dict[str, Any]], param: str, title: str | None = 
                              name="± 1 std"), row=1, col=1)
     fig.add_trace(go.Scatter(x=xs, y=mean, mode="lines+markers", line=dict(color=BLUE),
                              name="mean accuracy"), row=1, col=1)
-    dots = [(x, t["accuracy"]) for x, s in zip(xs, rows) for t in s["trials"] if t["accuracy"] is not None]
+    dots = [(x, t["accuracy"]) for x, s in zip(xs, rows) for t in s["runs"] if t["accuracy"] is not None]
     fig.add_trace(go.Scatter(x=[d[0] for d in dots], y=[d[1] for d in dots], mode="markers",
                              marker=dict(size=4, color="rgba(0,0,0,0.35)"), name="trials"), row=1, col=1)
-    secs = [s["seconds"] / max(len(s["trials"]), 1) for s in rows]
+    secs = [s["seconds"] / max(s["trials"], 1) for s in rows]
     fig.add_trace(go.Bar(x=xs, y=secs, marker_color="#ff7f0e", name="training s per run"), row=2, col=1)
     label = LABELS.get(param, param)
     fig.update_yaxes(title_text="test accuracy", tickformat=".0%", row=1, col=1)

@@ -120,7 +120,7 @@ def show(result: dict) -> None:
     if diverged:
         st.warning(f"{diverged} run(s) diverged (the loss stopped being finite); they are left out of "
                    "the means.")
-    st.dataframe([{k: v for k, v in s.items() if k != "trials"} for s in summary], hide_index=True)
+    st.dataframe([{k: v for k, v in s.items() if k != "runs"} for s in summary], hide_index=True)
     st.download_button("Download results (CSV)", summary_csv(summary), file_name=f"sweep_{sweep.param}.csv",
                        mime="text/csv", key="sweep_csv")
 

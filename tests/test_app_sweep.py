@@ -43,7 +43,7 @@ def test_a_tiny_sweep_runs_and_its_results_stay():
     result = at.session_state["sweep_result"]
     summary = result["summary"]
     assert [s["value"] for s in summary] == [2, 3, 4]
-    assert all(len(s["trials"]) == 2 and 0 <= s["mean_accuracy"] <= 1 for s in summary)
+    assert all(s["trials"] == 2 and len(s["runs"]) == 2 and 0 <= s["mean_accuracy"] <= 1 for s in summary)
     assert any("Best mean test accuracy" in c.value for c in at.caption)
     at.switch_page("pages/train.py").run()                  # leave and come back: still there
     at.switch_page("pages/sweep.py").run()

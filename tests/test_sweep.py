@@ -164,8 +164,8 @@ def test_cli_json_contract(capsys):
     assert [r["value"] for r in doc["results"]] == [2, 3, 4, 7]
     for r in doc["results"]:
         assert set(r) >= {"value", "mean_accuracy", "std_accuracy", "trials"}
-        assert len(r["trials"]) == 2 and 0 <= r["mean_accuracy"] <= 1
-        assert r["mean_accuracy"] == pytest.approx(np.mean([t["accuracy"] for t in r["trials"]]))
+        assert r["trials"] == 2 and len(r["runs"]) == 2 and 0 <= r["mean_accuracy"] <= 1
+        assert r["mean_accuracy"] == pytest.approx(np.mean([t["accuracy"] for t in r["runs"]]))
     assert doc["seconds"] > 0
     assert "mean acc" in err                                  # the table goes to stderr with --json
 
