@@ -427,8 +427,8 @@ def _after_training(view: View, s: TrainSession, data: Dataset) -> None:
 def live(data: Dataset | None) -> None:
     """Progress, charts and results; while training runs, train here and redraw as it goes.
 
-    Redraws are paced by the session's ``Throttle`` (at most every 0.5 s, at least every second,
-    spaced so that drawing costs about 5% of the time). A click elsewhere (Stop) interrupts this
+    Redraws are paced by the session's ``Throttle`` (about once a second, spaced so that
+    drawing costs about 5% of the time). A click elsewhere (Stop) interrupts this
     run at the next redraw; the trainer keeps its place, so nothing is lost.
     """
     s, view = session(), layout()
@@ -444,7 +444,7 @@ def _train_and_draw(view: View, s: TrainSession, data: Dataset) -> None:
     counted = time.perf_counter()        # wall-clock time is counted up to here
     try:
         for _ in s.steps():
-            if s.throttle.due():
+            if s.throttle.due() and s.trainer.epochs_done < s.target:    # the last: drawn below
                 drawn = time.perf_counter()
                 s.add_time(drawn - counted)
                 counted = drawn

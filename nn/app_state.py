@@ -120,7 +120,7 @@ def format_seconds(s: float) -> str:
 class Throttle:
     """Redraw at most every ``min_gap`` seconds and at least every ``max_gap`` seconds; in between,
     space redraws so that drawing takes about ``budget`` of the time (adapts to its own cost)."""
-    min_gap: float = 0.5
+    min_gap: float = 0.75          # a browser redraw of the page costs real CPU time too
     max_gap: float = 1.0
     budget: float = 0.05
     _last: float = field(default=-math.inf)

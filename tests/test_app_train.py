@@ -160,3 +160,29 @@ def test_mnist_trains_one_short_epoch(mnist_path, monkeypatch):
     at.button(key="train.go").click().run(timeout=120)
     assert not at.exception and _session(at).epoch == 1
     assert any("Test images" in c.proto.spec for c in at.get("plotly_chart"))
+
+
+def test_throttle_paces_redraws_by_their_cost():
+    from nn.app_state import Throttle
+    t = Throttle(min_gap=0.5, max_gap=1.0, budget=0.05)
+    assert t.due(0.0)                                  # the first record is drawn at once
+    t.drew(started=0.0, now=0.01)                      # a cheap draw: 10 ms -> wait min_gap
+    assert not t.due(0.4) and t.due(0.52)
+    t.drew(started=1.0, now=1.2)                       # an expensive one: never over max_gap
+    assert not t.due(1.9) and t.due(2.21)
+
+
+def test_session_steps_can_be_abandoned_and_resumed_exactly():
+    cfg = config_from_preset("moons", n_samples=400, epochs=4, hidden=[8])
+    data = load_data(cfg)
+    s = TrainSession()
+    s.new_model(cfg, data)
+    s.start(cfg.epochs)
+    for rec in s.steps():                              # a page run cut off after one record
+        break
+    assert s.running and s.epoch == 1
+    s.stop()
+    assert list(s.steps()) == [] and s.epoch == 1      # stopped: nothing more happens
+    s.resume(cfg, data)
+    list(s.steps())
+    assert not s.running and s.epoch == 5 and s.target == 5
