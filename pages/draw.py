@@ -18,6 +18,8 @@ import numpy as np
 import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
+from app.navigation import require_navigation
+
 from nn import data as nn_data
 from nn.draw import (BOARD, DEFAULT_MODEL_PATH, describe_model, digit_drawing, load_mnist_model,
                      model_choices, predict_drawing, preview, probability_figure,
@@ -184,6 +186,7 @@ def show_prediction(model: MLP, image: np.ndarray | None) -> None:
 
 
 _enter_page()
+require_navigation()
 st.title("✏️ Draw a digit")
 st.caption("Draw one digit with the mouse, large enough to fill most of the board (a small digit "
            "drawn with a thick pen reads as a bold one). The network reads it each time you lift "

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
+from app.navigation import require_navigation
+
 from nn.activations import ACTIVATIONS
 from nn.config import ConfigError, RunConfig
 from nn.data import DATASETS, DatasetUnavailable
@@ -125,6 +127,7 @@ def show(result: dict) -> None:
                        mime="text/csv", key="sweep_csv")
 
 
+require_navigation()
 st.title("Sweep")
 st.caption("Train networks that differ in one setting, a few trials each (trial t uses seed + t), and "
            "compare their test accuracy. Networks train side by side in lockstep, on every local core or "
