@@ -418,7 +418,9 @@ def _after_training(view: View, s: TrainSession, data: Dataset) -> None:
         if len(wrong):
             fig = plots.image_grid_figure(data.X_test[wrong].reshape(-1, *data.image_shape),
                                           data.y_test[wrong], pred[wrong], proba[wrong, pred[wrong]],
-                                          data.label, title="Most confidently wrong")
+                                          data.label, count_right=False,
+                                          title=f"Most confidently wrong ({len(wrong)} shown of "
+                                                f"{int((pred != data.y_test).sum())} wrong)")
             _chart(right, fig, view, "wrong")
         else:
             right.success("No test image is misclassified.")

@@ -131,34 +131,39 @@ def _hex_rgb(color: str) -> np.ndarray:
 
 def image_grid_figure(images: np.ndarray, y_true: np.ndarray, y_pred: np.ndarray,
                       confidence: np.ndarray, label: Callable[[int], str] = str, cols: int = 8,
-                      title: str = "Test images", scale: int = 3) -> go.Figure:
+                      title: str = "Test images", count_right: bool = True, tile: int = 56) -> go.Figure:
     """Images in a grid, each framed green (right) or red (wrong) and captioned with the
-    predicted label, its probability and, when wrong, the true label.
+    predicted label and its probability and, when wrong, the true label.
 
-    ``images`` is (n, h, w) with values in [0, 1]. Drawn as one PNG mosaic (cheap to redraw).
+    ``images`` is (n, h, w) with values in [0, 1], enlarged to about ``tile`` pixels (nearest
+    neighbour: crisp pixels). Drawn as one PNG mosaic: cheap to send and to redraw.
     """
     n, h, w = images.shape
+    k = max(1, round(tile / max(h, w)))
+    big = np.repeat(np.repeat(np.clip(images, 0, 1), k, axis=1), k, axis=2)
+    h, w = h * k, w * k
     rows = max(1, -(-n // cols))
-    border, gap, caption = 2, 4, 14                     # in image pixels (before ``scale``)
+    border, gap, caption = 3, 14, 36                    # pixels (two caption lines)
     tile_h, tile_w = h + 2 * border + caption, w + 2 * border + gap
     mosaic = np.full((rows * tile_h, cols * tile_w, 3), 255, np.uint8)
     ok = np.asarray(y_true) == np.asarray(y_pred)
     annotations = []
     for i in range(n):
         r, c = divmod(i, cols)
-        top, left = r * tile_h + caption, c * tile_w
+        top, left = r * tile_h + caption, c * tile_w + gap // 2
         mosaic[top:top + h + 2 * border, left:left + w + 2 * border] = _hex_rgb(RIGHT if ok[i] else WRONG)
-        gray = (255 * (1 - np.clip(images[i], 0, 1))).astype(np.uint8)   # dark ink on white
+        gray = (255 * (1 - big[i])).astype(np.uint8)                      # dark ink on white
         mosaic[top + border:top + border + h, left + border:left + border + w] = gray[..., None]
-        text = f"{label(int(y_pred[i]))} {confidence[i]:.0%}" + ("" if ok[i] else f" (true {label(int(y_true[i]))})")
-        annotations.append(dict(x=(left + border + w / 2) * scale, y=(top - 1) * scale, text=text,
-                                showarrow=False, yanchor="bottom", font=dict(size=11, color=RIGHT if ok[i] else WRONG)))
-    big = np.repeat(np.repeat(mosaic, scale, axis=0), scale, axis=1)   # crisp pixels, no blur
-    fig = go.Figure(go.Image(source=_png_data_uri(big), hoverinfo="skip"))
-    n_ok = int(ok.sum())
-    fig.update_layout(title=dict(text=f"{title}: {n_ok} of {n} right (green frame right, red wrong)", x=0),
-                      annotations=annotations, margin=MARGIN,
-                      height=int(rows * tile_h * scale * 1.0) + 60)
+        text = f"<b>{label(int(y_pred[i]))}</b> {confidence[i]:.0%}"
+        if not ok[i]:
+            text += f"<br>true {label(int(y_true[i]))}"
+        annotations.append(dict(x=left + border + w / 2, y=top - 1, text=text, showarrow=False,
+                                yanchor="bottom", font=dict(size=11, color=RIGHT if ok[i] else WRONG)))
+    fig = go.Figure(go.Image(source=_png_data_uri(mosaic), hoverinfo="skip"))
+    if count_right:
+        title = f"{title}: {int(ok.sum())} of {n} right (green frame: right, red: wrong)"
+    fig.update_layout(title=dict(text=title, x=0), annotations=annotations, margin=MARGIN,
+                      height=rows * tile_h + 60)
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
     return fig

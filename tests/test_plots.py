@@ -53,6 +53,8 @@ def test_image_grid_marks_right_and_wrong():
     texts = [a.text for a in fig.layout.annotations]
     assert len(texts) == 20 and sum("true" in t for t in texts) == 2
     assert "18 of 20 right" in fig.layout.title.text
+    assert "right" not in plots.image_grid_figure(images, y_true, y_pred, np.full(20, 0.9), count_right=False,
+                                                  title="Wrong ones").layout.title.text
     colors = {a.font.color for a in fig.layout.annotations}
     assert colors == {plots.RIGHT, plots.WRONG}
     assert fig.data[0].source.startswith("data:image/png;base64,")

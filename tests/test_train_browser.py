@@ -85,3 +85,13 @@ def test_diverging_run_is_explained(app_url, page, artifacts):
     page.get_by_text("Training diverged").first.wait_for(timeout=30_000)
     assert "learning rate" in main.inner_text()
     _shoot(page, artifacts / "train-diverged.png")
+
+
+def test_digits_shows_image_grid_confusion_and_wrong_gallery(app_url, page, artifacts):
+    main = _open(page, app_url + "/?preset=moons&dataset=digits&hidden=32&epochs=15&lr=0.01")
+    main.get_by_role("button", name="Train", exact=True).click()
+    _wait_status(page, "Done")
+    page.wait_for_function("document.querySelectorAll('.js-plotly-plot').length >= 5", timeout=30_000)
+    titles = " ".join(page.locator(".js-plotly-plot .gtitle").all_text_contents())
+    assert "Test images" in titles and "Confusion matrix" in titles and "Most confidently wrong" in titles
+    _shoot(page, artifacts / "train-digits.png", height=2000)
