@@ -33,7 +33,7 @@ def _curves(history: Sequence[Record], metric: str, title: str, height: int, yax
     traces = []
     for split, color in (("train", TRAIN_COLOR), ("val", VAL_COLOR)):
         x, y = _curve_points(history, f"{split}_{metric}")
-        name = "training" if split == "train" else "validation (test set)"
+        name = "training (epoch mean so far)" if split == "train" else "validation (test set)"
         traces.append(go.Scatter(x=x, y=y, name=name, mode="lines", line=dict(color=color, width=2)))
     layout = dict(title=dict(text=title, x=0), height=height, margin=MARGIN, uirevision=metric,
                   legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1),

@@ -13,7 +13,7 @@ HISTORY = [{"epoch": e, "train_loss": 1 / e, "val_loss": 1.2 / e, "train_accurac
 
 def test_curves_have_train_and_validation_and_update_in_place():
     fig = plots.loss_figure(HISTORY[:2])
-    assert [t.name for t in fig.data] == ["training", "validation (test set)"]
+    assert [t.name for t in fig.data] == ["training (epoch mean so far)", "validation (test set)"]
     assert fig.layout.yaxis.type == "log"
     plots.update_curves(fig, HISTORY)
     assert list(fig.data[0].x) == [1, 2, 3, 4, 5] and fig.data[1].y[-1] == 1.2 / 5
