@@ -2,7 +2,9 @@
 import streamlit as st
 
 from app import train_view as tv
+from app.navigation import require_navigation
 
+require_navigation()               # a first visit straight to /train still goes through dashboard.py
 st.title("Train a network")
 s = tv.session()
 cfg, problems = tv.sidebar()
