@@ -1,41 +1,29 @@
 """Optimizers that update parameters in place.
 
-With ~200k parameters an update is memory-bound, so each rule below is written as few passes
-over memory as possible: BLAS ``scal`` (x *= a) and ``axpy`` (y += a x) update in place in one
-pass each, where NumPy would need a temporary and two. Every array is handled as a flat view.
+With ~200k parameters an update is memory-bound, so each rule is a few in-place NumPy passes with
+no temporaries: the gradient buffers (owned by the trainer) double as scratch space. Only NumPy
+is used: SciPy's BLAS is a second OpenBLAS with its own spinning threads, and mixing the two
+slowed training tenfold.
 """
 from __future__ import annotations
 
 import numpy as np
-from scipy.linalg.blas import get_blas_funcs
 
 OPTIMIZERS = ("sgd", "momentum", "adam")
-
-
-def _flat(a: np.ndarray) -> np.ndarray:
-    flat = a.reshape(-1)
-    if not np.shares_memory(flat, a):
-        raise ValueError("optimizers need C-contiguous parameter and gradient arrays")
-    return flat
 
 
 class Optimizer:
     def __init__(self, params: list[np.ndarray], lr: float, weight_decay: float = 0.0) -> None:
         self.lr, self.weight_decay = float(lr), float(weight_decay)
-        self.axpy, self.scal = get_blas_funcs(("axpy", "scal"), (params[0],))
         self.is_weight = [p.ndim == 2 for p in params]   # L2 applies to W, not to biases
 
-    def state(self, params: list[np.ndarray]) -> list[np.ndarray]:
-        return [np.zeros(p.size, p.dtype) for p in params]
-
     def step(self, params: list[np.ndarray], grads: list[np.ndarray]) -> None:
-        """Update ``params`` from ``grads`` (which may be used as scratch space)."""
-        flat_p, flat_g = [_flat(p) for p in params], [_flat(g) for g in grads]
+        """Update ``params`` from ``grads`` (which are used as scratch space)."""
         if self.weight_decay:
-            for p, g, is_w in zip(flat_p, flat_g, self.is_weight):
-                if is_w:
-                    self.axpy(p, g, a=self.weight_decay)   # g += wd W  (gradient of wd/2 |W|^2)
-        self._update(flat_p, flat_g)
+            for p, g, is_w in zip(params, grads, self.is_weight):
+                if is_w:                        # g += wd W  (gradient of wd/2 |W|^2)
+                    g += self.weight_decay * p
+        self._update(params, grads)
 
     def _update(self, params: list[np.ndarray], grads: list[np.ndarray]) -> None:
         raise NotImplementedError
@@ -46,7 +34,8 @@ class SGD(Optimizer):
 
     def _update(self, params, grads):
         for p, g in zip(params, grads):
-            self.axpy(g, p, a=-self.lr)
+            g *= self.lr
+            p -= g
 
 
 class Momentum(Optimizer):
@@ -55,13 +44,14 @@ class Momentum(Optimizer):
     def __init__(self, params, lr, weight_decay=0.0, momentum: float = 0.9):
         super().__init__(params, lr, weight_decay)
         self.mu = float(momentum)
-        self.v = self.state(params)
+        self.v = [np.zeros_like(p) for p in params]
 
     def _update(self, params, grads):
         for p, g, v in zip(params, grads, self.v):
-            self.scal(self.mu, v)
-            self.axpy(g, v, a=-self.lr)
-            self.axpy(v, p, a=1.0)
+            v *= self.mu
+            g *= self.lr
+            v -= g
+            p += v
 
 
 class Adam(Optimizer):
@@ -72,21 +62,25 @@ class Adam(Optimizer):
                  eps: float = 1e-7):
         super().__init__(params, lr, weight_decay)
         self.beta1, self.beta2, self.eps, self.t = beta1, beta2, eps, 0
-        self.m, self.v = self.state(params), self.state(params)
+        self.m = [np.zeros_like(p) for p in params]
+        self.v = [np.zeros_like(p) for p in params]
 
     def _update(self, params, grads):
         self.t += 1
         lr_t = self.lr * float(np.sqrt(1 - self.beta2 ** self.t) / (1 - self.beta1 ** self.t))
         for p, g, m, v in zip(params, grads, self.m, self.v):
-            self.scal(self.beta1, m)
-            self.axpy(g, m, a=1 - self.beta1)
-            self.scal(self.beta2, v)
-            np.multiply(g, g, out=g)            # g is scratch from here on: g <- g^2
-            self.axpy(g, v, a=1 - self.beta2)
-            np.sqrt(v, out=g)                   # g <- sqrt(v) + eps
+            m -= g                              # m = b1 m + (1 - b1) g = b1 (m - g) + g
+            m *= self.beta1
+            m += g
+            g *= g                              # g <- g^2 (scratch from here on)
+            v *= self.beta2                     # v = b2 v + (1 - b2) g^2
+            g *= 1 - self.beta2
+            v += g
+            np.sqrt(v, out=g)                   # g <- lr_t m / (sqrt(v) + eps)
             g += self.eps
-            np.divide(m, g, out=g)              # g <- m / (sqrt(v) + eps)
-            self.axpy(g, p, a=-lr_t)
+            np.divide(m, g, out=g)
+            g *= lr_t
+            p -= g
 
 
 def make_optimizer(name: str, params: list[np.ndarray], lr: float, weight_decay: float = 0.0,
