@@ -57,7 +57,7 @@ def load_dataset(name: str, n_samples: int = 5000, noise: float = 0.1, test_size
         return _toy(name, int(n_samples), float(noise), float(test_size), int(seed))
     if name == "digits":
         return _digits(float(test_size), int(seed))
-    return _keras_images(name)
+    return _keras_images(name, os.environ.get(_PATH_VARIABLES[name]) or None)
 
 
 def _check_toy_settings(n_samples: int, noise: float, test_size: float) -> None:
@@ -101,8 +101,9 @@ def _digits(test_size: float, seed: int) -> Dataset:
 
 
 @functools.lru_cache(maxsize=2)
-def _keras_images(name: str) -> Dataset:
-    (x_tr, y_tr), (x_te, y_te) = _read_keras_npz(name)
+def _keras_images(name: str, path: str | None) -> Dataset:
+    """Cached per (name, local path): pointing MNIST_PATH elsewhere loads afresh."""
+    (x_tr, y_tr), (x_te, y_te) = _read_keras_npz(name, path)
     arrays = [_scale_images(x_tr), y_tr.astype(np.int64), _scale_images(x_te), y_te.astype(np.int64)]
     return Dataset(name, *_frozen(*arrays), n_classes=10, image_shape=(28, 28),
                    preprocessing="mnist-28x28/255",
@@ -116,9 +117,8 @@ def _scale_images(x: np.ndarray) -> np.ndarray:
     return out
 
 
-def _read_keras_npz(name: str):
+def _read_keras_npz(name: str, path: str | None):
     variable = _PATH_VARIABLES[name]
-    path = os.environ.get(variable)
     if path:
         return _read_npz(Path(path), variable)
     try:
