@@ -103,6 +103,22 @@ def test_full_batch_is_one_step_per_epoch(moons):
     assert trainer.steps_done == 7
 
 
+def test_big_batches_in_chunks_give_the_same_training(moons, monkeypatch):
+    import nn.training as training
+
+    def train(chunk: int) -> list[np.ndarray]:
+        monkeypatch.setattr(training, "GRAD_CHUNK", chunk)
+        model = MLP([2, 8, 2], activation="sigmoid", seed=1, dtype="float64")
+        trainer = Trainer(model, moons.X_train, moons.y_train, config=TrainConfig(
+            optimizer="sgd", lr=0.5, batch_size="full", epochs=5))
+        list(trainer.run())
+        assert trainer.history[-1]["train_accuracy"] > 0
+        return model.params
+
+    for whole, chunked in zip(train(10**6), train(64)):   # 450 rows: 7 full chunks + 1 partial
+        np.testing.assert_allclose(chunked, whole, rtol=1e-10, atol=1e-12)
+
+
 def test_optimizers_follow_their_update_rules():
     rng = np.random.default_rng(0)
     p0 = rng.standard_normal((3, 4)).astype(np.float64)
