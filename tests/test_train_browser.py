@@ -70,7 +70,9 @@ def test_stop_keeps_model_then_continue(app_url, page, artifacts):
     status = _wait_status(page, "Stopped")
     stopped = float(re.search(r"Stopped at epoch ([\d.]+) of 1000", status).group(1))
     assert 0 < stopped < 1000
-    assert "Test accuracy" in main.inner_text()         # the model and its figures are kept
+    # the model and its figures are kept (the status line renders first: wait for the rest)
+    main.get_by_text("Test accuracy").first.wait_for(timeout=30_000)
+    assert "Test accuracy" in main.inner_text()
     _shoot(page, artifacts / "train-stopped.png")
     main.get_by_role("button", name="Continue").click()
     _wait_status(page, "elapsed", 30_000)
