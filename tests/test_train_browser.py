@@ -43,6 +43,9 @@ def test_train_moons_shows_loss_and_boundary(app_url, page, artifacts):
     page.wait_for_function("document.querySelectorAll('.js-plotly-plot').length >= 3", timeout=30_000)
     assert "Loss" in page.locator(".js-plotly-plot .gtitle").all_text_contents()
     _wait_status(page, "Done")
+    page.wait_for_function(          # the status line renders first: wait for the final figures
+        "/Test accuracy\\s*\\d+\\.\\d\\d%/.test(document.querySelector('[data-testid=stMain]').innerText)",
+        timeout=30_000)
     text, titles = main.inner_text(), " ".join(page.locator(".js-plotly-plot .gtitle").all_text_contents())
     assert "Decision boundary" in titles and "Accuracy" in titles
     assert re.search(r"Test accuracy\s*9\d\.\d\d%", text), text[:600]
