@@ -370,7 +370,17 @@ def _chart(slot: Any, fig: Any, view: View, name: str) -> None:
     slot.plotly_chart(fig, width="stretch", key=f"train.{name}.{view.draws}")
 
 
-def _data_view(view: View, s: TrainSession, data: Dataset) -> None:
+def _data_view(view: View, s: TrainSession, data: Dataset, final: bool) -> None:
+    if data.image_shape is None and not final:
+        # while training: a still picture, which the browser shows at almost no CPU cost
+        # (re-rendering the interactive figure every second slowed training itself)
+        img = plots.decision_boundary_image(s.model.predict_proba, data.X_train, data.y_train,
+                                            data.X_test, data.y_test)
+        with view.data.container():
+            st.markdown("**Decision boundary: P(class 1) over the plane** (live; interactive when "
+                        "training stops)")
+            st.image(img, caption="train points: dots · test points: squares")
+        return
     if data.image_shape is None:
         proba = s.model.predict_proba
         fig = view.figure("boundary", lambda: plots.decision_boundary_figure(
@@ -398,7 +408,7 @@ def draw(view: View, s: TrainSession, data: Dataset | None, final: bool) -> None
         update = lambda f: plots.update_curves(f, h)          # noqa: E731
         _chart(view.loss, view.figure("loss", lambda: plots.loss_figure(h), update), view, "loss")
         _chart(view.accuracy, view.figure("acc", lambda: plots.accuracy_figure(h), update), view, "accuracy")
-    _data_view(view, s, data)
+    _data_view(view, s, data, final)
     if data.image_shape is not None:
         if final:
             _after_training(view, s, data)

@@ -198,3 +198,37 @@ def most_confident_wrong(proba: np.ndarray, y_true: np.ndarray, k: int = 16) -> 
     wrong = np.flatnonzero(pred != np.asarray(y_true))
     conf = proba[wrong, pred[wrong]]
     return wrong[np.argsort(-conf, kind="stable")[:k]]
+
+
+def _hex_rgb(color: str) -> np.ndarray:
+    return np.array([int(color[i:i + 2], 16) for i in (1, 3, 5)], dtype=np.float32)
+
+
+def decision_boundary_image(predict_proba: Callable[[np.ndarray], np.ndarray], X_train: np.ndarray,
+                            y_train: np.ndarray, X_test: np.ndarray | None = None,
+                            y_test: np.ndarray | None = None, grid: int = 100, size: int = 420,
+                            max_points: int = 500) -> np.ndarray:
+    """The decision boundary as a (size, size, 3) uint8 picture: P(class 1) coloured as in
+    ``decision_boundary_figure``, train points as dots and test points as squares on top.
+
+    A still image costs the browser almost nothing to show, so the live view redraws this while
+    training runs and keeps the interactive figure for the end."""
+    from PIL import Image, ImageDraw
+    both = X_train if X_test is None else np.vstack([X_train, X_test])
+    xs, ys, pts = plane_grid(both, grid)
+    p1 = predict_proba(pts)[:, 1].reshape(grid, grid)[::-1]          # row 0 = top = largest y
+    low, mid, high = (_hex_rgb(c) for _, c in BOUNDARY_SCALE)
+    t = p1[..., None]                                                  # piecewise-linear colour scale
+    rgb = np.where(t < 0.5, low + (mid - low) * (2 * t), mid + (high - mid) * (2 * t - 1))
+    img = Image.fromarray(rgb.astype(np.uint8)).resize((size, size), Image.BILINEAR)
+    pen = ImageDraw.Draw(img)
+    scale = (size - 1) / np.array([xs[-1] - xs[0], ys[-1] - ys[0]])
+    splits = [(X_train, y_train, False)] + ([] if X_test is None else [(X_test, y_test, True)])
+    for X, y, square in splits:
+        idx = _subsample(len(X), max_points)
+        px = (X[idx] - [xs[0], ys[0]]) * scale
+        for (u, v), label in zip(px, y[idx]):
+            box = (u - 3, size - 1 - v - 3, u + 3, size - 1 - v + 3)
+            fill, edge = CLASS_COLORS[int(label)], ("black" if square else "white")
+            (pen.rectangle if square else pen.ellipse)(box, fill=fill, outline=edge)
+    return np.asarray(img)

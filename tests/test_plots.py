@@ -69,3 +69,13 @@ def test_confusion_matrix_counts_and_most_confident_wrong():
     assert np.asarray(fig.data[0].z).sum() == 6 and "accuracy 66.67%" in fig.layout.title.text
     proba = np.array([[0.9, 0.1, 0], [0.4, 0.6, 0], [0.1, 0.9, 0], [0, 1, 0], [0, 0, 1], [0.99, 0, 0.01]])
     assert plots.most_confident_wrong(proba, y_true, k=5).tolist() == [5, 1]
+
+
+def test_decision_boundary_image_colours_each_side_by_its_class():
+    X = np.array([[-1.0, 0.0], [1.0, 0.0]], np.float32)
+    y = np.array([0, 1])
+    proba = lambda pts: np.column_stack([pts[:, 0] < 0, pts[:, 0] >= 0]).astype(float)  # noqa: E731
+    img = plots.decision_boundary_image(proba, X, y, size=100, max_points=0)
+    assert img.shape == (100, 100, 3) and img.dtype == np.uint8
+    left, right = img[50, 5].astype(int), img[50, 94].astype(int)
+    assert left[2] > left[0] and right[0] > right[2]        # blue for class 0, red for class 1

@@ -67,7 +67,9 @@ def test_stop_keeps_model_then_continue(app_url, page, artifacts):
     main = _open(page, app_url + "/?preset=moons&epochs=1000")
     main.get_by_role("button", name="Train", exact=True).click()
     _wait_status(page, "elapsed", 30_000)
-    page.wait_for_function("document.querySelectorAll('.js-plotly-plot').length >= 3", timeout=30_000)
+    # live: the two curves as charts, the decision boundary as a still picture
+    page.wait_for_function("document.querySelectorAll('.js-plotly-plot').length >= 2", timeout=30_000)
+    page.get_by_text("Decision boundary: P(class 1) over the plane (live").wait_for(timeout=30_000)
     _shoot(page, artifacts / "train-live.png")
     main.get_by_role("button", name="Stop").click()
     status = _wait_status(page, "Stopped")
