@@ -8,17 +8,18 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
-from typing import Any, Callable
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import streamlit as st
 
 import nn
-from nn import plots
+from nn import pictures, plots
 from nn.activations import ACTIVATIONS
 from nn.app_state import (TrainSession, config_from_query, config_to_query, format_seconds,
                           history_csv, model_changed)
+from nn.blas_threads import one_blas_thread
 from nn.config import ConfigError, RunConfig
 from nn.data import TOY_DATASETS, Dataset, DatasetUnavailable
 from nn.experiment import config_from_preset, load_data
@@ -284,29 +285,21 @@ def messages(s: TrainSession, problems: list[str]) -> None:
 class View:
     progress: Any
     metrics: Any
+    note: Any
     loss: Any
     accuracy: Any
     data: Any
     after: Any
-    figs: dict[str, Any] = field(default_factory=dict)     # reused between redraws
     draws: int = 0
-
-    def figure(self, name: str, build: Callable[[], Any], update: Callable[[Any], Any]) -> Any:
-        """The figure called ``name``: built on first use, then updated in place (cheaper)."""
-        if name not in self.figs:
-            self.figs[name] = build()
-        else:
-            update(self.figs[name])
-        return self.figs[name]
 
 
 def layout() -> View:
-    progress, metrics = st.empty(), st.empty()
+    progress, metrics, note = st.empty(), st.empty(), st.empty()
     left, right = st.columns(2)
     loss, accuracy = left.empty(), right.empty()
     data = st.empty()
     after = st.empty()
-    return View(progress, metrics, loss, accuracy, data, after)
+    return View(progress, metrics, note, loss, accuracy, data, after)
 
 
 def _progress(view: View, s: TrainSession) -> None:
@@ -356,58 +349,56 @@ def _metrics(view: View, s: TrainSession, data: Dataset, final: bool) -> None:
                        f"and live charts) · compute time: {s.trainer.seconds:.3f} s")
 
 
-def _figure_cache(s: TrainSession, data: Dataset) -> dict[str, Any]:
-    """Figures kept between redraws of the same model and data (updated in place: cheaper)."""
-    key = (id(s.model), id(data))
-    cached = st.session_state.get("train_figs")
-    if cached is None or cached[0] != key:
-        cached = st.session_state["train_figs"] = (key, {})
-    return cached[1]
-
-
 def _chart(slot: Any, fig: Any, view: View, name: str) -> None:
     view.draws += 1                       # a fresh key per draw: no duplicate-element clash
     slot.plotly_chart(fig, width="stretch", key=f"train.{name}.{view.draws}")
 
 
 def _data_view(view: View, s: TrainSession, data: Dataset, final: bool) -> None:
-    if data.image_shape is None and not final:
-        # while training: a still picture, which the browser shows at almost no CPU cost
-        # (re-rendering the interactive figure every second slowed training itself)
-        img = plots.decision_boundary_image(s.model.predict_proba, data.X_train, data.y_train,
-                                            data.X_test, data.y_test)
-        with view.data.container():
-            st.markdown("**Decision boundary: P(class 1) over the plane** (live; interactive when "
-                        "training stops)")
-            st.image(img, caption="train points: dots · test points: squares")
-        return
+    """The decision boundary (2-D data) or a grid of test images with their predictions."""
     if data.image_shape is None:
-        proba = s.model.predict_proba
-        fig = view.figure("boundary", lambda: plots.decision_boundary_figure(
-            proba, data.X_train, data.y_train, data.X_test, data.y_test),
-            lambda f: plots.update_decision_boundary(f, proba))
+        args = (s.model.predict_proba, data.X_train, data.y_train, data.X_test, data.y_test)
+        if final:
+            _chart(view.data, plots.decision_boundary_figure(*args), view, "data")
+        else:
+            view.data.image(pictures.decision_boundary_image(*args),
+                            caption="Decision boundary: P(class 1) over the plane · train points: "
+                                    "dots · test points: squares")
+        return
+    idx = np.linspace(0, len(data.X_test) - 1, GRID_IMAGES).round().astype(int)
+    proba = s.model.predict_proba(data.X_test[idx])
+    pred = proba.argmax(axis=1)
+    args = (data.X_test[idx].reshape(-1, *data.image_shape), data.y_test[idx], pred,
+            proba[np.arange(len(idx)), pred], data.label)
+    if final:
+        _chart(view.data, plots.image_grid_figure(*args, title="Test images"), view, "data")
     else:
-        idx = np.linspace(0, len(data.X_test) - 1, GRID_IMAGES).round().astype(int)
-        proba = s.model.predict_proba(data.X_test[idx])
-        pred = proba.argmax(axis=1)
-        fig = plots.image_grid_figure(data.X_test[idx].reshape(-1, *data.image_shape), data.y_test[idx],
-                                      pred, proba[np.arange(len(idx)), pred], data.label,
-                                      title="Test images")
-    _chart(view.data, fig, view, "data")
+        view.data.image(pictures.image_grid_image(*args, title="Test images"))
+
+
+def _curves(view: View, s: TrainSession, final: bool) -> None:
+    h = s.history
+    if final:
+        _chart(view.loss, plots.loss_figure(h), view, "loss")
+        _chart(view.accuracy, plots.accuracy_figure(h), view, "accuracy")
+    else:
+        view.loss.image(pictures.curves_image(h, "loss"))
+        view.accuracy.image(pictures.curves_image(h, "accuracy"))
 
 
 def draw(view: View, s: TrainSession, data: Dataset | None, final: bool) -> None:
-    """Redraw the whole live view from the session's model and history."""
+    """Redraw the whole live view from the session's model and history: still pictures while
+    training runs (cheap for the browser, which shares the CPU with training on a laptop), the
+    interactive figures once it stops."""
     _progress(view, s)
     if s.model is None or data is None:
         return
-    view.figs = _figure_cache(s, data)
     _metrics(view, s, data, final)
+    if not final:
+        view.note.caption("Live pictures while training runs; the charts become interactive "
+                          "(zoom, hover) when it stops.")
     if s.history:
-        h = s.history
-        update = lambda f: plots.update_curves(f, h)          # noqa: E731
-        _chart(view.loss, view.figure("loss", lambda: plots.loss_figure(h), update), view, "loss")
-        _chart(view.accuracy, view.figure("acc", lambda: plots.accuracy_figure(h), update), view, "accuracy")
+        _curves(view, s, final)
     _data_view(view, s, data, final)
     if data.image_shape is not None:
         if final:
@@ -454,16 +445,18 @@ def live(data: Dataset | None) -> None:
 
 def _train_and_draw(view: View, s: TrainSession, data: Dataset) -> None:
     counted = time.perf_counter()        # wall-clock time is counted up to here
-    try:
-        for _ in s.steps():
-            if s.throttle.due() and s.trainer.epochs_done < s.target:    # the last: drawn below
-                drawn = time.perf_counter()
-                s.add_time(drawn - counted)
-                counted = drawn
-                draw(view, s, data, final=False)
-                s.throttle.drew(drawn)
-    finally:                             # also when a click interrupts this run
-        s.add_time(time.perf_counter() - counted)
+    # a small network's redraws too get one BLAS thread (a second one would spin in between)
+    with one_blas_thread(s.trainer.one_thread):
+        try:
+            for _ in s.steps():
+                if s.throttle.due() and s.trainer.epochs_done < s.target:    # the last: drawn below
+                    drawn = time.perf_counter()
+                    s.add_time(drawn - counted)          # the progress text shows it
+                    counted = drawn
+                    draw(view, s, data, final=False)
+                    s.throttle.drew(drawn)
+        finally:                         # also when a click interrupts this run
+            s.add_time(time.perf_counter() - counted)
     if not s.running:
         st.rerun()                       # done: refresh the buttons and messages too
 

@@ -1,7 +1,8 @@
 """Plot builders for the dashboard: plain data in, a plotly ``Figure`` out (no Streamlit here).
 
-Kept light enough to redraw several times a second: curves are a few hundred points, the
-decision boundary a 100x100 grid, image grids a single PNG mosaic with one label per tile.
+Kept small: curves are a few hundred points, the decision boundary a 100x100 grid, image grids
+a single PNG mosaic with one label per tile. While training runs, the Train page shows the still
+pictures of ``nn.pictures`` instead (drawn from the same data, far cheaper for the browser).
 """
 from __future__ import annotations
 
@@ -39,15 +40,6 @@ def _curves(history: Sequence[Record], metric: str, title: str, height: int, yax
                   legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1),
                   xaxis=dict(title=dict(text="epoch")), yaxis=yaxis)
     return go.Figure(traces, layout)
-
-
-def update_curves(fig: go.Figure, history: Sequence[Record]) -> go.Figure:
-    """Refresh a figure from ``loss_figure`` / ``accuracy_figure`` in place (cheaper than a new
-    one: only the numbers are re-checked)."""
-    metric = fig.layout.uirevision
-    for trace, split in zip(fig.data, ("train", "val")):
-        trace.x, trace.y = _curve_points(history, f"{split}_{metric}")
-    return fig
 
 
 def loss_figure(history: Sequence[Record], height: int = 320) -> go.Figure:
@@ -108,15 +100,6 @@ def decision_boundary_figure(predict_proba: Callable[[np.ndarray], np.ndarray],
     return go.Figure(traces, layout)
 
 
-def update_decision_boundary(fig: go.Figure, predict_proba: Callable[[np.ndarray], np.ndarray]) -> go.Figure:
-    """Recolour a figure from ``decision_boundary_figure`` in place for a new model state."""
-    heat = fig.data[0]
-    xs, ys = np.asarray(heat.x, np.float32), np.asarray(heat.y, np.float32)
-    gx, gy = np.meshgrid(xs, ys)
-    heat.z = predict_proba(np.column_stack([gx.ravel(), gy.ravel()]))[:, 1].reshape(len(ys), len(xs))
-    return fig
-
-
 # --- image datasets ------------------------------------------------------------------------------
 def _png_data_uri(rgb: np.ndarray) -> str:
     from PIL import Image
@@ -129,41 +112,59 @@ def _hex_rgb(color: str) -> np.ndarray:
     return np.array([int(color[i:i + 2], 16) for i in (1, 3, 5)], dtype=np.uint8)
 
 
-def image_grid_figure(images: np.ndarray, y_true: np.ndarray, y_pred: np.ndarray,
-                      confidence: np.ndarray, label: Callable[[int], str] = str, cols: int = 8,
-                      title: str = "Test images", count_right: bool = True, tile: int = 56) -> go.Figure:
-    """Images in a grid, each framed green (right) or red (wrong) and captioned with the
-    predicted label and its probability and, when wrong, the true label.
+CAPTION = 36                                        # pixels above each tile: two text lines
+
+
+def mosaic(images: np.ndarray, ok: np.ndarray, cols: int = 8, tile: int = 56
+           ) -> tuple[np.ndarray, list[tuple[float, float]]]:
+    """Images in a grid on white, each framed green (``ok``) or red with room for a caption
+    above; returns the (H, W, 3) uint8 mosaic and each caption's anchor (x centre, y bottom).
 
     ``images`` is (n, h, w) with values in [0, 1], enlarged to about ``tile`` pixels (nearest
-    neighbour: crisp pixels). Drawn as one PNG mosaic: cheap to send and to redraw.
-    """
+    neighbour: crisp pixels) and drawn as dark ink on white."""
     n, h, w = images.shape
     k = max(1, round(tile / max(h, w)))
     big = np.repeat(np.repeat(np.clip(images, 0, 1), k, axis=1), k, axis=2)
     h, w = h * k, w * k
     rows = max(1, -(-n // cols))
-    border, gap, caption = 3, 14, 36                    # pixels (two caption lines)
-    tile_h, tile_w = h + 2 * border + caption, w + 2 * border + gap
-    mosaic = np.full((rows * tile_h, cols * tile_w, 3), 255, np.uint8)
-    ok = np.asarray(y_true) == np.asarray(y_pred)
-    annotations = []
+    border, gap = 3, 14
+    tile_h, tile_w = h + 2 * border + CAPTION, w + 2 * border + gap
+    out = np.full((rows * tile_h, cols * tile_w, 3), 255, np.uint8)
+    anchors = []
     for i in range(n):
         r, c = divmod(i, cols)
-        top, left = r * tile_h + caption, c * tile_w + gap // 2
-        mosaic[top:top + h + 2 * border, left:left + w + 2 * border] = _hex_rgb(RIGHT if ok[i] else WRONG)
-        gray = (255 * (1 - big[i])).astype(np.uint8)                      # dark ink on white
-        mosaic[top + border:top + border + h, left + border:left + border + w] = gray[..., None]
+        top, left = r * tile_h + CAPTION, c * tile_w + gap // 2
+        out[top:top + h + 2 * border, left:left + w + 2 * border] = _hex_rgb(RIGHT if ok[i] else WRONG)
+        out[top + border:top + border + h, left + border:left + border + w] = \
+            (255 * (1 - big[i])).astype(np.uint8)[..., None]
+        anchors.append((left + border + w / 2, top - 1))
+    return out, anchors
+
+
+def grid_title(title: str, ok: np.ndarray, count_right: bool) -> str:
+    if not count_right:
+        return title
+    return f"{title}: {int(ok.sum())} of {len(ok)} right (green frame: right, red: wrong)"
+
+
+def image_grid_figure(images: np.ndarray, y_true: np.ndarray, y_pred: np.ndarray,
+                      confidence: np.ndarray, label: Callable[[int], str] = str, cols: int = 8,
+                      title: str = "Test images", count_right: bool = True, tile: int = 56) -> go.Figure:
+    """Images in a grid (``mosaic``), each framed green (right) or red (wrong) and captioned with
+    the predicted label and its probability and, when wrong, the true label. Drawn as one PNG
+    mosaic: cheap to send and to redraw."""
+    ok = np.asarray(y_true) == np.asarray(y_pred)
+    tiles, anchors = mosaic(images, ok, cols, tile)
+    annotations = []
+    for i, (x, y) in enumerate(anchors):
         text = f"<b>{label(int(y_pred[i]))}</b> {confidence[i]:.0%}"
         if not ok[i]:
             text += f"<br>true {label(int(y_true[i]))}"
-        annotations.append(dict(x=left + border + w / 2, y=top - 1, text=text, showarrow=False,
-                                yanchor="bottom", font=dict(size=11, color=RIGHT if ok[i] else WRONG)))
-    fig = go.Figure(go.Image(source=_png_data_uri(mosaic), hoverinfo="skip"))
-    if count_right:
-        title = f"{title}: {int(ok.sum())} of {n} right (green frame: right, red: wrong)"
-    fig.update_layout(title=dict(text=title, x=0), annotations=annotations, margin=MARGIN,
-                      height=rows * tile_h + 60)
+        annotations.append(dict(x=x, y=y, text=text, showarrow=False, yanchor="bottom",
+                                font=dict(size=11, color=RIGHT if ok[i] else WRONG)))
+    fig = go.Figure(go.Image(source=_png_data_uri(tiles), hoverinfo="skip"))
+    fig.update_layout(title=dict(text=grid_title(title, ok, count_right), x=0), annotations=annotations,
+                      margin=MARGIN, height=tiles.shape[0] + 60)
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
     return fig
@@ -198,37 +199,3 @@ def most_confident_wrong(proba: np.ndarray, y_true: np.ndarray, k: int = 16) -> 
     wrong = np.flatnonzero(pred != np.asarray(y_true))
     conf = proba[wrong, pred[wrong]]
     return wrong[np.argsort(-conf, kind="stable")[:k]]
-
-
-def _hex_rgb(color: str) -> np.ndarray:
-    return np.array([int(color[i:i + 2], 16) for i in (1, 3, 5)], dtype=np.float32)
-
-
-def decision_boundary_image(predict_proba: Callable[[np.ndarray], np.ndarray], X_train: np.ndarray,
-                            y_train: np.ndarray, X_test: np.ndarray | None = None,
-                            y_test: np.ndarray | None = None, grid: int = 100, size: int = 420,
-                            max_points: int = 500) -> np.ndarray:
-    """The decision boundary as a (size, size, 3) uint8 picture: P(class 1) coloured as in
-    ``decision_boundary_figure``, train points as dots and test points as squares on top.
-
-    A still image costs the browser almost nothing to show, so the live view redraws this while
-    training runs and keeps the interactive figure for the end."""
-    from PIL import Image, ImageDraw
-    both = X_train if X_test is None else np.vstack([X_train, X_test])
-    xs, ys, pts = plane_grid(both, grid)
-    p1 = predict_proba(pts)[:, 1].reshape(grid, grid)[::-1]          # row 0 = top = largest y
-    low, mid, high = (_hex_rgb(c) for _, c in BOUNDARY_SCALE)
-    t = p1[..., None]                                                  # piecewise-linear colour scale
-    rgb = np.where(t < 0.5, low + (mid - low) * (2 * t), mid + (high - mid) * (2 * t - 1))
-    img = Image.fromarray(rgb.astype(np.uint8)).resize((size, size), Image.BILINEAR)
-    pen = ImageDraw.Draw(img)
-    scale = (size - 1) / np.array([xs[-1] - xs[0], ys[-1] - ys[0]])
-    splits = [(X_train, y_train, False)] + ([] if X_test is None else [(X_test, y_test, True)])
-    for X, y, square in splits:
-        idx = _subsample(len(X), max_points)
-        px = (X[idx] - [xs[0], ys[0]]) * scale
-        for (u, v), label in zip(px, y[idx]):
-            box = (u - 3, size - 1 - v - 3, u + 3, size - 1 - v + 3)
-            fill, edge = CLASS_COLORS[int(label)], ("black" if square else "white")
-            (pen.rectangle if square else pen.ellipse)(box, fill=fill, outline=edge)
-    return np.asarray(img)

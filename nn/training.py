@@ -12,6 +12,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from .blas_threads import one_blas_thread, step_is_small
 from .config import TrainConfig
 from .model import MLP
 from .optimizers import Optimizer, make_optimizer
@@ -49,6 +50,8 @@ class Trainer:
         bs = self.config.batch_size
         self.batch_size = n if bs == "full" else min(int(bs), n)
         self.steps_per_epoch = math.ceil(n / self.batch_size)
+        # small steps: BLAS held at one thread while training (see nn.blas_threads)
+        self.one_thread = step_is_small(model.layer_sizes, min(self.batch_size, GRAD_CHUNK))
         self.rng = np.random.default_rng([self.config.seed, 1])   # shuffling; init used [seed]
         self.grads = [np.empty_like(p) for p in model.params]
         self._chunk_grads = [np.empty_like(p) for p in model.params] if self.batch_size > GRAD_CHUNK else []
@@ -64,6 +67,7 @@ class Trainer:
         self._correct = 0
         self._good = [p.copy() for p in model.params]
         self._stop = False
+        self._last_report = 0.0                  # perf_counter time of the last record
         self._explode_at = math.inf             # set from the first loss of this trainer
 
     def _new_optimizer(self) -> Optimizer:
@@ -81,23 +85,31 @@ class Trainer:
         """
         target = self.epochs_done + (self.config.epochs if epochs is None else int(epochs))
         self._stop = False
-        last_report = time.perf_counter()
+        self._last_report = time.perf_counter()
         while self.epochs_done < target and not self._stop:
-            if self._order is None:
-                self._begin_epoch()
-            while self._pos < len(self.X) and not self._stop:
-                started = time.perf_counter()
-                self._step()
-                now = time.perf_counter()
-                self.seconds += now - started
-                if now - last_report >= self.config.report_every and self._pos < len(self.X):
-                    yield self._record(end_of_epoch=False)
-                    last_report = time.perf_counter()
-            if self._pos >= len(self.X):
-                self.epochs_done += 1
-                self._order = None
-                yield self._record(end_of_epoch=True)
-                last_report = time.perf_counter()
+            with one_blas_thread(self.one_thread):    # not across the yield: the caller's own work
+                record = self._train_until_record()
+            if record is not None:
+                yield record
+                self._last_report = time.perf_counter()
+
+    def _train_until_record(self) -> Record | None:
+        """Train until the epoch ends or a record is due inside it; return that record (None if
+        told to stop first)."""
+        if self._order is None:
+            self._begin_epoch()
+        while self._pos < len(self.X) and not self._stop:
+            started = time.perf_counter()
+            self._step()
+            now = time.perf_counter()
+            self.seconds += now - started
+            if now - self._last_report >= self.config.report_every and self._pos < len(self.X):
+                return self._record(end_of_epoch=False)
+        if self._pos < len(self.X):
+            return None
+        self.epochs_done += 1
+        self._order = None
+        return self._record(end_of_epoch=True)
 
     def _begin_epoch(self) -> None:
         n = len(self.X)

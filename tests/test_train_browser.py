@@ -63,13 +63,19 @@ def test_train_moons_shows_loss_and_boundary(app_url, page, artifacts):
     assert lines[0].startswith("epoch,step,seconds,train_loss") and len(lines) >= 31
 
 
+LIVE_PICTURES = "[data-testid='stMain'] [data-testid='stImage'] img"
+
+
 def test_stop_keeps_model_then_continue(app_url, page, artifacts):
     main = _open(page, app_url + "/?preset=moons&epochs=1000")
     main.get_by_role("button", name="Train", exact=True).click()
     _wait_status(page, "elapsed", 30_000)
-    # live: the two curves as charts, the decision boundary as a still picture
-    page.wait_for_function("document.querySelectorAll('.js-plotly-plot').length >= 2", timeout=30_000)
-    page.get_by_text("Decision boundary: P(class 1) over the plane (live").wait_for(timeout=30_000)
+    # live: the two curves and the decision boundary as still pictures, redrawn as it learns
+    page.get_by_text("Live pictures while training runs").wait_for(timeout=30_000)
+    page.wait_for_function(f"document.querySelectorAll({LIVE_PICTURES!r}).length >= 3", timeout=30_000)
+    loss_picture = page.locator(LIVE_PICTURES).first.get_attribute("src")
+    page.wait_for_function(f"document.querySelector({LIVE_PICTURES!r}).src.indexOf({loss_picture!r}) < 0",
+                           timeout=30_000)
     _shoot(page, artifacts / "train-live.png")
     main.get_by_role("button", name="Stop").click()
     status = _wait_status(page, "Stopped")
