@@ -285,7 +285,6 @@ def messages(s: TrainSession, problems: list[str]) -> None:
 class View:
     progress: Any
     metrics: Any
-    note: Any
     loss: Any
     accuracy: Any
     data: Any
@@ -294,12 +293,12 @@ class View:
 
 
 def layout() -> View:
-    progress, metrics, note = st.empty(), st.empty(), st.empty()
+    progress, metrics = st.empty(), st.empty()
     left, right = st.columns(2)
     loss, accuracy = left.empty(), right.empty()
     data = st.empty()
     after = st.empty()
-    return View(progress, metrics, note, loss, accuracy, data, after)
+    return View(progress, metrics, loss, accuracy, data, after)
 
 
 def _progress(view: View, s: TrainSession) -> None:
@@ -311,6 +310,9 @@ def _progress(view: View, s: TrainSession) -> None:
     if s.running:
         text = (f"Epoch {_epoch(s.epoch)} of {s.target} · {format_seconds(s.wall_seconds)} elapsed · "
                 f"about {format_seconds(s.eta_seconds())} left")
+        last = s.history[-1] if s.history else {}
+        if last.get("val_accuracy") is not None:
+            text += f" · test accuracy {last['val_accuracy']:.2%}, loss {last['val_loss']:.4f}"
     elif s.error:
         text = f"Stopped at epoch {_epoch(s.epoch)} of {s.target}: training diverged"
     elif s.epoch < s.target:
@@ -326,25 +328,19 @@ def _epoch(e: float) -> str:
     return str(int(e)) if e == int(e) else f"{math.floor(e * 100) / 100:.2f}"
 
 
-def _metrics(view: View, s: TrainSession, data: Dataset, final: bool) -> None:
-    if s.model is None:
-        view.metrics.empty()
-        return
-    if final:
-        test_loss, test_acc = s.model.evaluate(data.X_test, data.y_test)
-    else:
-        last = s.history[-1] if s.history else {}
-        test_loss, test_acc = last.get("val_loss"), last.get("val_accuracy")
+def _metrics(view: View, s: TrainSession, data: Dataset) -> None:
+    """The final figures of the model as it is now (after training, or stopped)."""
+    test_loss, test_acc = s.model.evaluate(data.X_test, data.y_test)
     epochs = max(s.trainer.epochs_done, 1)
     with view.metrics.container():
         c = st.columns(5)
-        c[0].metric("Test accuracy", "–" if test_acc is None else f"{test_acc:.2%}")
-        c[1].metric("Test loss", "–" if test_loss is None else f"{test_loss:.4f}")
+        c[0].metric("Test accuracy", f"{test_acc:.2%}")
+        c[1].metric("Test loss", f"{test_loss:.4f}")
         c[2].metric("Parameters", f"{s.model.n_params:,}", help=f"layers {_layers(s.model)}")
         c[3].metric("Time per epoch", f"{s.trainer.seconds / epochs:.3f} s",
                     help="compute time per epoch (as `python -m nn train` reports it)")
         c[4].metric("Epochs trained", _epoch(s.epoch))
-        if final and s.history:
+        if s.history:
             st.caption(f"Wall-clock training time: {s.wall_seconds:.3f} s (training, evaluation "
                        f"and live charts) · compute time: {s.trainer.seconds:.3f} s")
 
@@ -387,16 +383,17 @@ def _curves(view: View, s: TrainSession, final: bool) -> None:
 
 
 def draw(view: View, s: TrainSession, data: Dataset | None, final: bool) -> None:
-    """Redraw the whole live view from the session's model and history: still pictures while
-    training runs (cheap for the browser, which shares the CPU with training on a laptop), the
-    interactive figures once it stops."""
+    """Redraw the whole live view from the session's model and history.
+
+    While training runs, the browser shares the CPU with training (on a laptop), and each
+    element sent costs it work: the live view is the progress bar (which also shows the latest
+    test accuracy) and still pictures. The metrics and the interactive figures come at the end.
+    """
     _progress(view, s)
     if s.model is None or data is None:
         return
-    _metrics(view, s, data, final)
-    if not final:
-        view.note.caption("Live pictures while training runs; the charts become interactive "
-                          "(zoom, hover) when it stops.")
+    if final:
+        _metrics(view, s, data)
     if s.history:
         _curves(view, s, final)
     _data_view(view, s, data, final)
@@ -444,6 +441,8 @@ def live(data: Dataset | None) -> None:
 
 
 def _train_and_draw(view: View, s: TrainSession, data: Dataset) -> None:
+    view.metrics.caption("Live pictures while training runs; the charts become interactive (zoom, "
+                         "hover) and the final figures appear when it stops.")
     counted = time.perf_counter()        # wall-clock time is counted up to here
     # a small network's redraws too get one BLAS thread (a second one would spin in between)
     with one_blas_thread(s.trainer.one_thread):
