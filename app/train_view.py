@@ -359,7 +359,7 @@ def _data_view(view: View, s: TrainSession, data: Dataset, final: bool) -> None:
         else:
             view.data.image(pictures.decision_boundary_image(*args),
                             caption="Decision boundary: P(class 1) over the plane · train points: "
-                                    "dots · test points: squares")
+                                    "dots · test points: diamonds")
         return
     idx = np.linspace(0, len(data.X_test) - 1, GRID_IMAGES).round().astype(int)
     proba = s.model.predict_proba(data.X_test[idx])

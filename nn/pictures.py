@@ -102,7 +102,7 @@ def decision_boundary_image(predict_proba: Callable[[np.ndarray], np.ndarray], X
                             y_test: np.ndarray | None = None, grid: int = 100, size: int = 420,
                             max_points: int = 500) -> np.ndarray:
     """The decision boundary as a (size, size, 3) picture: P(class 1) coloured as in
-    ``plots.decision_boundary_figure``, train points as dots and test points as squares on top."""
+    ``plots.decision_boundary_figure``, train points as dots and test points as diamonds on top."""
     both = X_train if X_test is None else np.vstack([X_train, X_test])
     xs, ys, pts = plane_grid(both, grid)
     p1 = predict_proba(pts)[:, 1].reshape(grid, grid)[::-1]          # row 0 = top = largest y
@@ -113,13 +113,16 @@ def decision_boundary_image(predict_proba: Callable[[np.ndarray], np.ndarray], X
     pen = ImageDraw.Draw(img)
     scale = (size - 1) / np.array([xs[-1] - xs[0], ys[-1] - ys[0]])
     splits = [(X_train, y_train, False)] + ([] if X_test is None else [(X_test, y_test, True)])
-    for X, y, square in splits:
+    for X, y, diamond in splits:
         idx = _subsample(len(X), max_points)
         pts_px = (X[idx] - [xs[0], ys[0]]) * scale
         for (u, v), label in zip(pts_px, y[idx]):
-            box = (u - 3, size - 1 - v - 3, u + 3, size - 1 - v + 3)
-            fill, edge = CLASS_COLORS[int(label)], ("black" if square else "white")
-            (pen.rectangle if square else pen.ellipse)(box, fill=fill, outline=edge)
+            v = size - 1 - v
+            fill = CLASS_COLORS[int(label)]
+            if diamond:
+                pen.polygon([(u, v - 4), (u + 4, v), (u, v + 4), (u - 4, v)], fill=fill, outline="black")
+            else:
+                pen.ellipse((u - 3, v - 3, u + 3, v + 3), fill=fill, outline="white")
     return np.asarray(img)
 
 
