@@ -441,11 +441,13 @@ def live(data: Dataset | None) -> None:
 
 
 def _train_and_draw(view: View, s: TrainSession, data: Dataset) -> None:
+    _progress(view, s)
     view.metrics.caption("Live pictures while training runs; the charts become interactive (zoom, "
                          "hover) and the final figures appear when it stops.")
     counted = time.perf_counter()        # wall-clock time is counted up to here
+    s.throttle.begin(counted)
     # a small network's redraws too get one BLAS thread (a second one would spin in between)
-    with one_blas_thread(s.trainer.one_thread):
+    with one_blas_thread(s.trainer.small_steps):
         try:
             for _ in s.steps():
                 if s.throttle.due() and s.trainer.epochs_done < s.target:    # the last: drawn below

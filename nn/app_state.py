@@ -126,6 +126,11 @@ class Throttle:
     _last: float = field(default=-math.inf)
     _cost: float = 0.0
 
+    def begin(self, now: float | None = None) -> None:
+        """Training (re)starts now: the first redraw comes a gap later (a run shorter than that
+        shows only its final view, at no cost to training)."""
+        self._last = time.perf_counter() if now is None else now
+
     def due(self, now: float | None = None) -> bool:
         now = time.perf_counter() if now is None else now
         gap = min(max(self._cost / self.budget, self.min_gap), self.max_gap)

@@ -1,15 +1,19 @@
-"""One BLAS thread while a small network trains.
+"""How many threads BLAS (NumPy's matrix products) may use while networks train.
 
-OpenBLAS (NumPy's BLAS) multiplies small matrices on one thread anyway. But a larger product
-now and then (evaluating the validation set after each short epoch) wakes its other threads,
-which then busy-wait for the next job: with a small network a second core runs at 100% for
-nothing. On the command line that only wastes power; in the app it takes the core the browser
-and the Streamlit server need, and training itself slows down. So while a small network trains,
-BLAS is held at one thread (measured: moons, 200 epochs, 3.62 s on one thread and 3.67 s on
-two, with half the CPU time).
+Two cases where more than one thread costs time instead of saving it:
 
-The setting is process-wide and sessions train in parallel threads: a count of the small runs
-in progress lets the first one set it and the last one put it back.
+- A small network. OpenBLAS multiplies small matrices on one thread anyway, but a larger product
+  now and then (the validation set, after each short epoch) wakes its other threads, which then
+  busy-wait for the next job: a second core runs at 100% for nothing, and in the app it is the
+  core the browser and the server need. Measured on moons, 200 epochs: 3.62 s on one thread,
+  3.67 s on two, with twice the CPU time.
+- Several runs at once (the hosted app: each session trains in a thread of one process). Their
+  threaded products queue for the same BLAS threads. Measured on 2 cores, three MNIST epochs at
+  once: 4.74 s with two BLAS threads, 1.39 s with one each.
+
+So BLAS is held at one thread while a small network trains, or while two or more runs train at
+once, and given back its own setting otherwise. The setting is process-wide, hence the counts
+under a lock: whoever enters or leaves re-decides.
 """
 from __future__ import annotations
 
@@ -22,8 +26,9 @@ from typing import Any, Iterator, Sequence
 SINGLE_THREAD_MNK = 65536 * 4
 
 _lock = threading.Lock()
-_holders = 0
-_limiter: Any = None
+_runs = 0               # stretches of training steps running now (any size)
+_one_thread = 0         # holders that want one thread: small runs, and their pages' redraws
+_limiter: Any = None    # the active one-thread limit (threadpoolctl), if any
 _controller: Any = None
 
 
@@ -41,23 +46,35 @@ def _blas_controller() -> Any:
     return _controller
 
 
+def _change(runs: int, one_thread: int) -> None:
+    """Adjust the counts and the BLAS setting to match (call with ``_lock`` held)."""
+    global _runs, _one_thread, _limiter
+    _runs += runs
+    _one_thread += one_thread
+    want_one = _one_thread > 0 or _runs > 1
+    if want_one and _limiter is None:
+        _limiter = _blas_controller().limit(limits=1, user_api="blas")
+    elif not want_one and _limiter is not None:
+        _limiter.restore_original_limits()
+        _limiter = None
+
+
 @contextmanager
-def one_blas_thread(active: bool = True) -> Iterator[None]:
-    """Run the block with BLAS on one thread (if ``active``); safe to nest and to use from
-    several threads at once."""
-    global _holders, _limiter
-    if not active:
-        yield
-        return
+def _counted(runs: int, one_thread: int) -> Iterator[None]:
     with _lock:
-        if _holders == 0:
-            _limiter = _blas_controller().limit(limits=1, user_api="blas")
-        _holders += 1
+        _change(runs, one_thread)
     try:
         yield
     finally:
         with _lock:
-            _holders -= 1
-            if _holders == 0:
-                _limiter.restore_original_limits()
-                _limiter = None
+            _change(-runs, -one_thread)
+
+
+def training_steps(small: bool) -> Any:
+    """Wrap a stretch of training steps (not a ``yield``: the caller's own work is not training)."""
+    return _counted(1, int(small))
+
+
+def one_blas_thread(active: bool = True) -> Any:
+    """Hold BLAS at one thread for the block, if ``active`` (e.g. a small network's redraws)."""
+    return _counted(0, int(active))

@@ -12,7 +12,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from .blas_threads import one_blas_thread, step_is_small
+from .blas_threads import step_is_small, training_steps
 from .config import TrainConfig
 from .model import MLP
 from .optimizers import Optimizer, make_optimizer
@@ -50,8 +50,8 @@ class Trainer:
         bs = self.config.batch_size
         self.batch_size = n if bs == "full" else min(int(bs), n)
         self.steps_per_epoch = math.ceil(n / self.batch_size)
-        # small steps: BLAS held at one thread while training (see nn.blas_threads)
-        self.one_thread = step_is_small(model.layer_sizes, min(self.batch_size, GRAD_CHUNK))
+        # every matrix product of a step small enough for one BLAS thread (see nn.blas_threads)
+        self.small_steps = step_is_small(model.layer_sizes, min(self.batch_size, GRAD_CHUNK))
         self.rng = np.random.default_rng([self.config.seed, 1])   # shuffling; init used [seed]
         self.grads = [np.empty_like(p) for p in model.params]
         self._chunk_grads = [np.empty_like(p) for p in model.params] if self.batch_size > GRAD_CHUNK else []
@@ -87,7 +87,7 @@ class Trainer:
         self._stop = False
         self._last_report = time.perf_counter()
         while self.epochs_done < target and not self._stop:
-            with one_blas_thread(self.one_thread):    # not across the yield: the caller's own work
+            with training_steps(small=self.small_steps):    # BLAS threads: see nn.blas_threads
                 record = self._train_until_record()
             if record is not None:
                 yield record

@@ -165,8 +165,12 @@ def test_mnist_trains_one_short_epoch(mnist_path, monkeypatch):
 def test_throttle_paces_redraws_by_their_cost():
     from nn.app_state import Throttle
     t = Throttle(min_gap=0.5, max_gap=1.0, budget=0.05)
-    assert t.due(0.0)                                  # the first record is drawn at once
-    t.drew(started=0.0, now=0.01)                      # a cheap draw: 10 ms -> wait min_gap
+    assert t.due(0.0)                                  # never drawn nor begun: draw at once
+    t.begin(now=0.0)                                   # a run starts: first redraw after min_gap
+    assert not t.due(0.4) and t.due(0.5)
+    t.drew(started=0.5, now=0.51)                      # a cheap draw: 10 ms -> wait min_gap
+    assert not t.due(0.9) and t.due(1.01)
+    t.drew(started=0.0, now=0.01)
     assert not t.due(0.4) and t.due(0.52)
     t.drew(started=1.0, now=1.2)                       # an expensive one: never over max_gap
     assert not t.due(1.9) and t.due(2.21)

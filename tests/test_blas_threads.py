@@ -1,4 +1,5 @@
-"""BLAS on one thread while small networks train, and put back afterwards, also when runs overlap."""
+"""BLAS on one thread while small networks train or several runs train at once; its own setting
+back afterwards, also when runs overlap or fail."""
 from __future__ import annotations
 
 import numpy as np
@@ -6,7 +7,7 @@ import pytest
 from threadpoolctl import ThreadpoolController, threadpool_limits
 
 from nn import MLP, Trainer, TrainConfig
-from nn.blas_threads import one_blas_thread, step_is_small
+from nn.blas_threads import one_blas_thread, step_is_small, training_steps
 
 CONTROLLER = ThreadpoolController()
 
@@ -47,8 +48,19 @@ def test_one_thread_inside_and_the_setting_back_after_overlapping_holders(two_th
 
 def test_setting_back_even_when_training_fails(two_threads):
     with pytest.raises(RuntimeError):
-        with one_blas_thread():
+        with training_steps(small=True):
             raise RuntimeError("boom")
+    assert blas_threads() == 2
+
+
+def test_big_runs_keep_their_threads_alone_and_share_one_each_together(two_threads):
+    with training_steps(small=False):
+        assert blas_threads() == 2                   # alone: all of BLAS's threads
+        with training_steps(small=False):            # a second session starts training
+            assert blas_threads() == 1
+        assert blas_threads() == 2
+        with one_blas_thread():                      # a small network's redraw elsewhere
+            assert blas_threads() == 1
     assert blas_threads() == 2
 
 
