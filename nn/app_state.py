@@ -168,7 +168,6 @@ class TrainSession:
         self.wall_seconds = 0.0                   # wall-clock time spent training this model
         self.run_wall = 0.0                       # ... since the last Train / Continue
         self.run_from = 0.0                       # epoch at the last Train / Continue
-        self.baseline_loss = math.log(2)          # loss before training (to spot a blow-up)
         self.throttle = Throttle()                # paces the live redraws
 
     # state
@@ -201,8 +200,6 @@ class TrainSession:
 
     def _new_trainer(self, cfg: RunConfig, data: Dataset) -> None:
         self.trainer = build_trainer(cfg, data, self.model)
-        sample = slice(0, min(len(data.X_train), 2000))
-        self.baseline_loss = self.model.loss(data.X_train[sample], data.y_train[sample])
 
     def start(self, epochs: int) -> None:
         self.target = self.trainer.epochs_done + int(epochs)
@@ -240,30 +237,13 @@ class TrainSession:
         if not self.running or self.trainer is None:
             return
         try:
-            for rec in self.trainer.run(self.target - self.trainer.epochs_done):
-                blown = self._blow_up(rec)
-                if blown:
-                    self.error, self.running = blown, False
-                    yield rec
-                    return
-                yield rec
+            yield from self.trainer.run(self.target - self.trainer.epochs_done)
         except TrainingDiverged as exc:
-            self.error = f"{exc} Lower the learning rate and press Train for a fresh model."
+            self.error = (f"{exc} Press Train for a fresh model, or lower the learning rate and "
+                          f"Continue from the kept weights.")
             self.running = False
         if self.trainer.epochs_done >= self.target:      # not when merely told to stop
             self.running = False
-
-    def _blow_up(self, rec: Record) -> str | None:
-        """An explanation if the loss has exploded without going NaN (e.g. Adam at lr 50: the
-        steps are bounded by the learning rate, so the weights swing wildly but stay finite)."""
-        limit = max(3 * self.baseline_loss, 10 * math.log(self.model.layer_sizes[-1]))
-        if rec["train_loss"] <= limit:
-            return None
-        return (f"Training diverged: the training loss reached {rec['train_loss']:.3g} at epoch "
-                f"{rec['epoch']:.3g}, far above the {self.baseline_loss:.3g} the untrained network "
-                f"started from. The learning rate ({self.cfg.lr:g}) is too high: each step "
-                f"overshoots, so the weights swing further instead of settling. Training was "
-                f"stopped; try a learning rate 10 to 1000 times smaller and press Train.")
 
     # progress text
     def eta_seconds(self) -> float:

@@ -18,9 +18,13 @@ from .model import MLP
 from .optimizers import Optimizer, make_optimizer
 
 Record = dict[str, Any]
-# A loss this many times above where training started (or above chance level, log C) counts as
-# diverged: a stable softmax keeps an exploding loss finite, so waiting for NaN is not enough.
+# Divergence. A stable softmax keeps an exploding loss finite, so waiting for NaN is not enough:
+# - one step's loss this many times above where training started (or chance level, ln C);
 EXPLODE_FACTOR = 100.0
+# - a record's mean training loss above both RISE_FACTOR x the loss this trainer started from and
+#   RISE_CHANCE x ln C: slow blow-ups, e.g. tanh or sigmoid units with momentum at lr 5-20 on
+#   moons, where the loss settles far above chance level without any one step jumping 100x.
+RISE_FACTOR, RISE_CHANCE = 3.0, 10.0
 # Rows per forward/backward pass. A bigger batch (full-batch MNIST: 60000 rows) is done in chunks
 # whose gradients are summed: each chunk is read from memory once and reused from cache by the
 # backward pass, about 25% faster than one pass over the whole batch.
@@ -69,6 +73,10 @@ class Trainer:
         self._stop = False
         self._last_report = 0.0                  # perf_counter time of the last record
         self._explode_at = math.inf             # set from the first loss of this trainer
+        chance = math.log(model.layer_sizes[-1])
+        self.start_loss = model.loss(self.X[:2000], self.y[:2000])    # a sample is enough
+        start = self.start_loss if math.isfinite(self.start_loss) else chance
+        self._too_high = max(RISE_FACTOR * start, RISE_CHANCE * chance)
 
     def _new_optimizer(self) -> Optimizer:
         c = self.config
@@ -175,6 +183,10 @@ class Trainer:
         if not all(np.isfinite(p).all() for p in self.model.params) or not math.isfinite(
                 record["val_loss"] if record["val_loss"] is not None else 0.0):
             self._diverge("the weights stopped being finite")
+        if record["train_loss"] > self._too_high:
+            self._diverge(f"the training loss rose to {record['train_loss']:.3g}, far above the "
+                          f"{self.start_loss:.3g} this training started from (each step overshoots, "
+                          f"so the weights swing further instead of settling)")
         self._keep_good_weights()
         self.history.append(record)
         return record

@@ -89,6 +89,23 @@ def test_lr_50_on_moons_diverges_with_an_explanation(moons, optimizer):
     assert all(np.isfinite(r["train_loss"]) for r in trainer.history)
 
 
+@pytest.mark.parametrize("activation, lr", [("tanh", 5.0), ("sigmoid", 10.0)])
+def test_a_slow_blow_up_stops_at_a_record_with_its_weights(moons, activation, lr):
+    """Bounded activations keep each step's loss moderate (no 100x jump), but the loss settles far
+    above where it started: caught at a record, with the previous record's weights kept."""
+    model = MLP([2, 8, 2], activation=activation, seed=0)
+    trainer = Trainer(model, moons.X_train, moons.y_train, moons.X_test, moons.y_test,
+                      TrainConfig(optimizer="momentum", lr=lr, batch_size=32, epochs=30))
+    kept = [p.copy() for p in model.params]               # the weights of the last good record
+    with pytest.raises(TrainingDiverged, match="rose to .* far above"):
+        for _ in trainer.run():
+            kept = [p.copy() for p in model.params]
+    assert trainer.history, "some good records come first"
+    for p, q in zip(model.params, kept):
+        np.testing.assert_array_equal(p, q)
+    assert max(r["train_loss"] for r in trainer.history) <= 10 * np.log(2)
+
+
 def test_a_good_learning_rate_does_not_trip_the_divergence_check(moons):
     model = MLP([2, 64, 2], init="normal", seed=0)   # large initial loss, as seed-moons
     trainer = Trainer(model, moons.X_train, moons.y_train,
