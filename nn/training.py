@@ -200,11 +200,12 @@ class Trainer:
         self.model.copy_params_from(self._good)
         self.optimizer = self._new_optimizer()
         self._order = None
-        last = self.history[-1]["epoch"] if self.history else 0
+        kept = (f"its weights from epoch {self.history[-1]['epoch']:.3g}" if self.history
+                else "the weights it started with")
         self.diverged = (
             f"Training diverged: {what} at step {self.steps_done + 1} (epoch {self.epochs_done + 1}). "
             f"The learning rate ({self.config.lr:g}) is probably too high for this network; try a "
-            f"smaller one. The model keeps its last finite weights (from epoch {last:.3g}).")
+            f"smaller one. The model keeps {kept}, the last good ones.")
         raise TrainingDiverged(self.diverged)
 
 
