@@ -397,12 +397,8 @@ def draw(view: View, s: TrainSession, data: Dataset | None, final: bool) -> None
     if s.history:
         _curves(view, s, final)
     _data_view(view, s, data, final)
-    if data.image_shape is not None:
-        if final:
-            _after_training(view, s, data)
-        else:
-            view.after.caption("The confusion matrix and the most confidently wrong test images "
-                               "appear when training stops.")
+    if final and data.image_shape is not None:
+        _after_training(view, s, data)
 
 
 def _after_training(view: View, s: TrainSession, data: Dataset) -> None:
@@ -441,9 +437,12 @@ def live(data: Dataset | None) -> None:
 
 
 def _train_and_draw(view: View, s: TrainSession, data: Dataset) -> None:
-    _progress(view, s)
+    _progress(view, s)                   # what stays put while training runs is drawn once
     view.metrics.caption("Live pictures while training runs; the charts become interactive (zoom, "
                          "hover) and the final figures appear when it stops.")
+    if data.image_shape is not None:
+        view.after.caption("The confusion matrix and the most confidently wrong test images appear "
+                           "when training stops.")
     counted = time.perf_counter()        # wall-clock time is counted up to here
     s.throttle.begin(counted)
     # a small network's redraws too get one BLAS thread (a second one would spin in between)
