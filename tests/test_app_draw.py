@@ -7,6 +7,7 @@ import types
 
 import numpy as np
 import pytest
+from app_pages import open_app, open_page
 from streamlit.testing.v1 import AppTest
 
 import nn
@@ -14,8 +15,6 @@ from nn.draw import (DEFAULT_MODEL_PATH, describe_model, digit_drawing, load_mni
                      mnist_model_problem, model_choices, predict_drawing, probability_figure,
                      session_mnist_model)
 from nn.io import model_to_bytes
-
-APP = str(DEFAULT_MODEL_PATH.parents[1] / "dashboard.py")
 
 
 class FakeResult:
@@ -41,11 +40,7 @@ def canvas(monkeypatch):
 
 
 def draw_page() -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.run()
-    at.switch_page("pages/draw.py").run()
-    assert not at.exception, at.exception
-    return at
+    return open_page("pages/draw.py")
 
 
 def one(h: int = 280, w: int = 280) -> np.ndarray:
@@ -117,7 +112,7 @@ def test_drawing_and_settings_survive_a_visit_to_another_page(canvas):
 
 
 def test_session_model_is_preferred_and_others_are_offered(canvas):
-    at = AppTest.from_file(APP, default_timeout=60).run()
+    at = open_app()
     at.session_state["train_session"] = types.SimpleNamespace(model=mnist_model())
     at.switch_page("pages/draw.py").run()
     radio = at.radio(key="draw_model_choice")
@@ -126,7 +121,7 @@ def test_session_model_is_preferred_and_others_are_offered(canvas):
 
 
 def test_a_model_for_another_dataset_in_the_session_is_ignored(canvas):
-    at = AppTest.from_file(APP, default_timeout=60).run()
+    at = open_app()
     at.session_state["model"] = nn.MLP([2, 8, 2])
     at.switch_page("pages/draw.py").run()
     assert not at.exception

@@ -2,19 +2,12 @@
 gets a message naming the setting."""
 from __future__ import annotations
 
-from pathlib import Path
-
+from app_pages import open_page
 from streamlit.testing.v1 import AppTest
-
-APP = str(Path(__file__).resolve().parents[1] / "dashboard.py")
 
 
 def sweep_page() -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.run()
-    at.switch_page("pages/sweep.py").run()
-    assert not at.exception, at.exception
-    return at
+    return open_page("pages/sweep.py")
 
 
 def tiny(at: AppTest, values: str = "2:4") -> AppTest:

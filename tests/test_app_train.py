@@ -3,6 +3,7 @@ continue, reset, bad settings from the URL, a diverging run, model upload and th
 from __future__ import annotations
 
 import pytest
+from app_pages import open_app
 from streamlit.testing.v1 import AppTest
 
 import nn
@@ -11,12 +12,6 @@ from nn.experiment import build_trainer, config_from_preset, load_data
 from nn.io import model_to_bytes
 
 TINY = {"preset": "moons", "n_samples": "400", "epochs": "3", "hidden": "8-8"}
-
-
-def _app(**query: str) -> AppTest:
-    at = AppTest.from_file("../dashboard.py", default_timeout=60)
-    at.query_params.update(query)
-    return at.run()
 
 
 def _session(at: AppTest) -> TrainSession:
@@ -29,7 +24,7 @@ def _text(at: AppTest) -> str:
 
 
 def test_opens_ready_with_moons_default():
-    at = _app()
+    at = open_app()
     assert not at.exception
     assert at.selectbox(key="tw.dataset").value == "moons"
     assert at.query_params["hidden"] == "32-32" and at.query_params["lr"] == "0.01"
@@ -37,7 +32,7 @@ def test_opens_ready_with_moons_default():
 
 
 def test_train_tiny_end_to_end_then_continue_and_reset():
-    at = _app(**TINY)
+    at = open_app(**TINY)
     at.button(key="train.go").click().run()
     assert not at.exception
     s = _session(at)
@@ -56,7 +51,7 @@ def test_train_tiny_end_to_end_then_continue_and_reset():
 
 
 def test_stop_keeps_model_and_history_and_continue_goes_on():
-    at = _app(**{**TINY, "epochs": "100000"})
+    at = open_app(**{**TINY, "epochs": "100000"})
     with pytest.raises(RuntimeError, match="timed out"):      # a long run, cut off mid-way
         at.button(key="train.go").click().run(timeout=3)
     s = _session(at)
@@ -77,7 +72,7 @@ def test_stop_keeps_model_and_history_and_continue_goes_on():
 
 
 def test_changing_the_architecture_asks_for_a_new_model():
-    at = _app(**TINY)
+    at = open_app(**TINY)
     at.button(key="train.go").click().run()
     at.slider(key="tw.layers").set_value(3).run()
     assert any("Press **Train** for a new model" in w.value for w in at.warning)
@@ -87,7 +82,7 @@ def test_changing_the_architecture_asks_for_a_new_model():
 
 
 def test_bad_url_values_warn_and_keep_defaults():
-    at = _app(preset="moons", lr="abc", hidden="0", epochs="-4", dataset="nope")
+    at = open_app(preset="moons", lr="abc", hidden="0", epochs="-4", dataset="nope")
     assert not at.exception
     warnings = " ".join(w.value for w in at.warning)
     for name in ("lr", "hidden", "epochs", "dataset"):
@@ -97,7 +92,7 @@ def test_bad_url_values_warn_and_keep_defaults():
 
 
 def test_url_mirrors_settings_and_round_trips():
-    at = _app(**TINY, lr="0.003", batch_size="full")
+    at = open_app(**TINY, lr="0.003", batch_size="full")
     assert at.query_params["lr"] == "0.003" and at.query_params["batch_size"] == "full"
     at.select_slider(key="tw.lr").set_value(0.1).run()
     assert at.query_params["lr"] == "0.1"
@@ -107,7 +102,7 @@ def test_url_mirrors_settings_and_round_trips():
 
 
 def test_diverging_run_explains_instead_of_crashing():
-    at = _app(**{**TINY, "lr": "50", "epochs": "5"})
+    at = open_app(**{**TINY, "lr": "50", "epochs": "5"})
     at.button(key="train.go").click().run()
     assert not at.exception
     s = _session(at)
@@ -121,7 +116,7 @@ def test_upload_a_saved_model_and_refuse_bad_files():
     data = load_data(cfg)
     trainer = build_trainer(cfg, data)
     list(trainer.run())
-    at = _app(**TINY)
+    at = open_app(**TINY)
     at.file_uploader(key="tw.upload").set_value(("m.npz", model_to_bytes(trainer.model), "application/octet-stream")).run()
     s = _session(at)
     assert not at.exception and s.model is not None and s.model.layer_sizes == [2, 6, 2]
@@ -136,7 +131,7 @@ def test_upload_a_saved_model_and_refuse_bad_files():
 
 
 def test_digits_shows_image_grid_confusion_and_wrong_gallery():
-    at = _app(preset="moons", dataset="digits", hidden="16", epochs="2", lr="0.01")
+    at = open_app(preset="moons", dataset="digits", hidden="16", epochs="2", lr="0.01")
     at.button(key="train.go").click().run()
     assert not at.exception and _session(at).epoch == 2
     titles = [c.proto.spec for c in at.get("plotly_chart")]
@@ -156,7 +151,7 @@ def test_history_csv_and_model_bytes_round_trip():
 @pytest.mark.mnist
 def test_mnist_trains_one_short_epoch(mnist_path, monkeypatch):
     monkeypatch.setenv("MNIST_PATH", mnist_path)
-    at = _app(preset="mnist", hidden="16", epochs="1", batch_size="full", lr="0.5", optimizer="sgd")
+    at = open_app(preset="mnist", hidden="16", epochs="1", batch_size="full", lr="0.5", optimizer="sgd")
     at.button(key="train.go").click().run(timeout=120)
     assert not at.exception and _session(at).epoch == 1
     assert any("Test images" in c.proto.spec for c in at.get("plotly_chart"))
