@@ -18,7 +18,7 @@ under a lock: whoever enters or leaves re-decides.
 from __future__ import annotations
 
 import threading
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any, Iterator, Sequence
 
 # OpenBLAS runs a matrix product on one thread when M*N*K is at most 65536 * GEMM_MULTITHREAD_THRESHOLD
@@ -70,11 +70,11 @@ def _counted(runs: int, one_thread: int) -> Iterator[None]:
             _change(-runs, -one_thread)
 
 
-def training_steps(small: bool) -> Any:
+def training_steps(small: bool) -> AbstractContextManager[None]:
     """Wrap a stretch of training steps (not a ``yield``: the caller's own work is not training)."""
     return _counted(1, int(small))
 
 
-def one_blas_thread(active: bool = True) -> Any:
+def one_blas_thread(active: bool = True) -> AbstractContextManager[None]:
     """Hold BLAS at one thread for the block, if ``active`` (e.g. a small network's redraws)."""
     return _counted(0, int(active))

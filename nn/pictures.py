@@ -15,8 +15,8 @@ from typing import Any, Callable, Sequence
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from nn.plots import (BOUNDARY_SCALE, CLASS_COLORS, RIGHT, TRAIN_COLOR, VAL_COLOR, WRONG, _curve_points,
-                      _hex_rgb, _subsample, grid_title, mosaic, plane_grid)
+from nn.plots import (BOUNDARY_SCALE, CLASS_COLORS, RIGHT, TRAIN_COLOR, VAL_COLOR, WRONG, curve_points,
+                      grid_title, hex_rgb, mosaic, plane_grid, subsample)
 
 Record = dict[str, Any]
 INK, GRID, MUTED = "#262730", "#e6e6ea", "#6b6d7a"          # text, grid lines, tick labels
@@ -56,7 +56,7 @@ def _y_axis(metric: str, values: np.ndarray) -> tuple[Callable[[np.ndarray], np.
 def curves_image(history: Sequence[Record], metric: str, width: int = 560, height: int = 320) -> np.ndarray:
     """Training and validation ``metric`` ('loss' or 'accuracy') against the epoch, as a picture:
     the live stand-in for ``plots.loss_figure`` / ``plots.accuracy_figure``."""
-    series = [(_curve_points(history, f"{split}_{metric}"), color, name)
+    series = [(curve_points(history, f"{split}_{metric}"), color, name)
               for split, color, name in (("train", TRAIN_COLOR, "training"),
                                          ("val", VAL_COLOR, "validation (test set)"))]
     values = np.array([v for (_, ys), _, _ in series for v in ys], float)
@@ -106,7 +106,7 @@ def decision_boundary_image(predict_proba: Callable[[np.ndarray], np.ndarray], X
     both = X_train if X_test is None else np.vstack([X_train, X_test])
     xs, ys, pts = plane_grid(both, grid)
     p1 = predict_proba(pts)[:, 1].reshape(grid, grid)[::-1]          # row 0 = top = largest y
-    low, mid, high = (_hex_rgb(c).astype(np.float32) for _, c in BOUNDARY_SCALE)
+    low, mid, high = (hex_rgb(c).astype(np.float32) for _, c in BOUNDARY_SCALE)
     t = p1[..., None]                                                  # piecewise-linear colour scale
     rgb = np.where(t < 0.5, low + (mid - low) * (2 * t), mid + (high - mid) * (2 * t - 1))
     img = Image.fromarray(rgb.astype(np.uint8)).resize((size, size), Image.BILINEAR)
@@ -114,7 +114,7 @@ def decision_boundary_image(predict_proba: Callable[[np.ndarray], np.ndarray], X
     scale = (size - 1) / np.array([xs[-1] - xs[0], ys[-1] - ys[0]])
     splits = [(X_train, y_train, False)] + ([] if X_test is None else [(X_test, y_test, True)])
     for X, y, diamond in splits:
-        idx = _subsample(len(X), max_points)
+        idx = subsample(len(X), max_points)
         pts_px = (X[idx] - [xs[0], ys[0]]) * scale
         for (u, v), label in zip(pts_px, y[idx]):
             v = size - 1 - v

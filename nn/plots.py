@@ -21,7 +21,7 @@ BOUNDARY_SCALE = [[0.0, "#4393c3"], [0.5, "#f7f7f7"], [1.0, "#d6604d"]]
 MARGIN = dict(l=10, r=10, t=40, b=10)
 
 
-def _curve_points(history: Sequence[Record], key: str, max_points: int = 400) -> tuple[list, list]:
+def curve_points(history: Sequence[Record], key: str, max_points: int = 400) -> tuple[list, list]:
     """(epochs, values) for one metric, thinned to about ``max_points`` (keeping the last)."""
     rows = [r for r in history if r.get(key) is not None]
     if len(rows) > max_points:
@@ -33,7 +33,7 @@ def _curve_points(history: Sequence[Record], key: str, max_points: int = 400) ->
 def _curves(history: Sequence[Record], metric: str, title: str, height: int, yaxis: dict) -> go.Figure:
     traces = []
     for split, color in (("train", TRAIN_COLOR), ("val", VAL_COLOR)):
-        x, y = _curve_points(history, f"{split}_{metric}")
+        x, y = curve_points(history, f"{split}_{metric}")
         name = "training (epoch mean so far)" if split == "train" else "validation (test set)"
         traces.append(go.Scatter(x=x, y=y, name=name, mode="lines", line=dict(color=color, width=2)))
     layout = dict(title=dict(text=title, x=0), height=height, margin=MARGIN, uirevision=metric,
@@ -63,7 +63,7 @@ def plane_grid(X: np.ndarray, n: int = 100, pad: float = 0.5) -> tuple[np.ndarra
     return xs, ys, np.column_stack([gx.ravel(), gy.ravel()])
 
 
-def _subsample(n: int, k: int) -> np.ndarray:
+def subsample(n: int, k: int) -> np.ndarray:
     """A fixed spread of at most ``k`` indices out of ``n`` (the same every redraw)."""
     return np.arange(n) if n <= k else np.linspace(0, n - 1, k).round().astype(int)
 
@@ -84,7 +84,7 @@ def decision_boundary_figure(predict_proba: Callable[[np.ndarray], np.ndarray],
     if X_test is not None:
         splits.append(("test", X_test, y_test, "diamond"))
     for split, X, y, symbol in splits:
-        idx = _subsample(len(X), max_points)
+        idx = subsample(len(X), max_points)
         traces.append(go.Scatter(
             x=X[idx, 0], y=X[idx, 1], mode="markers", name=f"{split} points ({symbol}s)",
             marker=dict(symbol=symbol, size=6 if split == "train" else 7, color=y[idx], cmin=0, cmax=1,
@@ -108,7 +108,8 @@ def _png_data_uri(rgb: np.ndarray) -> str:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
-def _hex_rgb(color: str) -> np.ndarray:
+def hex_rgb(color: str) -> np.ndarray:
+    """'#1a9850' -> array([26, 152, 80], dtype=uint8)."""
     return np.array([int(color[i:i + 2], 16) for i in (1, 3, 5)], dtype=np.uint8)
 
 
@@ -134,7 +135,7 @@ def mosaic(images: np.ndarray, ok: np.ndarray, cols: int = 8, tile: int = 56
     for i in range(n):
         r, c = divmod(i, cols)
         top, left = r * tile_h + CAPTION, c * tile_w + gap // 2
-        out[top:top + h + 2 * border, left:left + w + 2 * border] = _hex_rgb(RIGHT if ok[i] else WRONG)
+        out[top:top + h + 2 * border, left:left + w + 2 * border] = hex_rgb(RIGHT if ok[i] else WRONG)
         out[top + border:top + border + h, left + border:left + border + w] = \
             (255 * (1 - big[i])).astype(np.uint8)[..., None]
         anchors.append((left + border + w / 2, top - 1))

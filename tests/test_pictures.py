@@ -11,8 +11,7 @@ HISTORY = [{"epoch": e, "train_loss": 1 / e, "val_loss": 1.2 / e, "train_accurac
 
 def _has(img: np.ndarray, color: str, at_least: int = 20) -> bool:
     """Whether at least ``at_least`` pixels are exactly ``color`` (a curve drawn in it)."""
-    rgb = np.array([int(color[i:i + 2], 16) for i in (1, 3, 5)])
-    return int((img == rgb).all(axis=-1).sum()) >= at_least
+    return int((img == plots.hex_rgb(color)).all(axis=-1).sum()) >= at_least
 
 
 def test_nice_ticks_are_round_and_cover_the_range():
@@ -31,8 +30,7 @@ def test_curves_picture_draws_both_curves_in_their_colours():
 def test_curves_picture_follows_the_data():
     """Falling loss: the training curve's pixels sit lower on the right than on the left."""
     img = pictures.curves_image(HISTORY, "loss", width=500, height=260)
-    rgb = np.array([int(plots.TRAIN_COLOR[i:i + 2], 16) for i in (1, 3, 5)])
-    rows, cols = np.nonzero((img == rgb).all(axis=-1))
+    rows, cols = np.nonzero((img == plots.hex_rgb(plots.TRAIN_COLOR)).all(axis=-1))
     inside = rows > 40                                              # below the legend's swatch
     left, right = rows[inside & (cols < 150)], rows[inside & (cols > 400)]
     assert left.mean() < right.mean()                               # image rows grow downwards
@@ -63,7 +61,5 @@ def test_image_grid_picture_frames_right_green_and_wrong_red():
     y_pred = y_true.copy()
     y_pred[[3]] = 0
     img = pictures.image_grid_image(images, y_true, y_pred, np.full(16, 0.9))
-    red = np.array([int(plots.WRONG[i:i + 2], 16) for i in (1, 3, 5)])
-    green = np.array([int(plots.RIGHT[i:i + 2], 16) for i in (1, 3, 5)])
-    n_red, n_green = ((img == red).all(axis=-1).sum(), (img == green).all(axis=-1).sum())
+    n_red, n_green = ((img == plots.hex_rgb(c)).all(axis=-1).sum() for c in (plots.WRONG, plots.RIGHT))
     assert 0 < n_red < n_green / 5                          # one red frame, fifteen green ones
