@@ -72,11 +72,12 @@ class Trainer:
         self._good = [p.copy() for p in model.params]
         self._stop = False
         self._last_report = 0.0                  # perf_counter time of the last record
-        self._explode_at = math.inf             # set from the first loss of this trainer
+        # divergence limits, from where this trainer starts (a sample of the data is enough)
         chance = math.log(model.layer_sizes[-1])
-        self.start_loss = model.loss(self.X[:2000], self.y[:2000])    # a sample is enough
+        self.start_loss = model.loss(self.X[:2000], self.y[:2000])
         start = self.start_loss if math.isfinite(self.start_loss) else chance
-        self._too_high = max(RISE_FACTOR * start, RISE_CHANCE * chance)
+        self._explode_at = EXPLODE_FACTOR * max(start, chance)           # one step's loss
+        self._too_high = max(RISE_FACTOR * start, RISE_CHANCE * chance)  # a record's mean loss
 
     def _new_optimizer(self) -> Optimizer:
         c = self.config
@@ -135,8 +136,6 @@ class Trainer:
             loss, correct = self._batch_grads(Xb, yb)
         if not math.isfinite(loss):
             self._diverge(f"the training loss became {loss}")
-        if self._explode_at == math.inf:
-            self._explode_at = EXPLODE_FACTOR * max(loss, math.log(self.model.layer_sizes[-1]))
         if loss > self._explode_at:
             self._diverge(f"the training loss exploded to {loss:.3g} (more than "
                           f"{EXPLODE_FACTOR:.0f}x where it started)")
