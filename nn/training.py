@@ -184,8 +184,7 @@ class Trainer:
             self._diverge("the weights stopped being finite")
         if record["train_loss"] > self._too_high:
             self._diverge(f"the training loss rose to {record['train_loss']:.3g}, far above the "
-                          f"{self.start_loss:.3g} this training started from (each step overshoots, "
-                          f"so the weights swing further instead of settling)")
+                          f"{self.start_loss:.3g} this training started from,")
         self._keep_good_weights()
         self.history.append(record)
         return record
@@ -203,8 +202,9 @@ class Trainer:
                 else "the weights it started with")
         self.diverged = (
             f"Training diverged: {what} at step {self.steps_done + 1} (epoch {self.epochs_done + 1}). "
-            f"The learning rate ({self.config.lr:g}) is probably too high for this network; try a "
-            f"smaller one. The model keeps {kept}, the last good ones.")
+            f"The learning rate ({self.config.lr:g}) is probably too high for this network: each "
+            f"step overshoots, so the weights swing further instead of settling. Try a smaller "
+            f"one. The model keeps {kept}, the last good ones.")
         raise TrainingDiverged(self.diverged)
 
 
