@@ -1,0 +1,80 @@
+"""The hosting mode and the server's limits, read from the environment.
+
+A copy on one's own laptop runs with the defaults. The hosted demo sets ``NN_PUBLIC=1``: every
+visitor is then a stranger, so nothing a visitor types may pick a server to talk to (the Sweep
+page's Dask address is not offered; the operator's own cluster, if any, comes from
+``NN_DASK_SCHEDULER``). The limits hold in both modes, so a laptop and the demo behave alike;
+each can be changed by its environment variable (see README, "Hosting").
+
+| variable                  | default   | what it bounds                                            |
+|---------------------------|-----------|-----------------------------------------------------------|
+| NN_PUBLIC                 | 0         | 1/true/yes: hosting mode                                  |
+| NN_DASK_SCHEDULER         | (none)    | the operator's Dask cluster for sweeps                    |
+| NN_MAX_PARAMS             | 5000000   | parameters of one model (built, trained or loaded)        |
+| NN_MAX_MODEL_MB           | 64        | a model file, compressed and inflated                     |
+| NN_MAX_TRAINING_RUNS      | 4         | training runs at once on this server (others queue)       |
+| NN_MAX_SWEEP_SECONDS      | 600       | a sweep's estimated work, in seconds of one core          |
+| NN_MAX_SWEEP_MEMORY_MB    | 2048      | a sweep's estimated peak memory, all workers together     |
+| NN_MAX_WORKERS            | cores     | local worker processes of a sweep                         |
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+TRUE_WORDS = ("1", "true", "yes", "on")
+
+
+def _cores() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:           # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+@dataclass(frozen=True)
+class Limits:
+    public: bool = False
+    dask_scheduler: str | None = None
+    max_params: int = 5_000_000
+    max_model_mb: int = 64
+    max_training_runs: int = 4
+    max_sweep_seconds: float = 600.0
+    max_sweep_memory_mb: int = 2048
+    max_workers: int = 1
+
+    @property
+    def max_model_bytes(self) -> int:
+        return self.max_model_mb * 1024 * 1024
+
+
+class HostingConfigError(ValueError):
+    """An environment variable of the hosting configuration is unreadable."""
+
+
+def _int(name: str, default: int, low: int = 1) -> int:
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = int(text)
+    except ValueError:
+        raise HostingConfigError(f"{name} must be a whole number >= {low}; got {text!r}") from None
+    if value < low:
+        raise HostingConfigError(f"{name} must be a whole number >= {low}; got {value}")
+    return value
+
+
+def limits() -> Limits:
+    """The limits in force now (read from the environment on every call: it is cheap)."""
+    cores = _cores()
+    return Limits(
+        public=os.environ.get("NN_PUBLIC", "").strip().lower() in TRUE_WORDS,
+        dask_scheduler=os.environ.get("NN_DASK_SCHEDULER", "").strip() or None,
+        max_params=_int("NN_MAX_PARAMS", Limits.max_params),
+        max_model_mb=_int("NN_MAX_MODEL_MB", Limits.max_model_mb),
+        max_training_runs=_int("NN_MAX_TRAINING_RUNS", Limits.max_training_runs),
+        max_sweep_seconds=float(_int("NN_MAX_SWEEP_SECONDS", int(Limits.max_sweep_seconds))),
+        max_sweep_memory_mb=_int("NN_MAX_SWEEP_MEMORY_MB", Limits.max_sweep_memory_mb),
+        max_workers=min(_int("NN_MAX_WORKERS", cores), cores),
+    )
