@@ -4,13 +4,15 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
+from pathlib import Path
 from typing import Any, Sequence
 
 from .activations import ACTIVATIONS
 from .config import ConfigError, RunConfig
 from .data import DATASETS, DatasetUnavailable
-from .experiment import build_trainer, config_from_preset, load_data
+from .experiment import build_trainer, check_param_limit, config_from_preset, layer_sizes_for, load_data
 from .init import INITS
 from .optimizers import OPTIMIZERS
 from .presets import PRESETS
@@ -27,6 +29,30 @@ def batch_size_arg(text: str) -> int | str:
         return int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"must be a whole number or 'full'; got {text!r}") from None
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1; got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1; got {value}")
+    return value
+
+
+def save_path(text: str) -> str:
+    """Where ``--save`` will write (NumPy adds ``.npz`` when missing: say so), checked before
+    training so that a bad path does not cost the trained model."""
+    path = text if text.endswith(".npz") else text + ".npz"
+    folder = Path(path).parent
+    if Path(text).is_dir() or Path(path).is_dir():
+        raise ConfigError("save", f"--save: {text} is a folder; give a file name such as {Path(text) / 'model.npz'}")
+    if not folder.is_dir():
+        raise ConfigError("save", f"--save: the folder {folder} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise ConfigError("save", f"--save: cannot write to the folder {folder}")
+    return path
 
 
 def add_run_options(p: argparse.ArgumentParser) -> None:
@@ -60,15 +86,17 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
 
 def _train_command(args: argparse.Namespace) -> int:
     cfg = config_from_args(args)
+    check_param_limit(layer_sizes_for(cfg))         # before loading or building anything
+    save_to = save_path(args.save) if args.save else None
     data = load_data(cfg)
     trainer = build_trainer(cfg, data)
-    log_every = args.log_every or max(1, math.ceil(cfg.epochs / 50))
+    log_every = args.log_every if args.log_every is not None else max(1, math.ceil(cfg.epochs / 50))
     diverged = _train_with_progress(trainer, cfg.epochs, log_every, quiet=args.json)
     model = trainer.model
     train_loss, train_acc = model.evaluate(data.X_train, data.y_train)
     test_loss, test_acc = model.evaluate(data.X_test, data.y_test)
-    if args.save:
-        model.save(args.save)
+    if save_to:
+        model.save(save_to)
     summary: dict[str, Any] = {
         "dataset": data.name, "layers": model.layer_sizes, "activation": model.activation,
         "preset": args.preset, "epochs": trainer.epochs_done, "n_params": model.n_params,
@@ -76,11 +104,11 @@ def _train_command(args: argparse.Namespace) -> int:
         "test_loss": test_loss, "test_accuracy": test_acc,
         "train_seconds": round(trainer.seconds, 4),
         "seconds_per_epoch": round(trainer.seconds / max(trainer.epochs_done, 1), 6),
-        "saved": args.save, "diverged": diverged, "config": cfg.to_dict(),
+        "saved": save_to, "diverged": diverged, "config": cfg.to_dict(),
     }
     print(f"test accuracy {test_acc:.2%}  test loss {test_loss:.4f}  trained in "
           f"{trainer.seconds:.2f} s ({summary['seconds_per_epoch']:.3f} s/epoch)"
-          + (f"  saved to {args.save}" if args.save else ""), file=sys.stderr if args.json else sys.stdout)
+          + (f"  saved to {save_to}" if save_to else ""), file=sys.stderr if args.json else sys.stdout)
     if args.json:
         print(json.dumps(summary))
     return EXIT_DIVERGED if diverged else 0
@@ -123,8 +151,9 @@ def build_parser() -> argparse.ArgumentParser:
     train = sub.add_parser("train", help="train one network",
                            description="Train one network and report its test accuracy.")
     add_run_options(train)
-    train.add_argument("--save", metavar="PATH", help="save the trained model to PATH (.npz)")
-    train.add_argument("--log-every", type=int, metavar="K",
+    train.add_argument("--save", metavar="PATH",
+                       help="save the trained model to PATH (.npz is added if missing)")
+    train.add_argument("--log-every", type=positive_int, metavar="K",
                        help="print a line every K epochs (default: about 50 lines in all)")
     train.set_defaults(func=_train_command, parser=train)
     from .sweep_cli import add_sweep_parser    # here: sweep_cli imports this module

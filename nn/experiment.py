@@ -1,10 +1,16 @@
 """From a ``RunConfig`` to data, a model and a trainer: the glue the CLI and the app share."""
 from __future__ import annotations
 
-from typing import Any
+import functools
+import math
+import time
+from typing import Any, Sequence
 
-from .config import RunConfig
+import numpy as np
+
+from .config import ConfigError, RunConfig
 from .data import TOY_DATASETS, Dataset, load_dataset
+from .hosting import limits
 from .model import MLP
 from .presets import get_preset
 from .training import Trainer
@@ -24,8 +30,47 @@ def load_data(cfg: RunConfig) -> Dataset:
     return load_dataset(cfg.dataset, test_size=cfg.test_size)
 
 
+# (input features, classes, training rows, test rows) of each dataset, known without loading it;
+# the 2-D sets' rows depend on n_samples and test_size (see ``data_shape``).
+DATASET_SHAPES = {"moons": (2, 2, 0, 0), "circles": (2, 2, 0, 0), "digits": (64, 10, 1797, 0),
+                  "mnist": (784, 10, 60_000, 10_000), "fashion_mnist": (784, 10, 60_000, 10_000)}
+
+
+def data_shape(cfg: RunConfig) -> tuple[int, int, int, int]:
+    """(features, classes, training rows, test rows) ``cfg`` will train on, without loading data."""
+    features, classes, n_train, n_test = DATASET_SHAPES[cfg.dataset]
+    if cfg.dataset in TOY_DATASETS or cfg.dataset == "digits":
+        total = cfg.n_samples if cfg.dataset in TOY_DATASETS else n_train
+        n_test = math.ceil(total * cfg.test_size)          # as sklearn's train_test_split rounds
+        n_train = total - n_test
+    return features, classes, n_train, n_test
+
+
+def layer_sizes_for(cfg: RunConfig) -> list[int]:
+    features, classes, _, _ = data_shape(cfg)
+    return [features, *cfg.hidden, classes]
+
+
+def count_params(layer_sizes: Sequence[int]) -> int:
+    """Weights and biases of an MLP with these layer sizes."""
+    return sum(a * b + b for a, b in zip(layer_sizes[:-1], layer_sizes[1:]))
+
+
+def check_param_limit(layer_sizes: Sequence[int]) -> None:
+    """Raise ConfigError (naming --hidden) if the network exceeds the server's parameter limit
+    (``nn.hosting.limits().max_params``, NN_MAX_PARAMS); checked before anything is built."""
+    n, limit = count_params(layer_sizes), limits().max_params
+    if n > limit:
+        sizes = "-".join(map(str, layer_sizes))
+        raise ConfigError("hidden", f"hidden (--hidden): a {sizes} network has {n:,} parameters, "
+                                    f"above the limit of {limit:,} (NN_MAX_PARAMS); "
+                                    f"use fewer or smaller hidden layers")
+
+
 def build_model(cfg: RunConfig, data: Dataset) -> MLP:
-    """A fresh network shaped for ``data``, remembering what it is trained on."""
+    """A fresh network shaped for ``data``, remembering what it is trained on (refused before
+    anything is allocated if it exceeds the parameter limit)."""
+    check_param_limit([data.n_features, *cfg.hidden, data.n_classes])
     model = MLP([data.n_features, *cfg.hidden, data.n_classes], activation=cfg.activation,
                 init=cfg.init, seed=cfg.seed)
     model.meta.update(dataset=data.name, preprocessing=data.preprocessing, config=cfg.to_dict())
@@ -49,3 +94,45 @@ def check_model_fits(model: MLP, data: Dataset) -> None:
     if trained_on not in (None, data.preprocessing):
         raise ValueError(f"this model expects '{trained_on}' inputs; {data.name} gives "
                          f"'{data.preprocessing}'")
+
+
+# --- how long an epoch will take, before training --------------------------------------------
+# Cost model: a dense layer of a x b costs 2ab FLOPs per row forward; a training step adds
+# dW = A^T dZ (2ab) and, except for the first layer, dA = dZ W^T (2ab); evaluating the test set
+# once per epoch costs the forward pass. nn trains at about half the speed of a large float32
+# matrix product (README: 52% for MNIST 784-256-10), hence TRAINING_EFFICIENCY. Each step also
+# costs a fixed STEP_OVERHEAD_S of Python and small NumPy calls, which dominates for small
+# networks (moons, batch 32: 20 epochs in 0.4 s, about 100 us a step with the per-epoch records).
+TRAINING_EFFICIENCY = 0.5
+STEP_OVERHEAD_S = 100e-6
+
+
+@functools.lru_cache(maxsize=1)
+def matmul_flops_per_second() -> float:
+    """FLOP/s of a 512x512x512 float32 product on this machine (best of 3; measured once per
+    process, a few milliseconds)."""
+    a = np.ones((512, 512), np.float32)
+    best = math.inf
+    for _ in range(3):
+        t = time.perf_counter()
+        a @ a
+        best = min(best, time.perf_counter() - t)
+    return 2 * 512**3 / max(best, 1e-9)
+
+
+def estimate_epoch_seconds(layer_sizes: Sequence[int], n_train: int, n_test: int,
+                           batch_size: int | str, flops_per_second: float | None = None) -> float:
+    """Estimated seconds for one epoch (training and the test evaluation), from the cost model above."""
+    products = [a * b for a, b in zip(layer_sizes[:-1], layer_sizes[1:])]
+    forward = 2 * sum(products)
+    train = 2 * forward + 2 * sum(products[1:])          # forward, dW, dA (not for the input)
+    flops = train * n_train + forward * n_test
+    rate = (flops_per_second or matmul_flops_per_second()) * TRAINING_EFFICIENCY
+    steps = 1 if batch_size == "full" else math.ceil(n_train / max(int(batch_size), 1))
+    return flops / rate + steps * STEP_OVERHEAD_S
+
+
+def estimate_config_epoch_seconds(cfg: RunConfig) -> float:
+    """``estimate_epoch_seconds`` for what ``cfg`` will train (no data loaded)."""
+    _, _, n_train, n_test = data_shape(cfg)
+    return estimate_epoch_seconds(layer_sizes_for(cfg), n_train, n_test, cfg.batch_size)

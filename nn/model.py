@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -12,6 +12,14 @@ from .losses import log_softmax, softmax_cross_entropy_grad
 
 DTYPES = ("float32", "float64")
 MAX_LAYER_SIZE = 100_000
+# Rows per forward pass at inference (evaluate, predict...): bounds the memory of the activations
+# (one chunk's, not the whole set's) and lets a caller stop between chunks, so a Stop never waits
+# for a whole test set through a big network.
+EVAL_CHUNK = 2048
+
+
+class EvaluationStopped(Exception):
+    """A chunked forward pass was told to stop (``should_stop`` returned True between chunks)."""
 
 
 def validate_layer_sizes(layer_sizes: Sequence[int]) -> list[int]:
@@ -66,10 +74,7 @@ class MLP:
         return sum(p.size for p in self.params)
 
     # --- inference -------------------------------------------------------------------------
-    def logits(self, X: np.ndarray) -> np.ndarray:
-        A = np.asarray(X, dtype=self.dtype)
-        if A.ndim != 2 or A.shape[1] != self.layer_sizes[0]:
-            raise ValueError(f"expected input of shape (n, {self.layer_sizes[0]}); got {A.shape}")
+    def _forward(self, A: np.ndarray) -> np.ndarray:
         last = len(self.params) // 2 - 1
         for i in range(0, len(self.params), 2):
             Z = A @ self.params[i]
@@ -77,11 +82,30 @@ class MLP:
             A = Z if i // 2 == last else self.act.forward(Z, out=Z)
         return A
 
+    def logit_chunks(self, X: np.ndarray, should_stop: Callable[[], bool] | None = None
+                     ) -> Iterator[np.ndarray]:
+        """The logits of ``X``, ``EVAL_CHUNK`` rows at a time; raises ``EvaluationStopped`` when
+        ``should_stop()`` turns True between two chunks."""
+        X = np.asarray(X)
+        if X.ndim != 2 or X.shape[1] != self.layer_sizes[0]:
+            raise ValueError(f"expected input of shape (n, {self.layer_sizes[0]}); got {X.shape}")
+        for start in range(0, max(len(X), 1), EVAL_CHUNK):
+            if should_stop is not None and should_stop():
+                raise EvaluationStopped
+            yield self._forward(np.asarray(X[start:start + EVAL_CHUNK], dtype=self.dtype))
+
+    def logits(self, X: np.ndarray) -> np.ndarray:
+        return _joined(list(self.logit_chunks(X)))
+
+    def log_proba(self, X: np.ndarray, should_stop: Callable[[], bool] | None = None) -> np.ndarray:
+        """Log-probabilities of each class (chunked, like ``logit_chunks``)."""
+        return _joined([log_softmax(z) for z in self.logit_chunks(X, should_stop)])
+
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
-        return np.exp(log_softmax(self.logits(X)))
+        return np.exp(self.log_proba(X))
 
     def predict(self, X: np.ndarray) -> np.ndarray:
-        return self.logits(X).argmax(axis=1)
+        return _joined([z.argmax(axis=1) for z in self.logit_chunks(X)])
 
     def score(self, X: np.ndarray, y: np.ndarray) -> float:
         """Accuracy on (X, y)."""
@@ -91,13 +115,20 @@ class MLP:
         """Mean cross-entropy on (X, y)."""
         return self.evaluate(X, y)[0]
 
-    # --- training --------------------------------------------------------------------------
-    def evaluate(self, X: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-        """(mean cross-entropy, accuracy) on (X, y) in one forward pass."""
-        logits, y = self.logits(X), np.asarray(y)
-        logp = log_softmax(logits)
-        loss = float(-logp[np.arange(len(y)), y].mean(dtype=np.float64))
-        return loss, float((logits.argmax(axis=1) == y).mean())
+    def evaluate(self, X: np.ndarray, y: np.ndarray,
+                 should_stop: Callable[[], bool] | None = None) -> tuple[float, float]:
+        """(mean cross-entropy, accuracy) on (X, y), one forward pass in chunks of ``EVAL_CHUNK``
+        rows; raises ``EvaluationStopped`` if ``should_stop()`` turns True between chunks."""
+        y = np.asarray(y)
+        loss_sum, correct, start = 0.0, 0, 0
+        for logits in self.logit_chunks(X, should_stop):
+            yc = y[start:start + len(logits)]
+            logp = log_softmax(logits)
+            loss_sum -= float(logp[np.arange(len(yc)), yc].sum(dtype=np.float64))
+            correct += int(np.count_nonzero(logits.argmax(axis=1) == yc))
+            start += len(logits)
+        n = len(y)
+        return (loss_sum / n, correct / n) if n else (float("nan"), float("nan"))
 
     # --- training --------------------------------------------------------------------------
     def loss_and_grads(self, X: np.ndarray, y: np.ndarray,
@@ -154,3 +185,7 @@ class MLP:
     def copy_params_from(self, params: Sequence[np.ndarray]) -> None:
         for dst, src in zip(self.params, params, strict=True):
             np.copyto(dst, src)
+
+
+def _joined(parts: list[np.ndarray]) -> np.ndarray:
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)

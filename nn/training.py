@@ -14,7 +14,7 @@ import numpy as np
 
 from .blas_threads import step_is_small, training_steps
 from .config import TrainConfig
-from .model import MLP
+from .model import MLP, EvaluationStopped
 from .optimizers import Optimizer, make_optimizer
 
 Record = dict[str, Any]
@@ -29,6 +29,8 @@ RISE_FACTOR, RISE_CHANCE = 3.0, 10.0
 # whose gradients are summed: each chunk is read from memory once and reused from cache by the
 # backward pass, about 25% faster than one pass over the whole batch.
 GRAD_CHUNK = 2048
+# Bounds on a history read from a file (it shapes the trainer's counters and the charts).
+MAX_HISTORY_EPOCH = 10**9
 
 
 class TrainingDiverged(RuntimeError):
@@ -61,6 +63,7 @@ class Trainer:
         self._chunk_grads = [np.empty_like(p) for p in model.params] if self.batch_size > GRAD_CHUNK else []
         self.optimizer = self._new_optimizer()
         self.history: list[Record] = model.meta.setdefault("history", [])
+        check_history(self.history)
         self.epochs_done = int(self.history[-1]["epoch"]) if self.history else 0
         self.steps_done = int(self.history[-1]["step"]) if self.history else 0
         self.seconds = float(self.history[-1]["seconds"]) if self.history else 0.0
@@ -84,8 +87,14 @@ class Trainer:
         return make_optimizer(c.optimizer, self.model.params, c.lr, c.weight_decay, c.momentum)
 
     def stop(self) -> None:
-        """Ask a running ``run`` to return after the current step (safe from another thread)."""
+        """Ask a running ``run`` to return (safe from another thread). It returns within one
+        chunk of ``GRAD_CHUNK`` rows of a step, or of ``EVAL_CHUNK`` rows of the validation pass:
+        a step cut short is not applied and is redone on the next ``run``; a validation pass cut
+        short leaves that record's validation figures empty."""
         self._stop = True
+
+    def _stop_requested(self) -> bool:
+        return self._stop
 
     def run(self, epochs: int | None = None) -> Iterator[Record]:
         """Train ``epochs`` more epochs (default: the config's), yielding progress records.
@@ -133,7 +142,10 @@ class Trainer:
         else:
             Xb, yb = np.take(self.X, rows, axis=0), self.y[rows]
         with np.errstate(over="ignore", invalid="ignore"):   # checked just below
-            loss, correct = self._batch_grads(Xb, yb)
+            result = self._batch_grads(Xb, yb)
+        if result is None:                             # stopped mid-batch: the step is not taken
+            return
+        loss, correct = result
         if not math.isfinite(loss):
             self._diverge(f"the training loss became {loss}")
         if loss > self._explode_at:
@@ -145,8 +157,9 @@ class Trainer:
         self._loss_sum += loss * len(rows)
         self._correct += correct
 
-    def _batch_grads(self, Xb: np.ndarray, yb: np.ndarray) -> tuple[float, int]:
-        """Mean loss and gradients over the batch into ``self.grads``, chunk by chunk if large."""
+    def _batch_grads(self, Xb: np.ndarray, yb: np.ndarray) -> tuple[float, int] | None:
+        """Mean loss and gradients over the batch into ``self.grads``, chunk by chunk if large
+        (None if told to stop between two chunks)."""
         n = len(Xb)
         if n <= GRAD_CHUNK:
             return self.model.train_step_grads(Xb, yb, self.grads)
@@ -154,6 +167,8 @@ class Trainer:
             g.fill(0)
         loss, correct = 0.0, 0
         for start in range(0, n, GRAD_CHUNK):
+            if self._stop:
+                return None
             chunk = slice(start, start + GRAD_CHUNK)
             chunk_loss, chunk_correct = self.model.train_step_grads(Xb[chunk], yb[chunk], self._chunk_grads)
             share = len(yb[chunk]) / n        # a batch mean = the chunk means weighted by size
@@ -177,8 +192,12 @@ class Trainer:
             "end_of_epoch": end_of_epoch,
         }
         if self.X_val is not None:
-            with np.errstate(over="ignore", invalid="ignore"):
-                record["val_loss"], record["val_accuracy"] = self.model.evaluate(self.X_val, self.y_val)
+            try:
+                with np.errstate(over="ignore", invalid="ignore"):
+                    record["val_loss"], record["val_accuracy"] = self.model.evaluate(
+                        self.X_val, self.y_val, should_stop=self._stop_requested)
+            except EvaluationStopped:       # Stop mid-evaluation: this record goes without them
+                pass
         if not all(np.isfinite(p).all() for p in self.model.params) or not math.isfinite(
                 record["val_loss"] if record["val_loss"] is not None else 0.0):
             self._diverge("the weights stopped being finite")
@@ -216,3 +235,25 @@ def _check_data(model: MLP, X: np.ndarray, y: np.ndarray | None, what: str) -> N
                          f"{model.layer_sizes[0]}")
     if y.min() < 0 or y.max() >= model.layer_sizes[-1]:
         raise ValueError(f"{what} labels must lie in 0..{model.layer_sizes[-1] - 1}")
+
+
+def check_history(history: Any) -> None:
+    """Raise ValueError unless ``history`` is a list of training records (as ``Trainer`` writes
+    them): a history read from a file must not break the trainer or the charts later."""
+    if not isinstance(history, list):
+        raise ValueError(f"the training history must be a list of records; got {type(history).__name__}")
+    for i, rec in enumerate(history):
+        if not isinstance(rec, dict):
+            raise ValueError(f"training history record {i + 1} is not a record")
+        for key, high, optional in (("epoch", MAX_HISTORY_EPOCH, False), ("step", math.inf, False),
+                                    ("seconds", math.inf, False), ("train_loss", math.inf, False),
+                                    ("train_accuracy", 1.0, False), ("val_loss", math.inf, True),
+                                    ("val_accuracy", 1.0, True)):
+            value = rec.get(key)
+            if value is None and optional:
+                continue
+            number = isinstance(value, (int, float)) and not isinstance(value, bool)
+            if not number or not math.isfinite(value) or not 0 <= value <= high:
+                bound = "" if high == math.inf else f" to {high:g}"
+                raise ValueError(f"training history record {i + 1}: {key} must be a number from "
+                                 f"0{bound}; got {value!r}")

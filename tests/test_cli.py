@@ -117,3 +117,39 @@ def test_seed_mnist_preset_reproduces_the_tutorial(cli, mnist_path):
     out = last_json(cli("train", "--preset", "seed-mnist", "--json"))
     assert out["layers"] == [784, 5, 10] and out["epochs"] == 1000
     assert abs(out["test_accuracy"] - 0.8669) <= 0.01
+
+
+def test_save_to_a_missing_folder_fails_before_training(cli, tmp_path):
+    proc = cli("train", "--preset", "moons", "--epochs", "1", "--save", str(tmp_path / "no" / "m.npz"))
+    assert proc.returncode == 2 and "--save" in proc.stderr and "does not exist" in proc.stderr
+    assert "epoch 1/1" not in proc.stdout                      # refused before any training
+
+
+def test_save_reports_the_file_it_writes(cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    proc = cli("train", "--preset", "moons", "--epochs", "1", "--save", "x", "--json")
+    assert proc.returncode == 0 and (tmp_path / "x.npz").is_file() and not (tmp_path / "x").exists()
+    assert "saved to x.npz" in proc.stderr and last_json(proc)["saved"] == "x.npz"
+
+
+def test_save_to_a_folder_is_refused(cli, tmp_path):
+    proc = cli("train", "--preset", "moons", "--epochs", "1", "--save", str(tmp_path))
+    assert proc.returncode == 2 and "is a folder" in proc.stderr
+
+
+@pytest.mark.parametrize("value", ["0", "-3", "x"])
+def test_log_every_must_be_positive(cli, value):
+    proc = cli("train", "--preset", "moons", "--epochs", "1", "--log-every", value)
+    assert proc.returncode == 2 and "--log-every" in proc.stderr and ">= 1" in proc.stderr
+
+
+def test_too_many_parameters_exit_2_naming_hidden_before_building(cli, monkeypatch):
+    import nn.model
+    built = []
+    monkeypatch.setattr(nn.model.MLP, "__init__", lambda self, *a, **k: built.append(a))
+    proc = cli("train", "--preset", "moons", "--hidden", "4096", "4096")
+    assert proc.returncode == 2 and "--hidden" in proc.stderr
+    assert "16,801,794 parameters" in proc.stderr and "5,000,000" in proc.stderr and not built
+    proc = cli("train", "--preset", "moons", "--hidden", "64", "--epochs", "1",
+               env={"NN_MAX_PARAMS": "100"})
+    assert proc.returncode == 2 and "NN_MAX_PARAMS" in proc.stderr
