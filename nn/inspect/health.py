@@ -29,8 +29,8 @@ DEAD_SHARE = 0.4             # share of a layer's ReLUs that are dead
 SATURATED_SHARE = 0.5        # share of a layer's sigmoid/tanh outputs that are saturated
 VANISHING_RATIO = 0.01       # RMS gradient of layer 1 against the last layer's
 EXPLODING_RMS = 30.0         # typical size of the output scores (logits)
-UPDATE_TOO_BIG = 1.0         # weights changed by more than their own size since the last record
-UPDATE_TOO_SMALL = 1e-5      # ... or by less than this share of it
+UPDATE_TOO_BIG = 0.1         # weights changing by more than 10% of their size per step (on average)
+UPDATE_TOO_SMALL = 1e-5      # weights changing by less than this share of their size since the last record
 MAX_SAMPLE = 512
 
 
@@ -43,15 +43,16 @@ class LayerHealth:
     grad_rms: float                # |dW_k| / sqrt(size): comparable across layers of any size
     weight_norm: float             # |W_k|
     update_ratio: float | None     # |W_k - W_k(previous)| / |W_k(previous)|; None without a previous
+    update_per_step: float | None  # update_ratio / steps since the previous weights, when known
     dead_share: float | None       # ReLU / leaky ReLU hidden layers: units never positive on the sample
     saturated_share: float | None  # sigmoid / tanh hidden layers: outputs in the flat tails
     output_rms: float              # RMS of A_k (of Z_k, the scores, for the output layer)
 
 
 def layer_health(model: MLP, X: np.ndarray, y: np.ndarray,
-                 previous: Sequence[np.ndarray] | None = None) -> list[LayerHealth]:
+                 previous: Sequence[np.ndarray] | None = None, steps: int | None = None) -> list[LayerHealth]:
     """Per-layer health of ``model`` on the rows (X, y); ``previous`` are earlier weights
-    (``[W1, b1, ...]``) for the update/weight ratio."""
+    (``[W1, b1, ...]``), ``steps`` the optimizer steps taken since them."""
     _, grads = model.loss_and_grads(X, y)
     Zs, As = forward(model, X)
     out = []
@@ -65,6 +66,7 @@ def layer_health(model: MLP, X: np.ndarray, y: np.ndarray,
         out.append(LayerHealth(
             layer=k + 1, units=W.shape[1], grad_norm=_norm(g), grad_rms=_norm(g) / math.sqrt(g.size),
             weight_norm=_norm(W), update_ratio=update,
+            update_per_step=update / steps if update is not None and steps else None,
             dead_share=_dead_share(model.activation, Zs[k]) if hidden else None,
             saturated_share=_saturated_share(model.activation, As[k]) if hidden else None,
             output_rms=_rms(As[k] if hidden else Zs[k])))
@@ -109,15 +111,21 @@ class Reading:
     text: str
 
 
-def readings(layers: Sequence[LayerHealth], activation: str) -> list[Reading]:
-    """The classic failures visible in ``layers`` (from ``layer_health``), one line each."""
+def readings(layers: Sequence[LayerHealth], activation: str, init: str | None = None) -> list[Reading]:
+    """The classic failures visible in ``layers`` (from ``layer_health``) of a network with
+    this ``activation`` and ``init``, one line each."""
     out: list[Reading] = []
+    trained = any(h.update_ratio is not None for h in layers)
+    if trained:
+        dead_fix = "try a smaller learning rate" + (" or `he` init" if init != "he" else "")
+    else:
+        dead_fix = "they start dead: try " + ("`he` init or " if init != "he" else "") + "wider layers"
     name = {"relu": "ReLUs", "leaky_relu": "leaky ReLUs"}.get(activation, f"{activation} units")
     for h in layers:
         if h.dead_share is not None and h.dead_share >= DEAD_SHARE:
             out.append(Reading(h.layer, "dead_relu", (
                 f"layer {h.layer}: {h.dead_share:.0%} of {name} are dead (never active on the sample): "
-                f"they no longer learn; try a smaller learning rate or `he` init")))
+                f"they no longer learn; {dead_fix}")))
         if h.saturated_share is not None and h.saturated_share >= SATURATED_SHARE:
             flat = "0 or 1" if activation == "sigmoid" else "-1 or 1"
             out.append(Reading(h.layer, "saturated", (
@@ -136,10 +144,10 @@ def readings(layers: Sequence[LayerHealth], activation: str) -> list[Reading]:
             f"the signal grows layer after layer, so the softmax is saturated and the steps are wild; "
             f"try `he` init (or `xavier`) instead of `normal`, or a smaller learning rate")))
     for h in layers:
-        if h.update_ratio is not None and h.update_ratio > UPDATE_TOO_BIG:
+        if h.update_per_step is not None and h.update_per_step > UPDATE_TOO_BIG:
             out.append(Reading(h.layer, "update_too_big", (
-                f"layer {h.layer}: the weights changed by {h.update_ratio:.0%} of their size since the "
-                f"last record: the learning rate looks too high; try a smaller one")))
+                f"layer {h.layer}: each step changes the weights by {h.update_per_step:.0%} of their size "
+                f"on average (about 0.1% is healthy): the learning rate looks too high; try a smaller one")))
     if layers and all(h.update_ratio is not None and h.update_ratio < UPDATE_TOO_SMALL for h in layers):
         out.append(Reading(1, "update_too_small", (
             f"all layers: the weights changed by less than {UPDATE_TOO_SMALL:.0e} of their size since "
@@ -166,20 +174,25 @@ class HealthMonitor:
         self.X, self.y = health_sample(X, y, max_rows)
         self.start = [p.copy() for p in model.params]
         self.previous = [p.copy() for p in model.params]
+        history = model.meta.get("history") or []     # the trainer's steps so far, as it counts them
+        self._step: int | None = int(history[-1]["step"]) if history else 0
         self.history: list[dict[str, Any]] = []
 
     def update(self, record: Record | None = None) -> dict[str, Any]:
         """The health of the model now; the update ratios compare with the weights at the last
         update (``None`` if no step was taken since)."""
+        record = record or {}
         moved = any(not np.array_equal(a, b) for a, b in zip(self.previous, self.model.params))
+        step = record.get("step")
+        steps = step - self._step if step is not None and self._step is not None else None
         with np.errstate(over="ignore", invalid="ignore"):       # an exploding model is a reading
-            layers = layer_health(self.model, self.X, self.y, self.previous if moved else None)
+            layers = layer_health(self.model, self.X, self.y, self.previous if moved else None, steps)
         for keep, p in zip(self.previous, self.model.params):
             np.copyto(keep, p)
-        record = record or {}
+        self._step = step
         entry = {"epoch": record.get("epoch"), "step": record.get("step"),
                  "layers": [asdict(h) for h in layers],
-                 "readings": [asdict(r) for r in readings(layers, self.model.activation)]}
+                 "readings": [asdict(r) for r in readings(layers, self.model.activation, self.model.init)]}
         self.history.append(entry)
         return entry
 
