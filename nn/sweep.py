@@ -9,8 +9,12 @@ both initialisation and shuffling, so trial t of value v is exactly what
 trains (common random numbers: every value sees the same data orders). Networks that share a
 data order train in lockstep (nn/lockstep.py). The lockstep *blocks* depend only on the sweep,
 never on the number of workers, and a block's arithmetic does not depend on how many trials
-run beside it, so the same sweep gives the same numbers on one core, on all cores (joblib's
-loky processes) or on a Dask cluster (joblib's Dask backend).
+run beside it, so the same sweep gives the same numbers on one core, on all cores (worker
+processes, nn/sweep_pool.py) or on a Dask cluster.
+
+Before anything runs, the sweep's work and peak memory are estimated (nn/sweep_budget.py) and
+held to the server's limits (nn/hosting.py); a started sweep (``SweepRun``) can be cancelled at
+any moment, its worker processes with it.
 
 Equality with training alone: the lockstep does the same computation as ``MLP`` + ``Trainer``
 (same initial weights, same batches in the same order, same gradients, same update rules), but
@@ -26,7 +30,6 @@ from __future__ import annotations
 import csv
 import io
 import math
-import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Sequence
@@ -36,14 +39,17 @@ import numpy as np
 from .config import MAX_HIDDEN_LAYERS, MAX_HIDDEN_SIZE, ConfigError, RunConfig
 from .data import Dataset
 from .experiment import load_data
+from . import dask_probe
+from . import sweep_budget as budget
+from .hosting import limits
 from .lockstep import Lockstep, NetSpec, Shared
+from .sweep_pool import WorkerFailed, WorkerPool
 
 PARAMS = ("hidden", "lr", "batch_size", "depth")
 DTYPES = ("float32", "float64")
 MAX_TRIALS = 100
 MAX_VALUES = 500
 BLOCK_UNITS = 512        # most hidden units side by side in one lockstep block (fixed: see above)
-CONNECT_TIMEOUT = 10     # seconds to reach a Dask scheduler
 
 
 @dataclass
@@ -227,10 +233,11 @@ def _cost(sweep: SweepConfig, task: Task) -> float:
 
 
 # --- running -----------------------------------------------------------------------------------
-def run_task(sweep: dict[str, Any] | SweepConfig, task: Task,
-             data: Dataset | None = None) -> list[dict[str, Any]]:
+def run_task(sweep: dict[str, Any] | SweepConfig, task: Task, data: Dataset | None = None,
+             progress: Callable[[int], None] | None = None) -> list[dict[str, Any]]:
     """Train one task's networks in lockstep; one result per (value, trial). Runs in a worker,
-    given the data (a worker that loads it itself spends a second importing scikit-learn)."""
+    given the data (a worker that loads it itself spends a second importing scikit-learn);
+    ``progress(epochs_done)`` is called after every epoch."""
     sw = sweep if isinstance(sweep, SweepConfig) else SweepConfig.from_dict(sweep)
     cfgs = [sw.config_for(sw.values[i]) for i in task.values]
     c0 = cfgs[0]
@@ -240,7 +247,7 @@ def run_task(sweep: dict[str, Any] | SweepConfig, task: Task,
     seeds = [sw.trial_seed(t) for t in task.trials]
     ls = Lockstep([NetSpec(tuple(c.hidden), c.lr) for c in cfgs], seeds, shared)
     started = time.perf_counter()
-    ls.train(data.X_train, data.y_train, c0.epochs)
+    ls.train(data.X_train, data.y_train, c0.epochs, on_epoch=progress)
     seconds = (time.perf_counter() - started) / (len(seeds) * len(cfgs))   # shared equally
     return [_result(sw, ls, data, s, k, task, seconds) for s in range(len(seeds))
             for k in range(len(cfgs))]
@@ -259,72 +266,269 @@ def _result(sw: SweepConfig, ls: Lockstep, data: Dataset, s: int, k: int, task: 
             "diverged": diverged, "seconds": seconds}
 
 
+class SweepError(RuntimeError):
+    """The sweep could not finish: a worker or the Dask cluster failed; the message says why."""
+
+
 def default_workers() -> int:
-    """Every usable core (joblib's count respects CPU affinity and container limits)."""
-    from joblib import cpu_count
-    return max(1, cpu_count())
+    """Every core this server allows a sweep (``limits().max_workers``: the usable cores, or
+    fewer with NN_MAX_WORKERS)."""
+    return limits().max_workers
+
+
+def check_workers(workers: int | None) -> int:
+    """``workers`` as a number of local processes (None or -1: every allowed core), or
+    ConfigError naming --workers and the allowed range."""
+    top = default_workers()
+    if workers in (None, -1):
+        return top
+    if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or not 1 <= workers <= top:
+        raise ConfigError("workers", f"workers (--workers) must be a whole number from 1 to {top} "
+                                     f"(this machine's cores, or NN_MAX_WORKERS), or -1 for all of "
+                                     f"them; got {workers!r}")
+    return int(workers)
+
+
+# --- the budget --------------------------------------------------------------------------------
+def _task_shape(sweep: SweepConfig, task: Task, n_train: int) -> budget.TaskShape:
+    cfgs = [sweep.config_for(sweep.values[i]) for i in task.values]
+    return budget.task_shape([tuple(c.hidden) for c in cfgs], len(task.trials), cfgs[0].batch_size,
+                             cfgs[0].epochs, n_train)
+
+
+def task_costs(sweep: SweepConfig, tasks: list[Task]) -> list[float]:
+    """Estimated core seconds of each task (see nn/sweep_budget.py)."""
+    shape = budget.data_shape(sweep.run)
+    return [budget.task_seconds(_task_shape(sweep, t, shape.n_train), shape) for t in tasks]
+
+
+def estimate(sweep: SweepConfig, workers: int, tasks: list[Task] | None = None) -> budget.Estimate:
+    """The sweep's estimated work (core seconds) and peak memory with ``workers`` processes at
+    once, against this server's limits (``.check()`` refuses what exceeds them)."""
+    tasks = plan(sweep, workers) if tasks is None else tasks
+    shape = budget.data_shape(sweep.run)
+    itemsize = np.dtype(sweep.dtype).itemsize
+    at_once = min(workers, len(tasks))
+    biggest = sorted((budget.task_bytes(_task_shape(sweep, t, shape.n_train), shape, itemsize)
+                      for t in tasks), reverse=True)[:at_once]
+    data = budget.data_bytes(shape)
+    memory = 2 * data + at_once * (budget.WORKER_BASE_MB * 2**20 + data) + sum(biggest)
+    lim = limits()
+    return budget.Estimate(sum(task_costs(sweep, tasks)), memory / 2**20, at_once,
+                           len(sweep.values) * sweep.trials, lim.max_sweep_seconds,
+                           lim.max_sweep_memory_mb)
+
+
+# --- a running sweep ----------------------------------------------------------------------------
+class SweepRun:
+    """A started sweep. ``poll(timeout)`` returns one task's results when one finishes within
+    ``timeout`` seconds (else None); ``progress`` is the share of the work done; ``cancel()``
+    ends it at once, with its worker processes. Use it in a ``with`` block: leaving the block
+    in any way (an exception, a stopped Streamlit script) cancels what is still running."""
+
+    def __init__(self, sweep: SweepConfig, tasks: list[Task], estimate: budget.Estimate,
+                 where: str) -> None:
+        self.sweep, self.tasks, self.estimate, self.where = sweep, tasks, estimate, where
+        self.total = len(sweep.values) * sweep.trials
+        self._weights = task_costs(sweep, tasks)
+        self._epochs = [sweep.run.epochs] * len(tasks)        # (every value has the base's epochs)
+        self._done: dict[int, float] = {}                     # task index -> share of it done
+        self.finished = 0                                     # tasks finished
+
+    @property
+    def done(self) -> bool:
+        return self.finished == len(self.tasks)
+
+    @property
+    def progress(self) -> float:
+        total = sum(self._weights) or 1.0
+        return min(1.0, sum(self._weights[i] * f for i, f in self._done.items()) / total)
+
+    def _note(self, i: int, epochs_done: int) -> None:
+        self._done[i] = min(1.0, epochs_done / max(1, self._epochs[i]))
+
+    def _finish(self, i: int) -> None:
+        self._done[i] = 1.0
+        self.finished += 1
+
+    def poll(self, timeout: float) -> list[dict[str, Any]] | None:
+        raise NotImplementedError
+
+    def cancel(self) -> None:
+        """End what is still running (idempotent)."""
+
+    def __enter__(self) -> "SweepRun":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.cancel()
+
+
+class _InProcess(SweepRun):
+    """Tasks one after the other in this process (one worker): ``poll`` trains a whole task."""
+
+    def __init__(self, sweep: SweepConfig, tasks: list[Task], est: budget.Estimate, data: Dataset):
+        super().__init__(sweep, tasks, est, "this process")
+        self.data = data
+
+    def poll(self, timeout: float) -> list[dict[str, Any]] | None:
+        if self.done:
+            return None
+        i = self.finished
+        out = run_task(self.sweep, self.tasks[i], self.data, progress=lambda e: self._note(i, e))
+        self._finish(i)
+        return out
+
+
+class _Local(SweepRun):
+    """Tasks on local worker processes (nn/sweep_pool.py), biggest first, one per idle worker."""
+
+    def __init__(self, sweep: SweepConfig, tasks: list[Task], est: budget.Estimate, workers: int):
+        super().__init__(sweep, tasks, est, f"{workers} local worker process(es)")
+        self.pool = WorkerPool(workers)                       # they start while the data loads
+        self.next = 0
+        self.sweep_dict = sweep.to_dict()
+
+    def start(self, data: Dataset) -> "_Local":
+        self.pool.send_data(data)
+        self._feed()
+        return self
+
+    def _feed(self) -> None:
+        for w in self.pool.idle():
+            if self.next >= len(self.tasks):
+                return
+            self.pool.submit(w, self.next, run_task, self.sweep_dict, self.tasks[self.next])
+            self.next += 1
+
+    def poll(self, timeout: float) -> list[dict[str, Any]] | None:
+        deadline = time.monotonic() + timeout
+        while not self.done:
+            try:
+                events = self.pool.events(max(0.0, deadline - time.monotonic()))
+            except WorkerFailed as exc:
+                raise SweepError(f"The sweep stopped: {exc}") from None
+            results = None
+            for kind, i, value in events:
+                if kind == "progress":
+                    self._note(i, value)
+                else:
+                    self._finish(i)
+                    results = (results or []) + value
+            self._feed()
+            if results is not None or time.monotonic() >= deadline:
+                return results
+        return None
+
+    @property
+    def pids(self) -> list[int]:
+        return self.pool.pids
+
+    def cancel(self) -> None:
+        self.pool.close()
+
+
+class _Dask(SweepRun):
+    """Tasks on a Dask cluster, submitted at once; a task that fails there ends the sweep."""
+
+    def __init__(self, sweep: SweepConfig, address: str, client: Any, tasks: list[Task],
+                 est: budget.Estimate, data: Dataset):
+        super().__init__(sweep, tasks, est, f"the Dask cluster at {address}")
+        self.address, self.client = address, client
+        [data_future] = client.scatter([data])
+        sd = sweep.to_dict()
+        self.futures = {client.submit(run_task, sd, t, data_future, pure=False): i
+                        for i, t in enumerate(tasks)}
+        self.pending = set(self.futures)
+
+    def poll(self, timeout: float) -> list[dict[str, Any]] | None:
+        if not self.pending:
+            return None
+        deadline = time.monotonic() + timeout
+        while not (done := [f for f in self.pending if f.done()]):
+            if time.monotonic() >= deadline:
+                if not self.client.scheduler_info().get("workers"):
+                    raise SweepError(f"The Dask cluster at {self.address} has no workers left; "
+                                     "the sweep cannot finish.")
+                return None
+            time.sleep(0.05)
+        future = done[0]
+        self.pending.discard(future)
+        if future.status != "finished":
+            exc = future.exception() if future.status == "error" else future.status
+            raise SweepError(f"The Dask cluster at {self.address} could not run the sweep's tasks "
+                             f"({type(exc).__name__}: {exc}). Its workers need this package "
+                             "(nn) and its dependencies installed.")
+        self._finish(self.futures[future])
+        return future.result()
+
+    def cancel(self) -> None:
+        if self.client is not None:
+            try:
+                self.client.cancel(list(self.pending))
+            finally:
+                self.client.close()
+                self.client = None
+
+
+def start_sweep(sweep: SweepConfig, workers: int | None = None, scheduler: str | None = None,
+                in_process: bool | None = None) -> SweepRun:
+    """Check the sweep and its budget, then start it (see ``SweepRun``). ConfigError if a
+    setting, the budget or the scheduler is wrong; nothing runs then.
+
+    ``workers``: local processes (default: every allowed core). ``in_process``: run here, task
+    by task (default: when ``workers`` is 1); otherwise in worker processes that ``cancel``
+    can end. ``scheduler``: a Dask scheduler address ("tcp://host:8786"); results from it are
+    unpickled here, so it must be a cluster you trust.
+    """
+    sweep.validate()
+    if scheduler:
+        return _start_dask(sweep, scheduler)
+    workers = check_workers(workers)
+    tasks = plan(sweep, workers)
+    workers = min(workers, len(tasks))
+    est = estimate(sweep, workers, tasks).check()
+    if in_process or (in_process is None and workers == 1):
+        return _InProcess(sweep, tasks, est, load_data(sweep.run))
+    run = _Local(sweep, tasks, est, workers)
+    try:
+        return run.start(load_data(sweep.run))   # fails here, with a clear message, if it can't load
+    except BaseException:
+        run.cancel()
+        raise
+
+
+def _start_dask(sweep: SweepConfig, address: str) -> SweepRun:
+    client = dask_probe.connect(address)
+    try:
+        threads = _cluster_threads(client, address)
+        tasks = plan(sweep, threads)
+        est = estimate(sweep, threads, tasks).check()
+        return _Dask(sweep, address, client, tasks, est, load_data(sweep.run))
+    except BaseException:
+        client.close()
+        raise
+
+
+def _cluster_threads(client: Any, address: str, wait_seconds: float = 10.0) -> int:
+    """Threads of the cluster's workers, waiting a little for the first worker to join."""
+    try:
+        client.wait_for_workers(1, timeout=wait_seconds)
+    except (TimeoutError, OSError):
+        raise ConfigError("scheduler", f"scheduler (--scheduler): the Dask cluster at {address!r} "
+                                       f"has no workers (waited {wait_seconds:g} s)") from None
+    return max(1, sum(client.nthreads().values()))
 
 
 def iter_sweep(sweep: SweepConfig, workers: int | None = None,
                scheduler: str | None = None) -> Iterator[list[dict[str, Any]]]:
-    """Run the sweep, yielding each task's results as it finishes (in no fixed order).
-
-    ``workers``: local processes (default: every core; 1 runs here, in this process).
-    ``scheduler``: a Dask scheduler address ("tcp://host:8786"); tasks then run on its cluster.
-    """
-    sweep.validate()
-    if scheduler:
-        yield from _on_dask(sweep, scheduler, load_data(sweep.run))
-        return
-    workers = default_workers() if workers in (None, -1) else int(workers)
-    if workers < 1:
-        raise ConfigError("workers", f"workers (--workers) must be a whole number >= 1, or -1 for "
-                                     f"every core; got {workers}")
-    tasks = plan(sweep, workers)
-    n_jobs = min(workers, len(tasks))
-    warm = _start_workers(n_jobs) if n_jobs > 1 else None
-    data = load_data(sweep.run)               # fails here, with a clear message, if it can't load
-    if warm is not None:
-        warm.join()
-    if n_jobs == 1:
-        for task in tasks:
-            yield run_task(sweep, task, data)
-        return
-    from joblib import Parallel, delayed
-    par = Parallel(n_jobs=n_jobs, return_as="generator_unordered")
-    yield from par(delayed(run_task)(sweep.to_dict(), t, data) for t in tasks)
-
-
-def _start_workers(n_jobs: int) -> threading.Thread:
-    """Start joblib's worker processes (and their imports) while this process loads the data;
-    the sweep's ``Parallel`` call then reuses them."""
-    from joblib import Parallel, delayed
-
-    def warm() -> None:
-        Parallel(n_jobs=n_jobs)(delayed(_ready)() for _ in range(n_jobs))
-    thread = threading.Thread(target=warm, daemon=True)
-    thread.start()
-    return thread
-
-
-def _ready() -> bool:
-    return True
-
-
-def _on_dask(sweep: SweepConfig, address: str, data: Dataset) -> Iterator[list[dict[str, Any]]]:
-    from dask.distributed import Client
-    from joblib import Parallel, delayed, parallel_config
-    try:
-        client = Client(address, timeout=CONNECT_TIMEOUT)
-    except (OSError, ValueError, TypeError) as exc:
-        raise ConfigError("scheduler", f"scheduler (--scheduler): could not connect to a Dask "
-                                       f"scheduler at {address!r} ({exc})") from None
-    with client:
-        n = max(1, sum(client.nthreads().values()))
-        tasks = plan(sweep, n)
-        with parallel_config(backend="dask"):
-            par = Parallel(n_jobs=-1, return_as="generator_unordered")
-            yield from par(delayed(run_task)(sweep.to_dict(), t, data) for t in tasks)
+    """Run the sweep, yielding each task's results as it finishes (in no fixed order); closing
+    the generator ends the sweep's workers."""
+    with start_sweep(sweep, workers, scheduler) as run:
+        while not run.done:
+            part = run.poll(1.0)
+            if part is not None:
+                yield part
 
 
 def run_sweep(sweep: SweepConfig, workers: int | None = None, scheduler: str | None = None,

@@ -7,11 +7,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from typing import Any
 
 from .cli import add_run_options, config_from_args
-from .config import ConfigError
-from .sweep import DTYPES, MAX_TRIALS, PARAMS, SweepConfig, parse_values, run_sweep
+from .sweep import (DTYPES, MAX_TRIALS, PARAMS, SweepConfig, SweepError, SweepResult, check_workers,
+                    parse_values, start_sweep)
+
+EXIT_FAILED = 1          # the sweep started but could not finish (a worker or the cluster failed)
 
 
 def add_sweep_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -31,9 +34,11 @@ def add_sweep_parser(subparsers: Any) -> argparse.ArgumentParser:
                         "0.001 0.01 0.1 (batch_size also takes 'full')")
     p.add_argument("--trials", type=int, default=3, help=f"trials per value, 1 to {MAX_TRIALS} (default 3)")
     p.add_argument("--workers", type=int, default=-1,
-                   help="local worker processes (default -1: every core; 1: this process only)")
+                   help="local worker processes, at most the machine's cores or NN_MAX_WORKERS "
+                        "(default -1: all of them; 1: this process only)")
     p.add_argument("--scheduler", metavar="ADDRESS",
-                   help="run on a Dask cluster, e.g. tcp://10.0.0.5:8786 (its workers need this package)")
+                   help="run on a Dask cluster, e.g. tcp://10.0.0.5:8786 (its workers need this "
+                        "package). Results from it are unpickled here: use only a cluster you trust")
     p.add_argument("--dtype", choices=DTYPES, default="float32", help="float precision (default float32)")
     p.set_defaults(func=sweep_command, parser=p)
     return p
@@ -47,19 +52,26 @@ def sweep_config_from_args(args: argparse.Namespace) -> SweepConfig:
 
 def sweep_command(args: argparse.Namespace) -> int:
     sweep = sweep_config_from_args(args)
-    if args.workers == 0 or args.workers < -1:
-        raise ConfigError("workers", f"workers (--workers) must be a whole number >= 1, or -1 for "
-                                     f"every core; got {args.workers}")
+    if not args.scheduler:
+        check_workers(args.workers)
     out = sys.stderr if args.json else sys.stdout
     total = len(sweep.values) * sweep.trials
-    done = [0]
-
-    def progress(part: list[dict[str, Any]]) -> None:
-        done[0] += len(part)
-        values = dict(sorted((r["value_index"], _fmt(r["value"])) for r in part))
-        print(f"[{done[0]}/{total} runs] {sweep.param} " + ", ".join(values.values()), file=out, flush=True)
-
-    result = run_sweep(sweep, args.workers, args.scheduler, on_results=progress)
+    started = time.perf_counter()
+    trials: list[dict[str, Any]] = []
+    try:
+        with start_sweep(sweep, args.workers, args.scheduler) as run:
+            print(run.estimate.describe(), file=out, flush=True)
+            while not run.done:
+                part = run.poll(1.0)
+                if part is not None:
+                    trials += part
+                    values = dict(sorted((r["value_index"], _fmt(r["value"])) for r in part))
+                    print(f"[{len(trials)}/{total} runs] {sweep.param} " + ", ".join(values.values()),
+                          file=out, flush=True)
+    except SweepError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    result = SweepResult(sweep, trials, time.perf_counter() - started)
     print(f"{sweep.param:>10}  mean acc  std acc  trials", file=out)
     for s in result.summary():
         mean = "diverged" if s["mean_accuracy"] is None else f"{s['mean_accuracy']:.2%}"

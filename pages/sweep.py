@@ -9,10 +9,13 @@ from app.navigation import require_navigation
 from nn.activations import ACTIVATIONS
 from nn.config import ConfigError, RunConfig
 from nn.data import DATASETS, DatasetUnavailable
+from nn.hosting import limits
 from nn.init import INITS
 from nn.optimizers import OPTIMIZERS
 from nn.presets import get_preset
-from nn.sweep import PARAMS, SweepConfig, default_workers, iter_sweep, parse_values, summarize, summary_csv
+from nn.sweep import (PARAMS, SweepConfig, SweepError, default_workers, parse_values, start_sweep,
+                      summarize, summary_csv)
+from nn.sweep_budget import duration, megabytes
 from nn.sweep_plots import LABELS, sweep_figure
 
 # The moons tutorial's experiment: seed-moons, 100 epochs, hidden 3..40, 3 trials.
@@ -24,6 +27,8 @@ DEFAULTS = {
     "batch_size": str(TUTORIAL["batch_size"]), "epochs": TUTORIAL["epochs"], "momentum": 0.9,
     "weight_decay": 0.0, "seed": 0, "workers": default_workers(), "scheduler": "",
 }
+POLL_SECONDS = 0.5       # the page waits for results in short polls: a Stop click or a closed tab
+                         # stops the script at its next st.* call, and the sweep with it
 EXAMPLES = {"hidden": "3:40", "lr": "0.0001 0.0003 0.001 0.003 0.01", "batch_size": "1 10 32 100 full",
             "depth": "1:4"}
 
@@ -31,6 +36,7 @@ EXAMPLES = {"hidden": "3:40", "lr": "0.0001 0.0003 0.001 0.003 0.01", "batch_siz
 def keep_settings() -> None:
     """Widget values vanish when the user leaves the page: restore them from a plain key."""
     saved = st.session_state.setdefault("sweep_settings", dict(DEFAULTS))
+    saved["workers"] = max(1, min(int(saved.get("workers") or 1), limits().max_workers))
     for name, value in saved.items():
         st.session_state.setdefault(f"sw_{name}", value)
 
@@ -60,15 +66,22 @@ def settings_form() -> dict | None:
         c2.text_input("Batch size", key="sw_batch_size", help="a whole number or 'full'")
         c3.number_input("Epochs", 1, 100_000, key="sw_epochs")
         c4.number_input("Seed (trial t uses seed + t)", 0, 2**32 - 1, key="sw_seed")
-        with st.expander("Momentum, weight decay, workers, Dask cluster"):
+        lim = limits()
+        with st.expander("Momentum, weight decay, workers" + ("" if lim.public else ", Dask cluster")):
             c1, c2, c3, c4 = st.columns(4)
             c1.number_input("Momentum", 0.0, 0.999, key="sw_momentum")
             c2.number_input("Weight decay", 0.0, 0.999, format="%g", key="sw_weight_decay")
-            c3.number_input("Local workers", 1, 256, key="sw_workers")
-            c4.text_input("Dask scheduler address", key="sw_scheduler", placeholder="tcp://host:8786",
-                          help="empty: run on this machine's cores")
+            c3.number_input(f"Local workers (at most {lim.max_workers})", 1, lim.max_workers,
+                            key="sw_workers", help="processes on this machine, one per core at most")
+            if not lim.public:     # hosting mode: no visitor picks a server to talk to (see below)
+                c4.text_input("Dask scheduler address", key="sw_scheduler", placeholder="tcp://host:8786",
+                              help="empty: run on this machine's cores. Results from the cluster are "
+                                   "unpickled here, which runs code: use only a cluster you trust fully.")
+        st.caption(f"Limits of this server: about {duration(lim.max_sweep_seconds)} of work for one "
+                   f"core and {megabytes(lim.max_sweep_memory_mb)} of memory per sweep; the estimate "
+                   "is shown when it starts.")
         run = st.form_submit_button("Run sweep", type="primary", key="sw_run")
-    settings = {name: st.session_state[f"sw_{name}"] for name in DEFAULTS}
+    settings = {name: st.session_state.get(f"sw_{name}", DEFAULTS[name]) for name in DEFAULTS}
     if run:
         st.session_state["sweep_settings"] = dict(settings)
         return settings
@@ -77,37 +90,77 @@ def settings_form() -> dict | None:
 
 def build_sweep(s: dict) -> SweepConfig:
     """The widgets' settings as a validated sweep; ConfigError names what is wrong."""
-    try:
-        hidden = [int(h) for h in s["hidden"].replace(",", " ").split()]
-    except ValueError:
+    hidden = s["hidden"].replace(",", " ").split()
+    if not all(h.isascii() and h.isdigit() for h in hidden):       # int("²") raises ValueError
         raise ConfigError("hidden", f"hidden layers must be whole numbers, e.g. '64' or '32 32'; "
-                                    f"got {s['hidden']!r}") from None
-    bs = s["batch_size"].strip()
+                                    f"got {s['hidden']!r}")
+    hidden = [int(h) for h in hidden]
     run = RunConfig(dataset=s["dataset"], n_samples=int(s["n_samples"]), noise=float(s["noise"]),
                     hidden=hidden, activation=s["activation"], init=s["init"], optimizer=s["optimizer"],
-                    lr=float(s["lr"]), batch_size=int(bs) if bs.isdigit() else bs, epochs=int(s["epochs"]),
+                    lr=float(s["lr"]), batch_size=batch_size(s["batch_size"]), epochs=int(s["epochs"]),
                     momentum=float(s["momentum"]), weight_decay=float(s["weight_decay"]), seed=int(s["seed"]))
     values = parse_values(s["param"], [s["values"]])
     return SweepConfig(run, s["param"], values, int(s["trials"])).validate()
 
 
-def run(sweep: SweepConfig, workers: int, scheduler: str) -> None:
-    """Run with a progress bar, redrawing the figure as each task's results come in."""
+def batch_size(text: str) -> int | str:
+    """The batch size from its text box: a whole number (ASCII digits only: "²" counts as a
+    digit for str.isdigit but not for int) or 'full'; ConfigError otherwise."""
+    bs = text.strip().lower()
+    if bs == "full":
+        return bs
+    if not (bs.isascii() and bs.isdigit()):
+        raise ConfigError("batch_size", f"batch size must be a whole number from 1 to 10000000 or "
+                                        f"'full'; got {text!r}")
+    return int(bs)
+
+
+def scheduler_of(settings: dict) -> str | None:
+    """Where the sweep runs: in hosting mode only the operator's cluster (NN_DASK_SCHEDULER) or
+    this machine, whatever was sent; locally the address typed in, if any."""
+    lim = limits()
+    if lim.public:
+        return lim.dask_scheduler
+    return str(settings.get("scheduler") or "").strip() or None
+
+
+def run(sweep: SweepConfig, workers: int, scheduler: str | None) -> None:
+    """Run in worker processes, polling for results every POLL_SECONDS: the progress bar and
+    the figure are redrawn as results come in. However the script ends (done, an error, Stop,
+    another click, a closed tab), leaving ``with`` cancels the sweep and ends its workers."""
     total = len(sweep.values) * sweep.trials
-    where = f"the Dask cluster at {scheduler}" if scheduler else f"{workers} local worker(s)"
-    bar = st.progress(0.0, text=f"Training {total} networks on {where}...")
-    chart = st.empty()
-    trials: list[dict] = []
     st.session_state["sweep_result"] = None
-    for part in iter_sweep(sweep, workers, scheduler or None):
-        trials += part
-        summary = summarize(sweep, trials)
-        bar.progress(len(trials) / total, text=f"{len(trials)} of {total} networks trained")
-        chart.plotly_chart(sweep_figure(summary, sweep.param), width="stretch")
-        st.session_state["sweep_partial"] = {"sweep": sweep, "summary": summary}
+    st.session_state["sweep_partial"] = None
+    with start_sweep(sweep, workers, scheduler, in_process=False) as sweep_run:
+        where = "the server's Dask cluster" if limits().public and scheduler else sweep_run.where
+        st.caption(sweep_run.estimate.describe())
+        st.button("Stop", key="sw_stop", help="stop the sweep and its worker processes; the results "
+                                              "so far stay")
+        bar = st.progress(0.0, text=f"Training {total} networks on {where}...")
+        chart = st.empty()
+        trials: list[dict] = []
+        while not sweep_run.done:
+            part = sweep_run.poll(POLL_SECONDS)
+            if part is not None:
+                trials += part
+                summary = summarize(sweep, trials)
+                chart.plotly_chart(sweep_figure(summary, sweep.param), width="stretch")
+                st.session_state["sweep_partial"] = {"sweep": sweep, "summary": summary,
+                                                     "trained": len(trials), "total": total}
+            bar.progress(sweep_run.progress, text=f"{len(trials)} of {total} networks trained "
+                                                  f"({sweep_run.progress:.0%} of the work) on {where}")
     st.session_state["sweep_result"] = {"sweep": sweep, "summary": summarize(sweep, trials)}
+    st.session_state["sweep_partial"] = None
     bar.empty()
     chart.empty()
+
+
+def error_text(exc: Exception, scheduler: str | None) -> str:
+    """The message, without the operator's cluster address in hosting mode."""
+    text = str(exc)
+    if limits().public and scheduler:
+        text = text.replace(repr(scheduler), "(the server's cluster)").replace(scheduler, "(the server's cluster)")
+    return text
 
 
 def show(result: dict) -> None:
@@ -135,15 +188,16 @@ st.caption("Train networks that differ in one setting, a few trials each (trial 
 keep_settings()
 settings = settings_form()
 if settings is not None:
+    scheduler = scheduler_of(settings)
     try:
-        sweep = build_sweep(settings)
-        run(sweep, int(settings["workers"]), settings["scheduler"].strip())
-    except ConfigError as exc:
-        st.error(str(exc))
-    except DatasetUnavailable as exc:
-        st.error(str(exc))
+        run(build_sweep(settings), int(settings["workers"]), scheduler)
+    except (ConfigError, DatasetUnavailable, SweepError) as exc:
+        st.error(error_text(exc, scheduler))
 if st.session_state.get("sweep_result"):
     show(st.session_state["sweep_result"])
 elif settings is None and st.session_state.get("sweep_partial"):
-    st.info("The last sweep was interrupted; its results so far:")
-    show(st.session_state["sweep_partial"])
+    partial = st.session_state["sweep_partial"]
+    how = "stopped" if st.session_state.get("sw_stop") else "interrupted"
+    st.info(f"The last sweep was {how} after {partial['trained']} of {partial['total']} networks "
+            "(its worker processes are ended); its results so far:")
+    show(partial)

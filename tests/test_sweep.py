@@ -12,7 +12,6 @@ from nn.cli import main
 from nn.config import ConfigError
 from nn.experiment import load_data
 from nn.lockstep import Lockstep, NetSpec, Shared
-from nn import sweep as sweep_mod
 from nn.sweep import SweepConfig, blocks, parse_values, plan, run_sweep, summary_csv
 
 # 300 points: 225 to train, so batch 16 leaves a partial last batch of 1
@@ -174,7 +173,7 @@ def test_cli_json_contract(capsys):
     (["--param", "width", "--values", "3"], "--param: invalid choice: 'width'"),
     (["--values", "0"], "values (--values) for --param hidden must be whole numbers from 1 to 4096"),
     (["--values", "3", "--trials", "0"], "trials (--trials) must be a whole number from 1 to 100"),
-    (["--values", "3", "--workers", "0"], "workers (--workers) must be a whole number >= 1"),
+    (["--values", "3", "--workers", "0"], "workers (--workers) must be a whole number from 1 to"),
     (["--values", "3", "--lr", "0"], "lr (--lr) must be in (0, 100]"),
     (["--param", "lr"], "the following arguments are required: --values"),
 ])
@@ -185,8 +184,7 @@ def test_cli_bad_options_exit_2_with_a_clear_message(capsys, args, needle):
     assert needle in capsys.readouterr().err
 
 
-def test_cli_unreachable_scheduler(capsys, monkeypatch):
-    monkeypatch.setattr(sweep_mod, "CONNECT_TIMEOUT", 1)
+def test_cli_unreachable_scheduler(capsys):
     with pytest.raises(SystemExit) as info:
         main(["sweep", "--n-samples", "100", "--epochs", "1", "--values", "3",
               "--scheduler", "tcp://127.0.0.1:9"])

@@ -1,0 +1,173 @@
+"""Worker processes for a sweep that can be ended at any moment, with everything they run.
+
+joblib's loky workers go on with a task after its generator is closed, so a stopped sweep (a
+closed tab, a Stop button) kept the cores busy for minutes. Here each worker is a plain child
+process (``python -m nn.sweep_pool``) that this process talks to over a socket pair: it gets
+the data once, then one task at a time, and sends back progress and results. ``close()``
+kills them (SIGKILL after a short SIGTERM grace), so nothing of a stopped sweep keeps running.
+A worker also dies with the thread that started it (Linux ``PR_SET_PDEATHSIG``), so a server
+that is killed does not leave orphans training, and it exits when its socket closes.
+
+Messages are pickled only between this process and its own children, never from elsewhere.
+"""
+from __future__ import annotations
+
+import os
+import pickle
+import signal
+import socket
+import subprocess
+import sys
+import time
+import traceback
+from multiprocessing.connection import Connection, wait
+from pathlib import Path
+from typing import Any, Callable
+
+ROOT = str(Path(__file__).resolve().parents[1])       # so that ``import nn`` works in a worker
+PROGRESS_EVERY = 0.5                                   # seconds between a worker's progress notes
+BLAS_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def _cores() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:
+        return max(1, os.cpu_count() or 1)
+
+
+class WorkerFailed(RuntimeError):
+    """A worker raised, or died (exit code in the message)."""
+
+
+class WorkerPool:
+    """``n`` worker processes; ``submit`` a task to an idle one, ``events`` to hear back."""
+
+    def __init__(self, n: int, blas_threads: int | None = None) -> None:
+        blas_threads = blas_threads or max(1, _cores() // n)    # the cores shared out, as joblib does
+        env = {**os.environ, **{v: str(blas_threads) for v in BLAS_VARIABLES},
+               "PYTHONPATH": os.pathsep.join(p for p in (ROOT, os.environ.get("PYTHONPATH")) if p)}
+        self.procs: list[subprocess.Popen] = []
+        self.conns: list[Connection] = []
+        self.busy: dict[int, Any] = {}                 # worker index -> its task's key
+        try:
+            for _ in range(n):
+                ours, theirs = socket.socketpair()
+                proc = subprocess.Popen([sys.executable, "-m", "nn.sweep_pool", str(theirs.fileno())],
+                                        pass_fds=(theirs.fileno(),), env=env, stdin=subprocess.DEVNULL)
+                theirs.close()
+                self.procs.append(proc)
+                self.conns.append(Connection(ours.detach()))
+        except BaseException:
+            self.close()
+            raise
+
+    @property
+    def pids(self) -> list[int]:
+        return [p.pid for p in self.procs]
+
+    def send_data(self, data: Any) -> None:
+        """The data to every worker, once, before any task (pickled once for all)."""
+        blob = pickle.dumps(("data", None, data), protocol=pickle.HIGHEST_PROTOCOL)
+        for conn in self.conns:
+            conn.send_bytes(blob)
+
+    def idle(self) -> list[int]:
+        return [i for i in range(len(self.procs)) if i not in self.busy]
+
+    def submit(self, worker: int, key: Any, func: Callable, *args: Any) -> None:
+        self.busy[worker] = key
+        self.conns[worker].send(("task", key, func, args))
+
+    def events(self, timeout: float) -> list[tuple[str, Any, Any]]:
+        """What came back within ``timeout`` s: ("progress", key, value) and ("done", key,
+        result) tuples. Raises WorkerFailed if a task raised or a worker died."""
+        ready = wait([c for i, c in enumerate(self.conns) if i in self.busy], timeout)
+        out = []
+        for conn in ready:
+            i = self.conns.index(conn)
+            try:
+                kind, key, value = conn.recv()
+            except (EOFError, OSError):
+                raise WorkerFailed(self._death(i)) from None
+            if kind == "error":
+                raise WorkerFailed(f"a task failed in a worker process:\n{value}")
+            if kind == "done":
+                del self.busy[i]
+            out.append((kind, key, value))
+        return out
+
+    def _death(self, i: int) -> str:
+        proc = self.procs[i]
+        try:
+            code = proc.wait(2)
+        except subprocess.TimeoutExpired:
+            code = None
+        why = " (killed: out of memory?)" if code == -signal.SIGKILL else ""
+        return f"a worker process (pid {proc.pid}) ended unexpectedly with exit code {code}{why}"
+
+    def close(self, grace: float = 0.5) -> None:
+        """End every worker now: SIGTERM, then SIGKILL those still alive after ``grace`` s."""
+        for conn in self.conns:
+            conn.close()
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.terminate()
+        deadline = time.monotonic() + grace
+        for proc in self.procs:
+            try:
+                proc.wait(max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        self.conns, self.busy = [], {}
+
+    def __enter__(self) -> "WorkerPool":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+# --- in the worker ---------------------------------------------------------------------------
+def _die_with_parent() -> None:
+    """Linux: SIGKILL this process when the thread that started it ends."""
+    try:
+        import ctypes
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)      # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def worker_main(fd: int) -> None:
+    parent = os.getppid()
+    _die_with_parent()
+    if os.getppid() != parent:                         # the parent ended before prctl
+        return
+    signal.signal(signal.SIGINT, signal.SIG_IGN)       # Ctrl-C is the parent's to handle
+    conn = Connection(fd)
+    context: dict[str, Any] = {}
+    while True:
+        try:
+            message = conn.recv()
+        except (EOFError, OSError):
+            return
+        if message[0] == "data":
+            context["data"] = message[2]
+            continue
+        _, key, func, args = message
+        last = [time.monotonic()]
+
+        def progress(value: Any) -> None:
+            if time.monotonic() - last[0] >= PROGRESS_EVERY:
+                last[0] = time.monotonic()
+                conn.send(("progress", key, value))
+        try:
+            result = func(*args, data=context.get("data"), progress=progress)
+            conn.send(("done", key, result))
+        except BaseException:
+            conn.send(("error", key, traceback.format_exc(limit=8)))
+
+
+if __name__ == "__main__":
+    worker_main(int(sys.argv[1]))
