@@ -1,0 +1,325 @@
+"""Architectures as text and as JSON-able specs, validated before anything is allocated.
+
+Text (the CLI's ``--arch``), items separated by commas:
+
+    conv 5x5x16            a 5x5 convolution with 16 filters (also ``conv 5x3x16``: 5 high, 3 wide)
+    conv 3x3x32 stride 2   ... with a stride (default 1)
+    conv 3x3x32 pad 1      ... with zero padding (``pad same``: keep the size, stride 1, odd kernels)
+    pool 2                 2x2 max-pooling, stride 2 (``pool 3 stride 2``: overlapping windows)
+    dense 128              a fully connected hidden layer
+    dropout 0.25           inverted dropout while training
+
+The network's activation follows every conv and hidden dense layer (after the pool that directly
+follows a conv: max-pooling commutes with relu, tanh and sigmoid, and the activation then runs on
+4x fewer values). A Flatten goes before the first dense layer, and a dense output layer with one
+unit per class ends the network. ``describe_arch`` writes the canonical text back.
+
+A model's spec (``Sequential.spec()``) lists its exact layers; ``from_spec`` checks every field
+and the parameter count (``nn.hosting.limits().max_params``) before building it.
+"""
+from __future__ import annotations
+
+import math
+import re
+from typing import Any, Sequence
+
+from .layers import (ACTIVATION_LAYERS, INITS, Conv2D, Dense, Dropout, Flatten, Layer, LAYER_TYPES,
+                     MaxPool2D)
+from .sequential import DTYPES, Sequential, plan_shapes
+
+MAX_ITEMS = 20                 # items of an architecture text (layers of a spec: 3x that)
+KERNEL_RANGE = (1, 11)
+FILTERS_RANGE = (1, 512)
+STRIDE_RANGE = (1, 4)
+POOL_RANGE = (2, 8)
+UNITS_RANGE = (1, 4096)
+MAX_INPUT_SIDE = 512
+MAX_CLASSES = 1000
+
+# CNN presets live here, not in nn.presets: that dict's entries are MLPs (a ``hidden`` list that
+# ``nn.presets.get_preset`` copies and ``RunConfig`` reads); an ``arch`` field would be dropped.
+CNN_PRESETS: dict[str, dict[str, Any]] = {
+    "mnist-cnn": dict(dataset="mnist", arch="conv 5x5x16, pool 2, conv 5x5x32, pool 2, dense 128",
+                      activation="relu", init="he", optimizer="adam", lr=2e-3, batch_size=128,
+                      epochs=4, seed=0),
+}
+
+
+class ArchError(ValueError):
+    """An architecture text or spec that is malformed or out of bounds; the message says which
+    item and the allowed range."""
+
+
+def _whole(text: str, what: str, low: int, high: int) -> int:
+    if not re.fullmatch(r"\d+", text) or not low <= int(text) <= high:
+        raise ArchError(f"{what} must be a whole number from {low} to {high}; got {text!r}")
+    return int(text)
+
+
+# --- text ------------------------------------------------------------------------------------
+def parse_arch(text: str) -> list[dict[str, Any]]:
+    """Parse an architecture text into blocks: ``[{"type": "conv", "kernel": [5, 5],
+    "filters": 16, "stride": 1, "padding": 0}, {"type": "pool", ...}, {"type": "dense", ...}]``."""
+    if not isinstance(text, str) or len(text) > 2000:
+        raise ArchError("the architecture (--arch) must be a text of at most 2000 characters")
+    items = [item.strip().lower() for item in text.split(",") if item.strip()]
+    if not 1 <= len(items) <= MAX_ITEMS:
+        raise ArchError(f"the architecture (--arch) takes 1 to {MAX_ITEMS} comma-separated items; "
+                        f"got {len(items)}")
+    return [_parse_item(item, i + 1) for i, item in enumerate(items)]
+
+
+def _parse_item(item: str, pos: int) -> dict[str, Any]:
+    words = item.split()
+    kind, args = words[0], words[1:]
+    where = f"item {pos} ({item!r})"
+    try:
+        if kind == "conv":
+            return _parse_conv(args)
+        if kind == "pool":
+            if len(args) not in (1, 3) or (len(args) == 3 and args[1] != "stride"):
+                raise ArchError("write 'pool K' or 'pool K stride S'")
+            size = _whole(args[0], "the pool size", *POOL_RANGE)
+            stride = _whole(args[2], "the pool stride", 1, POOL_RANGE[1]) if len(args) == 3 else size
+            return {"type": "pool", "size": size, "stride": stride}
+        if kind == "dense":
+            if len(args) != 1:
+                raise ArchError("write 'dense N'")
+            return {"type": "dense", "units": _whole(args[0], "the dense size", *UNITS_RANGE)}
+        if kind == "dropout":
+            return {"type": "dropout", "rate": _rate(args)}
+    except ArchError as exc:
+        raise ArchError(f"{where}: {exc}") from None
+    raise ArchError(f"{where}: each item starts with conv, pool, dense or dropout")
+
+
+def _parse_conv(args: list[str]) -> dict[str, Any]:
+    m = re.fullmatch(r"(\d+)x(\d+)x(\d+)", args[0]) if args else None
+    if not m:
+        raise ArchError("write 'conv KxKxF' (kernel height, width, filters), e.g. conv 5x5x16")
+    kh, kw = (_whole(g, "the kernel size", *KERNEL_RANGE) for g in m.groups()[:2])
+    block = {"type": "conv", "kernel": [kh, kw], "filters": _whole(m.group(3), "the filters", *FILTERS_RANGE),
+             "stride": 1, "padding": 0}
+    rest = args[1:]
+    if len(rest) % 2:
+        raise ArchError("after the kernel, write 'stride S' and/or 'pad P' (or 'pad same')")
+    for key, value in zip(rest[::2], rest[1::2]):
+        if key == "stride":
+            block["stride"] = _whole(value, "the stride", *STRIDE_RANGE)
+        elif key == "pad" and value == "same":
+            block["padding"] = "same"
+        elif key == "pad":
+            block["padding"] = _whole(value, "the padding", 0, max(kh, kw) - 1)
+        else:
+            raise ArchError(f"unknown conv option {key!r}; use stride or pad")
+    if block["padding"] == "same":
+        if kh != kw or kh % 2 == 0 or block["stride"] != 1:
+            raise ArchError("'pad same' needs a square odd kernel and stride 1")
+        block["padding"] = kh // 2
+    return block
+
+
+def _rate(args: list[str]) -> float:
+    try:
+        rate = float(args[0]) if len(args) == 1 else -1.0
+    except ValueError:
+        rate = -1.0
+    if not 0.0 <= rate <= 0.9:
+        raise ArchError(f"write 'dropout R' with 0 <= R <= 0.9; got {' '.join(args)!r}")
+    return rate
+
+
+def describe_arch(blocks: Sequence[dict[str, Any]]) -> str:
+    """The canonical text of parsed blocks (``parse_arch(describe_arch(b)) == b``)."""
+    parts = []
+    for b in blocks:
+        if b["type"] == "conv":
+            text = f"conv {b['kernel'][0]}x{b['kernel'][1]}x{b['filters']}"
+            text += f" stride {b['stride']}" if b["stride"] != 1 else ""
+            text += f" pad {b['padding']}" if b["padding"] else ""
+        elif b["type"] == "pool":
+            text = f"pool {b['size']}" + (f" stride {b['stride']}" if b["stride"] != b["size"] else "")
+        elif b["type"] == "dense":
+            text = f"dense {b['units']}"
+        else:
+            text = f"dropout {b['rate']:g}"
+        parts.append(text)
+    return ", ".join(parts)
+
+
+def layers_from_blocks(blocks: Sequence[dict[str, Any]], n_classes: int,
+                       activation: str = "relu") -> list[Layer]:
+    """The layers of parsed blocks: the activation after each conv (after its pool, if one
+    follows) and each hidden dense, a Flatten before the first dense, a dense output layer."""
+    if activation not in ACTIVATION_LAYERS:
+        raise ArchError(f"activation must be one of {', '.join(ACTIVATION_LAYERS)}; got {activation!r}")
+    act = ACTIVATION_LAYERS[activation]
+    layers: list[Layer] = []
+    flat = False
+    for i, b in enumerate(blocks):
+        nxt = blocks[i + 1]["type"] if i + 1 < len(blocks) else None
+        if b["type"] == "conv":
+            if flat:
+                raise ArchError(f"item {i + 1}: a conv cannot follow a dense layer")
+            layers.append(Conv2D(b["filters"], tuple(b["kernel"]), b["stride"], b["padding"]))
+            if nxt != "pool":
+                layers.append(act())
+        elif b["type"] == "pool":
+            if flat:
+                raise ArchError(f"item {i + 1}: a pool cannot follow a dense layer")
+            layers.append(MaxPool2D(b["size"], b["stride"]))
+            if i > 0 and blocks[i - 1]["type"] == "conv":
+                layers.append(act())
+        elif b["type"] == "dense":
+            if not flat:
+                layers.append(Flatten())
+                flat = True
+            layers += [Dense(b["units"]), act()]
+        else:
+            layers.append(Dropout(b["rate"]))
+    if not flat:
+        layers.append(Flatten())
+    layers.append(Dense(n_classes))
+    return layers
+
+
+def build_network(arch: str, input_shape: Sequence[int], n_classes: int, activation: str = "relu",
+                  seed: int = 0, dtype: str = "float32", init: str = "he") -> Sequential:
+    """A fresh network from an architecture text, e.g. for MNIST
+    ``build_network("conv 5x5x16, pool 2, dense 128", (1, 28, 28), 10)``."""
+    _check_input(input_shape, n_classes)
+    layers = layers_from_blocks(parse_arch(arch), n_classes, activation)
+    net = _sequential(layers, input_shape, seed, dtype, init)
+    net.meta["arch"] = describe_arch(parse_arch(arch))
+    return net
+
+
+def _check_input(input_shape: Sequence[int], n_classes: int) -> None:
+    shape = list(input_shape)
+    ok = len(shape) in (1, 3) and all(isinstance(s, int) and not isinstance(s, bool) for s in shape)
+    if ok and len(shape) == 3:
+        ok = 1 <= shape[0] <= 16 and all(1 <= s <= MAX_INPUT_SIDE for s in shape[1:])
+    elif ok:
+        ok = 1 <= shape[0] <= MAX_INPUT_SIDE ** 2
+    if not ok:
+        raise ArchError(f"input_shape must be (channels 1-16, height, width 1-{MAX_INPUT_SIDE}) or "
+                        f"(features,); got {input_shape!r}")
+    if isinstance(n_classes, bool) or not isinstance(n_classes, int) or not 2 <= n_classes <= MAX_CLASSES:
+        raise ArchError(f"n_classes must be a whole number from 2 to {MAX_CLASSES}; got {n_classes!r}")
+
+
+def _sequential(layers: list[Layer], input_shape: Sequence[int], seed: int, dtype: str,
+                init: str) -> Sequential:
+    try:
+        return Sequential(layers, input_shape, seed=seed, dtype=dtype, init=init)
+    except ArchError:
+        raise
+    except ValueError as exc:                        # shapes that do not fit, too many parameters
+        raise ArchError(str(exc)) from None
+
+
+# --- specs -----------------------------------------------------------------------------------
+_SPEC_FIELDS: dict[str, dict[str, tuple[int, int] | str]] = {
+    "conv2d": {"filters": FILTERS_RANGE, "kernel": KERNEL_RANGE, "stride": STRIDE_RANGE,
+               "padding": (0, KERNEL_RANGE[1] - 1)},
+    "maxpool2d": {"size": POOL_RANGE, "stride": (1, POOL_RANGE[1])},
+    "dense": {"units": UNITS_RANGE},
+    "dropout": {"rate": "rate"},
+    "flatten": {}, "relu": {}, "tanh": {}, "sigmoid": {},
+}
+
+
+def layer_from_spec(spec: Any, pos: int = 1) -> Layer:
+    """One layer from its ``Layer.spec()`` dict, every field checked."""
+    where = f"layer {pos}"
+    if not isinstance(spec, dict) or spec.get("type") not in _SPEC_FIELDS:
+        raise ArchError(f"{where}: type must be one of {', '.join(_SPEC_FIELDS)}")
+    fields = _SPEC_FIELDS[spec["type"]]
+    if set(spec) != {"type", *fields}:
+        raise ArchError(f"{where} ({spec['type']}): fields must be exactly {sorted(fields)}; "
+                        f"got {sorted(k for k in spec if k != 'type')}")
+    values = {}
+    for name, bounds in fields.items():
+        values[name] = _spec_value(spec[name], f"{where} {name}", bounds)
+    cls = LAYER_TYPES[spec["type"]]
+    if cls is Conv2D:
+        return Conv2D(values["filters"], tuple(values["kernel"]), values["stride"], values["padding"])
+    if cls is MaxPool2D:
+        return MaxPool2D(values["size"], values["stride"])
+    if cls is Dense:
+        return Dense(values["units"])
+    if cls is Dropout:
+        return Dropout(values["rate"])
+    return cls()
+
+
+def _spec_value(value: Any, what: str, bounds: tuple[int, int] | str) -> Any:
+    if bounds == "rate":
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 0.9:
+            raise ArchError(f"{what} must be a number from 0 to 0.9; got {value!r}")
+        return float(value)
+    low, high = bounds
+    items = value if isinstance(value, list) and what.endswith("kernel") else [value]
+    if what.endswith("kernel") and len(items) != 2:
+        raise ArchError(f"{what} must be [height, width]; got {value!r}")
+    for v in items:
+        if isinstance(v, bool) or not isinstance(v, int) or not low <= v <= high:
+            raise ArchError(f"{what} must be a whole number from {low} to {high}; got {value!r}")
+    return value
+
+
+def from_spec(spec: Any) -> Sequential:
+    """A network from ``Sequential.spec()`` (e.g. read back from a file): every field checked,
+    the shapes planned and the parameter count compared with the limit before allocating."""
+    if not isinstance(spec, dict):
+        raise ArchError("a network spec must be a dict")
+    layers_spec = spec.get("layers")
+    if not isinstance(layers_spec, list) or not 1 <= len(layers_spec) <= 3 * MAX_ITEMS + 2:
+        raise ArchError(f"a spec needs 'layers': a list of 1 to {3 * MAX_ITEMS + 2} layers")
+    layers = [layer_from_spec(s, i + 1) for i, s in enumerate(layers_spec)]
+    input_shape = spec.get("input_shape")
+    if not isinstance(input_shape, list):
+        raise ArchError("a spec needs 'input_shape': [channels, height, width] or [features]")
+    dtype, init, seed = spec.get("dtype", "float32"), spec.get("init", "he"), spec.get("seed", 0)
+    if dtype not in DTYPES or init not in INITS:
+        raise ArchError(f"dtype must be one of {DTYPES} and init one of {INITS}; got {dtype!r}, {init!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
+        raise ArchError(f"seed must be a whole number from 0 to 2**32 - 1; got {seed!r}")
+    shapes, _ = _plan(layers, input_shape)
+    _check_input(input_shape, shapes[-1][0] if len(shapes[-1]) == 1 else 0)
+    return _sequential(layers, input_shape, seed, dtype, init)
+
+
+def _plan(layers: list[Layer], input_shape: Sequence[int]) -> tuple[list[tuple[int, ...]], int]:
+    _check_input(input_shape, 2)
+    try:
+        return plan_shapes(layers, tuple(input_shape))
+    except ValueError as exc:
+        raise ArchError(str(exc)) from None
+
+
+# --- description -----------------------------------------------------------------------------
+def summary(model: Sequential) -> str:
+    """A table: each layer, its output shape (channels, height, width) and its parameters."""
+    rows = [("layer", "output", "params")]
+    for layer, shape, in zip(model.layers, model.shapes):
+        out = f"{shape[2]}x{shape[0]}x{shape[1]}" if len(shape) == 3 else str(shape[0])
+        rows.append((repr(layer), out, f"{sum(p.size for p in layer.params):,}"))
+    rows.append(("total", "", f"{model.n_params:,}"))
+    w0, w1 = max(len(r[0]) for r in rows), max(len(r[1]) for r in rows)
+    return "\n".join(f"{a:<{w0}}  {b:>{w1}}  {c:>10}" for a, b, c in rows)
+
+
+def flops_per_sample(model: Sequential) -> dict[str, int]:
+    """Floating-point operations (a multiply-add counts 2) of the matrix products per sample:
+    the forward pass, and a training step (forward, dW, and dX for every layer but the first)."""
+    forward = train = 0
+    first = True
+    for layer, shape in zip(model.layers, model.shapes):
+        if isinstance(layer, (Conv2D, Dense)):
+            macs = math.prod(shape) * math.prod(layer.params[0].shape) // (
+                layer.filters if isinstance(layer, Conv2D) else layer.units)
+            forward += 2 * macs
+            train += 2 * macs * (2 if first else 3)
+            first = False
+    return {"forward": forward, "train": train}
