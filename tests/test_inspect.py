@@ -288,7 +288,8 @@ def test_a_step_not_applied_leaves_model_and_optimizer_alone(moons):
 
 def test_equations_show_the_chosen_sample(moons):
     X, y = moons
-    view = BackpropStepper(_model([2, 4, 2]), X[:8], y[:8], nn.TrainConfig(optimizer="sgd", lr=0.1, batch_size=8)).step(sample=5)
+    config = nn.TrainConfig(optimizer="sgd", lr=0.1, batch_size=8)
+    view = BackpropStepper(_model([2, 4, 2]), X[:8], y[:8], config).step(sample=5)
     eqs = {e.name: e for e in view.equations()}
     assert eqs["dZ2"].formula == "dZ2 = A2 − Y" and np.array_equal(eqs["dZ2"].value, view.layers[1].dZ[5])
     assert eqs["dZ1"].formula == "dZ1 = dA1 * relu'(Z1)" and eqs["dW1"].scope == "batch"
@@ -329,7 +330,8 @@ def test_formula_numbers_match_the_model():
     out = neuron_formula(model, 2, 0, x)
     Zs, As = neurons.forward(model, x[None])
     nums = _numbers(out.text)
-    assert np.allclose(nums[:3], model.params[2][:, 0], atol=0.006) and np.isclose(nums[3], model.params[3][0], atol=0.006)
+    assert np.allclose(nums[:3], model.params[2][:, 0], atol=0.006)
+    assert np.isclose(nums[3], model.params[3][0], atol=0.006)
     assert np.isclose(nums[4], Zs[1][0, 0], atol=0.006) and np.isclose(nums[-1], As[1][0, 0], atol=0.006)
 
 

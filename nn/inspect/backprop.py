@@ -291,7 +291,8 @@ def neuron_formula(model: MLP, layer: int, unit: int, x: np.ndarray, digits: int
     val += f" {_signed(bias, digits)}"
     out_name = f"a{layer}_{unit + 1}"
     if layer == n_layers(model):
-        text = f"z{layer}_{unit + 1} = {sym} = {fmt(z, digits)};  p(class {unit}) = softmax(z)_{unit + 1} = {fmt(a, digits)}"
+        text = (f"z{layer}_{unit + 1} = {sym} = {fmt(z, digits)};  "
+                f"p(class {unit}) = softmax(z)_{unit + 1} = {fmt(a, digits)}")
         text_values = f"z = {val} = {fmt(z, digits)}"
     else:
         f = model.activation

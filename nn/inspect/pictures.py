@@ -17,8 +17,9 @@ from nn.model import MLP
 from nn.pictures import GRID, INK, MUTED, _font, nice_ticks
 from nn.plots import BOUNDARY_SCALE, hex_rgb
 
-from .health import WeightHistogram
-from .neurons import NeuronMaps
+from .health import HealthMonitor, WeightHistogram
+from .neurons import (InputExplanation, NeuronMaps, first_layer_weight_images, most_active_units,
+                      neuron_maps)
 
 NEG, MID, POS = (hex_rgb(c).astype(np.float32) for _, c in BOUNDARY_SCALE)
 LAYER_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
@@ -170,9 +171,9 @@ def _titles(pen: ImageDraw.ImageDraw, layout: NetworkLayout, model: MLP, units: 
 
 # --- weights as images (image datasets) ---------------------------------------------------------
 def weights_image(images: np.ndarray, units: Sequence[int] | None = None, cols: int = 8, tile: int = 56,
-                  title: str = "First-layer weights") -> np.ndarray:
+                  title: str = "First-layer weights", captions: Sequence[str] | None = None) -> np.ndarray:
     """First-layer weights (k, h, w) as a grid of images, each on its own symmetric scale (red
-    positive, blue negative), captioned with its unit number."""
+    positive, blue negative), captioned with its unit number (or ``captions``)."""
     images = np.asarray(images, np.float32)
     n, h, w = images.shape
     units = list(range(n)) if units is None else list(units)
@@ -192,11 +193,42 @@ def weights_image(images: np.ndarray, units: Sequence[int] | None = None, cols: 
     pen = ImageDraw.Draw(img)
     pen.text((4, 4), title, fill=INK, font=_font(15))
     small = _font(11)
-    for i, u in enumerate(units[:n]):
+    labels = list(captions) if captions is not None else [f"unit {u}" for u in units]
+    for i, text in enumerate(labels[:n]):
         r, c = divmod(i, cols)
-        pen.text((gap + c * tw + w * k / 2, head + r * th + cap - 2), f"unit {u}", fill=MUTED, font=small,
+        pen.text((gap + c * tw + w * k / 2, head + r * th + cap - 2), text, fill=MUTED, font=small,
                  anchor="mb")
     return np.asarray(img)
+
+
+def pushes_image(model: MLP, explanation: InputExplanation, image_shape: tuple[int, int],
+                 cols: int = 8, tile: int = 56) -> np.ndarray:
+    """For a drawn digit (``neurons.explain_input``): the weights of the first-layer units that
+    pushed the prediction most, captioned with their push."""
+    units = explanation.top_units
+    captions = [f"{u}: {'+' if explanation.pushes[u] >= 0 else ''}{explanation.pushes[u]:.2f}" for u in units]
+    return weights_image(first_layer_weight_images(model, image_shape, units), units, cols, tile,
+                         title=f"Units that pushed '{explanation.predicted}' most (unit: push)",
+                         captions=captions)
+
+
+def inside_pictures(model: MLP, monitor: HealthMonitor | None, X_train: np.ndarray,
+                    image_shape: tuple[int, int] | None = None, X_sample: np.ndarray | None = None,
+                    units: Sequence[int] | None = None, grid: int = 40) -> dict[str, np.ndarray]:
+    """The live view's pictures in one call: ``network`` (2-D data) or ``weights`` (images: the
+    given ``units``, else the 32 most active on ``X_sample``), and ``health`` when a monitor
+    has history. For the page, once per redraw."""
+    out: dict[str, np.ndarray] = {}
+    if image_shape is None:
+        out["network"] = network_image(model, neuron_maps(model, X_train, grid))
+    else:
+        if units is None:
+            sample = X_train[:1000] if X_sample is None else X_sample
+            units = most_active_units(model, sample, k=min(32, model.layer_sizes[1]))
+        out["weights"] = weights_image(first_layer_weight_images(model, image_shape, units), units)
+    if monitor is not None and monitor.history:
+        out["health"] = health_image(monitor.history)
+    return out
 
 
 # --- health charts ------------------------------------------------------------------------------
@@ -270,9 +302,10 @@ def _panel(pen: ImageDraw.ImageDraw, history: Sequence[dict[str, Any]], key: str
         v = bottom - (bottom - top) * (pos - lo) / (hi - lo)
         pen.line([(left, v), (right, v)], fill=GRID)
         pen.text((left - 4, v), label, fill=MUTED, font=small, anchor="rm")
-    for t in nice_ticks(x_hi - x_lo, 4):
-        u = left + (right - left) * t / (x_hi - x_lo)
-        pen.text((u, bottom + 2), f"{x_lo + t:g}", fill=MUTED, font=small, anchor="mt")
+    for t in nice_ticks(x_hi, 4):
+        if t >= x_lo:
+            u = left + (right - left) * (t - x_lo) / (x_hi - x_lo)
+            pen.text((u, bottom + 2), f"{t:g}", fill=MUTED, font=small, anchor="mt")
     for k, s in enumerate(series):
         ys = to_y(np.array(s, float)) if len(s) else np.zeros(0)
         pts = [(left + (right - left) * (x - x_lo) / (x_hi - x_lo), bottom - (bottom - top) * (v - lo) / (hi - lo))
