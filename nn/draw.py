@@ -1,9 +1,13 @@
 """The Draw page's logic without Streamlit: which model reads the drawing, the prediction, the
-probability chart, and an MNIST test digit laid on the board as a drawing."""
+probability chart, an MNIST test digit laid on the board as a drawing, and the check of what the
+board sends before it is decoded."""
 from __future__ import annotations
 
 import base64
+import binascii
 import io
+import json
+import struct
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +25,17 @@ TRAIN_SESSION_KEY = "train_session"  # the Train page's TrainSession; its .model
 SESSION_MODEL_KEY = "model"          # fallback: a bare model in session state
 MNIST_PREPROCESSING = "mnist-28x28/255"
 BOARD = 280                          # the drawing board's side in screen pixels
+# What the board sends: a PNG of BOARD x BOARD RGBA pixels (the canvas exports at multiplier 1,
+# whatever the screen's pixel ratio). Even pure noise compresses to no more than about 315 KB.
+MAX_DRAWING_PNG_BYTES = 512 * 1024
+MAX_DRAWING_JSON_CHARS = 2_000_000   # the Fabric.js description of the strokes, kept per session
+PNG_URL_PREFIX = "data:image/png;base64,"
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+COMPRESSED_CHUNKS = (b"zTXt", b"iTXt", b"iCCP")   # ancillary chunks that inflate: never drawn
+
+
+class DrawingRejected(ValueError):
+    """What the board sent is not a drawing of the board's size: it was not decoded."""
 
 
 @dataclass(frozen=True)
@@ -136,3 +151,92 @@ def random_test_digit(X_test: np.ndarray, y_test: np.ndarray,
     i = int(rng.integers(len(X_test)))
     digit = np.round(X_test[i].reshape(SIZE, SIZE) * 255).astype(np.uint8)
     return digit, int(y_test[i]), i
+
+
+# --- what the board sends --------------------------------------------------------------------------
+def canvas_png_url(result: Any) -> str | None:
+    """The PNG data URL in a ``st_canvas`` result, not decoded. (streamlit-drawable-canvas 0.13
+    keeps it in ``CanvasResult._image_data_url``; its ``image_data`` property decodes it with no
+    check of its size, so a forged 13000x13000 PNG would be inflated to 676 MB.)"""
+    return result._image_data_url
+
+
+def read_board(result: Any, board: int = BOARD) -> np.ndarray | None:
+    """The drawing in a ``st_canvas`` result as an RGBA (board, board, 4) uint8 array, or None when
+    the board has sent nothing; ``DrawingRejected`` for anything else, before decoding it."""
+    url = canvas_png_url(result)
+    if url is None:
+        return None
+    problem = drawing_json_problem(result.json_data)
+    if problem:
+        raise DrawingRejected(problem)
+    return decode_drawing(url, board)
+
+
+def drawing_json_problem(json_data: Any) -> str | None:
+    """Why the board's description of the strokes is not kept, or None."""
+    if json_data is None:
+        return None
+    try:
+        size = len(json.dumps(json_data, separators=(",", ":")))
+    except (TypeError, ValueError, RecursionError):
+        return "its description is not plain JSON"
+    if size > MAX_DRAWING_JSON_CHARS:
+        return (f"its description is {size / 1e6:.1f} MB; a drawing on this board is at most "
+                f"{MAX_DRAWING_JSON_CHARS / 1e6:.0f} MB")
+    return None
+
+
+def png_dimensions(head: bytes) -> tuple[int, int]:
+    """(width, height) from the first 24 bytes of a PNG (its signature and IHDR chunk)."""
+    if len(head) < 24 or not head.startswith(PNG_SIGNATURE) or head[12:16] != b"IHDR":
+        raise DrawingRejected("it is not a PNG image")
+    width, height = struct.unpack(">II", head[16:24])
+    return width, height
+
+
+def decode_drawing(data_url: str, board: int = BOARD) -> np.ndarray:
+    """A board PNG data URL as an RGBA (board, board, 4) uint8 array. Refused before decoding
+    (``DrawingRejected``): anything but a PNG data URL, over ``MAX_DRAWING_PNG_BYTES``, whose
+    header declares another size than board x board, or holding compressed text or profiles."""
+    if not isinstance(data_url, str) or not data_url.startswith(PNG_URL_PREFIX):
+        raise DrawingRejected("it is not a PNG image")
+    encoded = data_url[len(PNG_URL_PREFIX):]
+    if len(encoded) * 3 // 4 > MAX_DRAWING_PNG_BYTES:
+        raise DrawingRejected(f"it is {len(encoded) * 3 // 4 // 1024} KB; a drawing on this board "
+                              f"is at most {MAX_DRAWING_PNG_BYTES // 1024} KB")
+    width, height = png_dimensions(_b64(encoded[:32]))
+    if (width, height) != (board, board):
+        raise DrawingRejected(f"it is {width}x{height} pixels; the board is {board}x{board}")
+    png = _b64(encoded)
+    _check_chunks(png)
+    try:
+        with Image.open(io.BytesIO(png), formats=["PNG"]) as picture:
+            if picture.size != (board, board):
+                raise DrawingRejected(f"it is {picture.size[0]}x{picture.size[1]} pixels; the board "
+                                      f"is {board}x{board}")
+            return np.asarray(picture.convert("RGBA"))
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+        if isinstance(exc, DrawingRejected):
+            raise
+        raise DrawingRejected("it is not a readable PNG image") from None
+
+
+def _b64(text: str) -> bytes:
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise DrawingRejected("it is not a PNG image (bad base64)") from None
+
+
+def _check_chunks(png: bytes) -> None:
+    """Walk the PNG's chunks (lengths and types only): refuse the ancillary ones that inflate."""
+    pos = len(PNG_SIGNATURE)
+    while pos + 8 <= len(png):
+        length, kind = struct.unpack(">I4s", png[pos:pos + 8])
+        if kind in COMPRESSED_CHUNKS:
+            raise DrawingRejected(f"it holds a compressed {kind.decode('latin-1')} chunk, which the "
+                                  "board never sends")
+        if kind == b"IEND":
+            return
+        pos += 12 + length

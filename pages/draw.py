@@ -4,7 +4,11 @@ State (``st.session_state``), kept when the user visits another page and comes b
 ``draw_board`` (a counter in the canvas key: a new value mounts a fresh board), ``draw_mounted``
 (what that board starts with: Fabric JSON and the image it shows, or None), ``draw_last`` (the
 latest drawing the board sent, restored on return), ``draw_sample`` (the MNIST digit placed by the
-button), ``draw_uploaded`` (the parsed uploaded model) and ``draw_kept`` (settings).
+button), ``draw_uploaded`` (the last uploaded model that loaded), ``draw_upload_error`` (why the
+latest upload was refused) and ``draw_kept`` (settings).
+
+What the board sends is checked before it is decoded (``nn.draw.read_board``): an image that is
+not the board's size is refused with a message, and the previous drawing stays.
 
 A random MNIST digit is put on the board as an image object of the drawing itself, so the board
 returns it with whatever the user draws over it. A freshly mounted board sends nothing until
@@ -14,6 +18,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import re
+
 import numpy as np
 import streamlit as st
 from streamlit_drawable_canvas import st_canvas
@@ -21,12 +27,20 @@ from streamlit_drawable_canvas import st_canvas
 from app.navigation import require_navigation
 
 from nn import data as nn_data
-from nn.draw import (BOARD, DEFAULT_MODEL_PATH, describe_model, digit_drawing, load_mnist_model,
-                     model_choices, predict_drawing, preview, probability_figure,
-                     random_test_digit, session_mnist_model)
+from nn.draw import (BOARD, DEFAULT_MODEL_PATH, DrawingRejected, describe_model, digit_drawing,
+                     load_mnist_model, model_choices, predict_drawing, preview, probability_figure,
+                     random_test_digit, read_board, session_mnist_model)
+from nn.hosting import limits
 from nn.model import MLP
 
 ss = st.session_state
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
+
+
+def _plain(text: str) -> str:
+    """``text`` shown as typed: Markdown's special characters escaped (file names come from the
+    visitor)."""
+    return _MARKDOWN.sub(r"\\\1", text)
 
 
 # --- state -----------------------------------------------------------------------------------
@@ -83,33 +97,39 @@ def mnist_test_set() -> tuple[np.ndarray, np.ndarray]:
 
 
 def _on_upload() -> None:
-    """Parse an uploaded model once; select it if it can read digits."""
+    """Parse an uploaded model once; select it if it can read digits. A refused file changes
+    nothing: the model reading the drawing stays (an earlier upload included)."""
     file = ss.get("draw_upload")
+    ss.pop("draw_upload_error", None)
     if file is None:
         ss.pop("draw_uploaded", None)
         return
     try:
-        ss.draw_uploaded = {"name": file.name, "model": load_mnist_model(file.getvalue())}
+        model = load_mnist_model(file.getvalue())      # checked before anything is built
     except ValueError as exc:                         # ModelFormatError is a ValueError
-        ss.draw_uploaded = {"name": file.name, "model": None, "error": str(exc)}
+        ss.draw_upload_error = {"name": file.name, "error": str(exc)}
         return
+    ss.draw_uploaded = {"name": file.name, "model": model}
     ss.draw_model_choice = "Uploaded"
     _keep("draw_model_choice")
 
 
 def _uploaded_model() -> MLP | None:
-    up = ss.get("draw_uploaded")
-    if up and up.get("error"):
-        st.error(f"{up['name']}: {up['error']}")
-    elif up and ss.get("draw_upload") is None:
-        st.caption(f"Using {up['name']}, uploaded earlier.")
+    up, refused = ss.get("draw_uploaded"), ss.get("draw_upload_error")
+    if refused:
+        st.error(f"{_plain(refused['name'])} was not loaded: {_plain(refused['error'])}")
+    if up and (refused or ss.get("draw_upload") is None):
+        st.caption(f"Using {_plain(up['name'])}, uploaded earlier.")
     return up["model"] if up else None
 
 
 def choose_model() -> MLP:
+    mb = limits().max_model_mb
     with st.expander("Use your own model"):
-        st.file_uploader("A model file saved by this app (.npz)", type=["npz"], key="draw_upload",
-                         on_change=_on_upload)
+        st.file_uploader(f"A model file saved by this app (.npz, up to {mb} MB)", type=["npz"],
+                         key="draw_upload", on_change=_on_upload, max_upload_size=mb,
+                         help=f"Files over {mb} MB or over {limits().max_params:,} parameters are "
+                              "refused (NN_MAX_MODEL_MB, NN_MAX_PARAMS).")
         uploaded = _uploaded_model()
     try:
         shipped = shipped_model()
@@ -158,8 +178,15 @@ def board_column() -> np.ndarray | None:
 
 
 def board_image(result: Any, mounted: dict | None) -> np.ndarray | None:
-    """What is on the board: the image it sent, or, until it sends, what it was mounted with."""
-    image = result.image_data                         # decodes the PNG: read it once
+    """What is on the board: the image it sent, or, until it sends, what it was mounted with.
+    An image that is not a drawing of the board's size is refused before it is decoded, and the
+    previous drawing stays."""
+    try:
+        image = read_board(result)                    # checks, then decodes the PNG: read it once
+    except DrawingRejected as exc:
+        st.warning(f"This drawing was not read: {exc}. The previous one is kept.")
+        kept = ss.get("draw_last") or mounted
+        return kept["image"] if kept else None
     if image is None:
         return mounted["image"] if mounted else None
     ss.draw_last = {"json": result.json_data, "image": image}

@@ -2,12 +2,15 @@
 run there; the real board is driven in tests/test_draw_browser.py)."""
 from __future__ import annotations
 
+import base64
+import io
 import sys
 import types
 
 import numpy as np
 import pytest
 from app_pages import open_app, open_page
+from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 import nn
@@ -17,22 +20,37 @@ from nn.draw import (DEFAULT_MODEL_PATH, describe_model, digit_drawing, load_mni
 from nn.io import model_to_bytes
 
 
+def png_url(image: np.ndarray) -> str:
+    """An image as the board sends it: a PNG data URL."""
+    buf = io.BytesIO()
+    Image.fromarray(image).save(buf, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
 class FakeResult:
-    def __init__(self, image, json):
-        self.image_data = image
+    """Like streamlit_drawable_canvas 0.13's CanvasResult: the PNG data URL in
+    ``_image_data_url``; the page must check it before decoding, never read ``image_data``."""
+
+    def __init__(self, url, json):
+        self._image_data_url = url
         self.json_data = json
+
+    @property
+    def image_data(self):
+        raise AssertionError("the page decoded the drawing without checking it")
 
 
 @pytest.fixture()
 def canvas(monkeypatch):
-    """A stand-in for streamlit_drawable_canvas: returns ``canvas.image`` as the drawing and
-    records the arguments of each call in ``canvas.calls``."""
+    """A stand-in for streamlit_drawable_canvas: returns ``canvas.image`` as the drawing (or
+    ``canvas.url`` as sent, when set) and records the arguments of each call in ``canvas.calls``."""
     stub = types.ModuleType("streamlit_drawable_canvas")
-    stub.image, stub.json, stub.calls = None, {"objects": []}, []
+    stub.image, stub.url, stub.json, stub.calls = None, None, {"objects": []}, []
 
     def st_canvas(**kwargs):
         stub.calls.append(kwargs)
-        return FakeResult(stub.image, stub.json)
+        url = stub.url or (png_url(stub.image) if stub.image is not None else None)
+        return FakeResult(url, stub.json)
 
     stub.st_canvas = st_canvas
     monkeypatch.setitem(sys.modules, "streamlit_drawable_canvas", stub)
@@ -55,7 +73,8 @@ def mnist_model(**meta) -> nn.MLP:
     """A small network as the Train page leaves it after an epoch on MNIST."""
     model = nn.MLP([784, 16, 10], seed=1)
     model.meta = {"dataset": "mnist", "preprocessing": "mnist-28x28/255",
-                  "history": [{"epoch": 1, "val_accuracy": 0.9}], **meta}
+                  "history": [{"epoch": 1, "step": 469, "seconds": 2.5, "val_accuracy": 0.9,
+                               "end_of_epoch": True}], **meta}
     return model
 
 
@@ -135,9 +154,22 @@ def test_uploading_a_model_selects_it_and_a_bad_file_is_reported(canvas):
     assert not at.exception
     radio = at.radio(key="draw_model_choice")
     assert radio.options == ["Uploaded", "Shipped default"] and radio.value == "Uploaded"
+    reading = at.metric[0].value                           # what the uploaded model reads
     at.file_uploader(key="draw_upload").upload("junk.npz", b"not a model").run()
     assert not at.exception
-    assert any("junk.npz" in e.value for e in at.error)
+    assert any("junk\\.npz was not loaded: not a readable" in e.value for e in at.error)
+    radio = at.radio(key="draw_model_choice")              # the model in use is kept
+    assert radio.options == ["Uploaded", "Shipped default"] and radio.value == "Uploaded"
+    assert any("Using mine\\.npz, uploaded earlier" in c.value for c in at.caption)
+    assert at.metric[0].value == reading
+
+
+def test_a_bad_first_upload_keeps_the_default_model(canvas):
+    canvas.image = one()
+    at = draw_page()
+    at.file_uploader(key="draw_upload").upload("junk.npz", b"not a model").run()
+    assert not at.exception
+    assert any("junk\\.npz was not loaded" in e.value for e in at.error)
     assert len(at.radio) == 0
     assert at.metric[0].value == "1"                       # still reading with the default
 
