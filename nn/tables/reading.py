@@ -268,7 +268,7 @@ def _read_text(data: bytes, name: str, limits: TableLimits) -> pd.DataFrame:
     _check_shape(data, delim, header, limits)
     try:
         frame = pd.read_csv(io.BytesIO(data), sep=delim, nrows=limits.max_rows + 1, engine="c",
-                            encoding="utf-8", low_memory=False, skip_blank_lines=True)
+                            encoding="utf-8", skip_blank_lines=True)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError, UnicodeDecodeError) as exc:
         raise TableError(f"could not read the table: {_parser_message(exc)}") from None
     if len(frame) == 0:
