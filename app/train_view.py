@@ -17,18 +17,22 @@ import streamlit as st
 import nn
 from nn import pictures, plots
 from nn.activations import ACTIVATIONS
-from nn.app_state import (TrainSession, config_from_query, config_to_query, format_seconds,
-                          history_csv, model_changed)
+from nn.app_state import (WIDGET_LIMITS, TrainSession, config_from_query, config_to_query,
+                          format_seconds, history_csv, model_changed, plain)
 from nn.blas_threads import one_blas_thread
-from nn.config import ConfigError, RunConfig
+from nn.config import MAX_EPOCHS, MAX_HIDDEN_LAYERS, MAX_HIDDEN_SIZE, ConfigError, RunConfig
 from nn.data import TOY_DATASETS, Dataset, DatasetUnavailable
-from nn.experiment import config_from_preset, load_data
+from nn.experiment import (check_param_limit, config_from_preset, count_params,
+                           estimate_config_epoch_seconds, layer_sizes_for, load_data)
+from nn.hosting import limits
 from nn.init import INITS
 from nn.io import model_to_bytes
 from nn.optimizers import OPTIMIZERS
+from nn.run_slots import TRAINING_SLOTS
 
 SESSION, CFG, W = "train_session", "train_cfg", "tw."
-MAX_LAYERS = 6
+MAX_LAYERS = MAX_HIDDEN_LAYERS           # the widgets take every value the library does
+SHOW_ESTIMATE_ABOVE_S = 2.0              # show the estimated time per epoch when it is longer
 LR_STEPS = [1e-5, 2e-5, 5e-5, 1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 5e-3, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5,
             1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0]
 BATCH_STEPS: list[Any] = [1, 2, 4, 8, 10, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, "full"]
@@ -71,10 +75,27 @@ def _widget_values(cfg: dict[str, Any]) -> dict[str, Any]:
 
 
 def set_config(cfg: RunConfig) -> None:
-    """Make ``cfg`` the page's settings (call before the widgets are drawn, e.g. in a callback)."""
+    """Make ``cfg`` the page's settings (call before the widgets are drawn, e.g. in a callback):
+    the widgets are forgotten and drawn afresh from it (see ``_restore``)."""
     st.session_state[CFG] = cfg.to_dict()
-    for key, value in _widget_values(cfg.to_dict()).items():
-        st.session_state[W + key] = value
+    for key in _widget_values(cfg.to_dict()):
+        st.session_state.pop(W + key, None)
+
+
+def _restore(name: str) -> str:
+    """The key of widget ``name``, its value put back from the settings if the widget was not
+    drawn in the previous run (hidden for another dataset or optimizer, fewer layers, another
+    page, or ``set_config``); returns the key.
+
+    Streamlit forgets a widget that a run does not draw; a value left in session state meanwhile
+    does not reach the browser when the widget comes back, which then shows the widget's default
+    (its minimum) and sends it back on the next click: the two-moons settings collapsed to 100
+    samples, noise 0 and test share 0.05 after a visit to MNIST. Assigning the value in the very
+    run that draws the widget again sends it to the browser."""
+    key = W + name
+    if key not in st.session_state:
+        st.session_state[key] = _widget_values(st.session_state[CFG])[name]
+    return key
 
 
 def _first_visit() -> list[str]:
@@ -115,8 +136,6 @@ def sidebar() -> tuple[RunConfig | None, list[str]]:
     """Draw the settings; return the config (None if invalid) and messages for the user."""
     messages = _first_visit()
     ss = st.session_state
-    for key, value in _widget_values(ss[CFG]).items():    # widgets forget values off-page
-        ss.setdefault(W + key, value)
     with st.sidebar:
         st.subheader("Presets")
         cols = st.columns(2)
@@ -125,12 +144,18 @@ def sidebar() -> tuple[RunConfig | None, list[str]]:
                                on_click=_apply_preset, args=(name,), width="stretch")
         _data_widgets()
         _network_widgets()
+        network_note = st.empty()          # the parameter limit, next to the network settings
         _training_widgets()
     try:
         cfg = current_config()
+        check_param_limit(layer_sizes_for(cfg))
     except ConfigError as exc:
-        messages.append(f"Invalid setting **{exc.param}**: {exc}")
+        if exc.param == "hidden":
+            network_note.error(plain(exc), icon=":material/block:")
+        messages.append(f"Invalid setting **{exc.param}**: {plain(exc)}")
         return None, messages
+    limit = limits().max_params
+    network_note.caption(f"{count_params(layer_sizes_for(cfg)):,} parameters (this server's limit: {limit:,})")
     ss[CFG] = cfg.to_dict()
     query = config_to_query(cfg)
     if {k: st.query_params.get(k) for k in st.query_params} != query:
@@ -140,44 +165,47 @@ def sidebar() -> tuple[RunConfig | None, list[str]]:
 
 def _data_widgets() -> None:
     st.subheader("Data")
-    st.selectbox("Dataset", list(DATASET_LABELS), key=W + "dataset", format_func=DATASET_LABELS.get)
+    st.selectbox("Dataset", list(DATASET_LABELS), key=_restore("dataset"), format_func=DATASET_LABELS.get)
     name = st.session_state[W + "dataset"]
     if name in TOY_DATASETS:
-        st.number_input("Number of samples", 100, 200_000, step=500, key=W + "n_samples")
-        st.slider("Noise", 0.0, 1.0, step=0.01, key=W + "noise")
+        st.number_input("Number of samples", 20, 1_000_000, step=500, key=_restore("n_samples"))
+        st.slider("Noise", 0.0, 2.0, step=0.01, key=_restore("noise"))
     if name in (*TOY_DATASETS, "digits"):
-        st.slider("Test share", 0.05, 0.9, step=0.05, key=W + "test_size")
+        st.slider("Test share", 0.05, 0.9, step=0.05, key=_restore("test_size"))
     else:
         st.caption("Official split: 60,000 training and 10,000 test images.")
 
 
 def _network_widgets() -> None:
     st.subheader("Network")
-    st.slider("Hidden layers", 1, MAX_LAYERS, key=W + "layers")
+    st.slider("Hidden layers", 1, MAX_LAYERS, key=_restore("layers"))
     n = st.session_state[W + "layers"]
     cols = st.columns(min(n, 3))
     for i in range(n):
-        cols[i % len(cols)].number_input(f"Layer {i + 1} size", 1, 4096, step=1, key=W + f"h{i}")
+        cols[i % len(cols)].number_input(f"Layer {i + 1} size", 1, MAX_HIDDEN_SIZE, step=1,
+                                         key=_restore(f"h{i}"))
     c1, c2 = st.columns(2)
-    c1.selectbox("Activation", list(ACTIVATIONS), key=W + "activation")
-    c2.selectbox("Initialisation", list(INITS), key=W + "init",
+    c1.selectbox("Activation", list(ACTIVATIONS), key=_restore("activation"))
+    c2.selectbox("Initialisation", list(INITS), key=_restore("init"),
                  help="small: 0.01·N(0,1); normal: N(0,1); he: N(0, 2/fan_in); xavier: N(0, 1/fan_in)")
 
 
 def _training_widgets() -> None:
     st.subheader("Training")
     ss = st.session_state
-    st.selectbox("Optimizer", list(OPTIMIZERS), key=W + "optimizer")
+    st.selectbox("Optimizer", list(OPTIMIZERS), key=_restore("optimizer"))
     if ss[W + "optimizer"] == "momentum":
-        st.slider("Momentum", 0.0, 0.99, step=0.01, key=W + "momentum")
-    st.select_slider("Learning rate (log scale)", _options(LR_STEPS, ss[W + "lr"]), key=W + "lr",
+        st.slider("Momentum", *WIDGET_LIMITS["momentum"], step=0.001, format="%.3f", key=_restore("momentum"))
+    lr, batch = _restore("lr"), _restore("batch_size")
+    st.select_slider("Learning rate (log scale)", _options(LR_STEPS, ss[lr]), key=lr,
                      format_func=lambda v: f"{v:g}")
-    st.select_slider("Batch size", _options(BATCH_STEPS, ss[W + "batch_size"]), key=W + "batch_size",
+    st.select_slider("Batch size", _options(BATCH_STEPS, ss[batch]), key=batch,
                      help="'full' = full-batch gradient descent (one step per epoch)")
     c1, c2 = st.columns(2)
-    c1.number_input("Epochs", 1, 100_000, step=1, key=W + "epochs")
-    c2.number_input("Seed", 0, 2**32 - 1, step=1, key=W + "seed")
-    st.number_input("Weight decay (L2)", 0.0, 0.5, step=1e-4, format="%.4f", key=W + "weight_decay")
+    c1.number_input("Epochs", 1, MAX_EPOCHS, step=1, key=_restore("epochs"))
+    c2.number_input("Seed", 0, 2**32 - 1, step=1, key=_restore("seed"))
+    st.number_input("Weight decay (L2)", *WIDGET_LIMITS["weight_decay"], step=1e-4, format="%.4f",
+                    key=_restore("weight_decay"))
 
 
 # --- buttons -------------------------------------------------------------------------------------
@@ -197,7 +225,11 @@ def _on_train() -> None:
     data = _loaded(cfg)
     if data is not None:
         s = session()
-        s.new_model(cfg, data)
+        try:
+            s.new_model(cfg, data)
+        except ConfigError as exc:                 # e.g. the parameter limit changed meanwhile
+            st.session_state["train_data_error"] = plain(exc)
+            return
         s.start(cfg.epochs)
 
 
@@ -213,21 +245,34 @@ def _on_continue() -> None:
 
 def controls(s: TrainSession, cfg: RunConfig | None, data: Dataset | None) -> None:
     changed = model_changed(s.cfg, cfg) if (s.model is not None and cfg is not None) else []
-    c = st.columns([1, 1, 1, 1, 3])
+    c = st.columns([1, 1, 1.5, 1, 2.5])
+    until = s.continue_target(cfg.epochs if cfg is not None else 0) if s.model is not None else 0
     c[0].button("Train", key="train.go", type="primary", icon=":material/play_arrow:", on_click=_on_train,
                 disabled=cfg is None or data is None, width="stretch",
                 help="Build a new network from the settings and train it")
     c[1].button("Stop", key="train.stop", icon=":material/stop:", on_click=s.stop, disabled=not s.running,
                 width="stretch", help="Stop; the model and its history are kept")
-    c[2].button("Continue", key="train.continue", icon=":material/fast_forward:", on_click=_on_continue,
+    c[2].button(f"Continue to {until}" if s.model is not None else "Continue", key="train.continue",
+                icon=":material/fast_forward:", on_click=_on_continue,
                 disabled=s.model is None or s.running or cfg is None or bool(changed), width="stretch",
-                help="Train the same model for 'Epochs' more epochs")
+                help=(f"Finish the stopped run: train the same model up to epoch {until}"
+                      if s.interrupted else "Train the same model for 'Epochs' more epochs"))
     c[3].button("Reset", key="train.reset", icon=":material/restart_alt:", on_click=s.reset, disabled=s.model is None,
                 width="stretch", help="Forget the model and its history")
+    if cfg is not None and not s.running:
+        _estimate(cfg)
     if changed:
         st.warning(f"You changed **{', '.join(changed)}**: the current model "
                    f"({_layers(s.model)} on {s.cfg.dataset}) cannot take that. Press **Train** for a "
                    f"new model (its history starts afresh), or put the settings back to Continue.")
+
+
+def _estimate(cfg: RunConfig) -> None:
+    """The estimated time per epoch (nn.experiment's cost model), shown when it is long."""
+    seconds = estimate_config_epoch_seconds(cfg)
+    if seconds > SHOW_ESTIMATE_ABOVE_S:
+        st.caption(f":material/schedule: Estimated time per epoch: about {format_seconds(seconds)} "
+                   f"({cfg.epochs:,} epochs: about {format_seconds(seconds * cfg.epochs)}).")
 
 
 def _layers(model: nn.MLP) -> str:
@@ -245,11 +290,20 @@ def _on_upload() -> None:
         model = nn.load(file.getvalue())
         arch = dict(hidden=model.layer_sizes[1:-1], activation=model.activation, init=model.init)
         cfg = RunConfig.from_dict({**cfg.to_dict(), **arch}).validate()
-        session().adopt(model, cfg, data)
-    except (nn.ModelFormatError, ConfigError, ValueError, DatasetUnavailable) as exc:
-        st.session_state["train_upload_error"] = f"Could not use **{file.name}**: {exc}"
+        session().adopt(model, cfg, data)        # checks all first: on error nothing changes
+    except Exception as exc:                     # whatever the file does, the session's model stays
+        st.session_state["train_upload_error"] = f"Could not use **{plain(file.name)}**: {_reason(exc)}"
         return
     set_config(cfg)
+
+
+def _reason(exc: Exception) -> str:
+    """Why an upload was refused, as plain text (never NumPy's advice to allow pickles)."""
+    known = (nn.ModelFormatError, ConfigError, ValueError, DatasetUnavailable)
+    text = str(exc) if isinstance(exc, known) else ""
+    if not text or "pickle" in text:
+        text = f"it is not a model file this app can read ({type(exc).__name__})"
+    return plain(text, limit=300)
 
 
 def files(s: TrainSession) -> None:
@@ -315,9 +369,13 @@ def _progress(view: View, s: TrainSession) -> None:
             text += f" · test accuracy {last['val_accuracy']:.2%}, loss {last['val_loss']:.4f}"
     elif s.error:
         text = f"Stopped at epoch {_epoch(s.epoch)} of {s.target}: training diverged"
+    elif s.uploaded:
+        text = (f"Loaded a model trained for {_epoch(s.epoch)} epochs · press Continue to train it "
+                f"further, or Train for a new one")
+        frac = 1.0
     elif s.epoch < s.target:
         text = (f"Stopped at epoch {_epoch(s.epoch)} of {s.target} · {format_seconds(s.wall_seconds)}"
-                f" · press Continue to go on")
+                f" · press Continue to finish")
     else:
         text = f"Done: epoch {_epoch(s.epoch)} of {s.target} in {format_seconds(s.wall_seconds)}"
     view.progress.progress(frac, text=text)
@@ -330,7 +388,7 @@ def _epoch(e: float) -> str:
 
 def _metrics(view: View, s: TrainSession, data: Dataset) -> None:
     """The final figures of the model as it is now (after training, or stopped)."""
-    test_loss, test_acc = s.model.evaluate(data.X_test, data.y_test)
+    test_loss, test_acc = s.test_figures(data)
     epochs = max(s.trainer.epochs_done, 1)
     with view.metrics.container():
         c = st.columns(5)
@@ -402,7 +460,7 @@ def draw(view: View, s: TrainSession, data: Dataset | None, final: bool) -> None
 
 
 def _after_training(view: View, s: TrainSession, data: Dataset) -> None:
-    proba = s.model.predict_proba(data.X_test)
+    proba = np.exp(s.test_log_proba(data))
     pred = proba.argmax(axis=1)
     wrong = plots.most_confident_wrong(proba, data.y_test, k=16)
     with view.after.container():
@@ -437,6 +495,26 @@ def live(data: Dataset | None) -> None:
 
 
 def _train_and_draw(view: View, s: TrainSession, data: Dataset) -> None:
+    """Train in one of the server's training slots (``nn.run_slots``): wait in line if all are
+    taken, and give the slot back however this run ends (finished, Stop, a click, session gone)."""
+    with TRAINING_SLOTS.slot() as slot:
+        try:
+            if not slot.acquire(should_stop=lambda: not s.running,
+                                on_wait=lambda ahead: _waiting(view, s, ahead)):
+                return
+        finally:
+            s.queue_ahead = None
+        _train_in_slot(view, s, data)
+
+
+def _waiting(view: View, s: TrainSession, ahead: int) -> None:
+    s.queue_ahead = ahead
+    view.progress.progress(0.0, text=f"Waiting for a free training slot: {ahead} ahead · this "
+                                     f"server trains {limits().max_training_runs} networks at once; "
+                                     f"yours starts when one finishes (Stop leaves the line)")
+
+
+def _train_in_slot(view: View, s: TrainSession, data: Dataset) -> None:
     _progress(view, s)                   # what stays put while training runs is drawn once
     view.metrics.caption("Live pictures while training runs; the charts become interactive (zoom, "
                          "hover) and the final figures appear when it stops.")

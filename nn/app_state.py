@@ -9,14 +9,18 @@ from __future__ import annotations
 import csv
 import io
 import math
+import re
 import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Mapping
 
+import numpy as np
+
 from .config import ConfigError, RunConfig
 from .data import TOY_DATASETS, Dataset
 from .experiment import build_model, build_trainer, check_model_fits, config_from_preset
+from .hosting import limits
 from .model import MLP
 from .presets import PRESETS
 from .training import Record, Trainer, TrainingDiverged
@@ -25,6 +29,21 @@ TRAIN_FIELDS = ("optimizer", "lr", "batch_size", "momentum", "weight_decay", "se
 HISTORY_COLUMNS = ("epoch", "step", "seconds", "train_loss", "train_accuracy", "val_loss",
                    "val_accuracy", "end_of_epoch")
 DEFAULT_PRESET = "moons"
+# Where the page's widgets are narrower than what the library accepts (RunConfig.validate), a
+# link's value is clamped to the widget's range with a warning naming it. Everything else the
+# library accepts, the widgets accept too.
+WIDGET_LIMITS = {"momentum": (0.0, 0.999), "weight_decay": (0.0, 0.9999)}
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:&=^\"'])")
+
+
+def plain(text: Any, limit: int = 120) -> str:
+    """``text`` (e.g. from a URL, a file name, an error quoting either) made safe inside a
+    Markdown message: one line, at most ``limit`` characters, every Markdown character escaped, so
+    it reads as typed and never renders as a link, an image, a heading or a formula."""
+    text = " ".join(str(text).split())
+    if len(text) > limit:
+        text = text[:limit - 1] + "…"
+    return _MARKDOWN.sub(r"\\\1", text)
 
 
 # --- URL <-> config ------------------------------------------------------------------------------
@@ -51,11 +70,12 @@ def _parse(name: str, text: str) -> Any:
 
 def config_from_query(params: Mapping[str, Any], default_preset: str = DEFAULT_PRESET) -> tuple[RunConfig, list[str]]:
     """The config a URL describes (``preset=`` first, then single settings) and a warning for
-    each value that was unreadable or out of range (those keep the preset's value)."""
+    each value that was unreadable or out of range (those keep the preset's value) or clamped to
+    the page's range (``WIDGET_LIMITS``). Warnings are Markdown with the URL's text escaped."""
     warnings: list[str] = []
     preset = _first(params.get("preset")) or default_preset
     if preset not in PRESETS:
-        warnings.append(f"Unknown preset {preset!r} in the link; using {default_preset!r}.")
+        warnings.append(f"Unknown preset {plain(repr(preset))} in the link; using {default_preset!r}.")
         preset = default_preset
     values = config_from_preset(preset).to_dict()
     for name in RunConfig.__dataclass_fields__:
@@ -69,16 +89,30 @@ def config_from_query(params: Mapping[str, Any], default_preset: str = DEFAULT_P
             if exc.param != name:          # another field is the culprit: keep this one
                 values[name] = candidate[name]
                 continue
-            warnings.append(f"Ignored {name}={text!r} from the link: {exc}")
-        except ValueError:
-            warnings.append(f"Ignored {name}={text!r} from the link: not a valid value.")
+            warnings.append(f"Ignored {name}={plain(repr(text))} from the link: {plain(exc)}")
+        except (ValueError, OverflowError):
+            warnings.append(f"Ignored {name}={plain(repr(text))} from the link: not a valid value.")
         else:
             values = candidate
+            warnings += _clamp_to_widget(values, name)
     try:
         return RunConfig.from_dict(values).validate(), warnings
     except ConfigError as exc:
-        warnings.append(f"The link's settings do not fit together ({exc}); using the {preset!r} preset.")
+        warnings.append(f"The link's settings do not fit together ({plain(exc)}); using the "
+                        f"{preset!r} preset.")
         return config_from_preset(preset), warnings
+
+
+def _clamp_to_widget(values: dict[str, Any], name: str) -> list[str]:
+    if name not in WIDGET_LIMITS:
+        return []
+    low, high = WIDGET_LIMITS[name]
+    value = values[name]
+    if low <= value <= high:
+        return []
+    values[name] = min(max(value, low), high)
+    return [f"{name}={value:g} from the link is outside the page's range ({low:g} to {high:g}); "
+            f"using {values[name]:g}."]
 
 
 def _first(value: Any) -> str | None:
@@ -169,6 +203,10 @@ class TrainSession:
         self.run_wall = 0.0                       # ... since the last Train / Continue
         self.run_from = 0.0                       # epoch at the last Train / Continue
         self.throttle = Throttle()                # paces the live redraws
+        self.uploaded = False                     # the model came from a file, not trained here yet
+        self.run_epochs = 0                       # the 'Epochs' setting the last run started with
+        self.queue_ahead: int | None = None       # waiting for a training slot: runs ahead in line
+        self._test_cache: tuple[Any, np.ndarray] | None = None
 
     # state
     @property
@@ -191,31 +229,56 @@ class TrainSession:
         self._new_trainer(cfg, data)
 
     def adopt(self, model: MLP, cfg: RunConfig, data: Dataset) -> None:
-        """Take an uploaded model (raises ValueError if it does not fit ``data``)."""
+        """Take an uploaded model. Everything is checked first (it fits ``data``, its size, its
+        history): on any error (ValueError) the session keeps its model and history untouched."""
         check_model_fits(model, data)
+        n, limit = model.n_params, limits().max_params
+        if n > limit:
+            raise ValueError(f"this model has {n:,} parameters, above the limit of {limit:,} "
+                             f"(NN_MAX_PARAMS)")
+        trainer = build_trainer(cfg, data, model)    # reads and checks the history
         self.reset()
-        self.cfg, self.model = cfg, model
-        self._new_trainer(cfg, data)
-        self.notice = f"Loaded a model with layers {model.layer_sizes}, trained {self.epoch:g} epochs."
+        self.cfg, self.model, self.trainer = cfg, model, trainer
+        self.target = self.run_from = self.trainer.epochs_done
+        self.uploaded = True
+        self.notice = (f"Loaded a model with layers {model.layer_sizes}, trained "
+                       f"{self.epoch:g} epochs.")
 
     def _new_trainer(self, cfg: RunConfig, data: Dataset) -> None:
         self.trainer = build_trainer(cfg, data, self.model)
 
     def start(self, epochs: int) -> None:
-        self.target = self.trainer.epochs_done + int(epochs)
-        self.running, self.error, self.notice = True, None, None
+        self._run_to(self.trainer.epochs_done + int(epochs), epochs)
+
+    def _run_to(self, target: int, epochs: int) -> None:
+        self.target, self.run_epochs = int(target), int(epochs)
+        self.running, self.error, self.notice, self.uploaded = True, None, None, False
         self.run_wall, self.run_from = 0.0, self.epoch
         self.throttle = Throttle()
 
+    @property
+    def interrupted(self) -> bool:
+        """Stopped by the user before reaching the target (not finished, not diverged)."""
+        return self.model is not None and not self.running and not self.error and self.epoch < self.target
+
+    def continue_target(self, epochs: int) -> int:
+        """The epoch Continue trains to (its button says it): after a Stop, the stopped run's own
+        target, so Continue finishes what Stop interrupted, unless 'Epochs' was changed since
+        that run started; after a finished (or diverged) run, ``epochs`` more."""
+        if self.interrupted and int(epochs) == self.run_epochs:
+            return self.target
+        return (self.trainer.epochs_done if self.trainer else 0) + int(epochs)
+
     def resume(self, cfg: RunConfig, data: Dataset) -> None:
-        """Continue: ``cfg.epochs`` more epochs on the same model; new training settings (learning
-        rate, optimizer, batch size...) take effect with a fresh optimizer."""
+        """Continue to ``continue_target(cfg.epochs)`` on the same model; new training settings
+        (learning rate, optimizer, batch size...) take effect with a fresh optimizer."""
+        target = self.continue_target(cfg.epochs)
         a, b = self.cfg.to_dict(), cfg.to_dict()
         changed = [f for f in TRAIN_FIELDS if a[f] != b[f]]
         if changed:
             self.cfg = RunConfig.from_dict({**a, **{f: b[f] for f in TRAIN_FIELDS}})
             self.trainer = build_trainer(self.cfg, data, self.model)
-        self.start(cfg.epochs)
+        self._run_to(target, cfg.epochs)
         if changed:
             self.notice = f"Continuing with new {', '.join(changed)} (the optimizer starts afresh)."
 
@@ -244,6 +307,20 @@ class TrainSession:
             self.running = False
         if self.trainer.epochs_done >= self.target:      # not when merely told to stop
             self.running = False
+
+    # the model on the test set, computed once per state of the model (every rerun draws it)
+    def test_log_proba(self, data: Dataset) -> np.ndarray:
+        """Log-probabilities of the test set (chunked), cached until the model trains again."""
+        key = (id(self.model), id(data), self.trainer.steps_done if self.trainer else 0, len(self.history))
+        if self._test_cache is None or self._test_cache[0] != key:
+            self._test_cache = (key, self.model.log_proba(data.X_test))
+        return self._test_cache[1]
+
+    def test_figures(self, data: Dataset) -> tuple[float, float]:
+        """(mean cross-entropy, accuracy) on the test set, from ``test_log_proba``."""
+        logp, y = self.test_log_proba(data), data.y_test
+        loss = float(-logp[np.arange(len(y)), y].mean(dtype=np.float64))
+        return loss, float((logp.argmax(axis=1) == y).mean())
 
     # progress text
     def eta_seconds(self) -> float:

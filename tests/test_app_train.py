@@ -64,8 +64,10 @@ def test_stop_keeps_model_and_history_and_continue_goes_on():
     stopped = s.epoch
     assert not s.running and s.model is not None and s.history[-1]["epoch"] == stopped
     assert "Stopped at epoch" in at.get("progress")[0].proto.text
+    assert at.button(key="train.continue").label == "Continue to 100000"   # would finish the run
     at.number_input(key="tw.epochs").set_value(2).run()
     assert not _session(at).running                            # a rerun does not restart it
+    assert at.button(key="train.continue").label == f"Continue to {int(stopped) + 2}"
     at.button(key="train.continue").click().run()
     s = _session(at)
     assert not at.exception and not s.running and s.epoch == int(stopped) + 2
@@ -122,7 +124,7 @@ def test_upload_a_saved_model_and_refuse_bad_files():
     assert not at.exception and s.model is not None and s.model.layer_sizes == [2, 6, 2]
     assert s.epoch == 2 and at.number_input(key="tw.h0").value == 6
     at.file_uploader(key="tw.upload").set_value(("junk.npz", b"not a model", "application/octet-stream")).run()
-    assert any("Could not use **junk.npz**" in e.value for e in at.error)
+    assert any("Could not use **junk\\.npz**" in e.value for e in at.error)     # name escaped
     assert _session(at).model.layer_sizes == [2, 6, 2]          # nothing lost
     digits = config_from_preset("moons", dataset="digits", hidden=[4], epochs=1)
     wrong = build_trainer(digits, load_data(digits)).model
@@ -182,6 +184,27 @@ def test_session_steps_can_be_abandoned_and_resumed_exactly():
     assert s.running and s.epoch == 1
     s.stop()
     assert list(s.steps()) == [] and s.epoch == 1      # stopped: nothing more happens
+    assert s.continue_target(cfg.epochs) == 4          # Continue finishes the stopped run...
     s.resume(cfg, data)
     list(s.steps())
-    assert not s.running and s.epoch == 5 and s.target == 5
+    assert not s.running and s.epoch == 4 and s.target == 4
+    assert s.continue_target(cfg.epochs) == 8          # ... and after a finished one, Epochs more
+    s.resume(cfg, data)
+    list(s.steps())
+    assert s.epoch == 8
+
+
+def test_continue_after_stop_at_5_of_15_finishes_at_15_unless_epochs_changed():
+    cfg = config_from_preset("moons", n_samples=200, epochs=15, hidden=[4])
+    data = load_data(cfg)
+    s = TrainSession()
+    s.new_model(cfg, data)
+    s.start(cfg.epochs)
+    for rec in s.steps():
+        if rec["end_of_epoch"] and rec["epoch"] == 5:
+            s.stop()
+    assert s.epoch == 5 and s.interrupted and s.continue_target(15) == 15
+    assert s.continue_target(3) == 8                   # Epochs changed to 3: 3 more (the button says so)
+    s.resume(cfg, data)
+    list(s.steps())
+    assert s.epoch == 15 and not s.running and not s.interrupted
