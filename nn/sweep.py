@@ -435,11 +435,19 @@ class _Dask(SweepRun):
                  est: budget.Estimate, data: Dataset):
         super().__init__(sweep, tasks, est, f"the Dask cluster at {address}")
         self.address, self.client = address, client
-        [data_future] = client.scatter([data])
-        sd = sweep.to_dict()
-        self.futures = {client.submit(run_task, sd, t, data_future, pure=False): i
-                        for i, t in enumerate(tasks)}
+        try:
+            [data_future] = client.scatter([data])
+            sd = sweep.to_dict()
+            self.futures = {client.submit(run_task, sd, t, data_future, pure=False): i
+                            for i, t in enumerate(tasks)}
+        except Exception as exc:        # e.g. workers that cannot unpickle the data: no ``nn``
+            raise SweepError(self._cannot(exc)) from None
         self.pending = set(self.futures)
+
+    def _cannot(self, exc: BaseException | str) -> str:
+        return (f"The Dask cluster at {self.address} could not run the sweep's tasks "
+                f"({type(exc).__name__ if not isinstance(exc, str) else 'status'}: {exc}). Its "
+                "workers need this package (nn) and its dependencies installed.")
 
     def poll(self, timeout: float) -> list[dict[str, Any]] | None:
         if not self.pending:
@@ -455,10 +463,8 @@ class _Dask(SweepRun):
         future = done[0]
         self.pending.discard(future)
         if future.status != "finished":
-            exc = future.exception() if future.status == "error" else future.status
-            raise SweepError(f"The Dask cluster at {self.address} could not run the sweep's tasks "
-                             f"({type(exc).__name__}: {exc}). Its workers need this package "
-                             "(nn) and its dependencies installed.")
+            raise SweepError(self._cannot(future.exception() if future.status == "error"
+                                          else future.status))
         self._finish(self.futures[future])
         return future.result()
 
