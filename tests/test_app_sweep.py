@@ -54,3 +54,49 @@ def test_bad_values_get_a_clear_message():
     at.text_input(key="sw_values").set_value("0.01 banana")
     at.button(key="sw_run").click().run()
     assert any("could not read 'banana'" in e.value for e in at.error)
+
+
+# --- in a real browser: Stop and a closed tab end the sweep's worker processes ------------------
+def _sweep_workers() -> list:
+    import psutil
+    return [c for c in psutil.Process().children(recursive=True)
+            if "nn.sweep_pool" in " ".join(c.cmdline())]
+
+
+def _start_long_sweep(page, url: str) -> list:
+    """Open the Sweep page, ask for 3000 epochs of the tutorial sweep (minutes of work, within
+    the budget), press Run and wait until its workers are training."""
+    import time
+    page.goto(url + "/sweep")
+    page.wait_for_selector('[data-testid="stApp"]', timeout=30_000)
+    main = page.get_by_test_id("stMain")
+    epochs = main.get_by_label("Epochs")
+    epochs.wait_for(timeout=30_000)
+    epochs.fill("3000")
+    epochs.press("Enter")
+    main.get_by_role("button", name="Run sweep").click()
+    main.get_by_role("button", name="Stop", exact=True).wait_for(timeout=30_000)
+    deadline = time.monotonic() + 30
+    while sum(p.cpu_times().user for p in _sweep_workers()) < 0.5:
+        assert time.monotonic() < deadline, "the sweep's workers never started training"
+        time.sleep(0.2)
+    return _sweep_workers()
+
+
+def _all_gone(workers: list, timeout: float = 6) -> None:
+    import psutil
+    _, alive = psutil.wait_procs(workers, timeout=timeout)
+    assert not alive, f"worker processes still running: {alive}"
+
+
+def test_stop_button_and_closed_tab_end_the_workers(app_url, browser):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    try:
+        workers = _start_long_sweep(page, app_url)
+        page.get_by_test_id("stMain").get_by_role("button", name="Stop", exact=True).click()
+        _all_gone(workers)
+        workers = _start_long_sweep(page, app_url)
+    finally:
+        context.close()                                   # the tab closes: the session ends
+    _all_gone(workers, timeout=10)
