@@ -10,8 +10,8 @@
 Limits (bytes, rows, columns): ``table_limits()``, from NN_MAX_TABLE_MB, NN_MAX_TABLE_ROWS and
 NN_MAX_TABLE_COLUMNS. Nothing here writes to disk.
 """
-from .building import (BadRowsError, TableDataset, dataset_from_table, schema_problem,
-                       table_arrays)
+from .building import (BadRowsError, TableDataset, dataset_from_table, schema_damage,
+                       schema_problem, table_arrays)
 from .describe import ColumnInfo, TableSummary, column_kind, describe_table
 from .export import dataset_frame, dataset_to_csv
 from .points import Points
@@ -20,5 +20,5 @@ from .reading import (MAX_TABLE_COLUMNS, MAX_TABLE_MB, MAX_TABLE_ROWS, TableErro
 
 __all__ = ["read_table", "table_limits", "TableLimits", "TableError", "BadRowsError",
            "describe_table", "TableSummary", "ColumnInfo", "column_kind", "dataset_from_table",
-           "TableDataset", "schema_problem", "table_arrays", "dataset_to_csv", "dataset_frame",
+           "TableDataset", "schema_problem", "schema_damage", "table_arrays", "dataset_to_csv", "dataset_frame",
            "Points", "MAX_TABLE_MB", "MAX_TABLE_ROWS", "MAX_TABLE_COLUMNS"]

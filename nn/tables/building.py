@@ -9,7 +9,10 @@ The schema is plain JSON (``model.meta["schema"] = data.schema`` survives ``mode
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
@@ -19,13 +22,14 @@ import pandas as pd
 from ..data import Dataset
 from .describe import (BOOLEAN, MAX_CLASSES, NUMERIC, TEXT, bad_value_masks, column_kind,
                        describe_column, row_numbers, rows_text)
-from .reading import TableError, _names
+from .reading import TableError, names_text, q
 
 SCHEMA_KIND, SCHEMA_VERSION = "table", 1
 TEST_SIZE_RANGE = (0.05, 0.9)
 MIN_CLASSES = 2
 MIN_ROWS_PER_CLASS = 2          # one to train on, one to test on
 FLOAT32_MAX = float(np.finfo(np.float32).max)
+MAX_NAME_CHARS = 200            # column and class names kept in a model's schema
 
 
 class BadRowsError(TableError):
@@ -56,26 +60,26 @@ class TableDataset(Dataset):
 def _check_columns(frame: pd.DataFrame, label: str, features: Sequence[str] | None) -> list[str]:
     columns = [str(c) for c in frame.columns]
     if label not in columns:
-        raise TableError(f"label: there is no column named {label!r}; the columns are "
-                         f"{_names(columns, 20)}", column=label)
+        raise TableError(f"label: there is no column named {q(label)}; the columns are "
+                         f"{names_text(columns, 20)}", column=label)
     if features is None:
         features = [c for c in columns if c != label and column_kind(frame[c]) != TEXT]
         if not features:
             raise TableError(f"features: the table has no numeric column besides the label "
-                             f"{label!r}")
+                             f"{q(label)}")
         return features
     features = [str(f) for f in features]
     if not features:
         raise TableError("features: pick at least one feature column")
     unknown = [f for f in features if f not in columns]
     if unknown:
-        raise TableError(f"features: there is no column named {unknown[0]!r}; the columns are "
-                         f"{_names(columns, 20)}", column=unknown[0])
+        raise TableError(f"features: there is no column named {q(unknown[0])}; the columns are "
+                         f"{names_text(columns, 20)}", column=unknown[0])
     twice = sorted({f for f in features if features.count(f) > 1})
     if twice:
-        raise TableError(f"features: column {twice[0]!r} is listed twice", column=twice[0])
+        raise TableError(f"features: column {q(twice[0])} is listed twice", column=twice[0])
     if label in features:
-        raise TableError(f"features: {label!r} is the label column; it cannot also be a feature",
+        raise TableError(f"features: {q(label)} is the label column; it cannot also be a feature",
                          column=label)
     for f in features:
         _check_feature_kind(frame, f)
@@ -86,8 +90,16 @@ def _check_feature_kind(frame: pd.DataFrame, name: str) -> None:
     if column_kind(frame[name]) == TEXT:
         note = describe_column(name, frame[name]).note
         why = f" ({note})" if note and note != "empty" else ""
-        raise TableError(f"features: column {name!r} is text{why}; features must be numeric "
+        raise TableError(f"features: column {q(name)} is text{why}; features must be numeric "
                          f"(or true/false)", column=name)
+
+
+def _check_name_lengths(label: str, features: list[str], classes: list[str]) -> None:
+    for what, names in (("column", [label, *features]), ("class", classes)):
+        for name in names:
+            if not 0 < len(name) <= MAX_NAME_CHARS:
+                raise TableError(f"{what} names must be 1 to {MAX_NAME_CHARS} characters long; "
+                                 f"{q(name)} has {len(name)}")
 
 
 def _check_test_size(test_size: float) -> float:
@@ -95,7 +107,7 @@ def _check_test_size(test_size: float) -> float:
     ok = isinstance(test_size, (int, float, np.number)) and not isinstance(test_size, bool)
     if not ok or not low <= float(test_size) <= high:
         raise TableError(f"test_size must be in [{low:g}, {high:g}] (the share of rows kept for "
-                         f"testing); got {test_size!r}")
+                         f"testing); got {q(test_size)}")
     return float(test_size)
 
 
@@ -121,7 +133,7 @@ def _bad_rows_error(bad: np.ndarray, counts: dict[str, tuple[int, int]]) -> BadR
     parts = []
     for name, (missing, infinite) in counts.items():
         what = " and ".join(f"{k} {w}" for k, w in ((missing, "missing"), (infinite, "infinite")) if k)
-        parts.append(f"column {name!r}: {what}")
+        parts.append(f"column {q(name)}: {what}")
     return BadRowsError(f"{n} row{'s' * (n != 1)} ({rows_text(rows, n)}) have missing values or "
                         f"infinities: {'; '.join(parts)}. Drop them (drop_bad_rows) or fix the file",
                         n_rows=n, counts=counts, rows=rows)
@@ -139,7 +151,7 @@ def label_strings(series: pd.Series, label: str) -> np.ndarray:
         fractional = ~np.isfinite(values) | (values != np.round(values))
         if fractional.any():
             i = int(np.flatnonzero(fractional)[0])
-            raise TableError(f"label: column {label!r} holds measurements, not classes (row {i + 1} "
+            raise TableError(f"label: column {q(label)} holds measurements, not classes (row {i + 1} "
                              f"has {values[i]:g}); a label must be text or whole numbers",
                              row=i + 1, column=label)
         return np.array([str(v) for v in values.astype(np.int64)], dtype=object)
@@ -161,7 +173,7 @@ def _encode_labels(series: pd.Series, label: str) -> tuple[np.ndarray, list[str]
     if not MIN_CLASSES <= len(classes) <= MAX_CLASSES:
         shown = ", ".join(repr(c) for c in classes[:3]) + (", ..." if len(classes) > 3 else "")
         hint = " (is it a measurement or an id rather than a class?)" if len(classes) > MAX_CLASSES else ""
-        raise TableError(f"label: column {label!r} has {len(classes)} distinct value"
+        raise TableError(f"label: column {q(label)} has {len(classes)} distinct value"
                          f"{'s' * (len(classes) != 1)} ({shown}); a label needs {MIN_CLASSES} to "
                          f"{MAX_CLASSES} classes{hint}", column=label)
     index = {c: k for k, c in enumerate(classes)}
@@ -179,7 +191,7 @@ def split_indices(y: np.ndarray, n_classes: int, test_size: float, seed: int,
     if counts.min() < MIN_ROWS_PER_CLASS:
         k = int(counts.argmin())
         name = class_names[k] if class_names else str(k)
-        raise TableError(f"class {name!r} has {counts[k]} row{'s' * (counts[k] != 1)}; every class "
+        raise TableError(f"class {q(name)} has {counts[k]} row{'s' * int(counts[k] != 1)}; every class "
                          f"needs at least {MIN_ROWS_PER_CLASS} (one to train on, one to test on)")
     n = len(y)
     n_test = min(max(math.ceil(test_size * n), n_classes), n - n_classes)
@@ -203,7 +215,7 @@ def _to_float32(X: np.ndarray, features: list[str], mean: np.ndarray | None,
     too_big = np.abs(X) > FLOAT32_MAX
     if too_big.any():
         i, j = (int(v[0]) for v in np.nonzero(too_big))
-        raise TableError(f"column {features[j]!r} has a value too large for the network's float32 "
+        raise TableError(f"column {q(features[j])} has a value too large for the network's float32 "
                          f"arithmetic (row {i + 1}; the limit is about 3.4e38)",
                          row=i + 1, column=features[j])
     return X.astype(np.float32)
@@ -215,10 +227,19 @@ def freeze(*arrays: np.ndarray) -> list[np.ndarray]:
     return list(arrays)
 
 
-def preprocessing_text(features: Sequence[str], standardize: bool) -> str:
-    """What a model trained on the table expects (compared by ``nn.experiment.check_model_fits``)."""
+def preprocessing_text(features: Sequence[str], classes: Sequence[str], standardize: bool) -> str:
+    """What a model trained on the table expects, compared by ``nn.experiment.check_model_fits``:
+    'table/standardised/' or 'table/raw/' and a digest of the feature and class names, so a
+    model meets only tables with its own columns (``schema_problem`` says what differs)."""
     how = "standardised" if standardize else "raw"
-    return f"table/{how}: {', '.join(features)}"
+    digest = hashlib.sha256(json.dumps([list(features), list(classes)]).encode()).hexdigest()[:12]
+    return f"table/{how}/{digest}"
+
+
+def safe_name(name: str) -> str:
+    """A file name made fit for a model's metadata: letters, digits and '_ .,:/+=-', at most 100."""
+    cleaned = re.sub(r"[^\w .,:/+=-]", "_", str(name), flags=re.ASCII).strip() or "table"
+    return cleaned[:100]
 
 
 # --- the entry point ----------------------------------------------------------------------------
@@ -245,6 +266,7 @@ def dataset_from_table(frame: pd.DataFrame, label: str, features: Sequence[str] 
         if len(frame) == 0:
             raise TableError("every row has a missing value or an infinity: nothing is left")
     y, classes, label_kind = _encode_labels(frame[label], label)
+    _check_name_lengths(label, features, classes)
     X = frame[features].to_numpy(dtype=np.float64)
     train, test = split_indices(y, len(classes), test_size, seed, classes)
     mean = scale = None
@@ -257,26 +279,57 @@ def dataset_from_table(frame: pd.DataFrame, label: str, features: Sequence[str] 
               "mean": None if mean is None else [float(v) for v in mean],
               "scale": None if scale is None else [float(v) for v in scale]}
     arrays = freeze(Xs[train], y[train], Xs[test], y[test])
-    return TableDataset(name, *arrays, n_classes=len(classes),
-                        preprocessing=preprocessing_text(features, standardize),
+    return TableDataset(safe_name(name), *arrays, n_classes=len(classes),
+                        preprocessing=preprocessing_text(features, classes, standardize),
                         class_names=tuple(classes), schema=schema, n_dropped=n_dropped)
 
 
 # --- a saved model against a new table ----------------------------------------------------------
-def _schema_damage(schema: Any) -> str | None:
+SCHEMA_KEYS = {"kind", "version", "features", "label", "label_kind", "classes", "standardize",
+               "mean", "scale"}
+MAX_SCHEMA_FEATURES = 10_000
+
+
+def _names_ok(values: Any, low: int, high: int) -> bool:
+    return (isinstance(values, list) and low <= len(values) <= high
+            and all(isinstance(v, str) and 0 < len(v) <= MAX_NAME_CHARS for v in values)
+            and len(set(values)) == len(values))
+
+
+def _numbers_ok(values: Any, n: int, positive: bool = False) -> bool:
+    return (isinstance(values, list) and len(values) == n
+            and all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+                    and (v > 0 or not positive) for v in values))
+
+
+def schema_damage(schema: Any) -> str | None:
+    """What is wrong with a schema read back from a model file (None if nothing): every field
+    is checked, unknown keys refused. ``nn.model_meta`` can call this for the 'schema' key."""
     if not isinstance(schema, dict) or schema.get("kind") != SCHEMA_KIND:
         return "the model was not trained on a table (it has no table schema)"
-    features, classes = schema.get("features"), schema.get("classes")
-    if not (isinstance(features, list) and features and all(isinstance(f, str) for f in features)):
+    unknown = sorted(set(schema) - SCHEMA_KEYS, key=str)
+    if unknown:
+        return f"the model's table schema has unknown entries: {names_text(unknown, 5)}"
+    if schema.get("version") != SCHEMA_VERSION:
+        return f"the model's table schema has version {q(schema.get('version'))}; expected {SCHEMA_VERSION}"
+    features = schema.get("features")
+    if not _names_ok(features, 1, MAX_SCHEMA_FEATURES):
         return "the model's table schema is damaged (bad 'features')"
-    if not (isinstance(classes, list) and len(classes) >= MIN_CLASSES):
+    label = schema.get("label")
+    if not (isinstance(label, str) and 0 < len(label) <= MAX_NAME_CHARS) or label in features:
+        return "the model's table schema is damaged (bad 'label')"
+    if schema.get("label_kind") not in (TEXT, NUMERIC, BOOLEAN):
+        return "the model's table schema is damaged (bad 'label_kind')"
+    if not _names_ok(schema.get("classes"), MIN_CLASSES, MAX_CLASSES):
         return "the model's table schema is damaged (bad 'classes')"
-    if schema.get("standardize"):
-        for key in ("mean", "scale"):
-            values = schema.get(key)
-            if not (isinstance(values, list) and len(values) == len(features)
-                    and all(isinstance(v, (int, float)) and math.isfinite(v) for v in values)):
-                return f"the model's table schema is damaged (bad {key!r})"
+    if not isinstance(schema.get("standardize"), bool):
+        return "the model's table schema is damaged (bad 'standardize')"
+    for key in ("mean", "scale"):
+        value = schema.get(key)
+        ok = (_numbers_ok(value, len(features), positive=key == "scale") if schema["standardize"]
+              else value is None)
+        if not ok:
+            return f"the model's table schema is damaged (bad {q(key)})"
     return None
 
 
@@ -284,19 +337,19 @@ def schema_problem(schema: dict[str, Any], table: pd.DataFrame) -> str | None:
     """Why a model with ``schema`` cannot be used on ``table`` (None if it can): missing or
     non-numeric feature columns, or label classes the model does not know. Extra columns are
     ignored; the label column may be absent (prediction only)."""
-    damage = _schema_damage(schema)
+    damage = schema_damage(schema)
     if damage:
         return damage
     columns = {str(c) for c in table.columns}
     features = schema["features"]
     missing = [f for f in features if f not in columns]
     if missing:
-        return (f"the model was trained on columns {_names(features, 12)}; this table lacks "
-                f"{_names(missing, 12)}")
+        return (f"the model was trained on columns {names_text(features, 12)}; this table lacks "
+                f"{names_text(missing, 12)}")
     for f in features:
         if column_kind(table[f]) == TEXT:
             note = describe_column(f, table[f]).note
-            return (f"column {f!r} is text in this table{f' ({note})' if note else ''}; the model "
+            return (f"column {q(f)} is text in this table{f' ({note})' if note else ''}; the model "
                     f"needs numbers there")
     label = schema.get("label")
     if label in columns:
@@ -312,8 +365,8 @@ def _label_problem(schema: dict[str, Any], series: pd.Series, label: str) -> str
     unknown = sorted(set(names.tolist()) - set(schema["classes"]))
     if unknown:
         shown = ", ".join(repr(u) for u in unknown[:5]) + (", ..." if len(unknown) > 5 else "")
-        return (f"label column {label!r} has classes the model does not know: {shown} (it knows "
-                f"{_names(schema['classes'], 10)})")
+        return (f"label column {q(label)} has classes the model does not know: {shown} (it knows "
+                f"{names_text(schema['classes'], 10)})")
     return None
 
 

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from .reading import q
+
 NUMERIC, BOOLEAN, TEXT = "numeric", "boolean", "text"
 MAX_CLASSES = 50
 ROW_EXAMPLES = 5            # row numbers quoted in messages
@@ -101,7 +103,7 @@ class TableSummary:
             parts = [f"{n} {what}" for n, what in ((c.n_missing, "missing"), (c.n_infinite, "infinite"))
                      if n]
             if parts:
-                out.append(f"column {c.name!r}: {' and '.join(parts)} "
+                out.append(f"column {q(c.name)}: {' and '.join(parts)} "
                            f"({rows_text(list(c.bad_rows), c.n_missing + c.n_infinite)})")
         return out
 
@@ -134,7 +136,7 @@ def _text_note(series: pd.Series) -> str:
     if numeric.all():
         return ""
     first = as_text.index[int(np.argmin(numeric))]
-    return f"not numeric: row {int(first) + 1} has {str(present[first])[:40]!r}"
+    return f"not numeric: row {int(first) + 1} has {q(present[first])}"
 
 
 def _whole_numbers(series: pd.Series, kind: str) -> bool:

@@ -8,7 +8,7 @@ import numpy as np
 
 from ..data import TOY_DATASETS, Dataset, load_dataset
 from .building import freeze, split_indices
-from .reading import TableError
+from .reading import TableError, q
 
 MAX_POINT_CLASSES = 10
 MAX_POINTS = 5000
@@ -25,7 +25,7 @@ class Points:
     def __init__(self, n_classes: int = 2, records: Sequence[Sequence[float]] = ()) -> None:
         if not isinstance(n_classes, int) or not 2 <= n_classes <= MAX_POINT_CLASSES:
             raise ValueError(f"n_classes must be a whole number from 2 to {MAX_POINT_CLASSES}; "
-                             f"got {n_classes!r}")
+                             f"got {q(n_classes)}")
         self.n_classes = n_classes
         self._xy: list[tuple[float, float]] = []
         self._cls: list[int] = []
@@ -43,9 +43,9 @@ class Points:
                  seed: int = 0) -> "Points":
         """The points of a 2-D set of ``nn.data`` (train and test together)."""
         if name not in TOY_DATASETS:
-            raise ValueError(f"name must be one of {', '.join(TOY_DATASETS)}; got {name!r}")
+            raise ValueError(f"name must be one of {', '.join(TOY_DATASETS)}; got {q(name)}")
         if not isinstance(n_points, int) or not 20 <= n_points <= MAX_POINTS:
-            raise ValueError(f"n_points must be a whole number from 20 to {MAX_POINTS}; got {n_points!r}")
+            raise ValueError(f"n_points must be a whole number from 20 to {MAX_POINTS}; got {q(n_points)}")
         data = load_dataset(name, n_samples=n_points, noise=noise, seed=seed)
         X = np.concatenate([data.X_train, data.X_test])
         y = np.concatenate([data.y_train, data.y_test])
@@ -63,9 +63,9 @@ class Points:
         """Add a point of class ``cls`` (0 to n_classes - 1) at (x, y)."""
         if not (isinstance(cls, (int, np.integer)) and not isinstance(cls, bool)
                 and 0 <= cls < self.n_classes):
-            raise ValueError(f"class must be a whole number from 0 to {self.n_classes - 1}; got {cls!r}")
+            raise ValueError(f"class must be a whole number from 0 to {self.n_classes - 1}; got {q(cls)}")
         if not (math.isfinite(float(x)) and math.isfinite(float(y))):
-            raise ValueError(f"a point needs finite coordinates; got ({x!r}, {y!r})")
+            raise ValueError(f"a point needs finite coordinates; got ({q(x)}, {q(y)})")
         if len(self) >= MAX_POINTS:
             raise ValueError(f"at most {MAX_POINTS} points; remove some first")
         self._xy.append((float(x), float(y)))
@@ -112,7 +112,7 @@ class Points:
         short = [k for k in range(top + 1) if counts[k] < MIN_POINTS_PER_CLASS]
         if short:
             k = short[0]
-            return (f"class {k} has {counts[k]} point{'s' * (counts[k] != 1)}; every class up to "
+            return (f"class {k} has {counts[k]} point{'s' * int(counts[k] != 1)}; every class up to "
                     f"{top} needs at least {MIN_POINTS_PER_CLASS} (now: {self._count_text(counts)})")
         return None
 
@@ -127,7 +127,7 @@ class Points:
         if problem:
             raise TableError(problem)
         if not 0.05 <= test_size <= 0.9:
-            raise TableError(f"test_size must be in [0.05, 0.9]; got {test_size!r}")
+            raise TableError(f"test_size must be in [0.05, 0.9]; got {q(test_size)}")
         X, y = self.X, self.y
         n_classes = int(y.max()) + 1
         train, test = split_indices(y, n_classes, test_size, seed)

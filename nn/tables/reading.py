@@ -36,6 +36,12 @@ SNIFF_LINES = 20
 Source = Union[bytes, bytearray, memoryview, str, os.PathLike, IO[bytes]]
 
 
+def q(value: object, limit: int = 60) -> str:
+    """``repr(value)`` cut to ``limit`` characters: a message never echoes a whole hostile cell."""
+    text = repr(value if isinstance(value, (int, float)) else str(value))
+    return text if len(text) <= limit else text[:limit - 4] + "...'"
+
+
 class TableError(ValueError):
     """The table cannot be used; the message says where and why (no traceback for users)."""
 
@@ -67,7 +73,7 @@ def _env_int(name: str, default: int) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise HostingConfigError(f"{name} must be a whole number >= 1; got {text!r}") from None
+        raise HostingConfigError(f"{name} must be a whole number >= 1; got {q(text)}") from None
     if value < 1:
         raise HostingConfigError(f"{name} must be a whole number >= 1; got {value}")
     return value
@@ -169,10 +175,10 @@ def _refuse_encoding(data: bytes, offset: int) -> None:
     if header and line > 1:
         prefix = data[line_start:offset].decode("utf-8", "replace")
         delim = _sniff_delimiter([data[:data.find(b"\n")].decode("utf-8", "replace")])
-        index = len(next(csv.reader([prefix], delimiter=delim), [""])) - 1
+        index = (_fields([prefix], delim) or [0])[0] - 1
         if 0 <= index < len(header):
             column = header[index]
-            where += f" (row {line - 1}, column {column!r})"
+            where += f" (row {line - 1}, column {q(column)})"
     raise TableError(f"the file is not UTF-8 text: byte 0x{data[offset]:02x} at {where}. "
                      f"Save it as UTF-8 (in Excel: 'CSV UTF-8')",
                      row=line - 1 if line > 1 else None, column=column)
@@ -181,22 +187,32 @@ def _refuse_encoding(data: bytes, offset: int) -> None:
 def _header_guess(data: bytes) -> list[str]:
     end = data.find(b"\n")
     first = data[: end if end >= 0 else len(data)].decode("utf-8", "replace")
-    return next(csv.reader([first], delimiter=_sniff_delimiter([first])), [])
+    try:
+        return next(csv.reader([first], delimiter=_sniff_delimiter([first])), [])
+    except csv.Error:
+        return []
 
 
 # --- CSV / TSV ----------------------------------------------------------------------------------
+def _fields(lines: list[str], delim: str) -> list[int] | None:
+    """Field counts of ``lines`` split by ``delim`` (None if the csv module refuses them)."""
+    try:
+        return [len(row) for row in csv.reader(lines, delimiter=delim)]
+    except csv.Error:              # e.g. a field over the csv module's 128 KB limit
+        return None
+
+
 def _sniff_delimiter(lines: list[str]) -> str:
     """The candidate that splits the first lines into the same number (> 1) of fields, the most
-    fields winning; ',' when nothing splits consistently."""
+    fields winning; else the one splitting the header most; ',' when nothing splits."""
     best, best_n = ",", 1
     for delim in DELIMITERS:
-        counts = {len(row) for row in csv.reader(lines, delimiter=delim)}
+        counts = set(_fields(lines, delim) or [0, -1])
         n = counts.pop() if len(counts) == 1 else 0
         if n > best_n:
             best, best_n = delim, n
-    if best_n == 1 and lines:           # nothing consistent: the header decides
-        scores = [(len(next(csv.reader(lines[:1], delimiter=d))), d) for d in DELIMITERS]
-        n, delim = max(scores, key=lambda t: t[0])
+    if best_n == 1 and lines:
+        n, delim = max(((_fields(lines[:1], d) or [0])[0], d) for d in DELIMITERS)
         best = delim if n > 1 else ","
     return best
 
@@ -250,7 +266,7 @@ def _check_shape(data: bytes, delim: str, header: list[str], limits: TableLimits
                              f"columns: field {n_cols + 1} has no column (a stray {_show(delim)} or an "
                              f"unquoted value containing one?)", row=k, column=None)
         raise TableError(f"line {line} (row {k}) has {n} fields but the header names {n_cols} "
-                         f"columns: column {header[n]!r} is missing from it", row=k, column=header[n])
+                         f"columns: column {q(header[n])} is missing from it", row=k, column=header[n])
 
 
 def _show(delim: str) -> str:
@@ -272,7 +288,7 @@ def _read_text(data: bytes, name: str, limits: TableLimits) -> pd.DataFrame:
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError, UnicodeDecodeError) as exc:
         raise TableError(f"could not read the table: {_parser_message(exc)}") from None
     if len(frame) == 0:
-        raise TableError(f"the file has a header ({_names(header)}) but no data rows")
+        raise TableError(f"the file has a header ({names_text(header)}) but no data rows")
     return frame
 
 
@@ -286,7 +302,10 @@ def _take(iterator, n: int) -> list:
 
 
 def _header(line: str, delim: str, limits: TableLimits) -> list[str]:
-    header = next(csv.reader([line], delimiter=delim))
+    try:
+        header = next(csv.reader([line], delimiter=delim))
+    except csv.Error as exc:
+        raise TableError(f"line 1 (the header) cannot be read: {exc}") from None
     if len(header) > limits.max_columns:
         raise TableError(f"the table has {len(header)} columns; the limit is {limits.max_columns} "
                          f"(NN_MAX_TABLE_COLUMNS)")
@@ -294,14 +313,14 @@ def _header(line: str, delim: str, limits: TableLimits) -> list[str]:
     for i, col in enumerate(header):
         key = col.strip()
         if key and key in seen:
-            raise TableError(f"the header names column {key!r} twice (columns {seen[key] + 1} and "
+            raise TableError(f"the header names column {q(key)} twice (columns {seen[key] + 1} and "
                              f"{i + 1}); column names must differ", column=key)
         seen[key] = i
     return header
 
 
-def _names(cols, most: int = 8) -> str:
-    cols = [str(c) for c in cols]
+def names_text(cols, most: int = 8) -> str:
+    cols = [str(c) if len(str(c)) <= 60 else str(c)[:56] + "..." for c in cols]
     shown = ", ".join(cols[:most])
     return shown + (f" and {len(cols) - most} more" if len(cols) > most else "")
 
@@ -338,14 +357,14 @@ def _read_parquet(data: bytes, limits: TableLimits) -> pd.DataFrame:
     names = pf.schema_arrow.names
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
-        raise TableError(f"the file names column {dupes[0]!r} twice; column names must differ",
+        raise TableError(f"the file names column {q(dupes[0])} twice; column names must differ",
                          column=dupes[0])
     try:
         frame = pf.read().to_pandas()
     except (pa.ArrowException, OSError, ValueError) as exc:
         raise TableError(f"could not read the Parquet file ({_first_line(exc)})") from None
     if len(frame) == 0:
-        raise TableError(f"the file has columns ({_names(frame.columns)}) but no data rows")
+        raise TableError(f"the file has columns ({names_text(frame.columns)}) but no data rows")
     frame.columns = [str(c) for c in frame.columns]
     return frame.reset_index(drop=True)
 
