@@ -151,8 +151,8 @@ def sidebar() -> tuple[RunConfig | None, list[str]]:
         check_param_limit(layer_sizes_for(cfg))
     except ConfigError as exc:
         if exc.param == "hidden":
-            network_note.error(plain(exc), icon=":material/block:")
-        messages.append(f"Invalid setting **{exc.param}**: {plain(exc)}")
+            network_note.error(plain(exc, limit=400), icon=":material/block:")
+        messages.append(f"Invalid setting **{exc.param}**: {plain(exc, limit=400)}")
         return None, messages
     limit = limits().max_params
     network_note.caption(f"{count_params(layer_sizes_for(cfg)):,} parameters (this server's limit: {limit:,})")

@@ -208,3 +208,119 @@ def test_continue_after_stop_at_5_of_15_finishes_at_15_unless_epochs_changed():
     s.resume(cfg, data)
     list(s.steps())
     assert s.epoch == 15 and not s.running and not s.interrupted
+
+
+def test_two_moons_settings_survive_a_visit_to_mnist(monkeypatch, tmp_path):
+    import numpy as np
+    path = tmp_path / "mnist.npz"                          # a tiny keras-format MNIST
+    rng = np.random.default_rng(0)
+    np.savez(path, x_train=rng.integers(0, 255, (60, 28, 28), dtype=np.uint8), y_train=np.arange(60) % 10,
+             x_test=rng.integers(0, 255, (20, 28, 28), dtype=np.uint8), y_test=np.arange(20) % 10)
+    monkeypatch.setenv("MNIST_PATH", str(path))
+    at = open_app(preset="moons", n_samples="3000", noise="0.2", test_size="0.3")
+    at.selectbox(key="tw.dataset").set_value("mnist").run()
+    at.number_input(key="tw.epochs").set_value(7).run()
+    at.selectbox(key="tw.dataset").set_value("moons").run()
+    # the reappearing widgets carry their values to the browser (else it shows their minimums
+    # and sends those back on the next click)
+    for key, value in (("tw.n_samples", 3000), ("tw.noise", 0.2), ("tw.test_size", 0.3)):
+        widget = at.session_state[key]
+        proto = (at.number_input(key=key) if key == "tw.n_samples" else at.slider(key=key)).proto
+        assert widget == value and proto.set_value, key
+        assert (proto.value if key == "tw.n_samples" else proto.value[0]) == pytest.approx(value)
+    at.number_input(key="tw.seed").set_value(3).run()
+    assert at.query_params["n_samples"] == "3000" and at.query_params["noise"] == "0.2"
+    assert at.query_params["test_size"] == "0.3" and at.query_params["epochs"] == "7"
+
+
+def test_upload_with_a_broken_history_keeps_the_trained_model():
+    import io
+    import json
+    import zipfile
+    at = open_app(**TINY)
+    at.button(key="train.go").click().run()
+    s = _session(at)
+    model, history = s.model, list(s.history)
+    good = model_to_bytes(model)
+    for bad in ("notalist", [{"epoch": "x"}]):
+        buf = io.BytesIO()
+        with zipfile.ZipFile(io.BytesIO(good)) as src, zipfile.ZipFile(buf, "w") as dst:
+            for item in src.namelist():
+                data = src.read(item)
+                if item == "meta.npy":
+                    import numpy as np
+                    meta = json.loads(str(np.load(io.BytesIO(data))[()]))
+                    meta["history"] = bad
+                    out = io.BytesIO()
+                    np.save(out, np.array(json.dumps(meta)))
+                    data = out.getvalue()
+                dst.writestr(item, data)
+        at.file_uploader(key="tw.upload").set_value(("bad.npz", buf.getvalue(), "application/octet-stream")).run()
+        assert not at.exception and any("Could not use" in e.value for e in at.error)
+        s = _session(at)
+        assert s.model is model and s.history == history
+    at.select_slider(key="tw.lr").set_value(0.1).run()           # later reruns are fine too
+    assert not at.exception and _session(at).model is model
+
+
+def test_an_uploaded_model_reads_loaded_not_done_of_zero():
+    cfg = config_from_preset("moons", n_samples=400, hidden=[6], epochs=2)
+    trainer = build_trainer(cfg, load_data(cfg))
+    list(trainer.run())
+    at = open_app(**TINY)
+    at.file_uploader(key="tw.upload").set_value(("m.npz", model_to_bytes(trainer.model), "application/octet-stream")).run()
+    text = at.get("progress")[0].proto.text
+    assert "Loaded a model trained for 2 epochs" in text and "of 0" not in text
+    assert at.button(key="train.continue").label == "Continue to 5"     # Epochs is 3: 2 + 3
+    at.button(key="train.continue").click().run()
+    assert _session(at).epoch == 5 and "Done: epoch 5 of 5" in at.get("progress")[0].proto.text
+
+
+def test_too_many_parameters_are_shown_next_to_the_network_settings(monkeypatch):
+    monkeypatch.setenv("NN_MAX_PARAMS", "1000")
+    at = open_app(**{**TINY, "hidden": "64-64"})
+    assert not at.exception and at.button(key="train.go").disabled
+    note = " ".join(e.value for e in at.sidebar.error)
+    assert "4,482 parameters" in note and "1,000" in note and "NN\\_MAX\\_PARAMS" in note
+    at.number_input(key="tw.h0").set_value(8).run()
+    at.number_input(key="tw.h1").set_value(8).run()
+    assert not at.button(key="train.go").disabled
+    assert any("parameters (this server's limit: 1,000)" in c.value for c in at.sidebar.caption)
+
+
+def test_long_epochs_show_an_estimate_before_training(monkeypatch):
+    import nn.experiment
+    monkeypatch.setattr(nn.experiment, "matmul_flops_per_second", lambda: 1e8)   # a slow machine
+    at = open_app(preset="moons", hidden="1024-1024", n_samples="100000")
+    assert any("Estimated time per epoch" in c.value for c in at.caption)
+    at = open_app(**TINY)
+    assert not any("Estimated time per epoch" in c.value for c in at.caption)
+
+
+def test_a_visitor_beyond_the_limit_waits_in_a_visible_queue_then_trains(monkeypatch):
+    import threading
+    import time
+    from nn.run_slots import TRAINING_SLOTS
+    monkeypatch.setenv("NN_MAX_TRAINING_RUNS", "1")
+    holder = TRAINING_SLOTS.slot()                 # another visitor trains
+    assert holder.acquire()
+    at = open_app(**TINY)
+    s, seen = _session(at), []
+
+    def watch() -> None:                           # while the page waits: look, then free the slot
+        deadline = time.time() + 30
+        while s.queue_ahead is None and time.time() < deadline:
+            time.sleep(0.02)
+        seen.append((s.queue_ahead, s.epoch, s.running))
+        holder.release()
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        at.button(key="train.go").click().run(timeout=60)
+    finally:
+        holder.release()
+        watcher.join(30)
+    assert seen == [(0, 0, True)]                  # waiting first in line, not training
+    assert not at.exception and s.epoch == 3 and s.queue_ahead is None
+    assert TRAINING_SLOTS.running == 0 and TRAINING_SLOTS.waiting == 0    # the slot was given back

@@ -126,7 +126,7 @@ def _big_trainer(n_val: int = 8 * model_mod.EVAL_CHUNK, batch: int | str = 64):
     yv = rng.integers(0, 3, n_val)
     model = nn.MLP([32, 512, 512, 3], seed=0)
     return nn.Trainer(model, X, y, Xv, yv, nn.TrainConfig(optimizer="sgd", lr=0.01, batch_size=batch,
-                                                          epochs=3))
+                                                          epochs=3, report_every=3600))  # end-of-epoch records only
 
 
 def test_stop_during_the_validation_pass_returns_without_finishing_it(monkeypatch):
