@@ -140,12 +140,12 @@ def _bad_rows_error(bad: np.ndarray, counts: dict[str, tuple[int, int]]) -> BadR
 
 
 # --- labels -------------------------------------------------------------------------------------
-def label_strings(series: pd.Series, label: str) -> np.ndarray:
-    """The label column as class names (str): text as is, whole numbers without '.0', booleans
-    as 'False'/'True'. Missing values must have been removed."""
+def _label_values(series: pd.Series, label: str) -> tuple[np.ndarray, str]:
+    """The label column as comparable values (bool, int64 or str) and its kind; measurements
+    (numbers with fractions) are refused. Missing values must have been removed."""
     kind = column_kind(series)
     if kind == BOOLEAN:
-        return np.where(series.to_numpy(dtype=bool), "True", "False")
+        return series.to_numpy(dtype=bool), kind
     if kind == NUMERIC:
         values = series.to_numpy(dtype=np.float64)
         fractional = ~np.isfinite(values) | (values != np.round(values))
@@ -154,30 +154,33 @@ def label_strings(series: pd.Series, label: str) -> np.ndarray:
             raise TableError(f"label: column {q(label)} holds measurements, not classes (row {i + 1} "
                              f"has {values[i]:g}); a label must be text or whole numbers",
                              row=i + 1, column=label)
-        return np.array([str(v) for v in values.astype(np.int64)], dtype=object)
-    return series.astype(str).to_numpy(dtype=object)
+        return values.astype(np.int64), kind
+    return series.astype(str).to_numpy(dtype=object), kind
 
 
-def _class_order(names: np.ndarray, kind: str) -> list[str]:
-    """Classes in their natural order: numbers by value, text alphabetically."""
-    distinct = set(names.tolist())
-    if kind == NUMERIC:
-        return sorted(distinct, key=int)
-    return sorted(distinct)
+def _factorize(values: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """Codes and sorted class names (a hash table, not a sort of every row)."""
+    codes, uniques = pd.factorize(values, sort=True)
+    return codes.astype(np.intp), [str(u) for u in uniques]
+
+
+def label_strings(series: pd.Series, label: str) -> np.ndarray:
+    """The label column as class names: text as is, whole numbers without '.0', booleans as
+    'False'/'True'. Missing values must have been removed."""
+    codes, names = _factorize(_label_values(series, label)[0])
+    return np.array(names, dtype=object)[codes]
 
 
 def _encode_labels(series: pd.Series, label: str) -> tuple[np.ndarray, list[str], str]:
-    names = label_strings(series, label)
-    kind = column_kind(series)
-    classes = _class_order(names, kind)
+    """Class indices and names, in the natural order (numbers by value, text alphabetically)."""
+    values, kind = _label_values(series, label)
+    codes, classes = _factorize(values)
     if not MIN_CLASSES <= len(classes) <= MAX_CLASSES:
-        shown = ", ".join(repr(c) for c in classes[:3]) + (", ..." if len(classes) > 3 else "")
+        shown = ", ".join(q(c) for c in classes[:3]) + (", ..." if len(classes) > 3 else "")
         hint = " (is it a measurement or an id rather than a class?)" if len(classes) > MAX_CLASSES else ""
         raise TableError(f"label: column {q(label)} has {len(classes)} distinct value"
                          f"{'s' * (len(classes) != 1)} ({shown}); a label needs {MIN_CLASSES} to "
                          f"{MAX_CLASSES} classes{hint}", column=label)
-    index = {c: k for k, c in enumerate(classes)}
-    codes = np.fromiter((index[v] for v in names), dtype=np.intp, count=len(names))
     return codes, classes, kind
 
 
@@ -392,6 +395,5 @@ def table_arrays(schema: dict[str, Any], table: pd.DataFrame,
     Xs = _to_float32(X, features, mean, scale)
     if not has_label:
         return Xs, None
-    index = {c: k for k, c in enumerate(schema["classes"])}
-    y = np.array([index[v] for v in label_strings(table[label], label)], dtype=np.intp)
-    return Xs, y
+    y = pd.Index(schema["classes"]).get_indexer(label_strings(table[label], label))
+    return Xs, y.astype(np.intp)
