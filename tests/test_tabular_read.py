@@ -67,6 +67,9 @@ def test_parquet_by_magic_and_by_name():
     for name in (None, "t.parquet"):
         back = read_table(buf.getvalue(), name=name)
         assert back["a"].tolist() == [1.0, 2.0] and back["b"].tolist() == ["x", "y"]
+    from nn.tables import dataset_from_table
+    d = dataset_from_table(read_table(buf.getvalue()).loc[[0, 1, 0, 1]], "b", test_size=0.5)
+    assert d.class_names == ("x", "y") and d.feature_names == ["a"]
 
 
 # --- malformed input --------------------------------------------------------------------------
@@ -242,3 +245,34 @@ def test_oversized_tables_refused_with_bounded_memory(make, expected):
     out, growth = run_child(make)
     assert "REFUSED" in out and expected in out, out
     assert growth < 200, f"peak RSS grew by {growth:.0f} MB while refusing"
+
+
+def test_mangled_files_give_a_table_error_or_a_table_never_another_exception():
+    """Seeded mutations of a small CSV (deleted, inserted, repeated bytes) through reading,
+    describing and building: the only exception allowed is TableError."""
+    from nn.tables import dataset_from_table, describe_table
+    base = b'a,b,label\n1,2.5,x\n3,"4",y\n5,6,x\n7,8,y\n9,10,x\n11,12,y\n'
+    alphabet = b',;\t|"\n\r 0123456789.-eEinfNAxy\xff\xc3\x00'
+    rng = np.random.default_rng(1)
+    outcomes = {"read": 0, "refused": 0}
+    for _ in range(600):
+        data = bytearray(base)
+        for _ in range(rng.integers(1, 6)):
+            op, pos = rng.integers(0, 3), int(rng.integers(0, len(data) + 1))
+            if op == 0 and data:
+                del data[min(pos, len(data) - 1)]
+            elif op == 1:
+                data.insert(pos, alphabet[rng.integers(0, len(alphabet))])
+            else:
+                data[pos:pos] = data[int(rng.integers(0, len(data))):][:5]
+        try:
+            frame = read_table(bytes(data))
+            for label in describe_table(frame).label_candidates[:2]:
+                try:
+                    dataset_from_table(frame, label, drop_bad_rows=True)
+                except TableError:
+                    pass
+            outcomes["read"] += 1
+        except TableError:
+            outcomes["refused"] += 1
+    assert outcomes["read"] > 50 and outcomes["refused"] > 50        # both paths exercised
