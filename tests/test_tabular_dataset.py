@@ -101,6 +101,8 @@ def test_choices_are_checked(table):
         dataset_from_table(table, "kind", features=["f1", "f1"])
     with pytest.raises(TableError, match=r"test_size must be in \[0.05, 0.9\]"):
         dataset_from_table(table, "kind", test_size=0.95)
+    with pytest.raises(TableError, match="seed must be a whole number from 0"):
+        dataset_from_table(table, "kind", seed=-1)
     with pytest.raises(TableError, match="measurements, not classes"):
         dataset_from_table(table, "f1", features=["f2"])
     with pytest.raises(TableError, match="1 distinct value"):

@@ -258,6 +258,8 @@ def dataset_from_table(frame: pd.DataFrame, label: str, features: Sequence[str] 
     raise ``BadRowsError`` (with counts) unless ``drop_bad_rows``. Raises ``TableError``."""
     label = str(label)
     test_size = _check_test_size(test_size)
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or not 0 <= seed < 2**32:
+        raise TableError(f"seed must be a whole number from 0 to {2**32 - 1}; got {q(seed)}")
     frame = frame.reset_index(drop=True)
     features = _check_columns(frame, label, features)
     bad, counts = _bad_rows(frame, label, features)
