@@ -85,11 +85,11 @@ def test_stop_keeps_model_then_continue(app_url, page, artifacts):
     main.get_by_text("Test accuracy").first.wait_for(timeout=30_000)
     assert "Test accuracy" in main.inner_text()
     _shoot(page, artifacts / "train-stopped.png")
-    main.get_by_role("button", name="Continue").click()
+    main.get_by_role("button", name="Continue to 1000").click()    # finishes the stopped run
     _wait_status(page, "elapsed", 30_000)
     main.get_by_role("button", name="Stop").click()
     again = re.search(r"Stopped at epoch ([\d.]+) of (\d+)", _wait_status(page, "Stopped"))
-    assert float(again.group(1)) > stopped and int(again.group(2)) == int(stopped) + 1000
+    assert float(again.group(1)) > stopped and int(again.group(2)) == 1000
 
 
 def test_diverging_run_is_explained(app_url, page, artifacts):
@@ -108,3 +108,16 @@ def test_digits_shows_image_grid_confusion_and_wrong_gallery(app_url, page, arti
     titles = " ".join(page.locator(".js-plotly-plot .gtitle").all_text_contents())
     assert "Test images" in titles and "Confusion matrix" in titles and "Most confidently wrong" in titles
     _shoot(page, artifacts / "train-digits.png", height=2000)
+
+
+def test_a_bad_link_warns_in_plain_text(app_url, page, artifacts):
+    evil = "[Click here](https://evil.example) ![x](https://evil.example/i.png)"
+    from urllib.parse import quote
+    main = _open(page, app_url + f"/?preset={quote(evil)}&momentum=0.9999&optimizer=momentum&noise=1.5"
+                               f"&activation={quote('[a](https://evil.example)')}")
+    page.get_by_text("Unknown preset").first.wait_for(timeout=30_000)
+    text = main.inner_text().replace("\u2060", "")       # word joiners keep addresses unlinked
+    assert "[Click here](https://evil.example)" in text and "using 0.999" in text
+    assert page.locator("a[href*='evil'], img[src*='evil']").count() == 0
+    assert page.locator("[data-testid='stException']").count() == 0
+    _shoot(page, artifacts / "train-bad-link.png", height=1000)
