@@ -193,9 +193,18 @@ def _whole(value: Any, low: int, high: int) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
 
 
+def _check_schema(value: Any) -> None:
+    """A table model's columns, classes and standardisation (nn.tables checks every field)."""
+    from .tables import schema_damage        # here: nn.tables imports pandas, which is slow to load
+    damage = schema_damage(value)
+    if damage:
+        raise ModelFormatError(damage)
+
+
 OPTIONAL: dict[str, Callable[[Any], None]] = {
     "dataset": _text("dataset"),
     "preprocessing": _text("preprocessing"),
     "config": _check_config,
     "history": _check_history,
+    "schema": _check_schema,
 }
