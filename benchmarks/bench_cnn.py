@@ -7,6 +7,8 @@ FLOPs of an epoch and the fraction of the machine's float32 matmul peak that nn 
     ... --frameworks nn                # only ours: the preset's accuracy and train seconds
     ... --epochs 2 --frameworks nn,torch
 
+The three are compared without augmentation (the same work for each); nn then trains the preset as
+shipped, with its augmentation (``nn+augment``), for its accuracy and train seconds.
 PyTorch is skipped when it is not installed (it is not in requirements.txt). Per-epoch times are
 medians over epochs 2..N when N > 2 (the first epoch holds Keras's compilation); the machine is
 shared, so the load average is printed with the figures.
@@ -29,6 +31,7 @@ import numpy as np  # noqa: E402
 
 import nn  # noqa: E402
 from nn.core import CNN_PRESETS, build_network, flops_per_sample, parse_arch  # noqa: E402
+from nn.augment import Augment  # noqa: E402
 from nn.data import load_dataset  # noqa: E402
 
 
@@ -58,9 +61,11 @@ def _timed(f) -> float:
     return time.perf_counter() - t
 
 
-def bench_nn(data, preset: dict, epochs: int) -> tuple[list[float], float]:
+def bench_nn(data, preset: dict, epochs: int, augment: bool = False) -> tuple[list[float], float]:
     model = build_network(preset["arch"], (1, 28, 28), 10, activation=preset["activation"],
                           seed=preset["seed"])
+    if augment:
+        model.augment = Augment(**preset["augment"]).validate()
     cfg = nn.TrainConfig(optimizer=preset["optimizer"], lr=preset["lr"], batch_size=preset["batch_size"],
                          epochs=epochs, seed=preset["seed"], report_every=3600)
     trainer = nn.Trainer(model, data.X_train, data.y_train, config=cfg)   # no per-epoch evaluation
@@ -175,7 +180,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--preset", default="mnist-cnn", choices=list(CNN_PRESETS))
     ap.add_argument("--epochs", type=int, help="default: the preset's")
-    ap.add_argument("--frameworks", default="nn,keras,torch")
+    ap.add_argument("--frameworks", default="nn,keras,torch",
+                    help="comma-separated, of nn, keras, torch (all without augmentation)")
+    ap.add_argument("--no-preset-run", action="store_true",
+                    help="skip the extra nn run of the preset as shipped (with its augmentation)")
     args = ap.parse_args()
     preset = CNN_PRESETS[args.preset]
     epochs = args.epochs or preset["epochs"]
@@ -183,9 +191,13 @@ def main() -> None:
     print(f"{args.preset}: {preset['arch']}; {preset['optimizer']} lr {preset['lr']:g} "
           f"({preset.get('lr_schedule', 'constant')}), batch {preset['batch_size']}, {epochs} epochs")
     print(f"before: {load()}")
-    runners = {"nn": bench_nn, "keras": bench_keras, "torch": bench_torch}
+    runners = {"nn": bench_nn, "keras": bench_keras, "torch": bench_torch,
+               "nn+augment": lambda *a: bench_nn(*a, augment=True)}
+    names = args.frameworks.split(",")
+    if "nn" in names and preset.get("augment") and not args.no_preset_run:
+        names.append("nn+augment")             # the preset as shipped, augmentation included
     results: dict[str, dict] = {}
-    for name in args.frameworks.split(","):
+    for name in names:
         out = runners[name](data, preset, epochs)
         if out is None:
             print(f"{name}: skipped (not installed)")
@@ -193,12 +205,12 @@ def main() -> None:
         times, acc = out
         results[name] = {"seconds_per_epoch": round(per_epoch(times), 3), "train_seconds": round(sum(times), 2),
                          "test_accuracy": acc, "epoch_seconds": [round(t, 3) for t in times], "load": load()}
-        print(f"{name:6s} {per_epoch(times):7.3f} s/epoch  total {sum(times):6.2f} s  test acc {acc:.2%}  "
+        print(f"{name:10s} {per_epoch(times):7.3f} s/epoch  total {sum(times):6.2f} s  test acc {acc:.2%}  "
               f"epochs {[round(t, 2) for t in times]}  ({load()})", flush=True)
     if "nn" in results:
         base = results["nn"]["seconds_per_epoch"]
         for name, r in results.items():
-            if name != "nn":
+            if name not in ("nn", "nn+augment"):
                 print(f"{name} / nn time per epoch: {r['seconds_per_epoch'] / base:.2f}")
         model = build_network(preset["arch"], (1, 28, 28), 10)
         flops = flops_per_sample(model)["train"] * len(data.X_train)

@@ -216,3 +216,25 @@ def test_layers_reject_misplaced_inputs():
         Sequential([Conv2D(2, 3)], input_shape=(64,))
     with pytest.raises(ValueError, match="at least 2 class scores"):
         Sequential([Conv2D(2, 3), MaxPool2D(2)], input_shape=(1, 8, 8))
+
+
+def test_augmentation_is_applied_in_training_only_and_reproducibly():
+    from nn.augment import Augment
+    X, y = tiny_images()
+    plain = build_network(ARCH, (1, 8, 8), 10, seed=4)
+    loss_plain = plain.loss_and_grads(X, y)[0]
+    losses = []
+    for _ in range(2):
+        net = build_network(ARCH, (1, 8, 8), 10, seed=4)
+        net.augment = Augment(shift=1, rotate=10, scale=0.1)
+        losses.append(net.loss_and_grads(X, y)[0])
+        np.testing.assert_array_equal(net.predict_proba(X), plain.predict_proba(X))   # not at inference
+    assert losses[0] == losses[1] != loss_plain
+
+
+def test_augmentation_needs_one_channel_images():
+    from nn.augment import Augment
+    net = Sequential([Dense(10)], input_shape=(64,))
+    net.augment = Augment()
+    with pytest.raises(ValueError, match="one-channel images only"):
+        net.loss_and_grads(*tiny_images())

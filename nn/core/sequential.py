@@ -151,6 +151,9 @@ class Sequential:
         self.workers = min(_cores(), 8)     # threads per pass; 1 = no threads
         self._steps = 0                      # training passes so far: seeds dropout masks
         self._scratch_grads: dict[int, list[np.ndarray]] = {}
+        # training-time augmentation of one-channel images (nn.augment.Augment), or None; done
+        # inside each chunk's pass, so on the worker threads, with the chunk's own generator
+        self.augment: Any = None
 
     def _build(self) -> None:
         rng = np.random.default_rng(self.seed)       # layer by layer, like nn.init
@@ -353,6 +356,10 @@ class Sequential:
 
     def _pass(self, X: np.ndarray, y: np.ndarray, grads: list[np.ndarray],
               rng: np.random.Generator) -> tuple[float, int]:
+        if self.augment is not None:
+            if len(self.input_shape) != 3 or self.input_shape[0] != 1:
+                raise ValueError("augment applies to one-channel images only")
+            X = self.augment(np.asarray(X, dtype=self.dtype), rng, self.input_shape[1:])
         A = self._to_input(X)
         ctxs = []
         for layer in self.layers:
