@@ -312,7 +312,8 @@ def estimate(sweep: SweepConfig, workers: int, tasks: list[Task] | None = None) 
     biggest = sorted((budget.task_bytes(_task_shape(sweep, t, shape.n_train), shape, itemsize)
                       for t in tasks), reverse=True)[:at_once]
     data = budget.data_bytes(shape)
-    memory = 2 * data + at_once * (budget.WORKER_BASE_MB * 2**20 + data) + sum(biggest)
+    processes = (at_once + 1) * budget.WORKER_BASE_MB * 2**20          # the workers and this one
+    memory = budget.MARGIN * (processes + 2 * data + at_once * data + sum(biggest))
     lim = limits()
     return budget.Estimate(sum(task_costs(sweep, tasks)), memory / 2**20, at_once,
                            len(sweep.values) * sweep.trials, lim.max_sweep_seconds,

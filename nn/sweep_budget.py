@@ -11,18 +11,19 @@ every (unit, class) product of the output layer, which the lockstep does element
 ``params`` the parameters of one stream (the optimizer's elementwise update). The constants were
 fitted (least squares, non-negative) on this project's 2-core machine by ``calibrate()`` below:
 
-    PYTHONPATH=. .venv/bin/python -m nn.sweep_budget      # prints the four constants, ~20 s
+    PYTHONPATH=. .venv/bin/python -m nn.sweep_budget      # prints the four constants, a few seconds
 
 which times one-epoch lockstep runs of 16 shapes (1 to 10 streams, batch 1 to 1000, widths 8 to
-512, depth 1 to 3, 2 to 784 inputs). On that machine the model is within about 30% of the
-measured time for the tutorial's sweep; a slower machine, or a busy one, runs longer than the
+1024, depth 1 to 3, 2 to 784 inputs), and fits them within 25% but for the tiniest shape. For
+the tutorial's sweep it estimates 7.7 core seconds where its two tasks took 6.0 CPU seconds; a slower machine, or a busy one, runs longer than the
 estimate, which is why the limit (NN_MAX_SWEEP_SECONDS, nn/hosting.py) leaves room.
 
 Memory is the peak of every process together: each worker holds the data (and its float copy
 with a column of ones, the one-hot labels, one epoch's rows in order for small data), and the
 biggest task it may run (parameters, gradients and optimizer state: about 6 arrays of the
 parameters' size plus the float64 learning rates; the activations of one batch, three arrays per
-layer and the output layer's per-unit products), plus the interpreter and NumPy (WORKER_BASE_MB).
+layer and the output layer's per-unit products), plus the interpreter and NumPy (WORKER_BASE_MB)
+in every worker and in this process, and 15% for what the allocator keeps (MARGIN).
 """
 from __future__ import annotations
 
@@ -39,6 +40,8 @@ ELEM_S = 1.7e-9          # per elementwise value, forward and backward together
 PARAM_S = 4.2e-9         # per parameter, optimizer step
 WORKER_BASE_MB = 80      # a worker process with NumPy and SciPy imported, before any data
 START_S = 1.0            # starting workers, loading the data: counted once per sweep
+MARGIN = 1.15            # memory: allocator overhead and short-lived temporaries (a depth-3 sweep
+                         # of width 1024, 10 trials, measured 1776 MB for 1518 MB without it)
 
 # Inputs, classes and train/test sizes of the datasets that do not depend on settings.
 IMAGE_SHAPES = {"digits": (64, 10, 1797), "mnist": (784, 10, 70000), "fashion_mnist": (784, 10, 70000)}
