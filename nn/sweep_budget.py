@@ -15,8 +15,9 @@ fitted (least squares, non-negative) on this project's 2-core machine by ``calib
 
 which times one-epoch lockstep runs of 16 shapes (1 to 10 streams, batch 1 to 1000, widths 8 to
 1024, depth 1 to 3, 2 to 784 inputs), and fits them within 25% but for the tiniest shape. For
-the tutorial's sweep it estimates 7.7 core seconds where its two tasks took 6.0 CPU seconds; a slower machine, or a busy one, runs longer than the
-estimate, which is why the limit (NN_MAX_SWEEP_SECONDS, nn/hosting.py) leaves room.
+the tutorial's sweep it estimates 7.7 core seconds where its two tasks took 6.0 CPU seconds. A
+slower or busier machine runs longer than the estimate: the limit (NN_MAX_SWEEP_SECONDS,
+nn/hosting.py) leaves room for that.
 
 Memory is the peak of every process together: each worker holds the data (and its float copy
 with a column of ones, the one-hot labels, one epoch's rows in order for small data), and the
@@ -34,10 +35,10 @@ from typing import Any
 from .config import ConfigError
 
 # Fitted by calibrate() on the project's 2-core machine (see the module's docstring).
-STEP_S = 3.0e-5          # fixed cost of one lockstep step (about twenty NumPy calls)
-MAC_S = 5.3e-11          # per multiply-add of a matmul, forward and backward together
-ELEM_S = 1.7e-9          # per elementwise value, forward and backward together
-PARAM_S = 4.2e-9         # per parameter, optimizer step
+STEP_S = 3.0e-5         # fixed cost of one lockstep step (about twenty NumPy calls)
+MAC_S = 5.3e-11         # per multiply-add of a matmul, forward and backward together
+ELEM_S = 1.7e-9         # per elementwise value, forward and backward together
+PARAM_S = 4.2e-9        # per parameter, optimizer step
 WORKER_BASE_MB = 80      # a worker process with NumPy and SciPy imported, before any data
 START_S = 1.0            # starting workers, loading the data: counted once per sweep
 MARGIN = 1.15            # memory: allocator overhead and short-lived temporaries (a depth-3 sweep
