@@ -165,9 +165,11 @@ RECORD_FIELDS: dict[str, tuple[bool, Callable[[Any], bool], str]] = {
 }
 
 
-def _check_history(value: Any) -> None:
+def check_history(value: Any) -> None:
+    """Raise ModelFormatError (a ValueError) unless ``value`` is a list of training records as
+    ``Trainer`` writes them: a history from a file must not break the trainer or the charts."""
     if not isinstance(value, list):
-        raise ModelFormatError(f"history must be a list of training records; got {short(value)}")
+        raise ModelFormatError(f"history must be a list of records; got {short(value)}")
     if len(value) > MAX_HISTORY:
         raise ModelFormatError(f"history holds {len(value)} records; at most {MAX_HISTORY}")
     for i, record in enumerate(value):
@@ -176,7 +178,7 @@ def _check_history(value: Any) -> None:
 
 def _check_record(i: int, record: Any) -> None:
     if not isinstance(record, dict):
-        raise ModelFormatError(f"history record {i} must be a dict; got {short(record)}")
+        raise ModelFormatError(f"history record {i} is not a record; got {short(record)}")
     unknown = sorted(set(record) - set(RECORD_FIELDS))
     if unknown:
         raise ModelFormatError(f"history record {i} has unknown fields: "
@@ -205,6 +207,6 @@ OPTIONAL: dict[str, Callable[[Any], None]] = {
     "dataset": _text("dataset"),
     "preprocessing": _text("preprocessing"),
     "config": _check_config,
-    "history": _check_history,
+    "history": check_history,
     "schema": _check_schema,
 }

@@ -15,6 +15,7 @@ import numpy as np
 from .blas_threads import step_is_small, training_steps
 from .config import TrainConfig
 from .model import MLP, EvaluationStopped
+from .model_meta import check_history
 from .optimizers import Optimizer, make_optimizer
 
 Record = dict[str, Any]
@@ -29,8 +30,6 @@ RISE_FACTOR, RISE_CHANCE = 3.0, 10.0
 # whose gradients are summed: each chunk is read from memory once and reused from cache by the
 # backward pass, about 25% faster than one pass over the whole batch.
 GRAD_CHUNK = 2048
-# Bounds on a history read from a file (it shapes the trainer's counters and the charts).
-MAX_HISTORY_EPOCH = 10**9
 
 
 class TrainingDiverged(RuntimeError):
@@ -236,24 +235,3 @@ def _check_data(model: MLP, X: np.ndarray, y: np.ndarray | None, what: str) -> N
     if y.min() < 0 or y.max() >= model.layer_sizes[-1]:
         raise ValueError(f"{what} labels must lie in 0..{model.layer_sizes[-1] - 1}")
 
-
-def check_history(history: Any) -> None:
-    """Raise ValueError unless ``history`` is a list of training records (as ``Trainer`` writes
-    them): a history read from a file must not break the trainer or the charts later."""
-    if not isinstance(history, list):
-        raise ValueError(f"the training history must be a list of records; got {type(history).__name__}")
-    for i, rec in enumerate(history):
-        if not isinstance(rec, dict):
-            raise ValueError(f"training history record {i + 1} is not a record")
-        for key, high, optional in (("epoch", MAX_HISTORY_EPOCH, False), ("step", math.inf, False),
-                                    ("seconds", math.inf, False), ("train_loss", math.inf, False),
-                                    ("train_accuracy", 1.0, False), ("val_loss", math.inf, True),
-                                    ("val_accuracy", 1.0, True)):
-            value = rec.get(key)
-            if value is None and optional:
-                continue
-            number = isinstance(value, (int, float)) and not isinstance(value, bool)
-            if not number or not math.isfinite(value) or not 0 <= value <= high:
-                bound = "" if high == math.inf else f" to {high:g}"
-                raise ValueError(f"training history record {i + 1}: {key} must be a number from "
-                                 f"0{bound}; got {value!r}")

@@ -191,7 +191,7 @@ def test_a_header_whose_data_do_not_match_its_shape_is_refused():
     ("notalist", "history must be a list"),
     ([{"epoch": "x"}], "history record 0: epoch must be a number"),
     ([{"epoch": 1}], "history record 0 lacks step"),
-    ([1, 2], "history record 0 must be a dict"),
+    ([1, 2], "history record 0 is not a record"),
     ([{"epoch": 1, "step": 2, "seconds": 1.0, "val_accuracy": 5.0}],
      "val_accuracy must be an accuracy in [0, 1] or null; got 5.0"),
     ([{"epoch": 1e308, "step": 2, "seconds": 1.0}], "epoch must be a number from 0 to 1000000"),
