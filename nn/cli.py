@@ -91,7 +91,11 @@ def _train_command(args: argparse.Namespace) -> int:
     data = load_data(cfg)
     trainer = build_trainer(cfg, data)
     log_every = args.log_every if args.log_every is not None else max(1, math.ceil(cfg.epochs / 50))
-    diverged = _train_with_progress(trainer, cfg.epochs, log_every, quiet=args.json)
+    monitor = None
+    if args.health:                                 # per-layer health after each epoch (nn.inspect)
+        from .inspect import HealthMonitor
+        monitor = HealthMonitor(trainer.model, data.X_train, data.y_train)
+    diverged = _train_with_progress(trainer, cfg.epochs, log_every, quiet=args.json, monitor=monitor)
     model = trainer.model
     train_loss, train_acc = model.evaluate(data.X_train, data.y_train)
     test_loss, test_acc = model.evaluate(data.X_test, data.y_test)
@@ -105,6 +109,7 @@ def _train_command(args: argparse.Namespace) -> int:
         "train_seconds": round(trainer.seconds, 4),
         "seconds_per_epoch": round(trainer.seconds / max(trainer.epochs_done, 1), 6),
         "saved": save_to, "diverged": diverged, "config": cfg.to_dict(),
+        "health": monitor.history if monitor else None,
     }
     print(f"test accuracy {test_acc:.2%}  test loss {test_loss:.4f}  trained in "
           f"{trainer.seconds:.2f} s ({summary['seconds_per_epoch']:.3f} s/epoch)"
@@ -114,9 +119,11 @@ def _train_command(args: argparse.Namespace) -> int:
     return EXIT_DIVERGED if diverged else 0
 
 
-def _train_with_progress(trainer: Trainer, epochs: int, log_every: int, quiet: bool) -> str | None:
+def _train_with_progress(trainer: Trainer, epochs: int, log_every: int, quiet: bool,
+                         monitor: Any = None) -> str | None:
     """Run the trainer with a progress bar on stderr and a line every ``log_every`` epochs;
-    return the divergence message, if any."""
+    return the divergence message, if any. A ``monitor`` (``nn.inspect.HealthMonitor``) is
+    updated after each epoch and its figures printed under the epoch line."""
     from tqdm import tqdm
     out = sys.stderr if quiet else sys.stdout
     first = trainer.epochs_done
@@ -129,8 +136,14 @@ def _train_with_progress(trainer: Trainer, epochs: int, log_every: int, quiet: b
                 bar.set_postfix(loss=f"{rec['train_loss']:.4f}", refresh=False)
                 bar.refresh()
                 done = rec["epoch"] - first
-                if rec["end_of_epoch"] and (done % log_every == 0 or done >= epochs):
+                shown = rec["end_of_epoch"] and (done % log_every == 0 or done >= epochs)
+                if shown:
                     bar.write(_epoch_line(rec, first + epochs), file=out)
+                if monitor is not None and rec["end_of_epoch"]:
+                    entry = monitor.update(rec)
+                    if shown:
+                        from .inspect import format_health_line
+                        bar.write(format_health_line(entry), file=out)
         except TrainingDiverged as exc:
             bar.write(f"error: {exc}", file=sys.stderr)
             return str(exc)
@@ -155,6 +168,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="save the trained model to PATH (.npz is added if missing)")
     train.add_argument("--log-every", type=positive_int, metavar="K",
                        help="print a line every K epochs (default: about 50 lines in all)")
+    train.add_argument("--health", action="store_true",
+                       help="per-layer gradient norms, update/weight ratios, dead ReLUs and saturated "
+                            "units after each epoch, with a reading of classic failures; --json gains "
+                            "a 'health' list (one entry per epoch)")
     train.set_defaults(func=_train_command, parser=train)
     from .sweep_cli import add_sweep_parser    # here: sweep_cli imports this module
     add_sweep_parser(sub)

@@ -23,7 +23,7 @@ INK, GRID, MUTED = "#262730", "#e6e6ea", "#6b6d7a"          # text, grid lines, 
 
 
 @lru_cache(maxsize=8)
-def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
+def font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
     """Pillow's bundled font (scalable when Pillow has FreeType, else its small bitmap font)."""
     return ImageFont.load_default(size=size)
 
@@ -68,7 +68,7 @@ def curves_image(history: Sequence[Record], metric: str, width: int = 560, heigh
     px = lambda x: left + (right - left) * np.asarray(x, float) / x_hi          # noqa: E731
     py = lambda y: bottom - (bottom - top) * (to_y(y) - y_lo) / (y_hi - y_lo)  # noqa: E731
 
-    small = _font(13)
+    small = font(13)
     for pos, label in y_ticks:
         v = bottom - (bottom - top) * (pos - y_lo) / (y_hi - y_lo)
         pen.line([(left, v), (right, v)], fill=GRID)
@@ -79,7 +79,7 @@ def curves_image(history: Sequence[Record], metric: str, width: int = 560, heigh
         pen.text((u, bottom + 5), f"{x:g}", fill=MUTED, font=small, anchor="mt")
     pen.text(((left + right) / 2, height - 4), "epoch", fill=MUTED, font=small, anchor="mb")
     title = "Loss (cross-entropy, log scale)" if metric == "loss" else "Accuracy"
-    pen.text((8, 6), title, fill=INK, font=_font(17))
+    pen.text((8, 6), title, fill=INK, font=font(17))
 
     legend_x = right
     for (xs, ys), color, name in reversed(series):                   # legend, right-aligned
@@ -138,12 +138,12 @@ def image_grid_image(images: np.ndarray, y_true: np.ndarray, y_pred: np.ndarray,
     img = Image.new("RGB", (tiles.shape[1], tiles.shape[0] + head), "white")
     img.paste(Image.fromarray(tiles), (0, head))
     pen = ImageDraw.Draw(img)
-    pen.text((4, 4), grid_title(title, ok, count_right), fill=INK, font=_font(15))
-    font = _font(12)
+    pen.text((4, 4), grid_title(title, ok, count_right), fill=INK, font=font(15))
+    label_font = font(12)
     for i, (x, y) in enumerate(anchors):
         lines = [f"{label(int(y_pred[i]))} {confidence[i]:.0%}"]
         if not ok[i]:
             lines.append(f"true {label(int(y_true[i]))}")
-        pen.multiline_text((x, y + head), "\n".join(lines), fill=RIGHT if ok[i] else WRONG, font=font,
+        pen.multiline_text((x, y + head), "\n".join(lines), fill=RIGHT if ok[i] else WRONG, font=label_font,
                            anchor="md", align="center", spacing=2)
     return np.asarray(img)

@@ -101,7 +101,7 @@ def decision_boundary_figure(predict_proba: Callable[[np.ndarray], np.ndarray],
 
 
 # --- image datasets ------------------------------------------------------------------------------
-def _png_data_uri(rgb: np.ndarray) -> str:
+def png_data_uri(rgb: np.ndarray) -> str:
     from PIL import Image
     buf = io.BytesIO()
     Image.fromarray(rgb).save(buf, format="PNG", compress_level=1)
@@ -163,7 +163,7 @@ def image_grid_figure(images: np.ndarray, y_true: np.ndarray, y_pred: np.ndarray
             text += f"<br>true {label(int(y_true[i]))}"
         annotations.append(dict(x=x, y=y, text=text, showarrow=False, yanchor="bottom",
                                 font=dict(size=11, color=RIGHT if ok[i] else WRONG)))
-    fig = go.Figure(go.Image(source=_png_data_uri(tiles), hoverinfo="skip"))
+    fig = go.Figure(go.Image(source=png_data_uri(tiles), hoverinfo="skip"))
     fig.update_layout(title=dict(text=grid_title(title, ok, count_right), x=0), annotations=annotations,
                       margin=MARGIN, height=tiles.shape[0] + 60)
     fig.update_xaxes(visible=False)

@@ -153,3 +153,15 @@ def test_too_many_parameters_exit_2_naming_hidden_before_building(cli, monkeypat
     proc = cli("train", "--preset", "moons", "--hidden", "64", "--epochs", "1",
                env={"NN_MAX_PARAMS": "100"})
     assert proc.returncode == 2 and "NN_MAX_PARAMS" in proc.stderr
+
+
+def test_health_prints_per_layer_figures_and_json_has_one_entry_per_epoch(cli):
+    proc = cli("train", "--preset", "moons", "--epochs", "3", "--hidden", "8", "8", "--health", "--json")
+    assert proc.returncode == 0, proc.stderr
+    health = last_json(proc)["health"]
+    assert [h["epoch"] for h in health] == [1, 2, 3]
+    assert all(len(h["layers"]) == 3 and h["layers"][0]["grad_norm"] > 0 for h in health)
+    lines = [line for line in proc.stderr.splitlines() if line.startswith("health  L1 grad")]
+    assert len(lines) == 3 and "L3 grad" in lines[0]           # --json: the log goes to stderr
+    plain = cli("train", "--preset", "moons", "--epochs", "1", "--hidden", "8", "--json")
+    assert last_json(plain)["health"] is None and "health  L1" not in plain.stderr + plain.stdout

@@ -11,7 +11,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from nn.model import MLP
-from nn.plots import MARGIN, _png_data_uri
+from nn.plots import MARGIN, png_data_uri
 
 from .backprop import fmt, neuron_formula
 from .health import WeightHistogram
@@ -48,7 +48,7 @@ def network_figure(model: MLP, maps: NeuronMaps, point: np.ndarray | None = None
     x, y = layout.centre(len(units) + 1, 0)
     xs.append(x), ys.append(y), texts.append(neuron_hover(model, len(units) + 1, 1, point))
     fig = go.Figure([
-        go.Image(source=_png_data_uri(network_image(model, maps, width, height, max_units)), hoverinfo="skip"),
+        go.Image(source=png_data_uri(network_image(model, maps, width, height, max_units)), hoverinfo="skip"),
         go.Scatter(x=xs, y=ys, mode="markers", hovertext=texts, hoverinfo="text", showlegend=False,
                    marker=dict(size=max(layout.tile, 8), symbol="square", opacity=0.01, color="black"))])
     fig.update_layout(title=dict(text=f"Inside the network (formulas at x1 = {fmt(point[0])}, "

@@ -14,7 +14,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from nn.model import MLP
-from nn.pictures import GRID, INK, MUTED, _font, nice_ticks
+from nn.pictures import GRID, INK, MUTED, font, nice_ticks
 from nn.plots import BOUNDARY_SCALE, hex_rgb
 
 from .health import HealthMonitor, WeightHistogram
@@ -154,19 +154,19 @@ def _connections(pen: ImageDraw.ImageDraw, layout: NetworkLayout, weights: list[
 
 
 def _titles(pen: ImageDraw.ImageDraw, layout: NetworkLayout, model: MLP, units: Sequence[np.ndarray]) -> None:
-    font = _font(12)
+    title_font = font(12)
     names = ["input x1, x2"]
     for k, idx in enumerate(units):
         n = model.layer_sizes[k + 1]
         names.append(f"layer {k + 1} ({model.activation})" + ("" if len(idx) == n else f", {len(idx)} of {n}"))
     names.append("output P(class 1)")
     for col, name in zip(layout.columns, names):
-        half = pen.textlength(name, font=font) / 2
+        half = pen.textlength(name, font=title_font) / 2
         x = min(max(col[0][0] + layout.tile / 2, half + 2), layout.width - half - 2)
-        pen.text((x, 8), name, fill=INK, font=font, anchor="mt")
+        pen.text((x, 8), name, fill=INK, font=title_font, anchor="mt")
     pen.text((layout.width / 2, layout.height - 4),
              "red: positive weight / high output   blue: negative   thicker: larger |w|",
-             fill=MUTED, font=font, anchor="mb")
+             fill=MUTED, font=title_font, anchor="mb")
 
 
 # --- weights as images (image datasets) ---------------------------------------------------------
@@ -191,8 +191,8 @@ def weights_image(images: np.ndarray, units: Sequence[int] | None = None, cols: 
         out[y:y + h * k, x:x + w * k] = big[i]
     img = Image.fromarray(out)
     pen = ImageDraw.Draw(img)
-    pen.text((4, 4), title, fill=INK, font=_font(15))
-    small = _font(11)
+    pen.text((4, 4), title, fill=INK, font=font(15))
+    small = font(11)
     labels = list(captions) if captions is not None else [f"unit {u}" for u in units]
     for i, text in enumerate(labels[:n]):
         r, c = divmod(i, cols)
@@ -263,7 +263,7 @@ def health_image(history: Sequence[dict[str, Any]], width: int = 560, panel_heig
     height = legend + panel_height * len(panels)
     img = Image.new("RGB", (width, height), "white")
     pen = ImageDraw.Draw(img)
-    small = _font(11)
+    small = font(11)
     n_layers = max((len(e["layers"]) for e in history), default=0)
     x = 8
     for k in range(n_layers):
@@ -280,7 +280,7 @@ def health_image(history: Sequence[dict[str, Any]], width: int = 560, panel_heig
 def _panel(pen: ImageDraw.ImageDraw, history: Sequence[dict[str, Any]], key: str, title: str, log: bool,
            box: tuple[int, int, int, int]) -> None:
     x0, y0, x1, y1 = box
-    small = _font(11)
+    small = font(11)
     pen.text((x0, y0 + 2), title, fill=INK, font=small)
     left, right, top, bottom = x0 + 44, x1 - 4, y0 + 18, y1 - 16
     xs, series = health_series(history, key)
@@ -322,7 +322,7 @@ def histograms_image(hists: Sequence[WeightHistogram], width: int = 560, panel_h
     """Each layer's weight histogram now (coloured) over the start (grey)."""
     img = Image.new("RGB", (width, max(1, len(hists)) * panel_height), "white")
     pen = ImageDraw.Draw(img)
-    small = _font(11)
+    small = font(11)
     for p, h in enumerate(hists):
         top, bottom = p * panel_height + 16, (p + 1) * panel_height - 14
         left, right = 8, width - 8
