@@ -15,6 +15,9 @@ LR_RANGE = (0.0, 100.0)          # exclusive low, inclusive high: lr 50 is allow
 MAX_EPOCHS = 100_000
 MAX_HIDDEN_LAYERS = 10
 MAX_HIDDEN_SIZE = 4096
+# The user's own data (nn.tables): its rows live in the app session or come from --data, never
+# from the settings, so these names only say which kind of own data a run or a model used.
+OWN_DATASETS = ("table", "points")
 
 
 class ConfigError(ValueError):
@@ -74,7 +77,7 @@ class RunConfig:
 
     def validate(self) -> "RunConfig":
         from .data import DATASETS
-        _choice("dataset", self.dataset, DATASETS)
+        _choice("dataset", self.dataset, (*DATASETS, *OWN_DATASETS))
         _whole("n_samples", self.n_samples, 20, 1_000_000)
         _number("noise", self.noise, 0.0, 2.0)
         _number("test_size", self.test_size, 0.05, 0.9)

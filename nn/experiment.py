@@ -8,7 +8,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .config import ConfigError, RunConfig
+from .config import OWN_DATASETS, ConfigError, RunConfig
 from .data import TOY_DATASETS, Dataset, load_dataset
 from .hosting import limits
 from .model import MLP
@@ -23,7 +23,15 @@ def config_from_preset(name: str, **overrides: Any) -> RunConfig:
     return RunConfig.from_dict(values).validate()
 
 
+# The train/test split of a user's table (or clicked points) always uses this seed, on the page
+# and on the command line alike, so the same file and settings give the same split (and result).
+TABLE_SPLIT_SEED = 0
+
+
 def load_data(cfg: RunConfig) -> Dataset:
+    if cfg.dataset in OWN_DATASETS:
+        raise ValueError(f"dataset {cfg.dataset!r} is the user's own data, not a built-in set: read "
+                         f"it with nn.tables (command line: --data FILE --label COLUMN)")
     if cfg.dataset in TOY_DATASETS:
         return load_dataset(cfg.dataset, n_samples=cfg.n_samples, noise=cfg.noise,
                             test_size=cfg.test_size, seed=0)
@@ -36,8 +44,24 @@ DATASET_SHAPES = {"moons": (2, 2, 0, 0), "circles": (2, 2, 0, 0), "digits": (64,
                   "mnist": (784, 10, 60_000, 10_000), "fashion_mnist": (784, 10, 60_000, 10_000)}
 
 
-def data_shape(cfg: RunConfig) -> tuple[int, int, int, int]:
-    """(features, classes, training rows, test rows) ``cfg`` will train on, without loading data."""
+def table_dataset(frame: Any, label: str, features: Sequence[str] | None, cfg: RunConfig,
+                  standardize: bool = True, drop_bad_rows: bool = False, name: str = "table") -> Dataset:
+    """A user's table as a ``Dataset`` for ``cfg`` (its test share; the split seed is
+    ``TABLE_SPLIT_SEED``): the one way the page and the command line build it."""
+    from .tables import dataset_from_table        # here: nn.tables imports pandas (slow to load)
+    return dataset_from_table(frame, label, features, test_size=cfg.test_size,
+                              standardize=standardize, drop_bad_rows=drop_bad_rows,
+                              seed=TABLE_SPLIT_SEED, name=name)
+
+
+def data_shape(cfg: RunConfig, data: Dataset | None = None) -> tuple[int, int, int, int]:
+    """(features, classes, training rows, test rows) ``cfg`` will train on, without loading data
+    (own data has no shape of its own: pass ``data``; without it a table counts as 1 input, and
+    points as 2, for 2 classes)."""
+    if data is not None:
+        return data.n_features, data.n_classes, len(data.y_train), len(data.y_test)
+    if cfg.dataset in OWN_DATASETS:
+        return (2 if cfg.dataset == "points" else 1), 2, 0, 0
     features, classes, n_train, n_test = DATASET_SHAPES[cfg.dataset]
     if cfg.dataset in TOY_DATASETS or cfg.dataset == "digits":
         total = cfg.n_samples if cfg.dataset in TOY_DATASETS else n_train
@@ -46,8 +70,8 @@ def data_shape(cfg: RunConfig) -> tuple[int, int, int, int]:
     return features, classes, n_train, n_test
 
 
-def layer_sizes_for(cfg: RunConfig) -> list[int]:
-    features, classes, _, _ = data_shape(cfg)
+def layer_sizes_for(cfg: RunConfig, data: Dataset | None = None) -> list[int]:
+    features, classes, _, _ = data_shape(cfg, data)
     return [features, *cfg.hidden, classes]
 
 
@@ -74,6 +98,8 @@ def build_model(cfg: RunConfig, data: Dataset) -> MLP:
     model = MLP([data.n_features, *cfg.hidden, data.n_classes], activation=cfg.activation,
                 init=cfg.init, seed=cfg.seed)
     model.meta.update(dataset=data.name, preprocessing=data.preprocessing, config=cfg.to_dict())
+    if getattr(data, "schema", None):            # a table: its columns, classes, standardisation
+        model.meta["schema"] = data.schema
     return model
 
 
@@ -87,6 +113,9 @@ def build_trainer(cfg: RunConfig, data: Dataset, model: MLP | None = None,
 def check_model_fits(model: MLP, data: Dataset) -> None:
     """Raise ValueError with a reason if ``model`` cannot be used on ``data``."""
     sizes = model.layer_sizes
+    schema = getattr(data, "schema", None)
+    if schema:
+        _check_model_fits_table(model, schema, data.name)
     if sizes[0] != data.n_features or sizes[-1] != data.n_classes:
         raise ValueError(f"this model takes {sizes[0]} inputs and gives {sizes[-1]} classes, but "
                          f"{data.name} has {data.n_features} inputs and {data.n_classes} classes")
@@ -94,6 +123,36 @@ def check_model_fits(model: MLP, data: Dataset) -> None:
     if trained_on not in (None, data.preprocessing):
         raise ValueError(f"this model expects '{trained_on}' inputs; {data.name} gives "
                          f"'{data.preprocessing}'")
+
+
+def _check_model_fits_table(model: MLP, schema: dict[str, Any], name: str) -> None:
+    """The model was trained on a table with these columns, classes and standardisation."""
+    theirs = model.meta.get("schema")
+    if not theirs:
+        raise ValueError(f"this model was trained on {model.meta.get('dataset') or 'another dataset'}, "
+                         f"not on a table; it cannot read {name}")
+
+    def names(values: Sequence[str]) -> str:
+        shown = ", ".join(repr(v) for v in list(values)[:8])
+        return shown + (f", ... ({len(values)} in all)" if len(values) > 8 else "")
+
+    if list(theirs["features"]) != list(schema["features"]):
+        raise ValueError(f"this model reads the columns {names(theirs['features'])}; the table's "
+                         f"chosen features are {names(schema['features'])}")
+    if theirs["label"] != schema["label"] or list(theirs["classes"]) != list(schema["classes"]):
+        raise ValueError(f"this model predicts {theirs['label']!r} with the classes "
+                         f"{names(theirs['classes'])}; the table's label {schema['label']!r} has "
+                         f"{names(schema['classes'])}")
+    if theirs["standardize"] != schema["standardize"]:
+        how = "standardised" if theirs["standardize"] else "raw (not standardised)"
+        raise ValueError(f"this model was trained on {how} features; set 'Standardise' to match")
+    if theirs["standardize"] and not (
+            np.allclose(theirs["mean"], schema["mean"], rtol=1e-5, atol=1e-8)
+            and np.allclose(theirs["scale"], schema["scale"], rtol=1e-5, atol=1e-8)):
+        share = (model.meta.get("config") or {}).get("test_size")
+        hint = f" (it was trained with test share {share:g})" if isinstance(share, (int, float)) else ""
+        raise ValueError(f"this model standardised its features with another training split's "
+                         f"mean and scale{hint}; choose the test share and rows it was trained with")
 
 
 # --- how long an epoch will take, before training --------------------------------------------
@@ -132,7 +191,7 @@ def estimate_epoch_seconds(layer_sizes: Sequence[int], n_train: int, n_test: int
     return flops / rate + steps * STEP_OVERHEAD_S
 
 
-def estimate_config_epoch_seconds(cfg: RunConfig) -> float:
-    """``estimate_epoch_seconds`` for what ``cfg`` will train (no data loaded)."""
-    _, _, n_train, n_test = data_shape(cfg)
-    return estimate_epoch_seconds(layer_sizes_for(cfg), n_train, n_test, cfg.batch_size)
+def estimate_config_epoch_seconds(cfg: RunConfig, data: Dataset | None = None) -> float:
+    """``estimate_epoch_seconds`` for what ``cfg`` will train (no data loaded; own data: pass it)."""
+    _, _, n_train, n_test = data_shape(cfg, data)
+    return estimate_epoch_seconds(layer_sizes_for(cfg, data), n_train, n_test, cfg.batch_size)
