@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from .activations import ACTIVATIONS
+from .cli_data import add_data_options, check_data_options, table_from_args
 from .config import ConfigError, RunConfig
 from .data import DATASETS, DatasetUnavailable
 from .experiment import build_trainer, check_param_limit, config_from_preset, layer_sizes_for, load_data
@@ -85,10 +86,14 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
 
 
 def _train_command(args: argparse.Namespace) -> int:
+    check_data_options(args)
     cfg = config_from_args(args)
-    check_param_limit(layer_sizes_for(cfg))         # before loading or building anything
+    table = None
+    if args.data:                                   # the user's own table (nn.cli_data)
+        cfg, table = table_from_args(args, cfg)
+    check_param_limit(layer_sizes_for(cfg, table))  # before loading or building anything
     save_to = save_path(args.save) if args.save else None
-    data = load_data(cfg)
+    data = table if table is not None else load_data(cfg)
     trainer = build_trainer(cfg, data)
     log_every = args.log_every if args.log_every is not None else max(1, math.ceil(cfg.epochs / 50))
     monitor = None
@@ -164,6 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
     train = sub.add_parser("train", help="train one network",
                            description="Train one network and report its test accuracy.")
     add_run_options(train)
+    add_data_options(train)
     train.add_argument("--save", metavar="PATH",
                        help="save the trained model to PATH (.npz is added if missing)")
     train.add_argument("--log-every", type=positive_int, metavar="K",
