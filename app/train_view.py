@@ -15,6 +15,7 @@ import numpy as np
 import streamlit as st
 
 import nn
+from app import own_data
 from nn import pictures, plots
 from nn.activations import ACTIVATIONS
 from nn.app_state import (WIDGET_LIMITS, TrainSession, config_from_query, config_to_query,
@@ -37,7 +38,7 @@ LR_STEPS = [1e-5, 2e-5, 5e-5, 1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 5e-3, 0.01, 0.02, 0.
             1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0]
 BATCH_STEPS: list[Any] = [1, 2, 4, 8, 10, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, "full"]
 DATASET_LABELS = {"moons": "Two moons (2-D)", "circles": "Circles (2-D)", "digits": "Digits 8x8",
-                  "mnist": "MNIST 28x28", "fashion_mnist": "Fashion-MNIST 28x28"}
+                  "mnist": "MNIST 28x28", "fashion_mnist": "Fashion-MNIST 28x28", **own_data.LABELS}
 PRESET_HELP = {"moons": "Our fast default for two moons: 2-32-32-2 ReLU, Adam.",
                "mnist": "Our fast default for MNIST: 784-256-10 ReLU, SGD with momentum.",
                "seed-moons": "The moons tutorial: 2-64-2 ReLU, plain SGD, batch 10.",
@@ -53,6 +54,8 @@ def _cached_dataset(name: str, n_samples: int, noise: float, test_size: float) -
 
 
 def dataset(cfg: RunConfig) -> Dataset:
+    if own_data.is_own(cfg.dataset):                # this session's own data (app/own_data.py)
+        return own_data.dataset(cfg)
     if cfg.dataset in TOY_DATASETS:
         return _cached_dataset(cfg.dataset, cfg.n_samples, cfg.noise, cfg.test_size)
     return _cached_dataset(cfg.dataset, 0, 0.0, cfg.test_size if cfg.dataset == "digits" else 0.0)
@@ -148,14 +151,14 @@ def sidebar() -> tuple[RunConfig | None, list[str]]:
         _training_widgets()
     try:
         cfg = current_config()
-        check_param_limit(layer_sizes_for(cfg))
+        check_param_limit(layer_sizes_for(cfg, own_data.current(cfg)))
     except ConfigError as exc:
         if exc.param == "hidden":
             network_note.error(plain(exc, limit=400), icon=":material/block:")
         messages.append(f"Invalid setting **{exc.param}**: {plain(exc, limit=400)}")
         return None, messages
     limit = limits().max_params
-    network_note.caption(f"{count_params(layer_sizes_for(cfg)):,} parameters (this server's limit: {limit:,})")
+    network_note.caption(f"{count_params(layer_sizes_for(cfg, own_data.current(cfg))):,} parameters (this server's limit: {limit:,})")
     ss[CFG] = cfg.to_dict()
     query = config_to_query(cfg)
     if {k: st.query_params.get(k) for k in st.query_params} != query:
@@ -170,7 +173,7 @@ def _data_widgets() -> None:
     if name in TOY_DATASETS:
         st.number_input("Number of samples", 20, 1_000_000, step=500, key=_restore("n_samples"))
         st.slider("Noise", 0.0, 2.0, step=0.01, key=_restore("noise"))
-    if name in (*TOY_DATASETS, "digits"):
+    if name in (*TOY_DATASETS, "digits", *own_data.LABELS):
         st.slider("Test share", 0.05, 0.9, step=0.05, key=_restore("test_size"))
     else:
         st.caption("Official split: 60,000 training and 10,000 test images.")
@@ -212,6 +215,8 @@ def _training_widgets() -> None:
 def _loaded(cfg: RunConfig) -> Dataset | None:
     try:
         return dataset(cfg)
+    except own_data.NotReady:                       # the own-data panel says what is missing
+        return None
     except (DatasetUnavailable, ValueError) as exc:
         st.session_state["train_data_error"] = str(exc)
         return None
@@ -239,12 +244,20 @@ def _on_continue() -> None:
         cfg = current_config()
     except ConfigError:
         return
-    if s.model is not None and not model_changed(s.cfg, cfg):
-        s.resume(cfg, dataset(s.cfg))
+    data = model_dataset(s, None)
+    if s.model is not None and data is not None and not model_changed(s.cfg, cfg) + own_data.changed(s, cfg):
+        s.resume(cfg, data)
+
+
+def model_dataset(s: TrainSession, data: Dataset | None) -> Dataset | None:
+    """The dataset the session's model trains on (``data``, the chosen one, when there is no model)."""
+    if s.model is None:
+        return data
+    return own_data.model_dataset(s) if own_data.is_own(s.cfg.dataset) else dataset(s.cfg)
 
 
 def controls(s: TrainSession, cfg: RunConfig | None, data: Dataset | None) -> None:
-    changed = model_changed(s.cfg, cfg) if (s.model is not None and cfg is not None) else []
+    changed = model_changed(s.cfg, cfg) + own_data.changed(s, cfg) if (s.model is not None and cfg is not None) else []
     c = st.columns([1, 1, 1.5, 1, 2.5])
     until = s.continue_target(cfg.epochs if cfg is not None else 0) if s.model is not None else 0
     c[0].button("Train", key="train.go", type="primary", icon=":material/play_arrow:", on_click=_on_train,
@@ -260,16 +273,16 @@ def controls(s: TrainSession, cfg: RunConfig | None, data: Dataset | None) -> No
     c[3].button("Reset", key="train.reset", icon=":material/restart_alt:", on_click=s.reset, disabled=s.model is None,
                 width="stretch", help="Forget the model and its history")
     if cfg is not None and not s.running:
-        _estimate(cfg)
+        _estimate(cfg, data)
     if changed:
         st.warning(f"You changed **{', '.join(changed)}**: the current model "
                    f"({_layers(s.model)} on {s.cfg.dataset}) cannot take that. Press **Train** for a "
                    f"new model (its history starts afresh), or put the settings back to Continue.")
 
 
-def _estimate(cfg: RunConfig) -> None:
+def _estimate(cfg: RunConfig, data: Dataset | None = None) -> None:
     """The estimated time per epoch (nn.experiment's cost model), shown when it is long."""
-    seconds = estimate_config_epoch_seconds(cfg)
+    seconds = estimate_config_epoch_seconds(cfg, data if own_data.is_own(cfg.dataset) else None)
     if seconds > SHOW_ESTIMATE_ABOVE_S:
         st.caption(f":material/schedule: Estimated time per epoch: about {format_seconds(seconds)} "
                    f"({cfg.epochs:,} epochs: about {format_seconds(seconds * cfg.epochs)}).")
@@ -410,6 +423,9 @@ def _chart(slot: Any, fig: Any, view: View, name: str) -> None:
 
 def _data_view(view: View, s: TrainSession, data: Dataset, final: bool) -> None:
     """The decision boundary (2-D data) or a grid of test images with their predictions."""
+    if own_data.handles(data):                      # own data: more features or classes
+        own_data.results_view(view.data, s, data, final, lambda slot, fig, name: _chart(slot, fig, view, name))
+        return
     if data.image_shape is None:
         args = (s.model.predict_proba, data.X_train, data.y_train, data.X_test, data.y_test)
         if final:

@@ -1,0 +1,418 @@
+"""Streamlit side of the user's own data on the Train page: upload a table, or click points onto
+the plane (the library is ``nn.tables``; the Train page calls in here).
+
+Everything lives in this session's ``st.session_state`` (never ``st.cache_*``, which is shared
+between sessions, and never on disk), bounded by ``nn.tables.table_limits()``:
+
+- ``own.table``: the uploaded table (name, frame, summary, id); ``own.choices``: label,
+  features, standardise, drop bad rows (copied from the widgets, so they survive page switches);
+- ``own.points``: the clicked ``Points``; ``own.version``: bumped on every edit;
+- ``own.built``: per kind, the ``Dataset`` built from the current choices (and its key);
+- ``own.model_data``: the ``Dataset`` the session's model trains on (kept when choices change).
+"""
+from __future__ import annotations
+
+import re
+from typing import Any, Callable
+
+import numpy as np
+import streamlit as st
+
+from nn import plots
+from nn.app_state import TrainSession, plain
+from nn.config import OWN_DATASETS, RunConfig
+from nn.data import TOY_DATASETS, Dataset, DatasetUnavailable
+from nn.experiment import TABLE_SPLIT_SEED, table_dataset
+from nn.hosting import HostingConfigError
+from nn.tables import BadRowsError, Points, TableError, dataset_to_csv, read_table, table_limits
+from nn.tables.describe import describe_table
+from nn.tables.figures import CLICK_TRACE, plane_figure, projection_figure, regions_figure
+
+LABELS = {"table": "Your own table (upload)", "points": "Draw points"}
+TABLE, POINTS, CHOICES, BUILT, MODEL_DATA = "own.table", "own.points", "own.choices", "own.built", "own.model_data"
+POINT_CLASSES = 4                    # classes offered on the drawing plane
+REMOVE_WITHIN = 0.3                  # a click removes the nearest point within this distance
+MAX_CSV_CELLS = 5_000_000            # larger datasets (MNIST) are not offered as CSV
+HEAD_ROWS = 10
+
+
+class NotReady(DatasetUnavailable):
+    """Own data chosen but not usable yet (no table, no label, too few points): the panel says why."""
+
+
+def is_own(name: str | None) -> bool:
+    return name in OWN_DATASETS
+
+
+def remember_link() -> None:
+    """Call before the settings are read on a session's first visit: a link that chose own data
+    brings no data (it is not in the URL), which the panel then says plainly."""
+    if "train_cfg" not in st.session_state and is_own(st.query_params.get("dataset")):
+        st.session_state["own.link_note"] = st.query_params.get("dataset")
+
+
+# --- datasets ------------------------------------------------------------------------------------
+CHOICE_NAMES = ("label", "features", "standardize", "drop")
+
+
+def _choices() -> dict[str, Any]:
+    """The table choices, from the widgets when they are there (their values are current from
+    the start of a run, before the panel draws them: the sidebar reads them too)."""
+    ss = st.session_state
+    choices = ss.setdefault(CHOICES, {})
+    for name in CHOICE_NAMES:
+        if "own.w." + name in ss:
+            choices[name] = ss["own.w." + name]
+    return choices
+
+
+def _table_key(cfg: RunConfig) -> tuple | None:
+    table = st.session_state.get(TABLE)
+    if table is None:
+        return None
+    c = _choices()
+    return (table["id"], c.get("label"), tuple(c.get("features") or ()), bool(c.get("standardize", True)),
+            bool(c.get("drop", False)), cfg.test_size)
+
+
+def _build_table(cfg: RunConfig) -> Dataset:
+    table, c = st.session_state[TABLE], _choices()
+    return table_dataset(table["frame"], c["label"], c.get("features"), cfg,
+                         standardize=c.get("standardize", True), drop_bad_rows=c.get("drop", False),
+                         name=table["name"])
+
+
+def _points() -> Points:
+    if POINTS not in st.session_state:
+        st.session_state[POINTS] = Points(POINT_CLASSES)
+        st.session_state["own.version"] = 0
+    return st.session_state[POINTS]
+
+
+def _build_points(cfg: RunConfig) -> Dataset:
+    return _points().to_dataset(test_size=cfg.test_size, seed=TABLE_SPLIT_SEED)
+
+
+def _build(cfg: RunConfig) -> tuple[Dataset | None, str | None]:
+    """The dataset of the current choices (built once per choice), or why there is none."""
+    kind = cfg.dataset
+    if kind == "table":
+        key = _table_key(cfg)
+        if key is None:
+            return None, "Upload a table first."
+        if not key[1]:
+            return None, "Pick the label column."
+    else:
+        _points()
+        key = (st.session_state["own.version"], cfg.test_size)
+    built = st.session_state.setdefault(BUILT, {})
+    if kind not in built or built[kind][0] != key:
+        try:
+            data, error = (_build_table(cfg) if kind == "table" else _build_points(cfg)), None
+        except TableError as exc:
+            data, error = None, exc
+        built[kind] = (key, data, error)            # one per kind: the old one is let go
+    _, data, error = built[kind]
+    return data, (None if error is None else error if isinstance(error, BadRowsError) else str(error))
+
+
+def current(cfg: RunConfig | None) -> Dataset | None:
+    """The own dataset the current choices give (None if not ready or not own data)."""
+    if cfg is None or not is_own(cfg.dataset):
+        return None
+    return _build(cfg)[0]
+
+
+def dataset(cfg: RunConfig) -> Dataset:
+    """The own dataset for ``cfg``; ``NotReady`` (with the reason) when there is none yet."""
+    data, why = _build(cfg)
+    if data is None:
+        raise NotReady(str(why) if why else "your own data is not ready yet")
+    return data
+
+
+def model_dataset(s: TrainSession) -> Dataset | None:
+    """The own dataset the session's model trains on. If it is gone (say a new table replaced
+    it), the model is let go with a notice: nothing else could be drawn or continued with it."""
+    ss = st.session_state
+    if s.model is None or s.trainer is None:
+        return None
+    built = [entry[1] for entry in ss.get(BUILT, {}).values()]
+    for data in (ss.get(MODEL_DATA), *built):
+        if data is not None and s.trainer.y is data.y_train:
+            ss[MODEL_DATA] = data
+            return data
+    s.reset()
+    s.notice = "The data that model was trained on is gone (a new table or new points): press Train."
+    return None
+
+
+def changed(s: TrainSession, cfg: RunConfig | None) -> list[str]:
+    """'data' when the session's model trains on own data that the current choices replaced."""
+    if s.model is None or cfg is None or not is_own(cfg.dataset) or s.cfg.dataset != cfg.dataset:
+        return []
+    data = current(cfg)
+    return [] if data is not None and data is model_dataset(s) else [
+        "data (the table's label, features, rows, standardisation or test share)"
+        if cfg.dataset == "table" else "data (the points or the test share)"]
+
+
+# --- the panel -----------------------------------------------------------------------------------
+def panel(cfg: RunConfig | None, s: TrainSession) -> None:
+    """The upload or drawing panel of the chosen own data (nothing for the built-in sets)."""
+    name = cfg.dataset if cfg is not None else st.session_state.get("tw.dataset")
+    if not is_own(name):
+        return
+    with st.container(border=True):
+        if name == "table":
+            _table_panel(cfg)
+        else:
+            _points_panel(cfg, s)
+
+
+def _link_note(kind: str) -> None:
+    if st.session_state.get("own.link_note") == kind:
+        what = "your own table" if kind == "table" else "points drawn on the plane"
+        st.info(f"This link chose {what}, but a link cannot carry the data itself: it stays in the "
+                f"browser session that made it. The other settings came from the link; "
+                f"{'upload the table' if kind == 'table' else 'draw the points'} here to go on.",
+                icon=":material/link_off:")
+
+
+def _table_panel(cfg: RunConfig | None) -> None:
+    st.subheader("Your own table")
+    if st.session_state.get(TABLE) is None:
+        _link_note("table")
+    st.caption(f"CSV, TSV or Parquet: {table_limits().describe()}. The table stays in this browser "
+               f"session only: it is not written to the server's disk nor shared with anyone.")
+    file = st.file_uploader("Upload a table", type=["csv", "tsv", "txt", "tab", "parquet", "pq"],
+                            key="own.upload")
+    if file is not None and file.file_id != (st.session_state.get(TABLE) or {}).get("file_id"):
+        _read(file)
+    if "own.table_error" in st.session_state:
+        st.error(st.session_state["own.table_error"], icon=":material/error:")
+    table = st.session_state.get(TABLE)
+    if table is None:
+        return
+    summary = table["summary"]
+    st.markdown(f"**{plain(table['name'])}**: {summary.n_rows:,} rows, {summary.n_columns:,} columns. "
+                f"The first {len(summary.head)} rows:")
+    st.dataframe(summary.head, height=min(38 + 35 * len(summary.head), 400))
+    with st.expander("Columns: kind, distinct values, missing values and infinities"):
+        st.dataframe(summary.columns_frame(), hide_index=True)
+    _table_choices(summary)
+    if cfg is not None:
+        _table_status(cfg, summary)
+
+
+def _read(file: Any) -> None:
+    ss = st.session_state
+    ss.pop("own.table_error", None)
+    try:
+        frame = read_table(file)
+        summary = describe_table(frame, HEAD_ROWS)
+    except (TableError, HostingConfigError) as exc:
+        ss["own.table_error"] = f"Could not read **{plain(file.name)}**: {plain(exc, limit=400)}"
+        ss[TABLE] = None
+        return
+    ss[TABLE] = dict(name=file.name, file_id=file.file_id, frame=frame, summary=summary,
+                     id=ss.get("own.table_count", 0) + 1)
+    ss["own.table_count"] = ss[TABLE]["id"]
+    ss.pop(BUILT, None)                               # the previous table's dataset goes
+    for key in [k for k in ss if str(k).startswith("own.w.")]:
+        del ss[key]
+    label = (summary.label_candidates or [None])[0]
+    ss[CHOICES] = dict(label=label, features=_default_features(summary, label), standardize=True, drop=False)
+
+
+def _default_features(summary: Any, label: str | None) -> list[str]:
+    return [c for c in summary.numeric_columns if c != label]
+
+
+def _widget(name: str) -> str:
+    """The key of choice widget ``name``, its value put back from ``own.choices`` when the widget
+    was not drawn in the last run (Streamlit forgets it then; see train_view._restore)."""
+    key = "own.w." + name
+    if key not in st.session_state:
+        st.session_state[key] = _choices().get(name)
+    return key
+
+
+def _on_label() -> None:
+    label = st.session_state["own.w.label"]
+    summary = st.session_state[TABLE]["summary"]
+    st.session_state["own.w.features"] = _default_features(summary, label)
+
+
+def _table_choices(summary: Any) -> None:
+    columns = [c.name for c in summary.columns]
+    c = _choices()
+    if c.get("label") not in columns:
+        c["label"] = None
+    left, right = st.columns([2, 1])
+    label = left.selectbox("Label column (the classes to predict)", columns, key=_widget("label"),
+                           index=None, placeholder="Pick the label column", on_change=_on_label,
+                           help="Text, true/false or whole numbers; 2 to 50 classes")
+    options = [n for n in summary.numeric_columns if n != label]
+    key = _widget("features")
+    st.session_state[key] = [f for f in (st.session_state[key] or []) if f in options]
+    features = st.multiselect("Feature columns (numeric)", options, key=key,
+                              placeholder="Pick at least one feature column")
+    right.checkbox("Standardise features", key=_widget("standardize"),
+                   help="Centre and scale each feature by the training split's mean and standard "
+                        "deviation (the model file remembers them)")
+    text = [n for n in summary.non_numeric_columns if n != label]
+    if text:
+        shown = ", ".join(plain(n, 40) for n in text[:10]) + (", ..." if len(text) > 10 else "")
+        st.caption(f"Left out (not numeric): {shown}.")
+    c.update(label=label, features=list(features))
+
+
+def _table_status(cfg: RunConfig, summary: Any) -> None:
+    data, why = _build(cfg)
+    if isinstance(why, BadRowsError):               # nothing is dropped until the user says so
+        _bad_rows(why)
+        return
+    if _choices().get("drop"):
+        st.checkbox("Drop the rows with missing values or infinities", key=_widget("drop"))
+    if data is None:
+        if why:
+            st.warning(plain(why, limit=500), icon=":material/info:")
+        return
+    dropped = f" ({data.n_dropped:,} rows with missing values or infinities dropped)" if data.n_dropped else ""
+    classes = ", ".join(plain(n, 30) for n in data.class_names[:10]) + (", ..." if data.n_classes > 10 else "")
+    st.success(f"{len(data.y_train):,} training rows and {len(data.y_test):,} test rows (test share "
+               f"{cfg.test_size:g}, in the sidebar){dropped}; {data.n_features} features; "
+               f"{data.n_classes} classes: {classes}.", icon=":material/check:")
+
+
+def _bad_rows(exc: BadRowsError) -> None:
+    lines = []
+    for name, (missing, infinite) in exc.counts.items():
+        what = " and ".join(f"{n:,} {w}" for n, w in ((missing, "missing"), (infinite, "infinite")) if n)
+        lines.append(f"- column **{plain(name, 60)}**: {what}")
+    rows = ", ".join(str(r) for r in exc.rows[:10]) + (", ..." if exc.n_rows > len(exc.rows[:10]) else "")
+    st.warning(f"{exc.n_rows:,} rows have missing values or infinities in the chosen columns "
+               f"(rows {rows}):\n" + "\n".join(lines), icon=":material/warning:")
+    st.checkbox(f"Drop these {exc.n_rows:,} rows", key=_widget("drop"),
+                help="Nothing is dropped until you tick this")
+
+
+# --- drawing points ------------------------------------------------------------------------------
+def _plane_key() -> str:
+    return f"own.plane.{st.session_state.get('own.clicks', 0)}"
+
+
+def apply_click(points: Points, mode: str | int, x: float, y: float) -> str | None:
+    """Add a point of class ``mode`` at (x, y), or remove the nearest one (``mode='remove'``).
+    Returns a message for the user when nothing changed."""
+    if mode == "remove":
+        gone = points.remove_nearest(x, y, max_distance=REMOVE_WITHIN)
+        return None if gone else "No point near there to remove."
+    try:
+        points.add(float(x), float(y), int(mode))
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+def _edited() -> None:
+    st.session_state["own.version"] = st.session_state.get("own.version", 0) + 1
+
+
+def _on_click() -> None:
+    ss = st.session_state
+    event = ss.get(_plane_key())
+    picked = (event or {}).get("selection", {}).get("points", [])
+    ss["own.clicks"] = ss.get("own.clicks", 0) + 1      # a fresh chart: the selection is cleared
+    if not picked:
+        return
+    point = picked[0]
+    message = apply_click(_points(), ss.get("own.click", 0), point["x"], point["y"])
+    if message:
+        ss["own.points_note"] = message
+    else:
+        _edited()
+
+
+def _start_over() -> None:
+    start = st.session_state.get("own.start", "empty")
+    points = Points(POINT_CLASSES)
+    if start in TOY_DATASETS:
+        toy = Points.from_toy(start, n_points=200, noise=0.15 if start == "moons" else 0.08)
+        points = Points(POINT_CLASSES, toy.to_records())
+    st.session_state[POINTS] = points
+    _edited()
+
+
+def _points_panel(cfg: RunConfig | None, s: TrainSession) -> None:
+    st.subheader("Draw points")
+    points = _points()
+    if not len(points):
+        _link_note("points")
+    c1, c2, c3 = st.columns([3, 2, 1.3], vertical_alignment="bottom")
+    c1.radio("A click", [*range(POINT_CLASSES), "remove"], key="own.click", horizontal=True,
+             format_func=lambda m: "removes a point" if m == "remove" else f"adds class {m}")
+    c2.selectbox("Start from", ["empty", "moons", "circles"], key="own.start",
+                 format_func={"empty": "an empty plane", "moons": "two moons (200 points)",
+                              "circles": "circles (200 points)"}.get)
+    c3.button("Start over", key="own.restart", on_click=_start_over, icon=":material/restart_alt:",
+              width="stretch")
+    model = s.model if s.model is not None and s.cfg.dataset == "points" else None
+    fig = plane_figure(points.X, points.y, POINT_CLASSES,
+                       model.predict_proba if model is not None and not s.running else None)
+    st.plotly_chart(fig, key=_plane_key(), on_select=_on_click, selection_mode="points",
+                    width="stretch", config={"displayModeBar": False})
+    if "own.points_note" in st.session_state:
+        st.warning(plain(st.session_state.pop("own.points_note")))
+    counts = ", ".join(f"class {k}: {n}" for k, n in enumerate(points.counts()) if n)
+    problem = points.problem()
+    st.caption(f"{len(points)} points ({counts or 'none yet'}). "
+               + (plain(problem) + "." if problem else "Ready: press **Train**.")
+               + (" The shaded regions are the current model's prediction." if model is not None else ""))
+    st.download_button("Download the points (.csv)", points.to_csv(), file_name="points.csv",
+                       mime="text/csv", key="own.dl_points", on_click="ignore",
+                       disabled=not len(points), icon=":material/download:")
+
+
+# --- results for own data ------------------------------------------------------------------------
+def handles(data: Dataset) -> bool:
+    """Own-data views take over for feature vectors that are not 2-D with 2 classes."""
+    return data.image_shape is None and (data.n_features != 2 or data.n_classes != 2)
+
+
+def results_view(slot: Any, s: TrainSession, data: Dataset, final: bool,
+                 chart: Callable[[Any, Any, str], None]) -> None:
+    """2 features: the predicted class over the plane; more: (when training stops) the
+    confusion matrix and the test points on two principal components, coloured right/wrong."""
+    names = [data.label(k) for k in range(data.n_classes)]
+    if data.n_features == 2:
+        features = getattr(data, "feature_names", None) or ["x1", "x2"]
+        chart(slot, regions_figure(s.model.predict_proba, data.X_train, data.y_train, data.X_test,
+                                   data.y_test, names, features), "data")
+        return
+    if not final:
+        slot.caption("The confusion matrix and the test points on two principal components "
+                     "appear when training stops.")
+        return
+    pred = s.test_log_proba(data).argmax(axis=1)
+    import html
+    with slot.container():
+        left, right = st.columns(2)
+        chart(left, plots.confusion_matrix_figure(data.y_test, pred, data.n_classes,
+                                                  [html.escape(n) for n in names]), "cm")
+        chart(right, projection_figure(data.X_train, data.X_test, data.y_test, pred, names), "pca")
+
+
+def download_dataset(data: Dataset | None) -> None:
+    """'Download dataset (.csv)' in the sidebar: any dataset, the generated moons too."""
+    cells = 0 if data is None else data.n_features * (len(data.y_train) + len(data.y_test))
+    too_big = cells > MAX_CSV_CELLS
+    name = re.sub(r"\.(csv|tsv|txt|tab|parquet|pq)$", "", data.name if data is not None else "data")
+    with st.sidebar:
+        st.download_button("Download dataset (.csv)", (lambda: dataset_to_csv(data)) if data is not None and not too_big else b"",
+                           file_name=f"{name}.csv", mime="text/csv", key="own.dl_data",
+                           on_click="ignore", disabled=data is None or too_big, width="stretch",
+                           icon=":material/dataset:",
+                           help=("too large to offer as CSV (use the original files)" if too_big else
+                                 "features in their own units, the label and the split (train/test)"))
