@@ -15,7 +15,7 @@ import numpy as np
 import streamlit as st
 
 import nn
-from app import own_data
+from app import inside_view, own_data
 from nn import pictures, plots
 from nn.activations import ACTIVATIONS
 from nn.app_state import (WIDGET_LIMITS, TrainSession, config_from_query, config_to_query,
@@ -357,6 +357,7 @@ class View:
     data: Any
     after: Any
     draws: int = 0
+    inside: Any = None                   # app.inside_view.Slots
 
 
 def layout() -> View:
@@ -473,6 +474,7 @@ def draw(view: View, s: TrainSession, data: Dataset | None, final: bool) -> None
     _data_view(view, s, data, final)
     if final and data.image_shape is not None:
         _after_training(view, s, data)
+    inside_view.draw(view.inside, s, data, final)
 
 
 def _after_training(view: View, s: TrainSession, data: Dataset) -> None:
@@ -502,6 +504,7 @@ def live(data: Dataset | None) -> None:
     run at the next redraw; the trainer keeps its place, so nothing is lost.
     """
     s, view = session(), layout()
+    view.inside = inside_view.layout(s, data)
     if s.trainer is not None:
         s.trainer.stop()                 # an older run of this page may still be training...
     with s.lock:                         # ... wait until it has let go (within one step)
@@ -542,7 +545,7 @@ def _train_in_slot(view: View, s: TrainSession, data: Dataset) -> None:
     # a small network's redraws too get one BLAS thread (a second one would spin in between)
     with one_blas_thread(s.trainer.small_steps):
         try:
-            for _ in s.steps():
+            for _ in inside_view.follow(s, data, s.steps()):
                 if s.throttle.due() and s.trainer.epochs_done < s.target:    # the last: drawn below
                     drawn = time.perf_counter()
                     s.add_time(drawn - counted)          # the progress text shows it

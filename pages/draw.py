@@ -24,6 +24,7 @@ import numpy as np
 import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
+from app.inside_view import drawing_inside
 from app.navigation import require_navigation
 
 from nn import data as nn_data
@@ -226,3 +227,4 @@ with board:
     drawing = board_column()
 with result:
     show_prediction(model, drawing)
+    drawing_inside(model, drawing)         # each layer's activations, the units that pushed most

@@ -212,6 +212,39 @@ def pushes_image(model: MLP, explanation: InputExplanation, image_shape: tuple[i
                          captions=captions)
 
 
+def activations_image(explanation: InputExplanation, activation: str, width: int = 560, cell: int = 14,
+                      max_units: int = 256) -> np.ndarray:
+    """Each hidden layer's activations for one input (``neurons.explain_input``) as rows of
+    coloured cells, one per unit (red: high, white: zero, blue: negative; each layer on its own
+    scale), the first layer's ``top_units`` outlined in black. At most ``max_units`` per layer."""
+    per_row = max(1, (width - 16) // cell)
+    layers = [np.asarray(a, np.float64)[:max_units] for a in explanation.activations]
+    rows = [-(-len(a) // per_row) for a in layers]
+    head = 18
+    height = sum(head + r * cell + 8 for r in rows) + 4
+    img = Image.new("RGB", (width, height), "white")
+    pen = ImageDraw.Draw(img)
+    small = font(11)
+    top = set(int(u) for u in explanation.top_units)
+    y = 2
+    for k, (a, n_rows) in enumerate(zip(layers, rows)):
+        total = len(explanation.activations[k])
+        big = float(np.abs(a).max()) if a.size else 0.0
+        active = int((a > 0).sum())
+        title = (f"layer {k + 1} ({activation}, {total} units): {active} active, largest {big:.2f}"
+                 + ("" if total <= max_units else f", first {max_units} shown"))
+        pen.text((8, y), title, fill=INK, font=small)
+        colors = diverging(a / big if big > 0 else a)
+        for u in range(len(a)):
+            r, c = divmod(u, per_row)
+            x0, y0 = 8 + c * cell, y + head + r * cell
+            outline = INK if k == 0 and u in top else GRID
+            pen.rectangle((x0, y0, x0 + cell - 2, y0 + cell - 2), fill=tuple(colors[u].tolist()),
+                          outline=outline, width=2 if outline == INK else 1)
+        y += head + n_rows * cell + 8
+    return np.asarray(img)
+
+
 def inside_pictures(model: MLP, monitor: HealthMonitor | None, X_train: np.ndarray,
                     image_shape: tuple[int, int] | None = None, X_sample: np.ndarray | None = None,
                     units: Sequence[int] | None = None, grid: int = 40) -> dict[str, np.ndarray]:
