@@ -8,7 +8,8 @@ between sessions, and never on disk), bounded by ``nn.tables.table_limits()``:
   features, standardise, drop bad rows (copied from the widgets, so they survive page switches);
 - ``own.points``: the clicked ``Points``; ``own.version``: bumped on every edit;
 - ``own.built``: per kind, the ``Dataset`` built from the current choices (and its key);
-- ``own.model_data``: the ``Dataset`` the session's model trains on (kept when choices change).
+- ``own.model_data``: (kind, key, ``Dataset``) the session's model trains on (kept when the
+  choices change, and used again when they come back).
 """
 from __future__ import annotations
 
@@ -106,6 +107,9 @@ def _build(cfg: RunConfig) -> tuple[Dataset | None, str | None]:
         _points()
         key = (st.session_state["own.version"], cfg.test_size)
     built = st.session_state.setdefault(BUILT, {})
+    model = st.session_state.get(MODEL_DATA)
+    if model is not None and model[:2] == (kind, key):      # back to the model's own choices
+        built[kind] = (key, model[2], None)
     if kind not in built or built[kind][0] != key:
         try:
             data, error = (_build_table(cfg) if kind == "table" else _build_points(cfg)), None
@@ -137,11 +141,11 @@ def model_dataset(s: TrainSession) -> Dataset | None:
     ss = st.session_state
     if s.model is None or s.trainer is None:
         return None
-    built = [entry[1] for entry in ss.get(BUILT, {}).values()]
-    for data in (ss.get(MODEL_DATA), *built):
-        if data is not None and s.trainer.y is data.y_train:
-            ss[MODEL_DATA] = data
-            return data
+    built = [(kind, key, data) for kind, (key, data, _) in ss.get(BUILT, {}).items()]
+    for entry in ([ss[MODEL_DATA]] if ss.get(MODEL_DATA) else []) + built:
+        if entry[2] is not None and s.trainer.y is entry[2].y_train:
+            ss[MODEL_DATA] = entry                    # (kind, key, dataset)
+            return entry[2]
     s.reset()
     s.notice = "The data that model was trained on is gone (a new table or new points): press Train."
     return None
