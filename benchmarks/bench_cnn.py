@@ -73,7 +73,7 @@ def bench_nn(data, preset: dict, epochs: int, augment: bool = False) -> tuple[li
     for epoch in range(epochs):
         trainer.optimizer.lr = lr_at(dict(preset, epochs=epochs), epoch)
         ends += [r["seconds"] for r in trainer.run(1) if r["end_of_epoch"]]
-    return list(np.diff([0.0, *ends])), model.score(data.X_test, data.y_test)
+    return [float(t) for t in np.diff([0.0, *ends])], model.score(data.X_test, data.y_test)
 
 
 def keras_layers(preset: dict):

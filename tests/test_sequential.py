@@ -238,3 +238,22 @@ def test_augmentation_needs_one_channel_images():
     net.augment = Augment()
     with pytest.raises(ValueError, match="one-channel images only"):
         net.loss_and_grads(*tiny_images())
+
+
+def test_npz_round_trip_through_spec_and_named_arrays(tmp_path):
+    from nn.core import network_from_arrays, param_arrays
+    net = build_network(ARCH, (1, 8, 8), 10, seed=5)
+    np.savez(tmp_path / "m.npz", meta=np.array(json.dumps(net.spec())), **param_arrays(net))
+    with np.load(tmp_path / "m.npz", allow_pickle=False) as f:
+        arrays = {k: f[k] for k in f.files if k != "meta"}
+        spec = json.loads(str(f["meta"][()]))
+    twin = network_from_arrays(spec, arrays)
+    X, _ = tiny_images()
+    np.testing.assert_array_equal(twin.predict_proba(X), net.predict_proba(X))
+    bad = dict(arrays, layer1_W=arrays["layer1_W"][:2])
+    with pytest.raises(ArchError, match="layer1_W is float32"):
+        network_from_arrays(spec, bad)
+    with pytest.raises(ArchError, match="unexpected arrays"):
+        network_from_arrays(spec, dict(arrays, extra=arrays["layer1_b"]))
+    with pytest.raises(ArchError, match="lacks layer4_b"):
+        network_from_arrays(spec, {k: v for k, v in arrays.items() if k != "layer4_b"})

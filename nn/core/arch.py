@@ -327,3 +327,33 @@ def flops_per_sample(model: Sequential) -> dict[str, int]:
             train += 2 * macs * (2 if first else 3)
             first = False
     return {"forward": forward, "train": train}
+
+
+# --- files -----------------------------------------------------------------------------------
+def param_arrays(model: Sequential) -> dict[str, Any]:
+    """The parameters by name, for an ``.npz``: ``layer3_W``, ``layer3_b`` (layers counted from 1,
+    activations and pools included, so a name says where the array belongs)."""
+    arrays = {}
+    for i, layer in enumerate(model.layers, start=1):
+        for kind, p in zip(("W", "b"), layer.params):
+            arrays[f"layer{i}_{kind}"] = p
+    return arrays
+
+
+def network_from_arrays(spec: Any, arrays: dict[str, Any]) -> Sequential:
+    """Rebuild a saved network: the spec checked by ``from_spec`` (parameter limit first), then
+    every array checked by name, shape and dtype; missing or extra arrays are refused."""
+    model = from_spec(spec)
+    expected = param_arrays(model)
+    extra = sorted(set(arrays) - set(expected))
+    if extra:
+        raise ArchError(f"unexpected arrays for this architecture: {extra}")
+    for name, target in expected.items():
+        value = arrays.get(name)
+        if value is None:
+            raise ArchError(f"the file lacks {name}")
+        if value.shape != target.shape or value.dtype != target.dtype:
+            raise ArchError(f"{name} is {value.dtype} {value.shape}; the architecture needs "
+                            f"{target.dtype} {target.shape}")
+        target[...] = value
+    return model

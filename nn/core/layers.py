@@ -205,21 +205,24 @@ class Conv2D(Layer):
         _column_sums(dY, grads[1])                   # db = 1^T dY
         if not need_dx:
             return None
-        # dcols = dY Wm, as one (n Ho Wo, C) block per kernel offset: W3[i kw + j] = W[:, :, i, j]
-        W3 = self.params[0].transpose(2, 3, 0, 1).reshape(kh * kw, F, C)
-        return self._col2im(np.matmul(dY, W3), x_shape)   # dX = col2im(dY Wm)
+        return self._col2im(dY, x_shape)            # dX = col2im(dY Wm)
 
-    def _col2im(self, dcols: Array, x_shape: Shape) -> Array:
-        """Add each window's gradient back onto the pixels it was read from: one strided add per
-        kernel offset (i, j), each over all samples and pixels at once."""
+    def _col2im(self, dY: Array, x_shape: Shape) -> Array:
+        """dX = col2im(dY Wm): for each kernel offset (i, j), the block dY W[:, :, i, j] of dcols
+        (one small product) is added onto the pixels its windows read, all samples at once.
+        Faster than one product for all of dcols followed by strided adds (measured 2.5 against
+        2.8 ms for the mnist-cnn preset's second conv, 64 images)."""
         n, H, W, C = x_shape
+        F = dY.shape[1]
         (kh, kw), s, p = self.kernel, self.stride, self.padding
         Ho, Wo = (H + 2 * p - kh) // s + 1, (W + 2 * p - kw) // s + 1
-        d = dcols.reshape(kh, kw, n, Ho, Wo, C)
-        dxp = np.zeros((n, H + 2 * p, W + 2 * p, C), dcols.dtype)
+        W4 = self.params[0]                          # (F, C, kh, kw)
+        dxp = np.zeros((n, H + 2 * p, W + 2 * p, C), dY.dtype)
+        block = np.empty((len(dY), C), dY.dtype)
         for i in range(kh):
             for j in range(kw):
-                dxp[:, i:i + s * (Ho - 1) + 1:s, j:j + s * (Wo - 1) + 1:s] += d[i, j]
+                np.matmul(dY, W4[:, :, i, j], out=block)          # (n Ho Wo, C)
+                dxp[:, i:i + s * (Ho - 1) + 1:s, j:j + s * (Wo - 1) + 1:s] += block.reshape(n, Ho, Wo, C)
         return dxp[:, p:p + H, p:p + W] if p else dxp
 
 
@@ -293,17 +296,19 @@ class Flatten(Layer):
     kind = "flatten"
 
     def output_shape(self, in_shape: Shape) -> Shape:
-        return (math.prod(in_shape),) if len(in_shape) != 3 else (in_shape[0] * in_shape[1] * in_shape[2],)
+        return (math.prod(in_shape),)
 
     def forward(self, x, train=False):
-        if x.ndim == 2:
+        if x.ndim == 2:                              # already flat
             return x, (x.shape if train else None)
         y = np.ascontiguousarray(x.transpose(0, 3, 1, 2)).reshape(len(x), -1)  # Y = X in (c, h, w) order
         return y, (x.shape if train else None)
 
     def backward(self, dy, ctx, grads, need_dx=True):
-        if not need_dx or len(ctx) == 2:
-            return dy if need_dx else None
+        if not need_dx:
+            return None
+        if len(ctx) == 2:
+            return dy
         n, H, W, C = ctx                             # dX = dY, back in (h, w, c) order
         return dy.reshape(n, C, H, W).transpose(0, 2, 3, 1)
 
