@@ -45,11 +45,19 @@ def is_own(name: str | None) -> bool:
     return name in OWN_DATASETS
 
 
-def remember_link() -> None:
-    """Call before the settings are read on a session's first visit: a link that chose own data
-    brings no data (it is not in the URL), which the panel then says plainly."""
+def start_run() -> None:
+    """Call first, before the settings are drawn: on a session's first visit, note whether a link
+    chose own data (it brings no data: the panel says so plainly); read a newly uploaded table
+    (so the settings, e.g. the parameter count, already see it)."""
     if "train_cfg" not in st.session_state and is_own(st.query_params.get("dataset")):
         st.session_state["own.link_note"] = st.query_params.get("dataset")
+    _take_upload(st.session_state.get("own.upload"))
+
+
+def _take_upload(file: Any) -> None:
+    """Read ``file`` if it is one not read yet (each upload is read once, refused or not)."""
+    if file is not None and file.file_id != st.session_state.get("own.read_file"):
+        _read(file)
 
 
 # --- datasets ------------------------------------------------------------------------------------
@@ -187,12 +195,11 @@ def _table_panel(cfg: RunConfig | None) -> None:
     st.subheader("Your own table")
     if st.session_state.get(TABLE) is None:
         _link_note("table")
-    st.caption(f"CSV, TSV or Parquet: {table_limits().describe()}. The table stays in this browser "
+    st.caption(f"Limits: {table_limits().describe()}. The table stays in this browser "
                f"session only: it is not written to the server's disk nor shared with anyone.")
     file = st.file_uploader("Upload a table", type=["csv", "tsv", "txt", "tab", "parquet", "pq"],
                             key="own.upload")
-    if file is not None and file.file_id != (st.session_state.get(TABLE) or {}).get("file_id"):
-        _read(file)
+    _take_upload(file)
     if "own.table_error" in st.session_state:
         st.error(st.session_state["own.table_error"], icon=":material/error:")
     table = st.session_state.get(TABLE)
@@ -218,7 +225,9 @@ def _read(file: Any) -> None:
     except (TableError, HostingConfigError) as exc:
         ss["own.table_error"] = f"Could not read **{plain(file.name)}**: {plain(exc, limit=400)}"
         ss[TABLE] = None
+        ss["own.read_file"] = file.file_id
         return
+    ss["own.read_file"] = file.file_id
     ss[TABLE] = dict(name=file.name, file_id=file.file_id, frame=frame, summary=summary,
                      id=ss.get("own.table_count", 0) + 1)
     ss["own.table_count"] = ss[TABLE]["id"]

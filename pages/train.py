@@ -8,7 +8,7 @@ from app.navigation import require_navigation
 require_navigation()               # a first visit straight to /train still goes through dashboard.py
 st.title("Train a network")
 s = tv.session()
-own_data.remember_link()           # a link choosing own data brings no data: the panel says so
+own_data.start_run()              # a new upload is read; a link with own data brings no data
 cfg, problems = tv.sidebar()
 own_data.panel(cfg, s)
 data = tv.dataset(cfg) if cfg is not None and tv.loaded_ok(cfg) else None

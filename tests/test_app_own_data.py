@@ -66,6 +66,7 @@ def test_upload_pick_columns_train_and_see_projection_and_confusion(iris_csv):
     assert at.selectbox(key="own.w.label").value == "species"   # the likeliest label first
     assert len(at.multiselect(key="own.w.features").value) == 4
     assert any("112 training rows and 38 test rows" in t and "setosa" in t for t in _texts(at, "success"))
+    assert any(c.startswith("131 parameters") for c in _texts(at, "caption"))   # 4-16-3, at once
     at.button(key="train.go").click().run()
     assert not at.exception
     s = at.session_state["train_session"]

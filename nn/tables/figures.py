@@ -63,10 +63,10 @@ def projection_figure(X_train: np.ndarray, X_test: np.ndarray, y_test: np.ndarra
                                         np.array(names, dtype=object)[p[mask]]]),
             hovertemplate="true %{customdata[0]}, predicted %{customdata[1]}<extra></extra>"))
     wrong = int((y != p).sum())
-    title = (f"Test points on 2 principal components ({ratio.sum():.0%} of the variance): "
-             f"{wrong} of {len(y)} wrong")
+    title = f"Test points on 2 principal components: {wrong} of {len(y)} wrong"
     layout = dict(title=dict(text=title, x=0), height=height, margin=MARGIN,
-                  legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1),
+                  legend=dict(orientation="h", yanchor="top", y=-0.12, xanchor="left", x=0,
+                              title=dict(text=f"{ratio.sum():.0%} of the variance shown; shape: true class")),
                   xaxis=dict(title=dict(text="PC 1"), zeroline=False),
                   yaxis=dict(title=dict(text="PC 2"), zeroline=False))
     return go.Figure(traces, layout)
@@ -158,7 +158,7 @@ def plane_figure(X: np.ndarray, y: np.ndarray, n_classes: int,
                                  hovertemplate="x %{x:.2f}, y %{y:.2f}<extra>class " + str(k) + "</extra>"))
     low, high = PLANE_RANGE
     axis = dict(range=[low - 0.1, high + 0.1], showgrid=True, gridcolor="#eeeeee", zeroline=False,
-                fixedrange=True)
+                fixedrange=True, constrain="domain")     # a square plane, all of it clickable
     layout = dict(title=dict(text="Click the plane to add a point; switch to 'Remove' to take one away",
                              x=0), height=height, margin=MARGIN, clickmode="event+select",
                   dragmode=False, hovermode="closest", uirevision="plane",

@@ -1,0 +1,105 @@
+"""Own data in headless Chromium: upload a CSV and train on it (confusion matrix and projection),
+click points onto the plane (add, remove), start from the moons and watch the boundary.
+Screenshots land in tests/artifacts/ (look at them)."""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_iris
+
+pytestmark = pytest.mark.browser
+
+PLANE = "Click the plane"
+TO_SCREEN = """([title, x, y]) => {
+  const gd = [...document.querySelectorAll('.js-plotly-plot')]
+      .find(g => (g.querySelector('.gtitle') || {}).textContent?.startsWith(title));
+  const L = gd._fullLayout, r = gd.getBoundingClientRect();
+  return [r.left + L._size.l + L.xaxis.l2p(x), r.top + L._size.t + L.yaxis.l2p(y)];
+}"""
+
+
+def _open(page, url: str):
+    page.goto(url)
+    page.wait_for_selector('[data-testid="stApp"]', timeout=30_000)
+    main = page.get_by_test_id("stMain")
+    main.get_by_role("button", name="Train", exact=True).wait_for(timeout=30_000)
+    return main
+
+
+def _shoot(page, path, height: int = 1700) -> None:
+    page.mouse.move(5, 995)
+    page.set_viewport_size({"width": 1400, "height": height})
+    page.wait_for_timeout(1200)
+    page.screenshot(path=str(path))
+    page.set_viewport_size({"width": 1400, "height": 1000})
+
+
+def _wait_text(page, pattern: str, timeout: int = 30_000) -> None:
+    page.wait_for_function(
+        "p => new RegExp(p).test(document.querySelector('[data-testid=stMain]').innerText)",
+        arg=pattern, timeout=timeout)
+
+
+def _click_plane(page, x: float, y: float, count_before: int) -> None:
+    page.locator(".js-plotly-plot .gtitle", has_text=PLANE).wait_for(timeout=20_000)
+    page.wait_for_timeout(400)                              # plotly wires its events after drawing
+    sx, sy = page.evaluate(TO_SCREEN, [PLANE, x, y])
+    page.mouse.click(sx, sy)
+    _wait_text(page, rf"\b(?!{count_before}\b)\d+ points \(")
+
+
+def _points_count(page) -> int:
+    text = page.get_by_test_id("stMain").inner_text()
+    return int(re.search(r"(\d+) points \(", text).group(1))
+
+
+@pytest.fixture(scope="module")
+def iris_csv(tmp_path_factory):
+    d = load_iris(as_frame=True)
+    frame = d.frame.drop(columns="target")
+    frame["species"] = np.asarray(d.target_names)[d.target]
+    path = tmp_path_factory.mktemp("own") / "iris.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+def test_upload_a_table_and_train(app_url, page, artifacts, iris_csv):
+    main = _open(page, app_url + "/?preset=moons&dataset=table&hidden=16&epochs=60")
+    assert "a link cannot carry the data" in main.inner_text()
+    main.locator('[data-testid="stFileUploader"] input[type=file]').set_input_files(str(iris_csv))
+    _wait_text(page, "112 training rows and 38 test rows")
+    assert "150 rows, 5 columns" in main.inner_text()
+    assert page.locator('[data-testid="stDataFrame"]').count() >= 1
+    _shoot(page, artifacts / "own-table-upload.png", height=1300)
+    main.get_by_role("button", name="Train", exact=True).click()
+    page.locator(".js-plotly-plot .gtitle", has_text="Confusion matrix").wait_for(timeout=60_000)
+    page.locator(".js-plotly-plot .gtitle", has_text="principal components").wait_for(timeout=30_000)
+    _wait_text(page, r"Test accuracy\s*\d+\.\d\d%")
+    _shoot(page, artifacts / "own-table-trained.png", height=2300)
+
+
+def test_click_points_onto_the_plane_then_train_on_moons(app_url, page, artifacts):
+    main = _open(page, app_url + "/?preset=moons&dataset=points&hidden=16-16&epochs=200")
+    assert "0 points (" in main.inner_text()
+    _click_plane(page, -1.0, 0.5, 0)
+    _click_plane(page, 1.0, -0.5, 1)
+    assert _points_count(page) == 2
+    main.get_by_text("adds class 1").click()
+    _click_plane(page, 0.0, 1.5, 2)
+    assert "class 0: 2, class 1: 1" in main.inner_text()
+    main.get_by_text("removes a point").click()
+    _click_plane(page, 1.0, -0.5, 3)                          # on the point: it goes
+    assert "class 0: 1, class 1: 1" in main.inner_text()
+    _shoot(page, artifacts / "own-points-clicked.png", height=1200)
+    main.get_by_test_id("stSelectbox").filter(has_text="Start from").click()
+    page.get_by_role("option", name=re.compile("two moons")).click()
+    main.get_by_role("button", name="Start over").click()
+    _wait_text(page, r"200 points \(class 0: 100, class 1: 100\)")
+    main.get_by_role("button", name="Train", exact=True).click()
+    page.locator(".js-plotly-plot .gtitle", has_text="Decision boundary").wait_for(timeout=60_000)
+    _wait_text(page, r"Done: epoch 200")
+    _wait_text(page, "shaded regions are the current model")     # the plane shows the model too
+    assert page.locator(".js-plotly-plot .heatmaplayer image, .js-plotly-plot .hm").count() >= 2
+    _shoot(page, artifacts / "own-points-trained.png", height=2000)
