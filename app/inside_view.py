@@ -38,9 +38,13 @@ HEALTH_BUDGET = 0.01        # share of training time the health monitor may take
 PICTURE_BUDGET = 0.03       # ... and the live inside pictures (at most one per MIN_GAP seconds)
 MIN_GAP = 0.7
 MAX_HISTORY = 1000          # health entries kept (thinned by half beyond)
+NETWORK_UNITS = 12          # neurons drawn per layer (those that matter most)
 SAMPLE_ROWS = 1000          # test rows for "most active" units
 NEURONS, WEIGHTS, HEALTH, HISTOGRAMS, STEP = ("Neurons", "First-layer weights", "Health",
                                               "Weights vs start", "Step through backprop")
+SUMMARY_NAMES = {"shape": "W shape", "Z_rms": "Z (RMS)", "A_mean": "A (mean)", "dZ_rms": "dZ (RMS)",
+                 "dW_norm": "|dW|", "db_norm": "|db|", "update_norm": "|ΔW|", "update_ratio": "|ΔW| / |W|",
+                 "active_share": "active ReLUs"}
 UNIT_CHOICES = ("most active on the test set", "least active on the test set", "first units")
 
 COLOURS = ("**Colours**: red is positive (a neuron's high output, a positive weight), blue is "
@@ -243,7 +247,8 @@ def _main_picture(inside: InsideState, data: Dataset, slots: Slots) -> tuple[np.
                      "ink on a red pixel raises the unit's input, ink on a blue pixel lowers it. They "
                      "start as noise and become strokes as the network learns.")
     if data.n_features == 2:
-        return ip.network_image(model, neuron_maps(model, data.X_train, 40)), NEURON_WORDS
+        maps = neuron_maps(model, data.X_train, 40)
+        return ip.network_image(model, maps, height=600, max_units=NETWORK_UNITS), NEURON_WORDS
     return None, ""
 
 
@@ -251,7 +256,7 @@ def _still_pictures(slot: Any, inside: InsideState, data: Dataset, slots: Slots)
     picture, words = _main_picture(inside, data, slots)
     history = inside.monitor.history
     with slot.container():
-        left, right = st.columns([1.3, 1])
+        left, right = st.columns([1.5, 1])
         if picture is not None:
             left.image(picture, caption=words)
         if history:
@@ -271,7 +276,8 @@ def _readings_text(entry: dict) -> str:
 def _chosen_view(slots: Slots, s: Any, inside: InsideState, data: Dataset) -> None:
     model, monitor = inside.model, inside.monitor
     if slots.choice == NEURONS:
-        st.plotly_chart(figures.network_figure(model, neuron_maps(model, data.X_train)), width="stretch",
+        fig = figures.network_figure(model, neuron_maps(model, data.X_train), height=600, max_units=NETWORK_UNITS)
+        st.plotly_chart(fig, width="stretch",
                         key="inside.network")
         st.caption(NEURON_WORDS + " Hover over a neuron for its incoming weights, its bias and its "
                    "formula with the numbers at the centre of the plane. " + COLOURS)
@@ -372,12 +378,13 @@ def _step_view(slots: Slots, inside: InsideState) -> None:
         cols = st.columns(3)
         for col, (title, items) in zip(cols, groups.items()):
             col.markdown(f"**{title}**")
-            col.code("\n\n".join(f"{e.formula}\n= {e.text}" for e in items), language=None)
+            col.code("\n\n".join(f"{e.formula}\n= {e.text}" for e in items), language=None, wrap_lines=True)
         st.caption("Forward: each layer's `Z = A·W + b` and `A = f(Z)`. Backward: the tutorials' "
                    "equations, starting from `dZ = A − Y` at the output and carried back through "
                    "each layer's weights and the slope of its activation. " + RULE_WORDS)
     else:
-        rows = [{k: (f"{v:.3g}" if isinstance(v, float) else v) for k, v in row.items()} for row in view.summaries()]
+        rows = [{SUMMARY_NAMES.get(k, k): (f"{v:.3g}" if isinstance(v, float) else v) for k, v in row.items()}
+                for row in view.summaries()]
         st.table(rows)
         p = view.layers[-1].A[i]
         st.markdown(f"Sample {i}: predicted {int(p.argmax())} with probability {float(p.max()):.2%}; "

@@ -194,6 +194,15 @@ def test_reading_exploding_signal_with_normal_init_and_relu(moons):
     assert "exploding" not in [r.kind for r in health.readings(he, "relu", "he")]
 
 
+def test_huge_scores_of_a_network_that_is_right_are_not_read_as_exploding(moons):
+    X, y = moons
+    model = _model([2, 64, 64, 64, 2], "relu", "normal")
+    layers, loss = health.health_and_loss(model, X[:256], y[:256])
+    assert loss > np.log(2)                                    # huge scores, wrong half the time
+    assert "exploding" in [r.kind for r in health.readings(layers, "relu", "normal", loss)]
+    assert "exploding" not in [r.kind for r in health.readings(layers, "relu", "normal", loss=0.01)]
+
+
 def test_reading_saturated_tanh_with_normal_init(moons):
     X, y = moons
     normal = health.layer_health(_model([2, 64, 64, 2], "tanh", "normal"), X[:256], y[:256])

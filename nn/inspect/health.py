@@ -53,7 +53,13 @@ def layer_health(model: MLP, X: np.ndarray, y: np.ndarray,
                  previous: Sequence[np.ndarray] | None = None, steps: int | None = None) -> list[LayerHealth]:
     """Per-layer health of ``model`` on the rows (X, y); ``previous`` are earlier weights
     (``[W1, b1, ...]``), ``steps`` the optimizer steps taken since them."""
-    _, grads = model.loss_and_grads(X, y)
+    return health_and_loss(model, X, y, previous, steps)[0]
+
+
+def health_and_loss(model: MLP, X: np.ndarray, y: np.ndarray, previous: Sequence[np.ndarray] | None = None,
+                    steps: int | None = None) -> tuple[list[LayerHealth], float]:
+    """``layer_health`` and the mean loss on the rows, from the same gradient pass."""
+    loss, grads = model.loss_and_grads(X, y)
     Zs, As = forward(model, X)
     out = []
     for k in range(n_layers(model)):
@@ -70,7 +76,7 @@ def layer_health(model: MLP, X: np.ndarray, y: np.ndarray,
             dead_share=_dead_share(model.activation, Zs[k]) if hidden else None,
             saturated_share=_saturated_share(model.activation, As[k]) if hidden else None,
             output_rms=_rms(As[k] if hidden else Zs[k])))
-    return out
+    return out, float(loss)
 
 
 def _norm(a: np.ndarray) -> float:
@@ -111,9 +117,12 @@ class Reading:
     text: str
 
 
-def readings(layers: Sequence[LayerHealth], activation: str, init: str | None = None) -> list[Reading]:
+def readings(layers: Sequence[LayerHealth], activation: str, init: str | None = None,
+             loss: float | None = None) -> list[Reading]:
     """The classic failures visible in ``layers`` (from ``layer_health``) of a network with
-    this ``activation`` and ``init``, one line each."""
+    this ``activation`` and ``init``, one line each. With the ``loss`` on the same rows, huge
+    scores are read as an exploding signal only when the loss is above chance level (a trained
+    network that is right with huge scores is merely confident)."""
     out: list[Reading] = []
     trained = any(h.update_ratio is not None for h in layers)
     if trained:
@@ -138,7 +147,8 @@ def readings(layers: Sequence[LayerHealth], activation: str, init: str | None = 
             f"layer 1: its gradient is {last.grad_rms / max(first.grad_rms, 1e-30):.0f}x smaller than "
             f"layer {last.layer}'s: the gradient vanishes on its way back through the {activation} "
             f"layers, so the first layers barely learn; try relu with `he` init, or fewer layers")))
-    if last.output_rms > EXPLODING_RMS:
+    chance = math.log(max(last.units, 2))
+    if last.output_rms > EXPLODING_RMS and (loss is None or not loss <= chance):
         out.append(Reading(last.layer, "exploding", (
             f"layer {last.layer} (output): the scores are huge (typical size {last.output_rms:.3g}): "
             f"the signal grows layer after layer, so the softmax is saturated and the steps are wild; "
@@ -186,13 +196,13 @@ class HealthMonitor:
         step = record.get("step")
         steps = step - self._step if step is not None and self._step is not None else None
         with np.errstate(over="ignore", invalid="ignore"):       # an exploding model is a reading
-            layers = layer_health(self.model, self.X, self.y, self.previous if moved else None, steps)
+            layers, loss = health_and_loss(self.model, self.X, self.y, self.previous if moved else None, steps)
         for keep, p in zip(self.previous, self.model.params):
             np.copyto(keep, p)
         self._step = step
-        entry = {"epoch": record.get("epoch"), "step": record.get("step"),
+        entry = {"epoch": record.get("epoch"), "step": record.get("step"), "loss": loss,
                  "layers": [asdict(h) for h in layers],
-                 "readings": [asdict(r) for r in readings(layers, self.model.activation, self.model.init)]}
+                 "readings": [asdict(r) for r in readings(layers, self.model.activation, self.model.init, loss)]}
         self.history.append(entry)
         return entry
 
