@@ -48,11 +48,12 @@ def _column_sums(dY: Array, out: Array) -> Array:
     """out = 1^T dY, the sum over rows, through BLAS (several times faster than ``sum(axis=0)``
     on tall, narrow arrays)."""
     key = (dY.shape[0], dY.dtype.str)
-    if key not in _ONES:
+    ones = _ONES.get(key)                      # (worker threads share the cache: no KeyError race)
+    if ones is None:
         if len(_ONES) > 16:
             _ONES.clear()
-        _ONES[key] = np.ones(dY.shape[0], dY.dtype)
-    return np.matmul(_ONES[key], dY, out=out)
+        ones = _ONES[key] = np.ones(dY.shape[0], dY.dtype)
+    return np.matmul(ones, dY, out=out)
 
 
 class Layer:

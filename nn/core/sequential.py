@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -71,7 +71,10 @@ def _run_parallel(tasks: list[Callable[[], Any]]) -> list[Any]:
             _pool = ThreadPoolExecutor(max_workers=_cores(), thread_name_prefix="nn-core")
     with one_blas_thread():
         futures = [_pool.submit(task) for task in tasks[:-1]]
-        last = tasks[-1]()
+        try:
+            last = tasks[-1]()
+        finally:
+            wait(futures)                      # never leave a worker writing into our buffers
         return [f.result() for f in futures] + [last]
 
 
