@@ -16,7 +16,7 @@ TO_SCREEN = """([title, x, y]) => {
   const gd = [...document.querySelectorAll('.js-plotly-plot')]
       .find(g => (g.querySelector('.gtitle') || {}).textContent?.startsWith(title));
   const L = gd._fullLayout, r = gd.getBoundingClientRect();
-  return [r.left + L._size.l + L.xaxis.l2p(x), r.top + L._size.t + L.yaxis.l2p(y)];
+  return [r.left + L.xaxis._offset + L.xaxis.l2p(x), r.top + L.yaxis._offset + L.yaxis.l2p(y)];
 }"""
 
 
@@ -71,7 +71,7 @@ def test_upload_a_table_and_train(app_url, page, artifacts, iris_csv):
     main.locator('[data-testid="stFileUploader"] input[type=file]').set_input_files(str(iris_csv))
     _wait_text(page, "112 training rows and 38 test rows")
     assert "150 rows, 5 columns" in main.inner_text()
-    assert page.locator('[data-testid="stDataFrame"]').count() >= 1
+    main.locator('[data-testid="stDataFrame"]').first.wait_for(timeout=20_000)   # the first rows
     _shoot(page, artifacts / "own-table-upload.png", height=1300)
     main.get_by_role("button", name="Train", exact=True).click()
     page.locator(".js-plotly-plot .gtitle", has_text="Confusion matrix").wait_for(timeout=60_000)
