@@ -30,6 +30,7 @@ from nn.inspect import (BackpropStep, BackpropStepper, HealthMonitor, explain_in
                         first_layer_weight_images, most_active_units, neuron_maps)
 from nn.inspect import figures
 from nn.inspect import pictures as ip
+from nn.inspect.backprop import step_is_finite
 from nn.inspect.neurons import unit_activity
 from nn.model import MLP
 
@@ -365,6 +366,9 @@ def _step_view(slots: Slots, inside: InsideState) -> None:
         return
     view.sample = min(slots.sample, view.m - 1)
     i = view.sample
+    if not step_is_finite(view):
+        st.warning("This step made the loss or the weights infinite: the learning rate is too high "
+                   "for this network. Press **Train** for a fresh model, or **Reset**.")
     st.markdown(f"**Step {inside.steps_taken}** on a minibatch of {view.m} samples, {view.optimizer} "
                 f"with learning rate {view.lr:g}: batch loss **{view.loss:.4f}**. Numbers below for "
                 f"sample {i} (label {int(view.y[i])}, loss {view.sample_loss():.4f}).")

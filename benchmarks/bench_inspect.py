@@ -73,7 +73,8 @@ def bench(preset: str, repeats: int) -> dict[str, object]:
     }
     stepper = BackpropStepper(model, data.X_train, data.y_train, cfg.train_config())
     if data.image_shape is None:
-        rows["maps+net"] = timed(lambda: ip.network_image(model, neuron_maps(model, data.X_train, 40)), repeats)
+        rows["maps+net"] = timed(lambda: ip.network_image(model, neuron_maps(model, data.X_train, 40), height=600,
+                                                          max_units=12), repeats)     # as the Train page draws it
         rows["step"] = timed(lambda: stepper.step(apply=False).equations(), repeats)
         maps = neuron_maps(model, data.X_train, 40)
         rows["net_figure"] = timed(lambda: figures.network_figure(model, maps), max(3, repeats // 5))
