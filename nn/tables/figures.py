@@ -65,7 +65,7 @@ def projection_figure(X_train: np.ndarray, X_test: np.ndarray, y_test: np.ndarra
     wrong = int((y != p).sum())
     title = f"Test points on 2 principal components: {wrong} of {len(y)} wrong"
     layout = dict(title=dict(text=title, x=0), height=height, margin=MARGIN,
-                  legend=dict(orientation="h", yanchor="top", y=-0.12, xanchor="left", x=0,
+                  legend=dict(orientation="h", yanchor="top", y=-0.2, xanchor="left", x=0,
                               title=dict(text=f"{ratio.sum():.0%} of the variance shown; shape: true class")),
                   xaxis=dict(title=dict(text="PC 1"), zeroline=False),
                   yaxis=dict(title=dict(text="PC 2"), zeroline=False))
