@@ -36,7 +36,7 @@ def run_cli(workers: int) -> tuple[dict, float]:
 
 def write_png(summary: list[dict], path: Path, title: str) -> bool:
     """The figure as a PNG through headless Chromium (no kaleido needed)."""
-    from nn.sweep_plots import sweep_figure
+    from nn.sweep.plots import sweep_figure
     if not Path(CHROMIUM).exists():
         print(f"{CHROMIUM} missing: no PNG written", file=sys.stderr)
         return False

@@ -179,7 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
                             "units after each epoch, with a reading of classic failures; --json gains "
                             "a 'health' list (one entry per epoch)")
     train.set_defaults(func=_train_command, parser=train)
-    from .sweep_cli import add_sweep_parser    # here: sweep_cli imports this module
+    from .sweep.cli import add_sweep_parser    # here: the sweep CLI imports this module
     add_sweep_parser(sub)
     return parser
 

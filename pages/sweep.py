@@ -15,8 +15,8 @@ from nn.optimizers import OPTIMIZERS
 from nn.presets import get_preset
 from nn.sweep import (PARAMS, SweepConfig, SweepError, default_workers, parse_values, start_sweep,
                       summarize, summary_csv)
-from nn.sweep_budget import duration, megabytes
-from nn.sweep_plots import LABELS, sweep_figure
+from nn.sweep.budget import duration, megabytes
+from nn.sweep.plots import LABELS, sweep_figure
 
 # The moons tutorial's experiment: seed-moons, 100 epochs, hidden 3..40, 3 trials.
 TUTORIAL = {**get_preset("seed-moons"), "epochs": 100}

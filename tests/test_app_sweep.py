@@ -60,7 +60,7 @@ def test_bad_values_get_a_clear_message():
 def _sweep_workers() -> list:
     import psutil
     return [c for c in psutil.Process().children(recursive=True)
-            if "nn.sweep_pool" in " ".join(c.cmdline())]
+            if "nn.sweep.pool" in " ".join(c.cmdline())]
 
 
 def _start_long_sweep(page, url: str) -> list:

@@ -11,7 +11,7 @@ from nn import MLP, RunConfig, Trainer, TrainConfig, TrainingDiverged
 from nn.cli import main
 from nn.config import ConfigError
 from nn.experiment import load_data
-from nn.lockstep import Lockstep, NetSpec, Shared
+from nn.sweep.lockstep import Lockstep, NetSpec, Shared
 from nn.sweep import SweepConfig, blocks, parse_values, plan, run_sweep, summary_csv
 
 # 300 points: 225 to train, so batch 16 leaves a partial last batch of 1

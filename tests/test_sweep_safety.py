@@ -20,7 +20,7 @@ from nn.cli import main
 from nn.config import ConfigError, RunConfig
 from nn.experiment import config_from_preset
 from nn.hosting import limits
-from nn import sweep as sweep_mod
+from nn.sweep import engine as sweep_mod
 from nn.sweep import SweepConfig, SweepError, estimate, iter_sweep, parse_values, start_sweep
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -248,7 +248,7 @@ def test_closing_the_generator_ends_the_worker_processes():
 
 def worker_pids() -> list[int]:
     return [c.pid for c in psutil.Process().children(recursive=True)
-            if "nn.sweep_pool" in " ".join(c.cmdline())]
+            if "nn.sweep.pool" in " ".join(c.cmdline())]
 
 
 def test_a_worker_that_dies_is_an_error():

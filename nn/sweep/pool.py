@@ -2,7 +2,7 @@
 
 joblib's loky workers go on with a task after its generator is closed, so a stopped sweep (a
 closed tab, a Stop button) kept the cores busy for minutes. Here each worker is a plain child
-process (``python -m nn.sweep_pool``) that this process talks to over a socket pair: it gets
+process (``python -m nn.sweep.pool``) that this process talks to over a socket pair: it gets
 the data once, then one task at a time, and sends back progress and results. ``close()``
 kills them (SIGKILL after a short SIGTERM grace), so nothing of a stopped sweep keeps running.
 A worker also dies with the thread that started it (Linux ``PR_SET_PDEATHSIG``), so a server
@@ -24,7 +24,7 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any, Callable
 
-ROOT = str(Path(__file__).resolve().parents[1])       # so that ``import nn`` works in a worker
+ROOT = str(Path(__file__).resolve().parents[2])       # so that ``import nn`` works in a worker
 PROGRESS_EVERY = 0.5                                   # seconds between a worker's progress notes
 BLAS_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
@@ -53,7 +53,7 @@ class WorkerPool:
         try:
             for _ in range(n):
                 ours, theirs = socket.socketpair()
-                proc = subprocess.Popen([sys.executable, "-m", "nn.sweep_pool", str(theirs.fileno())],
+                proc = subprocess.Popen([sys.executable, "-m", "nn.sweep.pool", str(theirs.fileno())],
                                         pass_fds=(theirs.fileno(),), env=env, stdin=subprocess.DEVNULL)
                 theirs.close()
                 self.procs.append(proc)

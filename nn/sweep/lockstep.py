@@ -26,9 +26,9 @@ from typing import Callable, Iterator, Sequence
 import numpy as np
 from scipy.special import expit
 
-from .activations import get_activation
-from .init import init_params
-from .model import MLP
+from ..activations import get_activation
+from ..init import init_params
+from ..model import MLP
 
 PREGATHER_BYTES = 16 << 20      # data up to this size is put in each epoch's order once
 

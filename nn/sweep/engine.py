@@ -7,12 +7,12 @@ both initialisation and shuffling, so trial t of value v is exactly what
     python -m nn train <base options> --<param> v --seed <seed + t>
 
 trains (common random numbers: every value sees the same data orders). Networks that share a
-data order train in lockstep (nn/lockstep.py). The lockstep *blocks* depend only on the sweep,
+data order train in lockstep (nn/sweep/lockstep.py). The lockstep *blocks* depend only on the sweep,
 never on the number of workers, and a block's arithmetic does not depend on how many trials
 run beside it, so the same sweep gives the same numbers on one core, on all cores (worker
-processes, nn/sweep_pool.py) or on a Dask cluster.
+processes, nn/sweep/pool.py) or on a Dask cluster.
 
-Before anything runs, the sweep's work and peak memory are estimated (nn/sweep_budget.py) and
+Before anything runs, the sweep's work and peak memory are estimated (nn/sweep/budget.py) and
 held to the server's limits (nn/hosting.py); a started sweep (``SweepRun``) can be cancelled at
 any moment, its worker processes with it.
 
@@ -36,14 +36,14 @@ from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
-from .config import MAX_HIDDEN_LAYERS, MAX_HIDDEN_SIZE, ConfigError, RunConfig
-from .data import Dataset
-from .experiment import load_data
+from ..config import MAX_HIDDEN_LAYERS, MAX_HIDDEN_SIZE, ConfigError, RunConfig
+from ..data import Dataset
+from ..experiment import load_data
 from . import dask_probe
-from . import sweep_budget as budget
-from .hosting import limits
+from . import budget
+from ..hosting import limits
 from .lockstep import Lockstep, NetSpec, Shared
-from .sweep_pool import WorkerFailed, WorkerPool
+from .pool import WorkerFailed, WorkerPool
 
 PARAMS = ("hidden", "lr", "batch_size", "depth")
 DTYPES = ("float32", "float64")
@@ -297,7 +297,7 @@ def _task_shape(sweep: SweepConfig, task: Task, n_train: int) -> budget.TaskShap
 
 
 def task_costs(sweep: SweepConfig, tasks: list[Task]) -> list[float]:
-    """Estimated core seconds of each task (see nn/sweep_budget.py)."""
+    """Estimated core seconds of each task (see nn/sweep/budget.py)."""
     shape = budget.data_shape(sweep.run)
     return [budget.task_seconds(_task_shape(sweep, t, shape.n_train), shape) for t in tasks]
 
@@ -382,7 +382,7 @@ class _InProcess(SweepRun):
 
 
 class _Local(SweepRun):
-    """Tasks on local worker processes (nn/sweep_pool.py), biggest first, one per idle worker."""
+    """Tasks on local worker processes (nn/sweep/pool.py), biggest first, one per idle worker."""
 
     def __init__(self, sweep: SweepConfig, tasks: list[Task], est: budget.Estimate, workers: int):
         super().__init__(sweep, tasks, est, f"{workers} local worker process(es)")

@@ -1,7 +1,7 @@
 """What a sweep will cost, estimated before it starts, and the server's budget for it.
 
 Work is counted in seconds of one core. A task (nn/sweep.py) trains S streams x K networks in
-lockstep (nn/lockstep.py); each of its ``steps = epochs x batches per epoch`` costs
+lockstep (nn/sweep/lockstep.py); each of its ``steps = epochs x batches per epoch`` costs
 
     t_step = STEP_S + MAC_S * S*b*macs + ELEM_S * S*b*units + PARAM_S * S*params
 
@@ -11,7 +11,7 @@ every (unit, class) product of the output layer, which the lockstep does element
 ``params`` the parameters of one stream (the optimizer's elementwise update). The constants were
 fitted (least squares, non-negative) on this project's 2-core machine by ``calibrate()`` below:
 
-    PYTHONPATH=. .venv/bin/python -m nn.sweep_budget      # prints the four constants, a few seconds
+    PYTHONPATH=. .venv/bin/python -m nn.sweep.budget      # prints the four constants, a few seconds
 
 which times one-epoch lockstep runs of 16 shapes (1 to 10 streams, batch 1 to 1000, widths 8 to
 1024, depth 1 to 3, 2 to 784 inputs), and fits them within 25% but for the tiniest shape. For
@@ -32,7 +32,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from .config import ConfigError
+from ..config import ConfigError
 
 # Fitted by calibrate() on the project's 2-core machine (see the module's docstring).
 STEP_S = 3.0e-5         # fixed cost of one lockstep step (about twenty NumPy calls)
