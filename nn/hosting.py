@@ -16,6 +16,9 @@ each can be changed by its environment variable (see README, "Hosting").
 | NN_MAX_SWEEP_SECONDS      | 600       | a sweep's estimated work, in seconds of one core          |
 | NN_MAX_SWEEP_MEMORY_MB    | 2048      | a sweep's estimated peak memory, all workers together     |
 | NN_MAX_WORKERS            | cores     | local worker processes of a sweep                         |
+
+An uploaded table has its own limits (NN_MAX_TABLE_MB, NN_MAX_TABLE_ROWS, NN_MAX_TABLE_COLUMNS),
+read by ``nn.tables.table_limits``.
 """
 from __future__ import annotations
 
@@ -52,7 +55,8 @@ class HostingConfigError(ValueError):
     """An environment variable of the hosting configuration is unreadable."""
 
 
-def _int(name: str, default: int, low: int = 1) -> int:
+def env_int(name: str, default: int, low: int = 1) -> int:
+    """The whole number in environment variable ``name`` (``default`` when unset)."""
     text = os.environ.get(name, "").strip()
     if not text:
         return default
@@ -71,10 +75,10 @@ def limits() -> Limits:
     return Limits(
         public=os.environ.get("NN_PUBLIC", "").strip().lower() in TRUE_WORDS,
         dask_scheduler=os.environ.get("NN_DASK_SCHEDULER", "").strip() or None,
-        max_params=_int("NN_MAX_PARAMS", Limits.max_params),
-        max_model_mb=_int("NN_MAX_MODEL_MB", Limits.max_model_mb),
-        max_training_runs=_int("NN_MAX_TRAINING_RUNS", Limits.max_training_runs),
-        max_sweep_seconds=float(_int("NN_MAX_SWEEP_SECONDS", int(Limits.max_sweep_seconds))),
-        max_sweep_memory_mb=_int("NN_MAX_SWEEP_MEMORY_MB", Limits.max_sweep_memory_mb),
-        max_workers=min(_int("NN_MAX_WORKERS", cores), cores),
+        max_params=env_int("NN_MAX_PARAMS", Limits.max_params),
+        max_model_mb=env_int("NN_MAX_MODEL_MB", Limits.max_model_mb),
+        max_training_runs=env_int("NN_MAX_TRAINING_RUNS", Limits.max_training_runs),
+        max_sweep_seconds=float(env_int("NN_MAX_SWEEP_SECONDS", int(Limits.max_sweep_seconds))),
+        max_sweep_memory_mb=env_int("NN_MAX_SWEEP_MEMORY_MB", Limits.max_sweep_memory_mb),
+        max_workers=min(env_int("NN_MAX_WORKERS", cores), cores),
     )

@@ -20,7 +20,7 @@ from typing import IO, Union
 
 import pandas as pd
 
-from ..hosting import HostingConfigError
+from ..hosting import env_int
 
 # Defaults of the limits; each is overridden by its environment variable (read at every call).
 MAX_TABLE_MB = 50            # NN_MAX_TABLE_MB: the file's size
@@ -66,24 +66,11 @@ class TableLimits:
                 f"(CSV, TSV or Parquet)")
 
 
-def _env_int(name: str, default: int) -> int:
-    text = os.environ.get(name, "").strip()
-    if not text:
-        return default
-    try:
-        value = int(text)
-    except ValueError:
-        raise HostingConfigError(f"{name} must be a whole number >= 1; got {q(text)}") from None
-    if value < 1:
-        raise HostingConfigError(f"{name} must be a whole number >= 1; got {value}")
-    return value
-
-
 def table_limits() -> TableLimits:
     """The table limits in force now, from NN_MAX_TABLE_MB, NN_MAX_TABLE_ROWS, NN_MAX_TABLE_COLUMNS."""
-    return TableLimits(max_mb=_env_int("NN_MAX_TABLE_MB", MAX_TABLE_MB),
-                       max_rows=_env_int("NN_MAX_TABLE_ROWS", MAX_TABLE_ROWS),
-                       max_columns=_env_int("NN_MAX_TABLE_COLUMNS", MAX_TABLE_COLUMNS))
+    return TableLimits(max_mb=env_int("NN_MAX_TABLE_MB", MAX_TABLE_MB),
+                       max_rows=env_int("NN_MAX_TABLE_ROWS", MAX_TABLE_ROWS),
+                       max_columns=env_int("NN_MAX_TABLE_COLUMNS", MAX_TABLE_COLUMNS))
 
 
 # --- getting the bytes, bounded -----------------------------------------------------------------
