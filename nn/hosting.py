@@ -28,7 +28,8 @@ from dataclasses import dataclass
 TRUE_WORDS = ("1", "true", "yes", "on")
 
 
-def _cores() -> int:
+def cores() -> int:
+    """The cores this process may run on (its CPU affinity)."""
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:           # not on Linux
@@ -71,7 +72,7 @@ def env_int(name: str, default: int, low: int = 1) -> int:
 
 def limits() -> Limits:
     """The limits in force now (read from the environment on every call: it is cheap)."""
-    cores = _cores()
+    n_cores = cores()
     return Limits(
         public=os.environ.get("NN_PUBLIC", "").strip().lower() in TRUE_WORDS,
         dask_scheduler=os.environ.get("NN_DASK_SCHEDULER", "").strip() or None,
@@ -80,5 +81,5 @@ def limits() -> Limits:
         max_training_runs=env_int("NN_MAX_TRAINING_RUNS", Limits.max_training_runs),
         max_sweep_seconds=float(env_int("NN_MAX_SWEEP_SECONDS", int(Limits.max_sweep_seconds))),
         max_sweep_memory_mb=env_int("NN_MAX_SWEEP_MEMORY_MB", Limits.max_sweep_memory_mb),
-        max_workers=min(env_int("NN_MAX_WORKERS", cores), cores),
+        max_workers=min(env_int("NN_MAX_WORKERS", n_cores), n_cores),
     )

@@ -24,16 +24,11 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any, Callable
 
+from ..hosting import cores
+
 ROOT = str(Path(__file__).resolve().parents[2])       # so that ``import nn`` works in a worker
 PROGRESS_EVERY = 0.5                                   # seconds between a worker's progress notes
 BLAS_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
-
-
-def _cores() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:
-        return max(1, os.cpu_count() or 1)
 
 
 class WorkerFailed(RuntimeError):
@@ -44,7 +39,7 @@ class WorkerPool:
     """``n`` worker processes; ``submit`` a task to an idle one, ``events`` to hear back."""
 
     def __init__(self, n: int, blas_threads: int | None = None) -> None:
-        blas_threads = blas_threads or max(1, _cores() // n)    # the cores shared out, as joblib does
+        blas_threads = blas_threads or max(1, cores() // n)    # the cores shared out, as joblib does
         env = {**os.environ, **{v: str(blas_threads) for v in BLAS_VARIABLES},
                "PYTHONPATH": os.pathsep.join(p for p in (ROOT, os.environ.get("PYTHONPATH")) if p)}
         self.procs: list[subprocess.Popen] = []
