@@ -18,6 +18,12 @@ MAX_HIDDEN_SIZE = 4096
 # The user's own data (nn.tables): its rows live in the app session or come from --data, never
 # from the settings, so these names only say which kind of own data a run or a model used.
 OWN_DATASETS = ("table", "points")
+LR_SCHEDULES = ("constant", "cosine")
+# Convolutional networks (``arch``) read images: the built-in image sets and their (height, width).
+IMAGE_SHAPES = {"digits": (8, 8), "mnist": (28, 28), "fashion_mnist": (28, 28)}
+CNN_INITS = ("he", "xavier")
+CNN_ACTIVATIONS = ("relu", "tanh", "sigmoid")
+AUGMENT_KEYS = ("shift", "rotate", "scale")
 
 
 class ConfigError(ValueError):
@@ -39,9 +45,12 @@ class TrainConfig:
     weight_decay: float = 0.0
     seed: int = 0
     report_every: float = 0.5             # seconds between progress records inside an epoch
+    # "cosine": epoch e of a run of E epochs trains at lr (1 + cos(pi e / E)) / 2 (nn.training)
+    lr_schedule: str = "constant"
 
     def validate(self) -> "TrainConfig":
         _choice("optimizer", self.optimizer, OPTIMIZERS)
+        _choice("lr_schedule", self.lr_schedule, LR_SCHEDULES)
         _number("lr", self.lr, *LR_RANGE, low_inclusive=False)
         if self.batch_size != "full":
             _whole("batch_size", self.batch_size, 1, 10**7, "or 'full'")
@@ -74,6 +83,13 @@ class RunConfig:
     momentum: float = 0.9
     weight_decay: float = 0.0
     seed: int = 0
+    # A convolutional network instead of the MLP (``hidden`` is then unused): an architecture
+    # text such as "conv 5x5x16, pool 2, dense 128" (nn.core.arch), for image datasets.
+    arch: str | None = None
+    lr_schedule: str = "constant"
+    # Training-time augmentation of a CNN's images (nn.augment.Augment): {"shift": px,
+    # "rotate": degrees, "scale": fraction}, or None.
+    augment: dict[str, float] | None = None
 
     def validate(self) -> "RunConfig":
         from .data import DATASETS
@@ -88,13 +104,54 @@ class RunConfig:
             _whole("hidden", size, 1, MAX_HIDDEN_SIZE, "per layer")
         _choice("activation", self.activation, tuple(ACTIVATIONS))
         _choice("init", self.init, INITS)
+        self._validate_cnn()
         self.train_config()                # validates the training part
         return self
+
+    def _validate_cnn(self) -> None:
+        """``arch`` (parsed and bounded by nn.core.parse_arch) and ``augment``."""
+        if self.arch is not None:
+            from .core import ArchError, parse_arch
+            if not isinstance(self.arch, str):
+                raise ConfigError("arch", f"arch (--arch) must be a text; got {self.arch!r}")
+            try:
+                blocks = parse_arch(self.arch)
+            except ArchError as exc:
+                raise ConfigError("arch", str(exc) if "--arch" in str(exc) else f"arch (--arch): {exc}") from None
+            images = any(b["type"] in ("conv", "pool") for b in blocks)
+            if images and self.dataset not in IMAGE_SHAPES:
+                raise ConfigError("arch", f"arch (--arch): conv and pool layers need an image dataset "
+                                          f"({', '.join(IMAGE_SHAPES)}); {self.dataset!r} is not one")
+            if self.init not in CNN_INITS:
+                raise ConfigError("init", f"init (--init) must be one of: {', '.join(CNN_INITS)} for a "
+                                          f"network given by --arch; got {self.init!r}")
+            if self.activation not in CNN_ACTIVATIONS:
+                raise ConfigError("activation", f"activation (--activation) must be one of: "
+                                                f"{', '.join(CNN_ACTIVATIONS)} for a network given by "
+                                                f"--arch; got {self.activation!r}")
+        if self.augment is not None:
+            self._validate_augment()
+
+    def _validate_augment(self) -> None:
+        from .augment import Augment
+        value = self.augment
+        if (not isinstance(value, dict) or set(value) != set(AUGMENT_KEYS)
+                or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value.values())):
+            raise ConfigError("augment", f"augment (--augment) must be numbers for "
+                                         f"{', '.join(AUGMENT_KEYS)}; got {value!r}")
+        if self.arch is None or self.dataset not in IMAGE_SHAPES:
+            raise ConfigError("augment", "augment (--augment) applies to a network given by --arch "
+                                         f"on an image dataset ({', '.join(IMAGE_SHAPES)})")
+        try:
+            Augment(**{k: float(v) for k, v in value.items()}).validate()
+        except ValueError as exc:
+            raise ConfigError("augment", f"augment (--augment): {exc}") from None
 
     def train_config(self, report_every: float = 0.5) -> TrainConfig:
         return TrainConfig(optimizer=self.optimizer, lr=self.lr, batch_size=self.batch_size,
                            epochs=self.epochs, momentum=self.momentum, weight_decay=self.weight_decay,
-                           seed=self.seed, report_every=report_every).validate()
+                           seed=self.seed, report_every=report_every,
+                           lr_schedule=self.lr_schedule).validate()
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -8,7 +8,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .config import OWN_DATASETS, ConfigError, RunConfig
+from .config import IMAGE_SHAPES, OWN_DATASETS, ConfigError, RunConfig
+from .core import ArchError, Sequential, arch_cost, build_network
 from .data import TOY_DATASETS, Dataset, load_dataset
 from .hosting import limits
 from .model import MLP
@@ -91,26 +92,75 @@ def check_param_limit(layer_sizes: Sequence[int]) -> None:
                                     f"use fewer or smaller hidden layers")
 
 
-def build_model(cfg: RunConfig, data: Dataset) -> MLP:
-    """A fresh network shaped for ``data``, remembering what it is trained on (refused before
-    anything is allocated if it exceeds the parameter limit)."""
-    check_param_limit([data.n_features, *cfg.hidden, data.n_classes])
-    model = MLP([data.n_features, *cfg.hidden, data.n_classes], activation=cfg.activation,
-                init=cfg.init, seed=cfg.seed)
+def input_shape_for(cfg: RunConfig, data: Dataset | None = None) -> tuple[int, ...]:
+    """What a network given by ``cfg.arch`` reads: (1, height, width) for an image dataset,
+    (features,) otherwise."""
+    image = getattr(data, "image_shape", None) if data is not None else IMAGE_SHAPES.get(cfg.dataset)
+    return (1, *image) if image else (data_shape(cfg, data)[0],)
+
+
+def count_config_params(cfg: RunConfig, data: Dataset | None = None) -> int:
+    """Parameters of the network ``cfg`` describes (MLP or ``arch``), without building it;
+    ConfigError (naming --arch) if the architecture does not fit the data."""
+    if cfg.arch is None:
+        return count_params(layer_sizes_for(cfg, data))
+    try:
+        return arch_cost(cfg.arch, input_shape_for(cfg, data), data_shape(cfg, data)[1], cfg.activation)[0]
+    except ArchError as exc:
+        raise ConfigError("arch", f"arch (--arch): {exc}") from None
+
+
+def check_config_limit(cfg: RunConfig, data: Dataset | None = None) -> None:
+    """``check_param_limit`` for either kind of network: ConfigError naming --hidden or --arch."""
+    if cfg.arch is None:
+        check_param_limit(layer_sizes_for(cfg, data))
+        return
+    n, limit = count_config_params(cfg, data), limits().max_params
+    if n > limit:
+        raise ConfigError("arch", f"arch (--arch): this network has {n:,} parameters, above the "
+                                  f"limit of {limit:,} (NN_MAX_PARAMS); use fewer filters or units")
+
+
+def build_model(cfg: RunConfig, data: Dataset) -> MLP | Sequential:
+    """A fresh network shaped for ``data`` (an MLP, or ``cfg.arch``'s network), remembering what
+    it is trained on (refused before anything is allocated if it exceeds the parameter limit)."""
+    check_config_limit(cfg, data)
+    if cfg.arch is not None:
+        try:
+            model = build_network(cfg.arch, input_shape_for(cfg, data), data.n_classes,
+                                  activation=cfg.activation, seed=cfg.seed, init=cfg.init)
+        except ArchError as exc:
+            raise ConfigError("arch", f"arch (--arch): {exc}") from None
+    else:
+        model = MLP([data.n_features, *cfg.hidden, data.n_classes], activation=cfg.activation,
+                    init=cfg.init, seed=cfg.seed)
     model.meta.update(dataset=data.name, preprocessing=data.preprocessing, config=cfg.to_dict())
     if getattr(data, "schema", None):            # a table: its columns, classes, standardisation
         model.meta["schema"] = data.schema
     return model
 
 
-def build_trainer(cfg: RunConfig, data: Dataset, model: MLP | None = None,
+def build_trainer(cfg: RunConfig, data: Dataset, model: MLP | Sequential | None = None,
                   report_every: float = 0.5) -> Trainer:
+    """A trainer of ``model`` (default: a fresh one) on ``data`` with ``cfg``'s training settings;
+    a ``Sequential`` gets ``cfg.augment``'s augmentation (or none)."""
     model = model if model is not None else build_model(cfg, data)
+    if isinstance(model, Sequential):
+        model.augment = _augmentation(cfg, model)
     return Trainer(model, data.X_train, data.y_train, data.X_test, data.y_test,
                    cfg.train_config(report_every))
 
 
-def check_model_fits(model: MLP, data: Dataset) -> None:
+def _augmentation(cfg: RunConfig, model: Sequential) -> Any:
+    if not cfg.augment:
+        return None
+    from .augment import Augment
+    if len(model.input_shape) != 3 or model.input_shape[0] != 1:
+        raise ConfigError("augment", "augment (--augment) applies to networks reading one-channel images")
+    return Augment(**{k: float(v) for k, v in cfg.augment.items()}).validate()
+
+
+def check_model_fits(model: MLP | Sequential, data: Dataset) -> None:
     """Raise ValueError with a reason if ``model`` cannot be used on ``data``."""
     sizes = model.layer_sizes
     schema = getattr(data, "schema", None)
@@ -125,7 +175,7 @@ def check_model_fits(model: MLP, data: Dataset) -> None:
                          f"'{data.preprocessing}'")
 
 
-def _check_model_fits_table(model: MLP, schema: dict[str, Any], name: str) -> None:
+def _check_model_fits_table(model: MLP | Sequential, schema: dict[str, Any], name: str) -> None:
     """The model was trained on a table with these columns, classes and standardisation."""
     theirs = model.meta.get("schema")
     if not theirs:
@@ -164,6 +214,9 @@ def _check_model_fits_table(model: MLP, schema: dict[str, Any], name: str) -> No
 # networks (moons, batch 32: 20 epochs in 0.4 s, about 100 us a step with the per-epoch records).
 TRAINING_EFFICIENCY = 0.5
 STEP_OVERHEAD_S = 100e-6
+# A convolutional network (``arch``) reaches about a quarter of the matmul peak: its im2col
+# copies, pooling and activations are memory-bound (benchmarks/bench_cnn.py).
+CNN_EFFICIENCY = 0.25
 
 
 @functools.lru_cache(maxsize=1)
@@ -193,5 +246,21 @@ def estimate_epoch_seconds(layer_sizes: Sequence[int], n_train: int, n_test: int
 
 def estimate_config_epoch_seconds(cfg: RunConfig, data: Dataset | None = None) -> float:
     """``estimate_epoch_seconds`` for what ``cfg`` will train (no data loaded; own data: pass it)."""
-    _, _, n_train, n_test = data_shape(cfg, data)
-    return estimate_epoch_seconds(layer_sizes_for(cfg, data), n_train, n_test, cfg.batch_size)
+    _, classes, n_train, n_test = data_shape(cfg, data)
+    if cfg.arch is None:
+        return estimate_epoch_seconds(layer_sizes_for(cfg, data), n_train, n_test, cfg.batch_size)
+    try:
+        _, flops = arch_cost(cfg.arch, input_shape_for(cfg, data), classes, cfg.activation)
+    except ArchError:
+        return math.nan
+    return estimate_network_epoch_seconds(flops, n_train, n_test, cfg.batch_size)
+
+
+def estimate_network_epoch_seconds(flops: dict[str, int], n_train: int, n_test: int,
+                                   batch_size: int | str, flops_per_second: float | None = None) -> float:
+    """Estimated seconds for one epoch of a ``Sequential`` from its ``flops_per_sample``
+    (training, then the test evaluation), at ``CNN_EFFICIENCY`` of the matmul peak."""
+    total = flops["train"] * n_train + flops["forward"] * n_test
+    rate = (flops_per_second or matmul_flops_per_second()) * CNN_EFFICIENCY
+    steps = 1 if batch_size == "full" else math.ceil(n_train / max(int(batch_size), 1))
+    return total / rate + steps * STEP_OVERHEAD_S

@@ -22,6 +22,7 @@ from .model import DTYPES, validate_layer_sizes
 from .model_file import ModelFormatError, short
 
 FORMAT = "nn-mlp/1"
+SEQ_FORMAT = "nn-seq/1"         # a Sequential (nn.core): its spec instead of layer_sizes
 MAX_META_CHARS = 8_000_000      # the JSON text; a record of history is about 220 characters
 MAX_DEPTH = 8                   # meta {history [record {}]}: 3 levels are used
 MAX_LAYERS = 12                 # input, up to 10 hidden, output (and one spare)
@@ -35,6 +36,7 @@ _TOKENS = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|"|[\[\]{}]+')
 _OPENERS = np.frombuffer(b"[{", np.uint8)
 
 ARCHITECTURE = ("format", "layer_sizes", "activation", "init", "seed", "dtype")
+SEQ_ARCHITECTURE = ("format", "spec")
 
 
 # --- text to JSON ------------------------------------------------------------------------------
@@ -49,8 +51,8 @@ def parse_meta(text: str) -> dict[str, Any]:
         meta = json.loads(text, parse_constant=_no_constant)
     except (ValueError, TypeError) as exc:
         raise ModelFormatError(f"the 'meta' entry is not valid JSON ({str(exc)[:100]})") from None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise ModelFormatError(f"unknown model format; expected {FORMAT!r}")
+    if not isinstance(meta, dict) or meta.get("format") not in (FORMAT, SEQ_FORMAT):
+        raise ModelFormatError(f"unknown model format; expected {FORMAT!r} or {SEQ_FORMAT!r}")
     return meta
 
 
@@ -106,6 +108,40 @@ def check_meta(meta: dict[str, Any], max_params: int) -> dict[str, Any]:
         if key in meta:
             check(meta[key])
     return checked
+
+
+def check_seq_meta(meta: dict[str, Any], max_params: int) -> tuple[dict[str, Any], dict[str, tuple[int, ...]], str]:
+    """A Sequential's metadata checked like ``check_meta``: its spec through nn.core's bounded
+    checks (layer types, sizes, depth, shapes that fit) and the parameter count against
+    ``max_params``, all without allocating. Returns (meta, the arrays the file must hold by name
+    with their shapes, their dtype)."""
+    from .core import ArchError, spec_param_shapes
+    unknown = sorted(set(meta) - set(SEQ_ARCHITECTURE) - set(OPTIONAL) - {"arch"})
+    if unknown:
+        raise ModelFormatError(f"unknown entries in the model's metadata: "
+                               f"{', '.join(short(k, 30) for k in unknown[:5])}")
+    try:
+        shapes, dtype = spec_param_shapes(meta.get("spec"))
+    except ArchError as exc:
+        raise ModelFormatError(f"bad network spec in the model file ({short(str(exc), 200)})") from None
+    n = sum(math.prod(s) for s in shapes.values())
+    if n > max_params:
+        raise ModelFormatError(f"the network spec means {n:,} parameters; the limit is "
+                               f"{max_params:,} (NN_MAX_PARAMS)")
+    if "arch" in meta:
+        _check_arch(meta["arch"])
+    for key, check in OPTIONAL.items():
+        if key in meta:
+            check(meta[key])
+    return dict(meta), shapes, dtype
+
+
+def _check_arch(value: Any) -> None:
+    from .core import ArchError, parse_arch
+    try:
+        parse_arch(value)
+    except ArchError as exc:
+        raise ModelFormatError(f"bad arch in the model file ({short(str(exc), 200)})") from None
 
 
 def check_layer_sizes(value: Any, max_params: int) -> list[int]:

@@ -15,7 +15,7 @@ OPTIMIZERS = ("sgd", "momentum", "adam")
 class Optimizer:
     def __init__(self, params: list[np.ndarray], lr: float, weight_decay: float = 0.0) -> None:
         self.lr, self.weight_decay = float(lr), float(weight_decay)
-        self.is_weight = [p.ndim == 2 for p in params]   # L2 applies to W, not to biases
+        self.is_weight = [p.ndim >= 2 for p in params]   # L2 applies to W and conv kernels, not biases
 
     def step(self, params: list[np.ndarray], grads: list[np.ndarray]) -> None:
         """Update ``params`` from ``grads`` (which are used as scratch space)."""

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from .core import CNN_PRESETS
+
 PRESETS: dict[str, dict[str, Any]] = {
     # The MNIST tutorial: 784-5-10 sigmoid, 0.01 N(0,1) init, full-batch GD, 1000 iterations, lr 0.5.
     "seed-mnist": dict(dataset="mnist", hidden=[5], activation="sigmoid", init="small",
@@ -19,7 +21,13 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
+# Convolutional networks (nn.core.arch): an ``arch`` text instead of ``hidden``.
+PRESETS.update(CNN_PRESETS)
+
+
 def get_preset(name: str) -> dict[str, Any]:
+    """A copy of the preset's settings (lists and dicts copied too: the caller may change them)."""
     if name not in PRESETS:
         raise ValueError(f"preset must be one of {', '.join(PRESETS)}; got {name!r}")
-    return dict(PRESETS[name], hidden=list(PRESETS[name]["hidden"]))
+    return {k: (list(v) if isinstance(v, list) else dict(v) if isinstance(v, dict) else v)
+            for k, v in PRESETS[name].items()}

@@ -25,7 +25,7 @@ from typing import Any, Sequence
 
 from .layers import (ACTIVATION_LAYERS, INITS, Conv2D, Dense, Dropout, Flatten, Layer, LAYER_TYPES,
                      MaxPool2D)
-from .sequential import DTYPES, Sequential, plan_shapes
+from .sequential import DTYPES, Sequential, _internal_shape, plan_shapes
 
 MAX_ITEMS = 20                 # items of an architecture text (layers of a spec: 3x that)
 KERNEL_RANGE = (1, 11)
@@ -36,10 +36,9 @@ UNITS_RANGE = (1, 4096)
 MAX_INPUT_SIDE = 512
 MAX_CLASSES = 1000
 
-# CNN presets live here, not in nn.presets: that dict's entries are MLPs (a ``hidden`` list that
-# ``nn.presets.get_preset`` copies and ``RunConfig`` reads); an ``arch`` field would be dropped.
-# ``lr_schedule="cosine"``: epoch e (from 0) of E trains at lr (1 + cos(pi e / E)) / 2, which
-# ``TrainConfig`` cannot express yet: benchmarks/bench_cnn.py sets the optimizer's lr per epoch.
+# CNN presets: ``nn.presets`` merges them into its PRESETS (an ``arch`` text instead of ``hidden``).
+# ``lr_schedule="cosine"``: epoch e (from 0) of E trains at lr (1 + cos(pi e / E)) / 2
+# (``nn.TrainConfig.lr_schedule``, applied by ``nn.Trainer``).
 CNN_PRESETS: dict[str, dict[str, Any]] = {
     # Test accuracy after 6 epochs, seed 0, trained by nn.Trainer (benchmarks/bench_cnn.py): 99.28%
     # with the augmentation, 99.32% without; the augmentation is for drawings: on test digits
@@ -274,11 +273,14 @@ def _spec_value(value: Any, what: str, bounds: tuple[int, int] | str) -> Any:
     return value
 
 
-def from_spec(spec: Any) -> Sequential:
-    """A network from ``Sequential.spec()`` (e.g. read back from a file): every field checked,
-    the shapes planned and the parameter count compared with the limit before allocating."""
+def plan_spec(spec: Any) -> tuple[list[Layer], list[int], str, str, int, list[tuple[int, ...]], int]:
+    """Check a spec without allocating anything: (layers, input_shape, dtype, init, seed, per-layer
+    output shapes, parameter count). Raises ArchError naming the first bad field."""
     if not isinstance(spec, dict):
         raise ArchError("a network spec must be a dict")
+    unknown = sorted(str(k)[:30] for k in spec if k not in ("input_shape", "layers", "seed", "init", "dtype"))
+    if unknown:
+        raise ArchError(f"unknown spec fields: {', '.join(unknown[:5])}")
     layers_spec = spec.get("layers")
     if not isinstance(layers_spec, list) or not 1 <= len(layers_spec) <= 3 * MAX_ITEMS + 2:
         raise ArchError(f"a spec needs 'layers': a list of 1 to {3 * MAX_ITEMS + 2} layers")
@@ -291,9 +293,50 @@ def from_spec(spec: Any) -> Sequential:
         raise ArchError(f"dtype must be one of {DTYPES} and init one of {INITS}; got {dtype!r}, {init!r}")
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
         raise ArchError(f"seed must be a whole number from 0 to 2**32 - 1; got {seed!r}")
-    shapes, _ = _plan(layers, input_shape)
+    shapes, n_params = _plan(layers, input_shape)
     _check_input(input_shape, shapes[-1][0] if len(shapes[-1]) == 1 else 0)
+    return layers, input_shape, dtype, init, seed, shapes, n_params
+
+
+def spec_param_shapes(spec: Any) -> tuple[dict[str, tuple[int, ...]], str]:
+    """The arrays a saved network of this spec holds, by name (as ``param_arrays`` names them),
+    with their shapes, and their dtype: what a file must contain, known before reading it."""
+    layers, input_shape, dtype, *_ = plan_spec(spec)
+    shapes: dict[str, tuple[int, ...]] = {}
+    shape = _internal_shape(tuple(input_shape))
+    for i, layer in enumerate(layers, start=1):
+        for kind, p in zip(("W", "b"), layer.param_shapes(shape)):
+            shapes[f"layer{i}_{kind}"] = tuple(p)
+        shape = layer.output_shape(shape)
+    return shapes, dtype
+
+
+def from_spec(spec: Any) -> Sequential:
+    """A network from ``Sequential.spec()`` (e.g. read back from a file): every field checked,
+    the shapes planned and the parameter count compared with the limit before allocating."""
+    layers, input_shape, dtype, init, seed, _, _ = plan_spec(spec)
     return _sequential(layers, input_shape, seed, dtype, init)
+
+
+def arch_cost(arch: str, input_shape: Sequence[int], n_classes: int,
+              activation: str = "relu") -> tuple[int, dict[str, int]]:
+    """(parameters, ``flops_per_sample``) of the network ``build_network`` would make, computed
+    without allocating it (ArchError for a text that does not fit the input)."""
+    _check_input(input_shape, n_classes)
+    layers = layers_from_blocks(parse_arch(arch), n_classes, activation)
+    shapes, n_params = _plan(layers, input_shape)
+    forward = train = 0
+    first = True
+    shape = _internal_shape(tuple(input_shape))
+    for layer, out in zip(layers, shapes):
+        if isinstance(layer, (Conv2D, Dense)):
+            w = layer.param_shapes(shape)[0]
+            macs = math.prod(out) * math.prod(w) // (layer.filters if isinstance(layer, Conv2D) else layer.units)
+            forward += 2 * macs
+            train += 2 * macs * (2 if first else 3)
+            first = False
+        shape = out
+    return n_params, {"forward": forward, "train": train}
 
 
 def _plan(layers: list[Layer], input_shape: Sequence[int]) -> tuple[list[tuple[int, ...]], int]:

@@ -375,6 +375,12 @@ class Sequential:
             ctxs[i] = None                           # free each layer's copies as soon as done
         return loss, n_correct
 
+    def save(self, path: Any) -> None:
+        """Save to a pickle-free ``.npz`` (format "nn-seq/1": the spec, the metadata and the
+        parameters by name); ``nn.load`` reads it back, checking everything first."""
+        from ..io import save_model
+        save_model(self, path)
+
     def copy_params_from(self, params: Sequence[np.ndarray]) -> None:
         for dst, src in zip(self.params, params, strict=True):
             np.copyto(dst, src)
