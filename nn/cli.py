@@ -5,6 +5,7 @@ import argparse
 import json
 import math
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Any, Sequence
@@ -13,7 +14,8 @@ from .activations import ACTIVATIONS
 from .cli_data import add_data_options, check_data_options, table_from_args
 from .config import ConfigError, RunConfig
 from .data import DATASETS, DatasetUnavailable
-from .experiment import build_trainer, check_param_limit, config_from_preset, layer_sizes_for, load_data
+from .config import LR_SCHEDULES
+from .experiment import build_trainer, check_config_limit, config_from_preset, load_data
 from .init import INITS
 from .optimizers import OPTIMIZERS
 from .presets import PRESETS
@@ -76,6 +78,25 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="end with one JSON line of results")
 
 
+def add_cnn_options(p: argparse.ArgumentParser) -> None:
+    """A convolutional network instead of the MLP (``train`` only; the sweep trains MLPs)."""
+    from .core import arch as core_arch
+    syntax = core_arch.__doc__.split("\n\n")[2].strip()     # the items' syntax, one per line
+    p.add_argument("--arch", metavar="TEXT",
+                   help="a convolutional network for image datasets instead of --hidden, e.g. "
+                        "--arch \"conv 5x5x16, pool 2, conv 3x3x32, pool 2, dense 128\". Items, "
+                        "comma-separated: " + "; ".join(_syntax_line(line) for line in syntax.splitlines())
+                        + ". The activation follows each conv and dense layer; a dense output layer "
+                          "with one unit per class ends the network (preset mnist-cnn)")
+    p.add_argument("--lr-schedule", choices=LR_SCHEDULES,
+                   help="constant (default) or cosine: epoch e of E trains at lr (1 + cos(pi e / E)) / 2")
+
+
+def _syntax_line(line: str) -> str:
+    """'    conv 5x5x16     a 5x5 convolution ...' -> 'conv 5x5x16: a 5x5 convolution ...'"""
+    return ": ".join(" ".join(part.split()) for part in re.split(r"\s{2,}", line.strip(), maxsplit=1)).replace("``", "'")
+
+
 def config_from_args(args: argparse.Namespace) -> RunConfig:
     overrides = {name: getattr(args, name, None) for name in RunConfig.__dataclass_fields__}
     if args.preset:
@@ -91,7 +112,7 @@ def _train_command(args: argparse.Namespace) -> int:
     table = None
     if args.data:                                   # the user's own table (nn.cli_data)
         cfg, table = table_from_args(args, cfg)
-    check_param_limit(layer_sizes_for(cfg, table))  # before loading or building anything
+    check_config_limit(cfg, table)                  # before loading or building anything
     save_to = save_path(args.save) if args.save else None
     data = table if table is not None else load_data(cfg)
     trainer = build_trainer(cfg, data)
@@ -108,6 +129,7 @@ def _train_command(args: argparse.Namespace) -> int:
         model.save(save_to)
     summary: dict[str, Any] = {
         "dataset": data.name, "layers": model.layer_sizes, "activation": model.activation,
+        "arch": model.meta.get("arch"),
         "preset": args.preset, "epochs": trainer.epochs_done, "n_params": model.n_params,
         "train_loss": train_loss, "train_accuracy": train_acc,
         "test_loss": test_loss, "test_accuracy": test_acc,
@@ -169,6 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
     train = sub.add_parser("train", help="train one network",
                            description="Train one network and report its test accuracy.")
     add_run_options(train)
+    add_cnn_options(train)
     add_data_options(train)
     train.add_argument("--save", metavar="PATH",
                        help="save the trained model to PATH (.npz is added if missing)")
