@@ -16,11 +16,16 @@ import numpy as np
 import plotly.graph_objects as go
 from PIL import Image
 
+from .core import Sequential
 from .io import load
 from .model import MLP
 from .preprocess import SIZE, to_mnist
 
-DEFAULT_MODEL_PATH = Path(__file__).resolve().parents[1] / "models" / "mnist.npz"
+DEFAULT_MODEL_PATH = Path(__file__).resolve().parents[1] / "models" / "mnist.npz"   # the 784-256-10 MLP
+# The shipped CNN (``python -m nn train --preset mnist-cnn --save models/mnist-cnn.npz``): the Draw
+# page's default, it reads drawings moved and resized on the board better than the MLP.
+CNN_MODEL_PATH = DEFAULT_MODEL_PATH.with_name("mnist-cnn.npz")
+Model = MLP | Sequential
 TRAIN_SESSION_KEY = "train_session"  # the Train page's TrainSession; its .model is the network
 SESSION_MODEL_KEY = "model"          # fallback: a bare model in session state
 MNIST_PREPROCESSING = "mnist-28x28/255"
@@ -48,7 +53,7 @@ class Prediction:
 
 def mnist_model_problem(model: Any) -> str | None:
     """Why ``model`` cannot read a 28x28 drawing, or None if it can."""
-    if not isinstance(model, MLP):
+    if not isinstance(model, (MLP, Sequential)):
         return f"not a network from this library ({type(model).__name__})"
     if model.layer_sizes[0] != SIZE * SIZE or model.layer_sizes[-1] != 10:
         return f"it has layers {model.layer_sizes}; a digit reader needs 784 inputs and 10 outputs"
@@ -60,7 +65,7 @@ def mnist_model_problem(model: Any) -> str | None:
     return None
 
 
-def session_mnist_model(state: Any) -> MLP | None:
+def session_mnist_model(state: Any) -> Model | None:
     """The MNIST model trained in this session, if there is one: the Train page's
     ``state["train_session"].model``, else ``state["model"]``; untrained models are skipped."""
     if not hasattr(state, "get"):
@@ -73,7 +78,7 @@ def session_mnist_model(state: Any) -> MLP | None:
     return None
 
 
-def load_mnist_model(source: str | Path | bytes) -> MLP:
+def load_mnist_model(source: str | Path | bytes) -> Model:
     """Load a model file and check it reads digits; ``ValueError`` (incl. ``ModelFormatError``)
     with the reason otherwise."""
     model = load(source)
@@ -83,15 +88,21 @@ def load_mnist_model(source: str | Path | bytes) -> MLP:
     return model
 
 
-def model_choices(session: MLP | None, uploaded: MLP | None, shipped: MLP | None) -> dict[str, MLP]:
-    """The models on offer, in the order of preference: session, upload, shipped default."""
-    named = {"Trained in this session": session, "Uploaded": uploaded, "Shipped default": shipped}
+def model_choices(session: Model | None, uploaded: Model | None, shipped: Model | None,
+                  shipped_mlp: Model | None = None) -> dict[str, Model]:
+    """The models on offer, in the order of preference: session, upload, the shipped default
+    (the CNN), the shipped MLP (whose inside the page can show)."""
+    named = {"Trained in this session": session, "Uploaded": uploaded, "Shipped default": shipped,
+             "Shipped MLP": shipped_mlp}
     return {name: m for name, m in named.items() if m is not None}
 
 
-def describe_model(model: MLP) -> str:
+def describe_model(model: Model) -> str:
     """One line about a model: its layers and, when recorded, its last test accuracy."""
-    text = f"{model.activation} MLP {model.layer_sizes}"
+    if isinstance(model, Sequential):
+        text = f"{model.activation} CNN ({model.meta.get('arch') or 'convolutional'}; {model.n_params:,} parameters)"
+    else:
+        text = f"{model.activation} MLP {model.layer_sizes}"
     history = model.meta.get("history") or []
     last = history[-1] if isinstance(history, list) and history else {}
     if isinstance(last, dict) and isinstance(last.get("val_accuracy"), (int, float)):
@@ -99,7 +110,7 @@ def describe_model(model: MLP) -> str:
     return text
 
 
-def predict_drawing(model: MLP, image: np.ndarray) -> Prediction | None:
+def predict_drawing(model: Model, image: np.ndarray) -> Prediction | None:
     """Preprocess a drawing like MNIST and classify it; None when nothing is drawn."""
     x = to_mnist(image)
     if x is None:

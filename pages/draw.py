@@ -28,7 +28,8 @@ from app.inside_view import drawing_inside
 from app.navigation import require_navigation
 
 from nn import data as nn_data
-from nn.draw import (BOARD, DEFAULT_MODEL_PATH, DrawingRejected, describe_model, digit_drawing,
+from nn.core import Sequential
+from nn.draw import (BOARD, CNN_MODEL_PATH, DEFAULT_MODEL_PATH, DrawingRejected, describe_model, digit_drawing,
                      load_mnist_model, model_choices, predict_drawing, preview, probability_figure,
                      random_test_digit, read_board, session_mnist_model)
 from nn.hosting import limits
@@ -86,9 +87,23 @@ def _enter_page() -> None:
 
 # --- models and data -------------------------------------------------------------------------
 @st.cache_resource(show_spinner=False)
-def shipped_model() -> MLP:
-    """The default model shipped at models/mnist.npz, loaded once per process (read-only)."""
+def shipped_model() -> Sequential:
+    """The default model shipped at models/mnist-cnn.npz (a CNN), loaded once per process (read-only)."""
+    return load_mnist_model(CNN_MODEL_PATH)
+
+
+@st.cache_resource(show_spinner=False)
+def shipped_mlp() -> MLP:
+    """The MLP shipped at models/mnist.npz (the inside view reads MLPs), loaded once per process."""
     return load_mnist_model(DEFAULT_MODEL_PATH)
+
+
+def _shipped(load: Any, path: Any) -> Any:
+    try:
+        return load()
+    except (OSError, ValueError) as exc:
+        st.warning(f"The shipped model {path.name} could not be loaded: {exc}")
+        return None
 
 
 @st.cache_resource(show_spinner="Loading MNIST...")
@@ -132,12 +147,9 @@ def choose_model() -> MLP:
                          help=f"Files over {mb} MB or over {limits().max_params:,} parameters are "
                               "refused (NN_MAX_MODEL_MB, NN_MAX_PARAMS).")
         uploaded = _uploaded_model()
-    try:
-        shipped = shipped_model()
-    except (OSError, ValueError) as exc:
-        st.warning(f"The shipped model {DEFAULT_MODEL_PATH.name} could not be loaded: {exc}")
-        shipped = None
-    choices = model_choices(session_mnist_model(ss), uploaded, shipped)
+    shipped = _shipped(shipped_model, CNN_MODEL_PATH)
+    choices = model_choices(session_mnist_model(ss), uploaded, shipped,
+                            _shipped(shipped_mlp, DEFAULT_MODEL_PATH))
     if not choices:
         st.error("No model can read drawings: train one on MNIST on the Train page or upload one.")
         st.stop()
@@ -228,3 +240,6 @@ with board:
 with result:
     show_prediction(model, drawing)
     drawing_inside(model, drawing)         # each layer's activations, the units that pushed most
+    if isinstance(model, Sequential):
+        st.caption("Looking inside covers fully connected networks (MLPs): choose **Shipped MLP** "
+                   "(or an MLP of yours) above to see each layer's activations for the drawing.")

@@ -14,7 +14,7 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 import nn
-from nn.draw import (DEFAULT_MODEL_PATH, describe_model, digit_drawing, load_mnist_model,
+from nn.draw import (CNN_MODEL_PATH, DEFAULT_MODEL_PATH, describe_model, digit_drawing, load_mnist_model,
                      mnist_model_problem, model_choices, predict_drawing, probability_figure,
                      session_mnist_model)
 from nn.io import model_to_bytes
@@ -85,8 +85,9 @@ def test_first_visit_shows_an_empty_board_read_by_the_shipped_model(canvas):
     assert (call["width"], call["height"]) == (280, 280)
     assert call["stroke_color"] == "#FFFFFF" and call["background_color"] == "#000000"
     assert call["return_image_data"] is True and call["drawing_mode"] == "freedraw"
-    assert len(at.radio) == 0                              # nothing to choose from
-    assert any("**Shipped default**" in c.value for c in at.caption)
+    radio = at.radio(key="draw_model_choice")              # the shipped CNN, or the shipped MLP
+    assert radio.options == ["Shipped default", "Shipped MLP"] and radio.value == "Shipped default"
+    assert any("**Shipped default**" in c.value and "CNN" in c.value for c in at.caption)
     assert any("Draw a digit on the board" in i.value for i in at.info)
     assert len(at.metric) == 0
 
@@ -135,7 +136,7 @@ def test_session_model_is_preferred_and_others_are_offered(canvas):
     at.session_state["train_session"] = types.SimpleNamespace(model=mnist_model())
     at.switch_page("pages/draw.py").run()
     radio = at.radio(key="draw_model_choice")
-    assert radio.options == ["Trained in this session", "Shipped default"]
+    assert radio.options == ["Trained in this session", "Shipped default", "Shipped MLP"]
     assert radio.value == "Trained in this session"
 
 
@@ -144,7 +145,7 @@ def test_a_model_for_another_dataset_in_the_session_is_ignored(canvas):
     at.session_state["model"] = nn.MLP([2, 8, 2])
     at.switch_page("pages/draw.py").run()
     assert not at.exception
-    assert len(at.radio) == 0
+    assert at.radio(key="draw_model_choice").options == ["Shipped default", "Shipped MLP"]
 
 
 def test_uploading_a_model_selects_it_and_a_bad_file_is_reported(canvas):
@@ -153,13 +154,13 @@ def test_uploading_a_model_selects_it_and_a_bad_file_is_reported(canvas):
     at.file_uploader(key="draw_upload").upload("mine.npz", model_to_bytes(mnist_model())).run()
     assert not at.exception
     radio = at.radio(key="draw_model_choice")
-    assert radio.options == ["Uploaded", "Shipped default"] and radio.value == "Uploaded"
+    assert radio.options == ["Uploaded", "Shipped default", "Shipped MLP"] and radio.value == "Uploaded"
     reading = at.metric[0].value                           # what the uploaded model reads
     at.file_uploader(key="draw_upload").upload("junk.npz", b"not a model").run()
     assert not at.exception
     assert any("junk\\.npz was not loaded: not a readable" in e.value for e in at.error)
     radio = at.radio(key="draw_model_choice")              # the model in use is kept
-    assert radio.options == ["Uploaded", "Shipped default"] and radio.value == "Uploaded"
+    assert radio.options == ["Uploaded", "Shipped default", "Shipped MLP"] and radio.value == "Uploaded"
     assert any("Using mine\\.npz, uploaded earlier" in c.value for c in at.caption)
     assert at.metric[0].value == reading
 
@@ -170,7 +171,7 @@ def test_a_bad_first_upload_keeps_the_default_model(canvas):
     at.file_uploader(key="draw_upload").upload("junk.npz", b"not a model").run()
     assert not at.exception
     assert any("junk\\.npz was not loaded" in e.value for e in at.error)
-    assert len(at.radio) == 0
+    assert at.radio(key="draw_model_choice").value == "Shipped default"
     assert at.metric[0].value == "1"                       # still reading with the default
 
 
@@ -183,7 +184,7 @@ def test_random_mnist_digit_is_put_on_the_board_and_read(canvas, mnist_path, mon
     drawing = canvas.calls[-1]["initial_drawing"]
     assert drawing["objects"][0]["type"] == "Image"        # the digit is on the board itself
     assert digit.shape == (28, 28) and digit.dtype == np.uint8
-    expected = nn.load(DEFAULT_MODEL_PATH).predict(digit.reshape(1, -1) / 255.0)[0]
+    expected = nn.load(CNN_MODEL_PATH).predict(digit.reshape(1, -1) / 255.0)[0]   # the default
     assert at.metric[0].value == str(expected)
     assert any(f"labelled **{sample['label']}**" in c.value for c in at.caption)
 

@@ -1,0 +1,52 @@
+"""The shipped CNN (models/mnist-cnn.npz) on the Draw page: MNIST test digits moved and rescaled on
+the 280x280 board read as the originals (issue 11's canvas figure), and the page's choice of model."""
+import numpy as np
+import pytest
+from test_draw_robustness import on_board
+
+import nn
+from nn.core import Sequential
+from nn.draw import (CNN_MODEL_PATH, DEFAULT_MODEL_PATH, describe_model, load_mnist_model,
+                     mnist_model_problem, model_choices, predict_drawing)
+from nn.preprocess import to_mnist
+
+N_DIGITS = 1000
+MIN_AGREEMENT = 0.99
+
+
+@pytest.mark.mnist
+def test_shipped_cnn_reads_moved_and_resized_digits_as_the_originals(mnist_path):
+    with np.load(mnist_path) as f:
+        x_test = f["x_test"]
+    rng = np.random.default_rng(2024)
+    digits = x_test[rng.choice(len(x_test), N_DIGITS, replace=False)]
+    model = nn.load(CNN_MODEL_PATH)
+    original = model.predict(digits.reshape(N_DIGITS, -1) / np.float32(255))
+    drawn = np.stack([to_mnist(on_board(d, rng)).ravel() for d in digits])
+    agreement = float((model.predict(drawn) == original).mean())
+    print(f"\nCNN agreement on {N_DIGITS} moved/resized MNIST test digits: {agreement:.1%}")
+    assert agreement >= MIN_AGREEMENT
+
+
+def test_shipped_cnn_is_small_and_reads_digits():
+    assert CNN_MODEL_PATH.stat().st_size <= 1024 * 1024
+    model = load_mnist_model(CNN_MODEL_PATH)
+    assert isinstance(model, Sequential) and model.n_params < 100_000
+    assert mnist_model_problem(model) is None and model.meta["preprocessing"] == "mnist-28x28/255"
+    assert model.meta["history"][-1]["val_accuracy"] >= 0.99
+    assert "CNN" in describe_model(model) and "MNIST test set" in describe_model(model)
+    board = np.zeros((280, 280, 4), np.uint8)
+    board[40:240, 130:150, :] = 255                                    # a 1
+    assert predict_drawing(model, board).digit == 1
+
+
+def test_a_cnn_for_other_inputs_is_refused():
+    from nn.core import build_network
+    small = build_network("conv 3x3x4, dense 8", (1, 8, 8), 10)
+    assert "784" in mnist_model_problem(small)
+
+
+def test_the_shipped_cnn_comes_before_the_shipped_mlp():
+    cnn, mlp = nn.load(CNN_MODEL_PATH), nn.load(DEFAULT_MODEL_PATH)
+    assert list(model_choices(None, None, cnn, mlp)) == ["Shipped default", "Shipped MLP"]
+    assert list(model_choices(mlp, None, cnn, mlp))[0] == "Trained in this session"
