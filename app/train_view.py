@@ -15,16 +15,18 @@ import numpy as np
 import streamlit as st
 
 import nn
-from app import inside_view, own_data
+from app import cnn_view, inside_view, own_data
 from nn import pictures, plots
 from nn.activations import ACTIVATIONS
 from nn.app_state import (WIDGET_LIMITS, TrainSession, config_from_query, config_to_query,
-                          format_seconds, history_csv, model_changed, plain)
+                          format_seconds, history_csv, model_changed, model_settings, plain)
 from nn.blas_threads import one_blas_thread
-from nn.config import MAX_EPOCHS, MAX_HIDDEN_LAYERS, MAX_HIDDEN_SIZE, ConfigError, RunConfig
+from nn.config import (CNN_ACTIVATIONS, CNN_INITS, IMAGE_SHAPES, LR_SCHEDULES, MAX_EPOCHS, MAX_HIDDEN_LAYERS,
+                       MAX_HIDDEN_SIZE, ConfigError, RunConfig)
+from nn.core import CNN_PRESETS
 from nn.data import TOY_DATASETS, Dataset, DatasetUnavailable
-from nn.experiment import (check_param_limit, config_from_preset, count_params,
-                           estimate_config_epoch_seconds, layer_sizes_for, load_data)
+from nn.experiment import (check_config_limit, config_from_preset, count_config_params,
+                           estimate_config_epoch_seconds, load_data)
 from nn.hosting import limits
 from nn.init import INITS
 from nn.io import model_to_bytes
@@ -42,7 +44,12 @@ DATASET_LABELS = {"moons": "Two moons (2-D)", "circles": "Circles (2-D)", "digit
 PRESET_HELP = {"moons": "Our fast default for two moons: 2-32-32-2 ReLU, Adam.",
                "mnist": "Our fast default for MNIST: 784-256-10 ReLU, SGD with momentum.",
                "seed-moons": "The moons tutorial: 2-64-2 ReLU, plain SGD, batch 10.",
-               "seed-mnist": "The MNIST tutorial: 784-5-10 sigmoid, full-batch GD, 1000 iterations."}
+               "seed-mnist": "The MNIST tutorial: 784-5-10 sigmoid, full-batch GD, 1000 iterations.",
+               "mnist-cnn": "A convolutional network for MNIST: two conv+pool blocks, dense 128, Adam "
+                            "with a cosine schedule, augmented images; 99%+ in 6 epochs."}
+DEFAULT_ARCH = CNN_PRESETS["mnist-cnn"]["arch"]
+DEFAULT_AUGMENT = CNN_PRESETS["mnist-cnn"]["augment"]
+NETWORK_KINDS = ("MLP", "CNN")
 GRID_IMAGES = 24
 
 
@@ -74,6 +81,9 @@ def _widget_values(cfg: dict[str, Any]) -> dict[str, Any]:
     values["layers"] = min(len(hidden), MAX_LAYERS)
     for i in range(MAX_LAYERS):
         values[f"h{i}"] = hidden[i] if i < len(hidden) else hidden[-1]
+    values["kind"] = "CNN" if cfg.get("arch") else "MLP"       # a CNN: its text and augmentation
+    values["arch"] = cfg.get("arch") or DEFAULT_ARCH
+    values["augment_on"] = bool(cfg.get("augment")) if cfg.get("arch") else True
     return values
 
 
@@ -119,7 +129,20 @@ def current_config() -> RunConfig:
         values["hidden"] = [int(ss[W + f"h{i}"]) for i in range(int(ss[W + "layers"]))]
     for k in ("n_samples", "epochs", "seed"):
         values[k] = int(values[k])
+    _network_kind(values)
     return RunConfig.from_dict(values).validate()
+
+
+def _network_kind(values: dict[str, Any]) -> None:
+    """``arch`` and ``augment`` from the MLP/CNN choice (an MLP for a dataset without images)."""
+    ss = st.session_state
+    cnn = values["dataset"] in IMAGE_SHAPES and ss.get(W + "kind", "CNN" if values.get("arch") else "MLP") == "CNN"
+    if not cnn:
+        values["arch"] = values["augment"] = None
+        return
+    values["arch"] = str(ss.get(W + "arch", values.get("arch") or DEFAULT_ARCH))
+    if W + "augment_on" in ss:
+        values["augment"] = dict(DEFAULT_AUGMENT) if ss[W + "augment_on"] else None
 
 
 def _apply_preset(name: str) -> None:
@@ -142,7 +165,7 @@ def sidebar() -> tuple[RunConfig | None, list[str]]:
     with st.sidebar:
         st.subheader("Presets")
         cols = st.columns(2)
-        for i, name in enumerate(("moons", "mnist", "seed-moons", "seed-mnist")):
+        for i, name in enumerate(("moons", "mnist", "seed-moons", "seed-mnist", "mnist-cnn")):
             cols[i % 2].button(name, key=f"preset.{name}", help=PRESET_HELP[name],
                                on_click=_apply_preset, args=(name,), width="stretch")
         _data_widgets()
@@ -151,14 +174,14 @@ def sidebar() -> tuple[RunConfig | None, list[str]]:
         _training_widgets()
     try:
         cfg = current_config()
-        check_param_limit(layer_sizes_for(cfg, own_data.current(cfg)))
+        check_config_limit(cfg, own_data.current(cfg))
     except ConfigError as exc:
-        if exc.param == "hidden":
+        if exc.param in ("hidden", "arch"):
             network_note.error(plain(exc, limit=400), icon=":material/block:")
         messages.append(f"Invalid setting **{exc.param}**: {plain(exc, limit=400)}")
         return None, messages
     limit = limits().max_params
-    network_note.caption(f"{count_params(layer_sizes_for(cfg, own_data.current(cfg))):,} parameters (this server's limit: {limit:,})")
+    network_note.caption(f"{count_config_params(cfg, own_data.current(cfg)):,} parameters (this server's limit: {limit:,})")
     ss[CFG] = cfg.to_dict()
     query = config_to_query(cfg)
     if {k: st.query_params.get(k) for k in st.query_params} != query:
@@ -181,6 +204,13 @@ def _data_widgets() -> None:
 
 def _network_widgets() -> None:
     st.subheader("Network")
+    if st.session_state[W + "dataset"] in IMAGE_SHAPES:
+        st.segmented_control("Kind", NETWORK_KINDS, key=_restore("kind"), required=True,
+                             help="MLP: fully connected layers. CNN: convolutional layers that "
+                                  "slide small filters over the image, then dense layers.")
+        if st.session_state[W + "kind"] == "CNN":
+            _cnn_widgets()
+            return
     st.slider("Hidden layers", 1, MAX_LAYERS, key=_restore("layers"))
     n = st.session_state[W + "layers"]
     cols = st.columns(min(n, 3))
@@ -191,6 +221,25 @@ def _network_widgets() -> None:
     c1.selectbox("Activation", list(ACTIVATIONS), key=_restore("activation"))
     c2.selectbox("Initialisation", list(INITS), key=_restore("init"),
                  help="small: 0.01·N(0,1); normal: N(0,1); he: N(0, 2/fan_in); xavier: N(0, 1/fan_in)")
+
+
+def _cnn_widgets() -> None:
+    st.text_input("Architecture", key=_restore("arch"), max_chars=2000,
+                  help="Comma-separated: 'conv 5x5x16' (a 5x5 convolution, 16 filters; options "
+                       "'stride 2', 'pad 1' or 'pad same'), 'pool 2' (2x2 max-pooling), 'dense 128', "
+                       "'dropout 0.25'. The activation follows each conv and dense layer; an output "
+                       f"layer with one unit per class ends the network. Default: {DEFAULT_ARCH}")
+    for name, allowed in (("activation", CNN_ACTIVATIONS), ("init", CNN_INITS)):
+        if st.session_state[_restore(name)] not in allowed:   # e.g. the MLP's 'small' init
+            st.session_state[W + name] = allowed[0]
+    c1, c2 = st.columns(2)
+    c1.selectbox("Activation", list(CNN_ACTIVATIONS), key=_restore("activation"))
+    c2.selectbox("Initialisation", list(CNN_INITS), key=_restore("init"),
+                 help="he: N(0, 2/fan_in); xavier: U(-a, a), a = sqrt(6/(fan_in + fan_out))")
+    st.checkbox("Augment the training images", key=_restore("augment_on"),
+                help="Each minibatch's images moved by up to ±{shift:g} px, turned by up to ±{rotate:g}° "
+                     "and scaled by up to ±{scale:.0%}: drawings on the Draw page read better."
+                     .format(**DEFAULT_AUGMENT))
 
 
 def _training_widgets() -> None:
@@ -204,6 +253,9 @@ def _training_widgets() -> None:
                      format_func=lambda v: f"{v:g}")
     st.select_slider("Batch size", _options(BATCH_STEPS, ss[batch]), key=batch,
                      help="'full' = full-batch gradient descent (one step per epoch)")
+    st.selectbox("Learning-rate schedule", list(LR_SCHEDULES), key=_restore("lr_schedule"),
+                 help="cosine: epoch e of E trains at lr·(1 + cos(πe/E))/2, from the full rate "
+                      "down towards 0")
     c1, c2 = st.columns(2)
     c1.number_input("Epochs", 1, MAX_EPOCHS, step=1, key=_restore("epochs"))
     c2.number_input("Seed", 0, 2**32 - 1, step=1, key=_restore("seed"))
@@ -288,8 +340,8 @@ def _estimate(cfg: RunConfig, data: Dataset | None = None) -> None:
                    f"({cfg.epochs:,} epochs: about {format_seconds(seconds * cfg.epochs)}).")
 
 
-def _layers(model: nn.MLP) -> str:
-    return "-".join(map(str, model.layer_sizes))
+def _layers(model: Any) -> str:
+    return "-".join(map(str, model.layer_sizes)) if isinstance(model, nn.MLP) else "cnn"
 
 
 # --- model files ---------------------------------------------------------------------------------
@@ -301,7 +353,7 @@ def _on_upload() -> None:
         cfg = current_config()
         data = dataset(cfg)
         model = nn.load(file.getvalue())
-        arch = dict(hidden=model.layer_sizes[1:-1], activation=model.activation, init=model.init)
+        arch = model_settings(model)             # hidden sizes, or a CNN's architecture text
         cfg = RunConfig.from_dict({**cfg.to_dict(), **arch}).validate()
         session().adopt(model, cfg, data)        # checks all first: on error nothing changes
     except Exception as exc:                     # whatever the file does, the session's model stays
@@ -358,6 +410,7 @@ class View:
     after: Any
     draws: int = 0
     inside: Any = None                   # app.inside_view.Slots
+    cnn: Any = None                      # app.cnn_view.Slots (a CNN's filters and feature maps)
 
 
 def layout() -> View:
@@ -474,6 +527,7 @@ def draw(view: View, s: TrainSession, data: Dataset | None, final: bool) -> None
     _data_view(view, s, data, final)
     if final and data.image_shape is not None:
         _after_training(view, s, data)
+    cnn_view.draw(view.cnn, s, data, final)
     inside_view.draw(view.inside, s, data, final)
 
 
@@ -504,6 +558,7 @@ def live(data: Dataset | None) -> None:
     run at the next redraw; the trainer keeps its place, so nothing is lost.
     """
     s, view = session(), layout()
+    view.cnn = cnn_view.layout(s, data)
     view.inside = inside_view.layout(s, data)
     if s.trainer is not None:
         s.trainer.stop()                 # an older run of this page may still be training...

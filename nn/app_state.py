@@ -17,15 +17,17 @@ from typing import Any, Iterator, Mapping
 
 import numpy as np
 
-from .config import ConfigError, RunConfig
+from .config import AUGMENT_KEYS, ConfigError, RunConfig
 from .data import TOY_DATASETS, Dataset
 from .experiment import build_model, build_trainer, check_model_fits, config_from_preset
 from .hosting import limits
+from .core import Sequential
 from .model import MLP
 from .presets import PRESETS
 from .training import Record, Trainer, TrainingDiverged
 
-TRAIN_FIELDS = ("optimizer", "lr", "batch_size", "momentum", "weight_decay", "seed")
+TRAIN_FIELDS = ("optimizer", "lr", "batch_size", "momentum", "weight_decay", "seed", "lr_schedule",
+                "augment")
 HISTORY_COLUMNS = ("epoch", "step", "seconds", "train_loss", "train_accuracy", "val_loss",
                    "val_accuracy", "end_of_epoch")
 DEFAULT_PRESET = "moons"
@@ -53,10 +55,19 @@ def plain(text: Any, limit: int = 120) -> str:
 
 # --- URL <-> config ------------------------------------------------------------------------------
 def config_to_query(cfg: RunConfig) -> dict[str, str]:
-    """Every setting as a short string, e.g. ``hidden=32-32``, ``lr=0.01``, ``batch_size=full``."""
+    """Every setting as a short string, e.g. ``hidden=32-32``, ``lr=0.01``, ``batch_size=full``,
+    ``arch=conv 5x5x16, pool 2, dense 128``, ``augment=2-10-0.1`` (shift, rotate, scale); a
+    setting that is None (no ``arch``, no ``augment``) is left out."""
     out = {}
     for name, value in cfg.to_dict().items():
-        out[name] = "-".join(str(v) for v in value) if name == "hidden" else f"{value:g}" if isinstance(value, float) else str(value)
+        if value is None:
+            continue
+        if name == "hidden":
+            out[name] = "-".join(str(v) for v in value)
+        elif name == "augment":
+            out[name] = "-".join(f"{float(value[k]):g}" for k in AUGMENT_KEYS)
+        else:
+            out[name] = f"{value:g}" if isinstance(value, float) else str(value)
     return out
 
 
@@ -66,6 +77,15 @@ def _parse(name: str, text: str) -> Any:
         return [int(v) for v in text.replace(",", "-").split("-") if v.strip()]
     if name == "batch_size":
         return "full" if text == "full" else int(text)
+    if name == "arch":
+        return None if text.strip().lower() in ("", "none", "mlp") else text
+    if name == "augment":
+        if text.strip().lower() in ("", "none", "off"):
+            return None
+        numbers = [float(v) for v in text.replace(",", "-").split("-") if v.strip()]
+        if len(numbers) != len(AUGMENT_KEYS):
+            raise ValueError(f"augment takes {len(AUGMENT_KEYS)} numbers")
+        return dict(zip(AUGMENT_KEYS, numbers))
     if "int" in str(kind):
         return int(text)
     if "float" in str(kind):
@@ -128,13 +148,36 @@ def _first(value: Any) -> str | None:
 
 def model_changed(old: RunConfig, new: RunConfig) -> list[str]:
     """Settings that shape the network or its data and differ between ``old`` and ``new``."""
-    fields = ["dataset", "hidden", "activation", "init"]
+    fields = ["dataset", "arch", "activation", "init"]
+    if old.arch is None and new.arch is None:
+        fields.insert(1, "hidden")           # a CNN has no hidden sizes of this kind
     if old.dataset == new.dataset and old.dataset in TOY_DATASETS:
         fields += ["n_samples", "noise", "test_size"]
     elif old.dataset == new.dataset == "digits":
         fields.append("test_size")
     a, b = old.to_dict(), new.to_dict()
     return [f for f in fields if a[f] != b[f]]
+
+
+def model_settings(model: MLP | Sequential) -> dict[str, Any]:
+    """The settings that describe ``model``'s network (for a model read from a file): ``hidden``
+    for an MLP, ``arch`` for a ``Sequential`` (ValueError if it has no architecture text)."""
+    if isinstance(model, Sequential):
+        arch = model.meta.get("arch")
+        if not isinstance(arch, str):
+            raise ValueError("this network file does not say its architecture ('arch'), so the page "
+                             "cannot show or continue its settings")
+        init = model.init if model.init in ("he", "xavier") else "he"
+        return dict(arch=arch, activation=model.activation, init=init)
+    return dict(hidden=model.layer_sizes[1:-1], activation=model.activation, init=model.init,
+                arch=None, augment=None)
+
+
+def describe_network(model: MLP | Sequential) -> str:
+    """'784-256-10' for an MLP, 'CNN conv 5x5x16, pool 2, ... (80,202 parameters)' otherwise."""
+    if isinstance(model, Sequential):
+        return f"CNN {model.meta.get('arch') or 'network'} ({model.n_params:,} parameters)"
+    return "-".join(map(str, model.layer_sizes))
 
 
 def history_csv(history: list[Record]) -> str:
@@ -198,7 +241,7 @@ class TrainSession:
 
     def _clear(self) -> None:
         self.cfg: RunConfig | None = None         # the settings the model was built / trained with
-        self.model: MLP | None = None
+        self.model: MLP | Sequential | None = None
         self.trainer: Trainer | None = None
         self.running = False
         self.target = 0                           # train until trainer.epochs_done == target
@@ -233,7 +276,7 @@ class TrainSession:
         self.model = build_model(cfg, data)
         self._new_trainer(cfg, data)
 
-    def adopt(self, model: MLP, cfg: RunConfig, data: Dataset) -> None:
+    def adopt(self, model: MLP | Sequential, cfg: RunConfig, data: Dataset) -> None:
         """Take an uploaded model. Everything is checked first (it fits ``data``, its size, its
         history): on any error (ValueError) the session keeps its model and history untouched."""
         check_model_fits(model, data)
@@ -246,8 +289,9 @@ class TrainSession:
         self.cfg, self.model, self.trainer = cfg, model, trainer
         self.target = self.run_from = self.trainer.epochs_done
         self.uploaded = True
-        self.notice = (f"Loaded a model with layers {model.layer_sizes}, trained "
-                       f"{self.epoch:g} epochs.")
+        what = (f"a {describe_network(model)}" if isinstance(model, Sequential)
+                else f"a model with layers {model.layer_sizes}")
+        self.notice = f"Loaded {what}, trained {self.epoch:g} epochs."
 
     def _new_trainer(self, cfg: RunConfig, data: Dataset) -> None:
         self.trainer = build_trainer(cfg, data, self.model)
