@@ -36,7 +36,8 @@ from nn.data import load_dataset  # noqa: E402
 
 
 def lr_at(preset: dict, epoch: int) -> float:
-    """The learning rate of epoch ``epoch`` (0-based): cosine decay per epoch, if the preset has it."""
+    """The learning rate of epoch ``epoch`` (0-based): cosine decay per epoch, if the preset has it
+    (as ``nn.Trainer`` applies ``TrainConfig.lr_schedule``; Keras and PyTorch are given it here)."""
     lr, epochs = preset["lr"], preset["epochs"]
     if preset.get("lr_schedule") == "cosine":
         return lr * 0.5 * (1 + math.cos(math.pi * epoch / epochs))
@@ -67,12 +68,10 @@ def bench_nn(data, preset: dict, epochs: int, augment: bool = False) -> tuple[li
     if augment:
         model.augment = Augment(**preset["augment"]).validate()
     cfg = nn.TrainConfig(optimizer=preset["optimizer"], lr=preset["lr"], batch_size=preset["batch_size"],
-                         epochs=epochs, seed=preset["seed"], report_every=3600)
+                         epochs=epochs, seed=preset["seed"], report_every=3600,
+                         lr_schedule=preset.get("lr_schedule", "constant"))   # the trainer applies it
     trainer = nn.Trainer(model, data.X_train, data.y_train, config=cfg)   # no per-epoch evaluation
-    ends = []
-    for epoch in range(epochs):
-        trainer.optimizer.lr = lr_at(dict(preset, epochs=epochs), epoch)
-        ends += [r["seconds"] for r in trainer.run(1) if r["end_of_epoch"]]
+    ends = [r["seconds"] for r in trainer.run() if r["end_of_epoch"]]
     return [float(t) for t in np.diff([0.0, *ends])], model.score(data.X_test, data.y_test)
 
 

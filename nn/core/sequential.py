@@ -43,10 +43,15 @@ _malloc_tuned = False
 
 
 def _keep_freed_memory() -> None:
-    """Let glibc's malloc keep freed blocks (up to 256 MB) for reuse instead of handing them back
-    to the system after every step: a training step allocates and frees about 50 MB of im2col
-    copies and activations, and fresh pages cost a page fault each (measured: 18% of a step's
-    time in the kernel, 2% after). No-op elsewhere than glibc."""
+    """Let glibc's malloc serve a step's big blocks (up to 32 MB) from its heap and keep up to
+    32 MB of freed memory per heap for reuse, instead of mapping fresh pages for every im2col copy
+    and activation and handing them back after each step: fresh pages cost a page fault each.
+
+    A process-wide setting (the app's server included), so kept only because measured and bounded
+    (mnist-cnn, batch 128, 2 cores, load 3.5, 150 steps): 22 ms a step against 28-31 ms without,
+    kernel time 0.6 s against 1.0-2.0 s; resident memory after a 10,000-image evaluation 112 MB
+    against 198 MB without (a 256 MB trim threshold kept 204 MB for no further gain). At most
+    32 MB of freed memory stays per malloc arena. No-op elsewhere than glibc."""
     global _malloc_tuned
     if _malloc_tuned:
         return
@@ -56,7 +61,7 @@ def _keep_freed_memory() -> None:
         libc = ctypes.CDLL("libc.so.6")
         M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
         libc.mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024)      # glibc's maximum on 64-bit
-        libc.mallopt(M_TRIM_THRESHOLD, 256 * 1024 * 1024)
+        libc.mallopt(M_TRIM_THRESHOLD, 32 * 1024 * 1024)
     except (OSError, AttributeError):
         pass
 
