@@ -58,9 +58,9 @@ def filters_image(model: Sequential, width: int = 560) -> np.ndarray:
     scale_each = np.abs(W).max(axis=(1, 2), keepdims=True)
     tiles = [diverging(w) for w in W / np.where(scale_each > 0, scale_each, 1)]
     kh, kw = W.shape[1:]
-    per_row = min(len(tiles), 16)
-    scale = max(2, min(8, (width + GAP) // per_row // (kw + 1)))
-    title = f"First conv layer: {len(tiles)} filters {kh}x{kw} (red: positive weights, blue: negative)"
+    per_row = min(len(tiles), 8)
+    scale = max(2, min(10, (width + GAP) // per_row // (kw + 1)))
+    title = f"First conv layer: {len(tiles)} filters {kh}x{kw} (red: positive, blue: negative weights)"
     return np.asarray(_titled(title, _tiles(tiles, per_row, scale), width))
 
 
