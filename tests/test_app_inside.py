@@ -139,6 +139,7 @@ def test_health_follows_the_records_within_its_time_budget(monkeypatch, budget):
 def test_draw_page_shows_activations_and_pushing_units_on_request(canvas):  # noqa: F811
     canvas.image = one()
     at = draw_page()
+    at.radio(key="draw_model_choice").set_value("Shipped MLP").run()  # the default is a CNN
     assert len(at.get("image")) == 1                              # off by default: the preview only
     at.toggle(key="draw_inside").set_value(True).run()
     assert not at.exception and len(at.get("image")) == 3
