@@ -7,19 +7,12 @@ import re
 
 import pytest
 from PIL import Image
+from browser_pages import open_train_page
 
 pytestmark = pytest.mark.browser
 
 MAIN = "[data-testid='stMain']"
 PROGRESS = "[data-testid='stProgress']"
-
-
-def _open(page, url: str):
-    page.goto(url)
-    page.wait_for_selector('[data-testid="stApp"]', timeout=30_000)
-    main = page.get_by_test_id("stMain")
-    main.get_by_role("button", name="Train", exact=True).wait_for(timeout=30_000)
-    return main
 
 
 def _look(main, name: str) -> None:
@@ -60,7 +53,7 @@ def _shoot_section(page, path, until: str | None = None, width: int = 1400) -> N
 
 
 def test_moons_inside_view_steps_a_fresh_model_then_live_and_neurons(app_url, page, artifacts):
-    main = _open(page, app_url + "/?preset=moons&hidden=8-8&epochs=300")
+    main = open_train_page(page, app_url + "/?preset=moons&hidden=8-8&epochs=300")
     _look(main, "Step through backprop")                  # Step before any training: a fresh model
 
     def equations() -> str:
@@ -88,7 +81,7 @@ def test_moons_inside_view_steps_a_fresh_model_then_live_and_neurons(app_url, pa
 
 @pytest.mark.mnist
 def test_mnist_inside_view_weights_live_and_two_steps(mnist_path, app_url, page, artifacts):
-    main = _open(page, app_url + "/?preset=mnist&epochs=2&hidden=128")
+    main = open_train_page(page, app_url + "/?preset=mnist&epochs=2&hidden=128")
     main.get_by_text("Show the inside view while training").click()       # off by default for images
     main.get_by_role("button", name="Train", exact=True).click()
     page.get_by_text("start as noise").first.wait_for(timeout=120_000)

@@ -8,6 +8,7 @@ import re
 import numpy as np
 import pytest
 from sklearn.datasets import load_iris
+from browser_pages import open_train_page
 
 pytestmark = pytest.mark.browser
 
@@ -18,14 +19,6 @@ TO_SCREEN = """([title, x, y]) => {
   const L = gd._fullLayout, r = gd.getBoundingClientRect();
   return [r.left + L.xaxis._offset + L.xaxis.l2p(x), r.top + L.yaxis._offset + L.yaxis.l2p(y)];
 }"""
-
-
-def _open(page, url: str):
-    page.goto(url)
-    page.wait_for_selector('[data-testid="stApp"]', timeout=30_000)
-    main = page.get_by_test_id("stMain")
-    main.get_by_role("button", name="Train", exact=True).wait_for(timeout=30_000)
-    return main
 
 
 def _shoot(page, path, height: int = 1700) -> None:
@@ -66,7 +59,7 @@ def iris_csv(tmp_path_factory):
 
 
 def test_upload_a_table_and_train(app_url, page, artifacts, iris_csv):
-    main = _open(page, app_url + "/?preset=moons&dataset=table&hidden=16&epochs=60")
+    main = open_train_page(page, app_url + "/?preset=moons&dataset=table&hidden=16&epochs=60")
     assert "a link cannot carry the data" in main.inner_text()
     main.locator('[data-testid="stFileUploader"] input[type=file]').set_input_files(str(iris_csv))
     _wait_text(page, "112 training rows and 38 test rows")
@@ -81,7 +74,7 @@ def test_upload_a_table_and_train(app_url, page, artifacts, iris_csv):
 
 
 def test_click_points_onto_the_plane_then_train_on_moons(app_url, page, artifacts):
-    main = _open(page, app_url + "/?preset=moons&dataset=points&hidden=16-16&epochs=200")
+    main = open_train_page(page, app_url + "/?preset=moons&dataset=points&hidden=16-16&epochs=200")
     assert "0 points (" in main.inner_text()
     _click_plane(page, -1.0, 0.5, 0)
     _click_plane(page, 1.0, -0.5, 1)

@@ -8,18 +8,11 @@ from pathlib import Path
 import pytest
 
 import nn
+from browser_pages import open_train_page
 
 pytestmark = pytest.mark.browser
 
 PROGRESS = '[data-testid="stProgress"]'
-
-
-def _open(page, url: str):
-    page.goto(url)
-    page.wait_for_selector('[data-testid="stApp"]', timeout=30_000)
-    main = page.get_by_test_id("stMain")
-    main.get_by_role("button", name="Train", exact=True).wait_for(timeout=30_000)
-    return main
 
 
 def _wait_status(page, text: str, timeout: int = 60_000) -> str:
@@ -38,7 +31,7 @@ def _shoot(page, path, height: int = 1900) -> None:
 
 
 def test_train_moons_shows_loss_and_boundary(app_url, page, artifacts):
-    main = _open(page, app_url + "/?preset=moons&epochs=30")
+    main = open_train_page(page, app_url + "/?preset=moons&epochs=30")
     main.get_by_role("button", name="Train", exact=True).click()
     page.wait_for_function("document.querySelectorAll('.js-plotly-plot').length >= 3", timeout=30_000)
     assert "Loss" in page.locator(".js-plotly-plot .gtitle").all_text_contents()
@@ -67,7 +60,7 @@ LIVE_PICTURES = "[data-testid='stMain'] [data-testid='stImage'] img"
 
 
 def test_stop_keeps_model_then_continue(app_url, page, artifacts):
-    main = _open(page, app_url + "/?preset=moons&epochs=1000")
+    main = open_train_page(page, app_url + "/?preset=moons&epochs=1000")
     main.get_by_role("button", name="Train", exact=True).click()
     _wait_status(page, "elapsed", 30_000)
     # live: the two curves and the decision boundary as still pictures, redrawn as it learns
@@ -93,7 +86,7 @@ def test_stop_keeps_model_then_continue(app_url, page, artifacts):
 
 
 def test_diverging_run_is_explained(app_url, page, artifacts):
-    main = _open(page, app_url + "/?preset=moons&lr=50&epochs=5")
+    main = open_train_page(page, app_url + "/?preset=moons&lr=50&epochs=5")
     main.get_by_role("button", name="Train", exact=True).click()
     page.get_by_text("Training diverged").first.wait_for(timeout=30_000)
     assert "learning rate" in main.inner_text()
@@ -101,7 +94,7 @@ def test_diverging_run_is_explained(app_url, page, artifacts):
 
 
 def test_digits_shows_image_grid_confusion_and_wrong_gallery(app_url, page, artifacts):
-    main = _open(page, app_url + "/?preset=moons&dataset=digits&hidden=32&epochs=15&lr=0.01")
+    main = open_train_page(page, app_url + "/?preset=moons&dataset=digits&hidden=32&epochs=15&lr=0.01")
     main.get_by_role("button", name="Train", exact=True).click()
     _wait_status(page, "Done")
     page.wait_for_function("document.querySelectorAll('.js-plotly-plot').length >= 5", timeout=30_000)
@@ -113,7 +106,7 @@ def test_digits_shows_image_grid_confusion_and_wrong_gallery(app_url, page, arti
 def test_a_bad_link_warns_in_plain_text(app_url, page, artifacts):
     evil = "[Click here](https://evil.example) ![x](https://evil.example/i.png)"
     from urllib.parse import quote
-    main = _open(page, app_url + f"/?preset={quote(evil)}&momentum=0.9999&optimizer=momentum&noise=1.5"
+    main = open_train_page(page, app_url + f"/?preset={quote(evil)}&momentum=0.9999&optimizer=momentum&noise=1.5"
                                f"&activation={quote('[a](https://evil.example)')}")
     page.get_by_text("Unknown preset").first.wait_for(timeout=30_000)
     text = main.inner_text().replace("\u2060", "")       # word joiners keep addresses unlinked

@@ -1,0 +1,12 @@
+"""Opening the app's pages in headless Chromium, shared by the browser tests."""
+from __future__ import annotations
+
+
+def open_train_page(page, url: str):
+    """Go to ``url`` (the Train page, a link's settings in its query) and wait until the page is
+    ready to train; returns the main area's locator."""
+    page.goto(url)
+    page.wait_for_selector('[data-testid="stApp"]', timeout=30_000)
+    main = page.get_by_test_id("stMain")
+    main.get_by_role("button", name="Train", exact=True).wait_for(timeout=30_000)
+    return main
