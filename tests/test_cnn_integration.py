@@ -320,3 +320,20 @@ def test_train_page_refuses_a_bad_architecture_with_a_message():
     assert not at.exception
     assert at.button(key="train.go").disabled
     assert any("pool size" in str(w.value) for w in at.warning)
+
+
+def test_train_page_takes_an_uploaded_cnn_and_continues_it():
+    cfg = digits_cnn()
+    data = load_data(cfg)
+    trainer = build_trainer(cfg, data)
+    list(trainer.run())
+    at = open_app(dataset="digits", epochs="1")
+    at.file_uploader(key="tw.upload").set_value(
+        ("cnn.npz", model_to_bytes(trainer.model), "application/octet-stream")).run()
+    assert not at.exception, at.exception
+    s = at.session_state["train_session"]
+    assert isinstance(s.model, Sequential) and s.epoch == 2 and s.cfg.arch == SMALL
+    assert at.query_params["arch"] == SMALL and at.text_input(key="tw.arch").value == SMALL
+    assert any("CNN" in i.value for i in at.info)
+    at.button(key="train.continue").click().run()
+    assert not at.exception and at.session_state["train_session"].epoch == 3
