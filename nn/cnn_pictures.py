@@ -31,12 +31,13 @@ def diverging(values: np.ndarray) -> np.ndarray:
     return rgb.astype(np.uint8)
 
 
-def _tiles(tiles: list[np.ndarray], per_row: int, scale: int) -> Image.Image:
+def _tiles(tiles: list[np.ndarray], per_row: int, scale: int,
+           gap_color: tuple[int, int, int] = BACKGROUND) -> Image.Image:
     """RGB tiles (same size) in rows of ``per_row``, each pixel scale x scale, GAP apart."""
     h, w = tiles[0].shape[:2]
     th, tw = h * scale, w * scale
     rows = -(-len(tiles) // per_row)
-    sheet = Image.new("RGB", (per_row * (tw + GAP) - GAP, rows * (th + GAP) - GAP), BACKGROUND)
+    sheet = Image.new("RGB", (per_row * (tw + GAP) - GAP, rows * (th + GAP) - GAP), gap_color)
     for k, tile in enumerate(tiles):
         big = np.kron(tile, np.ones((scale, scale, 1), np.uint8))
         sheet.paste(Image.fromarray(big), ((k % per_row) * (tw + GAP), (k // per_row) * (th + GAP)))
@@ -61,7 +62,8 @@ def filters_image(model: Sequential, width: int = 560) -> np.ndarray:
     per_row = min(len(tiles), 8)
     scale = max(2, min(10, (width + GAP) // per_row // (kw + 1)))
     title = f"First conv layer: {len(tiles)} filters {kh}x{kw} (red: positive, blue: negative weights)"
-    return np.asarray(_titled(title, _tiles(tiles, per_row, scale), width))
+    # grey gaps: a filter's white (zero) weights must not run into its neighbours
+    return np.asarray(_titled(title, _tiles(tiles, per_row, scale, gap_color=(120, 120, 120)), width))
 
 
 def _activated(model: Sequential, index: int, maps: np.ndarray) -> tuple[np.ndarray, str]:
@@ -86,8 +88,8 @@ def feature_maps_image(model: Sequential, x: np.ndarray, image_shape: tuple[int,
         maps, how = _activated(model, index, outputs[index])
         shown = maps[:MAX_MAPS]
         h, w = shown.shape[1:]
-        per_row = min(len(shown), 16)
-        scale = max(1, min(6, (width + GAP) // per_row // (w + 1)))
+        per_row = min(len(shown), 8 if w >= 12 else 16)     # big maps: fewer a row, larger
+        scale = max(1, min(4, (width + GAP) // per_row // (w + 1)))
         tiles = [_gray(_unit(m)) for m in shown]
         more = f", first {len(shown)} of {len(maps)}" if len(maps) > len(shown) else ""
         title = f"Conv layer {n}: {len(maps)} feature maps {h}x{w} ({how}{more})"
