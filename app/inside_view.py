@@ -338,7 +338,7 @@ def _on_step() -> None:
             view = stepper.step(sample=min(sample, stepper.batch_size - 1))
         inside.last_step, inside.steps_taken = view, inside.steps_taken + 1
         inside.step_error = None
-        s._test_cache = None                      # the model moved: test figures are stale
+        s.model_moved()
     except (ConfigError, ValueError, DatasetUnavailable) as exc:
         if STATE in st.session_state:
             st.session_state[STATE].step_error = str(exc)

@@ -357,6 +357,10 @@ class TrainSession:
         if self.trainer.epochs_done >= self.target:      # not when merely told to stop
             self.running = False
 
+    def model_moved(self) -> None:
+        """The weights changed outside training (a Step): the cached test figures are stale."""
+        self._test_cache = None
+
     # the model on the test set, computed once per state of the model (every rerun draws it)
     def test_log_proba(self, data: Dataset) -> np.ndarray:
         """Log-probabilities of the test set (chunked), cached until the model trains again."""

@@ -309,3 +309,12 @@ def test_page_hosting_mode_ignores_a_sent_scheduler_and_uses_the_operators(monke
 def test_page_local_mode_warns_that_the_cluster_is_trusted():
     at = open_page("pages/sweep.py")
     assert "trust" in at.text_input(key="sw_scheduler").help
+
+
+def test_a_cnn_preset_cannot_be_swept(capsys):
+    """The lockstep trains MLPs only: an --arch network is refused by name, not swept as an MLP."""
+    from nn.cli import main
+    with pytest.raises(SystemExit) as exit_info:
+        main(["sweep", "--preset", "mnist-cnn", "--values", "3", "4"])
+    assert exit_info.value.code == 2
+    assert "cannot be swept" in capsys.readouterr().err

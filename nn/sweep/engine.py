@@ -74,6 +74,9 @@ class SweepConfig:
             raise ConfigError("dtype", f"dtype (--dtype) must be one of: {', '.join(DTYPES)}; "
                                        f"got {self.dtype!r}")
         self.run.validate()
+        if self.run.arch is not None:
+            raise ConfigError("arch", "a sweep trains MLPs (networks in lockstep); a network given by "
+                                      f"--arch ({self.run.arch!r}) cannot be swept")
         if self.run.seed + self.trials - 1 > 2**32 - 1:
             raise ConfigError("seed", f"seed (--seed) plus trials must stay below 2**32; got "
                                       f"{self.run.seed} + {self.trials}")
