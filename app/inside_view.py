@@ -54,6 +54,8 @@ NEURON_WORDS = ("Each small square is one neuron's output over the same plane as
                 "boundary: a neuron computes `a = f(w1·x1 + w2·x2 + … + b)`, a weighted sum of the "
                 "layer before plus its **bias** `b` (its own offset: it moves where the neuron "
                 "switches on), passed through the activation `f`.")
+HEALTH_WORDS = ("Health per layer: gradient size, how much the weights move per record, dead or "
+                "saturated units.")
 RULE_WORDS = ("**Learning rule**: after each minibatch, every weight moves a little against its "
               "gradient, `W ← W − lr·dW` (momentum and Adam smooth these steps), so the loss "
               "goes down.")
@@ -85,6 +87,8 @@ class Slots:
     sample: int = 0
     last_picture: float = field(default=-1e9)
     picture_cost: float = 0.0
+    live_slots: tuple | None = None      # (main picture, health picture, readings), made once a run
+    live_readings: str = ""
 
 
 def inspectable(model: Any) -> bool:
@@ -221,10 +225,29 @@ def draw(slots: Slots | None, s: Any, data: Dataset | None, final: bool) -> None
 
 
 def _live_pictures(slots: Slots, inside: InsideState, data: Dataset) -> None:
+    """Redraw only the two pictures (and the readings when they change): the layout and its
+    captions are sent once a run, since every element sent costs the browser work while the
+    laptop's cores train."""
     now = time.perf_counter()
     if now - slots.last_picture < max(MIN_GAP, slots.picture_cost / PICTURE_BUDGET):
         return
-    _still_pictures(slots.pictures, inside, data, slots)
+    picture, words = _main_picture(inside, data, slots)
+    history = inside.monitor.history
+    if slots.live_slots is None:
+        with slots.pictures.container():
+            left, right = st.columns([1.5, 1])
+            slots.live_slots = (left.empty(), right.empty(), right.empty())
+            left.caption(words + " " + COLOURS)
+            right.caption(HEALTH_WORDS)
+    main, health, readings = slots.live_slots
+    if picture is not None:
+        main.image(picture)
+    if history:
+        health.image(ip.health_image(history))
+        text = _readings_text(history[-1])
+        if text != slots.live_readings:
+            readings.markdown(text)
+            slots.live_readings = text
     slots.last_picture = time.perf_counter()
     slots.picture_cost = slots.last_picture - now
 
@@ -261,8 +284,7 @@ def _still_pictures(slot: Any, inside: InsideState, data: Dataset, slots: Slots)
         if picture is not None:
             left.image(picture, caption=words)
         if history:
-            right.image(ip.health_image(history), caption="Health per layer: gradient size, how "
-                        "much the weights move per record, dead or saturated units.")
+            right.image(ip.health_image(history), caption=HEALTH_WORDS)
             right.markdown(_readings_text(history[-1]))
         left.caption(COLOURS + " " + RULE_WORDS)
 

@@ -81,7 +81,7 @@ def test_moons_inside_view_steps_a_fresh_model_then_live_and_neurons(app_url, pa
 
 @pytest.mark.mnist
 def test_mnist_inside_view_weights_live_and_two_steps(mnist_path, app_url, page, artifacts):
-    main = open_train_page(page, app_url + "/?preset=mnist&epochs=2&hidden=128")
+    main = open_train_page(page, app_url + "/?preset=mnist&epochs=12&hidden=128")
     main.get_by_text("Show the inside view while training").click()       # off by default for images
     main.get_by_role("button", name="Train", exact=True).click()
     page.get_by_text("start as noise").first.wait_for(timeout=120_000)
