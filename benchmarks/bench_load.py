@@ -129,15 +129,17 @@ def _train(v: Visitor, record: Visit, start: threading.Event, deadline: float) -
             return
 
 
-def poll_health(url: str, stop: threading.Event, worst: list[float]) -> None:
+def poll_health(url: str, stop: threading.Event, latencies: list[float], when: list[float]) -> None:
+    """Ask the health endpoint every 0.25 s; its answer times (and when each was asked)."""
     while not stop.is_set():
         t0 = time.monotonic()
         try:
             with urllib.request.urlopen(url + "/_stcore/health", timeout=10) as r:
                 r.read()
-            worst.append(time.monotonic() - t0)
+            latencies.append(time.monotonic() - t0)
         except OSError:
-            worst.append(float("inf"))
+            latencies.append(float("inf"))
+        when.append(t0)
         stop.wait(0.25)
 
 
@@ -165,10 +167,10 @@ def main() -> int:
 
     proc, url = start_server()
     visits = [Visit("mnist") for _ in range(args.mnist)] + [Visit("moons") for _ in range(args.moons)]
-    start, stop, health = threading.Event(), threading.Event(), []
+    start, stop, health, asked = threading.Event(), threading.Event(), [], []
     try:
         print(f"server at {url}, pid {proc.pid}; {len(visits)} visitors", flush=True)
-        poller = threading.Thread(target=poll_health, args=(url, stop, health), daemon=True)
+        poller = threading.Thread(target=poll_health, args=(url, stop, health, asked), daemon=True)
         poller.start()
         threads = [threading.Thread(target=visit, args=(url, v.preset, v, start, args.timeout))
                    for v in visits]
@@ -182,6 +184,9 @@ def main() -> int:
         wall = time.monotonic() - t0
         stop.set()
         poller.join()
+        slowest = max(range(len(health)), key=health.__getitem__, default=None)
+        if slowest is not None:
+            print(f"slowest health answer asked {asked[slowest] - t0:+.1f} s after the clicks")
         return report(visits, health, peak_mb(proc.pid), wall)
     finally:
         proc.terminate()
