@@ -7,8 +7,9 @@ from typing import Any, Callable, Iterator, Sequence
 import numpy as np
 
 from .activations import get_activation
+from .classifier import Classifier
 from .init import INITS, init_params
-from .losses import log_softmax, softmax_cross_entropy_grad
+from .losses import softmax_cross_entropy_grad
 
 DTYPES = ("float32", "float64")
 MAX_LAYER_SIZE = 100_000
@@ -44,7 +45,7 @@ class _Workspace:
         self.ones = np.ones(n, dtype)      # db = 1^T dZ through BLAS beats a column sum
 
 
-class MLP:
+class MLP(Classifier):
     """A multilayer perceptron with softmax output.
 
     ``layer_sizes`` lists the input size, the hidden sizes and the number of classes:
@@ -93,42 +94,6 @@ class MLP:
             if should_stop is not None and should_stop():
                 raise EvaluationStopped
             yield self._forward(np.asarray(X[start:start + EVAL_CHUNK], dtype=self.dtype))
-
-    def logits(self, X: np.ndarray) -> np.ndarray:
-        return _joined(list(self.logit_chunks(X)))
-
-    def log_proba(self, X: np.ndarray, should_stop: Callable[[], bool] | None = None) -> np.ndarray:
-        """Log-probabilities of each class (chunked, like ``logit_chunks``)."""
-        return _joined([log_softmax(z) for z in self.logit_chunks(X, should_stop)])
-
-    def predict_proba(self, X: np.ndarray) -> np.ndarray:
-        return np.exp(self.log_proba(X))
-
-    def predict(self, X: np.ndarray) -> np.ndarray:
-        return _joined([z.argmax(axis=1) for z in self.logit_chunks(X)])
-
-    def score(self, X: np.ndarray, y: np.ndarray) -> float:
-        """Accuracy on (X, y)."""
-        return float((self.predict(X) == np.asarray(y)).mean())
-
-    def loss(self, X: np.ndarray, y: np.ndarray) -> float:
-        """Mean cross-entropy on (X, y)."""
-        return self.evaluate(X, y)[0]
-
-    def evaluate(self, X: np.ndarray, y: np.ndarray,
-                 should_stop: Callable[[], bool] | None = None) -> tuple[float, float]:
-        """(mean cross-entropy, accuracy) on (X, y), one forward pass in chunks of ``EVAL_CHUNK``
-        rows; raises ``EvaluationStopped`` if ``should_stop()`` turns True between chunks."""
-        y = np.asarray(y)
-        loss_sum, correct, start = 0.0, 0, 0
-        for logits in self.logit_chunks(X, should_stop):
-            yc = y[start:start + len(logits)]
-            logp = log_softmax(logits)
-            loss_sum -= float(logp[np.arange(len(yc)), yc].sum(dtype=np.float64))
-            correct += int(np.count_nonzero(logits.argmax(axis=1) == yc))
-            start += len(logits)
-        n = len(y)
-        return (loss_sum / n, correct / n) if n else (float("nan"), float("nan"))
 
     # --- training --------------------------------------------------------------------------
     def loss_and_grads(self, X: np.ndarray, y: np.ndarray,
@@ -186,6 +151,3 @@ class MLP:
         for dst, src in zip(self.params, params, strict=True):
             np.copyto(dst, src)
 
-
-def _joined(parts: list[np.ndarray]) -> np.ndarray:
-    return parts[0] if len(parts) == 1 else np.concatenate(parts)

@@ -14,7 +14,8 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from ..losses import log_softmax, softmax_cross_entropy_grad
+from ..losses import softmax_cross_entropy_grad
+from ..classifier import Classifier
 from ..model import EvaluationStopped
 from .layers import ACTIVATION_LAYERS, INITS, Conv2D, Dropout, Layer, Shape
 
@@ -123,7 +124,7 @@ def _values_per_sample(layers: Sequence[Layer], input_shape: Shape, shapes: list
     return total
 
 
-class Sequential:
+class Sequential(Classifier):
     """Layers applied in order, then softmax cross-entropy.
 
     ``Sequential([Conv2D(16, 5), MaxPool2D(2), ReLU(), Flatten(), Dense(10)], input_shape=(1, 28, 28))``.
@@ -250,9 +251,6 @@ class Sequential:
                 raise EvaluationStopped
             yield self._forward(X[start:start + rows])
 
-    def logits(self, X: np.ndarray) -> np.ndarray:
-        return np.concatenate(list(self.logit_chunks(X)))
-
     def _chunks(self, n: int) -> list[slice]:
         """Row ranges of at most ``max_rows``, at least one per worker when the rows allow."""
         per_worker = math.ceil(n / max(1, min(self.workers, n // MIN_CHUNK_ROWS)))
@@ -269,39 +267,6 @@ class Sequential:
             if A.ndim == 4:
                 maps.append((i, A[0].transpose(2, 0, 1).copy()))
         return maps
-
-    def log_proba(self, X: np.ndarray, should_stop: Callable[[], bool] | None = None) -> np.ndarray:
-        """Log-probabilities of each class (chunked, like ``logit_chunks``)."""
-        return np.concatenate([log_softmax(z) for z in self.logit_chunks(X, should_stop)])
-
-    def predict_proba(self, X: np.ndarray) -> np.ndarray:
-        return np.exp(self.log_proba(X))
-
-    def predict(self, X: np.ndarray) -> np.ndarray:
-        return np.concatenate([z.argmax(axis=1) for z in self.logit_chunks(X)])
-
-    def score(self, X: np.ndarray, y: np.ndarray) -> float:
-        """Accuracy on (X, y)."""
-        return float((self.predict(X) == np.asarray(y)).mean())
-
-    def evaluate(self, X: np.ndarray, y: np.ndarray,
-                 should_stop: Callable[[], bool] | None = None) -> tuple[float, float]:
-        """(mean cross-entropy, accuracy) on (X, y), one forward pass in chunks; raises
-        ``EvaluationStopped`` if ``should_stop()`` turns True between chunks."""
-        y = np.asarray(y)
-        loss_sum, correct, start = 0.0, 0, 0
-        for logits in self.logit_chunks(X, should_stop):
-            yc = y[start:start + len(logits)]
-            logp = log_softmax(logits)
-            loss_sum -= float(logp[np.arange(len(yc)), yc].sum(dtype=np.float64))
-            correct += int(np.count_nonzero(logits.argmax(axis=1) == yc))
-            start += len(logits)
-        n = len(y)
-        return (loss_sum / n, correct / n) if n else (float("nan"), float("nan"))
-
-    def loss(self, X: np.ndarray, y: np.ndarray) -> float:
-        """Mean cross-entropy on (X, y)."""
-        return self.evaluate(X, y)[0]
 
     # --- training --------------------------------------------------------------------------
     def loss_and_grads(self, X: np.ndarray, y: np.ndarray,
