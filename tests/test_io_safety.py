@@ -102,13 +102,13 @@ def refused_in_child(path: Path) -> dict:
         import nn
         from pathlib import Path
         data = Path({str(path)!r}).read_bytes()
-        base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        base = int(next(l for l in open('/proc/self/status') if l.startswith('VmHWM')).split()[1])
         try:
             nn.load(data)
             message = None
         except nn.ModelFormatError as exc:
             message = str(exc)
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        peak = int(next(l for l in open('/proc/self/status') if l.startswith('VmHWM')).split()[1])
         print(json.dumps({{"message": message, "mb": (peak - base) / 1024}}))
     """)
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
