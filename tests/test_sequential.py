@@ -257,3 +257,18 @@ def test_npz_round_trip_through_spec_and_named_arrays(tmp_path):
         network_from_arrays(spec, dict(arrays, extra=arrays["layer1_b"]))
     with pytest.raises(ArchError, match="lacks layer4_b"):
         network_from_arrays(spec, {k: v for k, v in arrays.items() if k != "layer4_b"})
+
+
+def test_the_package_offers_sequential_and_its_layers_at_the_top():
+    """``nn.Sequential([...])`` as the issue writes it: PyTorch-shaped conv weights, and a model
+    file that ``nn.load`` reads back as the same network."""
+    import io as _io
+    net = nn.Sequential([nn.Conv2D(4, 3, padding=1), nn.ReLU(), nn.MaxPool2D(2), nn.Flatten(),
+                         nn.Dense(10)], input_shape=(1, 8, 8), seed=1)
+    assert net.params[0].shape == (4, 1, 3, 3) and net.params[1].shape == (4,)
+    X = np.random.default_rng(0).random((5, 64), dtype=np.float32)
+    buf = _io.BytesIO()
+    net.save(buf)
+    back = nn.load(buf.getvalue())
+    assert isinstance(back, nn.Sequential)
+    np.testing.assert_array_equal(back.predict_proba(X), net.predict_proba(X))
