@@ -211,20 +211,23 @@ class Conv2D(Layer):
     def _col2im(self, dY: Array, x_shape: Shape) -> Array:
         """dX = col2im(dY Wm): for each kernel offset (i, j), the block dY W[:, :, i, j] of dcols
         (one small product) is added onto the pixels its windows read, all samples at once.
-        Faster than one product for all of dcols followed by strided adds (measured 2.5 against
-        2.8 ms for the mnist-cnn preset's second conv, 64 images)."""
+        The gradient is accumulated spatial-major, (H, W, n, C), with dY's rows reordered
+        (Ho, Wo, n) to match, so each offset's add runs over whole rows of n C floats instead of
+        C-float runs: 1.8 against 2.4 ms for the mnist-cnn preset's second conv, 64 images."""
         n, H, W, C = x_shape
         F = dY.shape[1]
         (kh, kw), s, p = self.kernel, self.stride, self.padding
         Ho, Wo = (H + 2 * p - kh) // s + 1, (W + 2 * p - kw) // s + 1
-        W4 = self.params[0]                          # (F, C, kh, kw)
-        dxp = np.zeros((n, H + 2 * p, W + 2 * p, C), dY.dtype)
+        dYt = np.ascontiguousarray(dY.reshape(n, Ho * Wo, F).transpose(1, 0, 2)).reshape(-1, F)
+        Wt = np.ascontiguousarray(self.params[0].transpose(2, 3, 0, 1))    # (kh, kw, F, C)
+        dxt = np.zeros((H + 2 * p, W + 2 * p, n, C), dY.dtype)
         block = np.empty((len(dY), C), dY.dtype)
+        block4 = block.reshape(Ho, Wo, n, C)
         for i in range(kh):
             for j in range(kw):
-                np.matmul(dY, W4[:, :, i, j], out=block)          # (n Ho Wo, C)
-                dxp[:, i:i + s * (Ho - 1) + 1:s, j:j + s * (Wo - 1) + 1:s] += block.reshape(n, Ho, Wo, C)
-        return dxp[:, p:p + H, p:p + W] if p else dxp
+                np.matmul(dYt, Wt[i, j], out=block)                  # (Ho Wo n, C)
+                dxt[i:i + s * (Ho - 1) + 1:s, j:j + s * (Wo - 1) + 1:s] += block4
+        return np.ascontiguousarray(dxt[p:p + H, p:p + W].transpose(2, 0, 1, 3))
 
 
 class MaxPool2D(Layer):
