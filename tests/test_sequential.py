@@ -272,3 +272,24 @@ def test_the_package_offers_sequential_and_its_layers_at_the_top():
     back = nn.load(buf.getvalue())
     assert isinstance(back, nn.Sequential)
     np.testing.assert_array_equal(back.predict_proba(X), net.predict_proba(X))
+
+
+@pytest.mark.parametrize("arch, input_shape", [
+    ("conv 5x5x4, pool 2, conv 3x3x6, pool 2, dense 8", (1, 16, 16)),     # both pairs fused
+    ("conv 3x3x4 pad 1, pool 2, conv 3x3x8, pool 3, dense 8", (2, 12, 12)),  # 2 channels, pool 3
+    ("conv 3x3x4 stride 2, pool 2, dense 8", (1, 17, 17)),                # strided conv
+])
+def test_fused_conv_pool_pass_equals_the_layer_by_layer_pass(arch, input_shape):
+    rng = np.random.default_rng(3)
+    X = rng.random((24, int(np.prod(input_shape))))
+    X[:, : X.shape[1] // 2] = 0.0                   # blank rows: tied maxima in the pools
+    y = rng.integers(0, 10, 24)
+    net = build_network(arch, input_shape, 10, dtype="float64")
+    net.workers = 1
+    assert net._fused                                # the pass under test does fuse
+    loss, grads = net.loss_and_grads(X, y)
+    net._fused = set()
+    loss_ref, grads_ref = net.loss_and_grads(X, y)
+    assert loss == pytest.approx(loss_ref, rel=1e-12)
+    for g, g_ref in zip(grads, grads_ref):
+        np.testing.assert_allclose(g, g_ref, rtol=1e-9, atol=1e-14)

@@ -17,7 +17,7 @@ import numpy as np
 from ..losses import softmax_cross_entropy_grad
 from ..classifier import Classifier
 from ..model import EvaluationStopped
-from .layers import ACTIVATION_LAYERS, INITS, Conv2D, Dropout, Layer, Shape
+from .layers import ACTIVATION_LAYERS, INITS, Conv2D, Dropout, Layer, MaxPool2D, Shape
 
 DTYPES = ("float32", "float64")
 # Rows per forward/backward pass are capped so that one pass keeps at most this many bytes of
@@ -172,6 +172,10 @@ class Sequential(Classifier):
             if isinstance(layer, Dropout):
                 layer.rng = np.random.default_rng([self.seed, 2, i])
             shape = out
+        # a convolution followed by a pool it can run fused (Conv2D.forward_pooled) in training
+        self._fused = {i for i, layer in enumerate(self.layers[:-1])
+                       if isinstance(layer, Conv2D) and isinstance(self.layers[i + 1], MaxPool2D)
+                       and self.layers[i + 1].fuses(self.shapes[i])}
         self.params: list[np.ndarray] = [p for layer in self.layers for p in layer.params]
         self._slices, start = [], 0
         for layer in self.layers:
@@ -334,14 +338,23 @@ class Sequential(Classifier):
                 raise ValueError("augment applies to one-channel images only")
             X = self.augment(np.asarray(X, dtype=self.dtype), rng, self.input_shape[1:])
         A = self._to_input(X)
-        ctxs = []
-        for layer in self.layers:
-            A, ctx = layer.forward(A, train=True, rng=rng) if isinstance(layer, Dropout) else layer.forward(A, train=True)
-            ctxs.append(ctx)
+        ctxs: list[Any] = []
+        for i, layer in enumerate(self.layers):
+            if i - 1 in self._fused:                 # the pool already ran with its convolution
+                ctxs.append(None)
+            elif i in self._fused:
+                A, ctx = layer.forward_pooled(A, self.layers[i + 1])
+                ctxs.append(ctx)
+            else:
+                A, ctx = layer.forward(A, train=True, rng=rng) if isinstance(layer, Dropout) else layer.forward(A, train=True)
+                ctxs.append(ctx)
         n_correct = int(np.count_nonzero(A.argmax(axis=1) == y))
         loss, dA = softmax_cross_entropy_grad(A, y)  # dZ = (softmax(Z) - onehot(y)) / n
         for i in reversed(range(len(self.layers))):
-            dA = self.layers[i].backward(dA, ctxs[i], grads[self._slices[i]], need_dx=i > 0)
+            if i - 1 in self._fused:
+                continue
+            backward = self.layers[i].backward_pooled if i in self._fused else self.layers[i].backward
+            dA = backward(dA, ctxs[i], grads[self._slices[i]], need_dx=i > 0)
             ctxs[i] = None                           # free each layer's copies as soon as done
         return loss, n_correct
 
