@@ -2,13 +2,12 @@
 the 280x280 board read as the originals (issue 11's canvas figure), and the page's choice of model."""
 import numpy as np
 import pytest
-from test_draw_robustness import on_board
+from test_draw_robustness import board_agreement
 
 import nn
 from nn.core import Sequential
 from nn.draw import (CNN_MODEL_PATH, DEFAULT_MODEL_PATH, describe_model, load_mnist_model,
                      mnist_model_problem, model_choices, predict_drawing)
-from nn.preprocess import to_mnist
 
 N_DIGITS = 1000
 MIN_AGREEMENT = 0.99
@@ -16,14 +15,7 @@ MIN_AGREEMENT = 0.99
 
 @pytest.mark.mnist
 def test_shipped_cnn_reads_moved_and_resized_digits_as_the_originals(mnist_path):
-    with np.load(mnist_path) as f:
-        x_test = f["x_test"]
-    rng = np.random.default_rng(2024)
-    digits = x_test[rng.choice(len(x_test), N_DIGITS, replace=False)]
-    model = nn.load(CNN_MODEL_PATH)
-    original = model.predict(digits.reshape(N_DIGITS, -1) / np.float32(255))
-    drawn = np.stack([to_mnist(on_board(d, rng)).ravel() for d in digits])
-    agreement = float((model.predict(drawn) == original).mean())
+    agreement = board_agreement(CNN_MODEL_PATH, mnist_path, N_DIGITS)
     print(f"\nCNN agreement on {N_DIGITS} moved/resized MNIST test digits: {agreement:.1%}")
     assert agreement >= MIN_AGREEMENT
 

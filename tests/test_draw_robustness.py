@@ -31,17 +31,21 @@ def on_board(digit: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return rgba
 
 
-def test_shipped_model_reads_moved_and_resized_digits_as_the_originals(mnist_path):
+def board_agreement(model_path, mnist_path: str, n_digits: int) -> float:
+    """Share of ``n_digits`` random MNIST test digits that the model at ``model_path`` reads the
+    same after they are moved and rescaled on the board (``on_board``) as in their original form."""
     with np.load(mnist_path) as f:
         x_test = f["x_test"]
     rng = np.random.default_rng(2024)
-    digits = x_test[rng.choice(len(x_test), N_DIGITS, replace=False)]
-    model = nn.load(DEFAULT_MODEL_PATH)
-
-    original = model.predict(digits.reshape(N_DIGITS, -1) / np.float32(255))
+    digits = x_test[rng.choice(len(x_test), n_digits, replace=False)]
+    model = nn.load(model_path)
+    original = model.predict(digits.reshape(n_digits, -1) / np.float32(255))
     drawn = np.stack([to_mnist(on_board(d, rng)).ravel() for d in digits])
-    agreement = float((model.predict(drawn) == original).mean())
+    return float((model.predict(drawn) == original).mean())
 
+
+def test_shipped_model_reads_moved_and_resized_digits_as_the_originals(mnist_path):
+    agreement = board_agreement(DEFAULT_MODEL_PATH, mnist_path, N_DIGITS)
     print(f"\nagreement on {N_DIGITS} moved/resized MNIST test digits: {agreement:.1%}")
     assert agreement >= MIN_AGREEMENT
 
