@@ -36,7 +36,10 @@ def _wait_text(page, pattern: str, timeout: int = 30_000) -> None:
 
 
 def _click_plane(page, x: float, y: float, count_before: int) -> None:
-    page.locator(".js-plotly-plot .gtitle", has_text=PLANE).wait_for(timeout=20_000)
+    # exactly one plane: during a rerun the old figure can stay beside the new one for a moment
+    page.wait_for_function(
+        "t => [...document.querySelectorAll('.js-plotly-plot .gtitle')]"
+        ".filter(e => e.textContent.startsWith(t)).length === 1", arg=PLANE, timeout=20_000)
     page.wait_for_timeout(400)                              # plotly wires its events after drawing
     sx, sy = page.evaluate(TO_SCREEN, [PLANE, x, y])
     page.mouse.click(sx, sy)
