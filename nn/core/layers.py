@@ -56,6 +56,23 @@ def _column_sums(dY: Array, out: Array) -> Array:
     return np.matmul(ones, dY, out=out)
 
 
+def _long_product(AT: Array, B: Array, block: int = 1024) -> Array:
+    """AT @ B for a short, wide AT (m, K) and tall B (K, n) with K in the tens of thousands:
+    the sum of the products of ``block``-row slabs, one batched NumPy matmul. Measured with
+    mnist-cnn's first conv (27 x 36864 by 36864 x 16): 0.38 ms against 0.51 ms as one product,
+    which moreover runs one thread at a time (the other worker waits: 1.02 ms for two), while
+    the batched one runs on both cores at once."""
+    m, K = AT.shape
+    nb = K // block
+    if nb < 2:
+        return AT @ B
+    head = nb * block
+    out = (AT[:, :head].reshape(m, nb, block).transpose(1, 0, 2) @ B[:head].reshape(nb, block, -1)).sum(axis=0)
+    if head < K:
+        out += AT[:, head:] @ B[head:]
+    return out
+
+
 class Layer:
     """A layer without parameters unless a subclass gives it some (see ``build``)."""
     kind = "layer"
@@ -275,10 +292,12 @@ class Conv2D(Layer):
         cols, x_shape, mask = ctx
         kk, n, Hq, Wq, F = mask.shape
         dZ = np.multiply(mask, dy)                   # (k k, n, Ho / k, Wo / k, F)
-        if cols.shape[1] == math.prod(self.kernel) * x_shape[3] + 1:   # [dWm db] = dZ^T [cols 1]
-            dWb = dZ.reshape(-1, F).T @ cols
-            np.copyto(grads[0], dWb[:, :-1].reshape(F, *self.kernel, x_shape[3]).transpose(0, 3, 1, 2))
-            np.copyto(grads[1], dWb[:, -1])
+        if cols.shape[1] == math.prod(self.kernel) * x_shape[3] + 1:   # [dWm db]^T = [cols 1]^T dZ
+            # (cols is the transpose of a contiguous array: in this order the products are
+            # BLAS's; dZ^T cols was 2x slower and did not run on both cores at once)
+            dWbT = _long_product(cols.T, dZ.reshape(-1, F))
+            np.copyto(grads[0], dWbT[:-1].T.reshape(F, *self.kernel, x_shape[3]).transpose(0, 3, 1, 2))
+            np.copyto(grads[1], dWbT[-1])
         else:
             self.backward(dZ.reshape(-1, F), (cols, x_shape), grads, need_dx=False)
         if not need_dx:
