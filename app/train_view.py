@@ -96,18 +96,20 @@ def set_config(cfg: RunConfig) -> None:
 
 
 def _restore(name: str) -> str:
-    """The key of widget ``name``, its value put back from the settings if the widget was not
-    drawn in the previous run (hidden for another dataset or optimizer, fewer layers, another
-    page, or ``set_config``); returns the key.
+    """The key of widget ``name``, its value sent to the browser in this run; returns the key.
 
-    Streamlit forgets a widget that a run does not draw; a value left in session state meanwhile
-    does not reach the browser when the widget comes back, which then shows the widget's default
-    (its minimum) and sends it back on the next click: the two-moons settings collapsed to 100
-    samples, noise 0 and test share 0.05 after a visit to MNIST. Assigning the value in the very
-    run that draws the widget again sends it to the browser."""
+    The value is the one in session state, or from the settings if the widget was not drawn in
+    the previous run (hidden for another dataset or optimizer, fewer layers, another page, or
+    ``set_config``). Streamlit sends a widget's value to the browser only in a run that assigned
+    it; otherwise the browser keeps its own copy, and a widget that has none shows its default
+    (its minimum) and sends that back on the next click. The browser can lack a copy: after a
+    visit to MNIST (the two-moons settings collapsed to 100 samples, noise 0, test share 0.05),
+    or when a click (Train, within a second of the page opening) reran the page before the
+    browser had taken the values of the run that assigned them (all numeric settings at their
+    minimums after Stop). So the value is assigned in every run that draws the widget."""
     key = W + name
-    if key not in st.session_state:
-        st.session_state[key] = _widget_values(st.session_state[CFG])[name]
+    ss = st.session_state
+    ss[key] = ss[key] if key in ss else _widget_values(ss[CFG])[name]
     return key
 
 

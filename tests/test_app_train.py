@@ -50,6 +50,25 @@ def test_train_tiny_end_to_end_then_continue_and_reset():
     assert _session(at).model is None and not at.exception
 
 
+def test_every_run_sends_the_settings_to_the_browser():
+    """A browser that has not taken a run's widget values yet (a click on Train within a second of
+    the page opening, under load) shows the widgets' minimums and sends them back on the next
+    click (Stop): every setting at its minimum. So each run, not only the first, carries the
+    settings' values to the browser."""
+    at = open_app(**TINY)
+    at.button(key="train.go").click().run()                     # a later run, settings unchanged
+    assert not at.exception
+    expected = {"tw.n_samples": 400, "tw.noise": 0.1, "tw.test_size": 0.25, "tw.layers": 2,
+                "tw.h0": 8, "tw.h1": 8, "tw.lr": 0.01, "tw.batch_size": 32, "tw.epochs": 3,
+                "tw.seed": 0, "tw.weight_decay": 0.0, "tw.activation": "relu", "tw.dataset": "moons"}
+    widgets = {w.key: w for kind in ("number_input", "slider", "select_slider", "selectbox")
+               for w in getattr(at, kind) if w.key in expected}
+    assert set(widgets) == set(expected)
+    for key, value in expected.items():
+        assert widgets[key].proto.set_value, f"{key} was drawn without its value"
+        assert widgets[key].value == value
+
+
 def test_stop_keeps_model_and_history_and_continue_goes_on():
     at = open_app(**{**TINY, "epochs": "100000"})
     with pytest.raises(RuntimeError, match="timed out"):      # a long run, cut off mid-way
