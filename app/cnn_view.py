@@ -1,6 +1,6 @@
 """Streamlit side of the Train page's CNN view: the first conv layer's filters and, for one test
 image, each conv layer's feature maps, redrawn as still pictures while a CNN trains
-(``nn.cnn_pictures``). Shown only when the session's model is a convolutional network."""
+(``nn.views.cnn_pictures``). Shown only when the session's model is a convolutional network."""
 from __future__ import annotations
 
 import time
@@ -9,8 +9,8 @@ from typing import Any
 
 import streamlit as st
 
-from nn.cnn_pictures import conv_layers, feature_maps_image, filters_image
 from nn.data import Dataset
+from nn.views.cnn_pictures import conv_layers, feature_maps_image, filters_image
 
 K = "cnn."                        # widget keys
 KEPT = "cnn_kept"                 # their values, kept across page switches

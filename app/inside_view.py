@@ -1,4 +1,4 @@
-"""Streamlit side of the inside view (``nn.inspect``): what every neuron, weight and gradient is
+"""Streamlit side of the inside view (``nn.views.inspect``): what every neuron, weight and gradient is
 doing, on the Train page (live pictures, interactive figures, a Step through backprop) and on the
 Draw page (each layer's activations for the drawing).
 
@@ -23,16 +23,16 @@ from typing import Any, Iterator
 import numpy as np
 import streamlit as st
 
-from nn.config import ConfigError
 from nn.data import Dataset, DatasetUnavailable
-from nn.draw import predict_drawing
-from nn.inspect import (BackpropStep, BackpropStepper, HealthMonitor, explain_input,
+from nn.runs.config import ConfigError
+from nn.views.draw import predict_drawing
+from nn.views.inspect import (BackpropStep, BackpropStepper, HealthMonitor, explain_input,
                         first_layer_weight_images, most_active_units, neuron_maps)
-from nn.inspect import figures
-from nn.inspect import pictures as ip
-from nn.inspect.backprop import step_is_finite
-from nn.inspect.neurons import unit_activity
-from nn.model import MLP
+from nn.core.mlp import MLP
+from nn.views.inspect import figures
+from nn.views.inspect import pictures as ip
+from nn.views.inspect.backprop import step_is_finite
+from nn.views.inspect.neurons import unit_activity
 
 STATE, KEPT, K = "inside_state", "inside_kept", "inside."
 HEALTH_BUDGET = 0.01        # share of training time the health monitor may take while it trains

@@ -1,8 +1,8 @@
 """Streamlit side of the user's own data on the Train page: upload a table, or click points onto
-the plane (the library is ``nn.tables``; the Train page calls in here).
+the plane (the library is ``nn.data.tables``; the Train page calls in here).
 
 Everything lives in this session's ``st.session_state`` (never ``st.cache_*``, which is shared
-between sessions, and never on disk), bounded by ``nn.tables.table_limits()``:
+between sessions, and never on disk), bounded by ``nn.data.tables.table_limits()``:
 
 - ``own.table``: the uploaded table (name, frame, summary, id); ``own.choices``: label,
   features, standardise, drop bad rows (copied from the widgets, so they survive page switches);
@@ -19,15 +19,15 @@ from typing import Any, Callable
 import numpy as np
 import streamlit as st
 
-from nn import plots
 from nn.app_state import TrainSession, plain
-from nn.config import OWN_DATASETS, RunConfig
 from nn.data import TOY_DATASETS, Dataset, DatasetUnavailable
-from nn.experiment import TABLE_SPLIT_SEED, table_dataset
+from nn.data.tables import BadRowsError, Points, TableError, dataset_to_csv, read_table, table_limits
+from nn.data.tables.describe import describe_table
+from nn.data.tables.figures import CLICK_TRACE, plane_figure, projection_figure, regions_figure
 from nn.hosting import HostingConfigError
-from nn.tables import BadRowsError, Points, TableError, dataset_to_csv, read_table, table_limits
-from nn.tables.describe import describe_table
-from nn.tables.figures import CLICK_TRACE, plane_figure, projection_figure, regions_figure
+from nn.runs.config import OWN_DATASETS, RunConfig
+from nn.runs.experiment import TABLE_SPLIT_SEED, table_dataset
+from nn.views import plots
 
 LABELS = {"table": "Your own table (upload)", "points": "Draw points"}
 TABLE, POINTS, CHOICES, BUILT, MODEL_DATA = "own.table", "own.points", "own.choices", "own.built", "own.model_data"

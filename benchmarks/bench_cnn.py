@@ -31,8 +31,8 @@ import numpy as np  # noqa: E402
 
 import nn  # noqa: E402
 from nn.core import CNN_PRESETS, build_network, flops_per_sample, parse_arch  # noqa: E402
-from nn.augment import Augment  # noqa: E402
 from nn.data import load_dataset  # noqa: E402
+from nn.data.augment import Augment  # noqa: E402
 
 
 def lr_at(preset: dict, epoch: int) -> float:

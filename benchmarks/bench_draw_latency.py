@@ -2,7 +2,7 @@
 
 Times, on a 280x280 RGBA board holding a drawn digit:
   decode   the PNG the canvas sends -> RGBA array (what CanvasResult.image_data does)
-  predict  nn.draw.predict_drawing: to_mnist + the shipped model's predict_proba (the CNN
+  predict  nn.views.draw.predict_drawing: to_mnist + the shipped model's predict_proba (the CNN
            models/mnist-cnn.npz, the Draw page's default, and the MLP models/mnist.npz)
   read     decode + predict: the drawing-to-prediction latency held to the 50 ms budget
   chart    the plotly probability figure (drawing it, not predicting)
@@ -25,7 +25,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 import nn
-from nn.draw import BOARD, CNN_MODEL_PATH, DEFAULT_MODEL_PATH, predict_drawing, probability_figure
+from nn.views.draw import BOARD, CNN_MODEL_PATH, DEFAULT_MODEL_PATH, predict_drawing, probability_figure
 
 BUDGET_MS = 50.0
 MODELS = {"cnn": CNN_MODEL_PATH, "mlp": DEFAULT_MODEL_PATH}

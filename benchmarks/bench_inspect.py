@@ -1,4 +1,4 @@
-"""Cost of the inside view (nn.inspect) per record, for the moons and mnist presets' networks.
+"""Cost of the inside view (nn.views.inspect) per record, for the moons and mnist presets' networks.
 
 For each preset: the network is trained a little (so its weights are not the initial ones), then
 each computation the live view would run per record is timed (median and 95th percentile of
@@ -26,11 +26,11 @@ from typing import Callable
 import numpy as np
 
 from nn.data import Dataset, mnist_available
-from nn.experiment import build_trainer, config_from_preset, load_data
-from nn.inspect import (BackpropStepper, HealthMonitor, first_layer_weight_images, most_active_units,
+from nn.runs.experiment import build_trainer, config_from_preset, load_data
+from nn.views.inspect import (BackpropStepper, HealthMonitor, first_layer_weight_images, most_active_units,
                         neuron_maps)
-from nn.inspect import figures
-from nn.inspect import pictures as ip
+from nn.views.inspect import figures
+from nn.views.inspect import pictures as ip
 
 REDRAW_MS = 1000.0              # the Train page redraws its live pictures about once a second
 

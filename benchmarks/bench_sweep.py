@@ -59,7 +59,7 @@ def cpu_per_task(workers: int) -> list[tuple[int, float]]:
     """CPU seconds of each task's training, run here one after the other: a figure that other
     programs on the machine disturb less than wall time (the sweep's wall time on an idle machine
     is about the start-up plus the largest of these)."""
-    from nn.experiment import config_from_preset, load_data
+    from nn.runs.experiment import config_from_preset, load_data
     from nn.sweep import SweepConfig, plan, run_task
     sweep = SweepConfig(config_from_preset("seed-moons", epochs=100), "hidden", list(range(3, 41)), 3)
     data = load_data(sweep.validate().run)
@@ -75,7 +75,7 @@ def verify(doc: dict, k: int) -> list[tuple]:
     """Train k (value, trial) pairs alone and compare their test accuracy with the sweep's."""
     import numpy as np
     from nn import MLP, Trainer
-    from nn.experiment import config_from_preset, load_data
+    from nn.runs.experiment import config_from_preset, load_data
     rng = np.random.default_rng(0)
     pairs = [(r, t) for r in doc["results"] for t in r["runs"]]
     out = []

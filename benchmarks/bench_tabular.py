@@ -4,9 +4,9 @@ Generates a CSV in memory (default 100,000 rows: 19 numeric columns and a text l
 classes, about 20 MB), then in a fresh child process times each stage the Train page runs on an
 upload and measures the child's peak resident memory above its baseline (the upload's bytes
 already in memory, libraries imported):
-  read      nn.tables.read_table (delimiter sniffing, shape check, pandas parse)
-  describe  nn.tables.describe_table (kinds, missing / infinite counts, first rows)
-  dataset   nn.tables.dataset_from_table (labels, stratified split, standardisation)
+  read      nn.data.tables.read_table (delimiter sniffing, shape check, pandas parse)
+  describe  nn.data.tables.describe_table (kinds, missing / infinite counts, first rows)
+  dataset   nn.data.tables.dataset_from_table (labels, stratified split, standardisation)
   total     the three together: upload to a Dataset ready to train on
 The same table as Parquet is measured too (--formats csv,parquet).
 
@@ -72,7 +72,7 @@ def peak_rss_mb() -> float:
 
 def child(rows: int, cols: int, fmt: str, repeats: int) -> dict:
     """Runs in the child: baseline after the upload exists, then the stages ``repeats`` times."""
-    from nn.tables import dataset_from_table, describe_table, read_table
+    from nn.data.tables import dataset_from_table, describe_table, read_table
     data = encode(make_table(rows, cols), fmt)
     name = f"upload.{fmt}"
     read_table(encode(make_table(50, cols), fmt), name=name)      # import pandas' lazy parts

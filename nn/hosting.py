@@ -18,7 +18,7 @@ each can be changed by its environment variable (see README, "Hosting").
 | NN_MAX_WORKERS            | cores     | local worker processes of a sweep                         |
 
 An uploaded table has its own limits (NN_MAX_TABLE_MB, NN_MAX_TABLE_ROWS, NN_MAX_TABLE_COLUMNS),
-read by ``nn.tables.table_limits``.
+read by ``nn.data.tables.table_limits``.
 """
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ latest drawing the board sent, restored on return), ``draw_sample`` (the MNIST d
 button), ``draw_uploaded`` (the last uploaded model that loaded), ``draw_upload_error`` (why the
 latest upload was refused) and ``draw_kept`` (settings).
 
-What the board sends is checked before it is decoded (``nn.draw.read_board``): an image that is
+What the board sends is checked before it is decoded (``nn.views.draw.read_board``): an image that is
 not the board's size is refused with a message, and the previous drawing stays.
 
 A random MNIST digit is put on the board as an image object of the drawing itself, so the board
@@ -29,11 +29,11 @@ from app.navigation import require_navigation
 
 from nn import data as nn_data
 from nn.core import Sequential
-from nn.draw import (BOARD, CNN_MODEL_PATH, DEFAULT_MODEL_PATH, DrawingRejected, describe_model, digit_drawing,
+from nn.views.draw import (BOARD, CNN_MODEL_PATH, DEFAULT_MODEL_PATH, DrawingRejected, describe_model, digit_drawing,
                      load_mnist_model, model_choices, predict_drawing, preview, probability_figure,
                      random_test_digit, read_board, session_mnist_model)
+from nn.core.mlp import MLP
 from nn.hosting import limits
-from nn.model import MLP
 
 ss = st.session_state
 _MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")

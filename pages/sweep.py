@@ -6,13 +6,13 @@ import streamlit as st
 
 from app.navigation import require_navigation
 
-from nn.activations import ACTIVATIONS
-from nn.config import ConfigError, RunConfig
+from nn.core.activations import ACTIVATIONS
+from nn.core.init import INITS
+from nn.core.optimizers import OPTIMIZERS
 from nn.data import DATASETS, DatasetUnavailable
 from nn.hosting import limits
-from nn.init import INITS
-from nn.optimizers import OPTIMIZERS
-from nn.presets import get_preset
+from nn.runs.config import ConfigError, RunConfig
+from nn.runs.presets import get_preset
 from nn.sweep import (PARAMS, SweepConfig, SweepError, default_workers, parse_values, start_sweep,
                       summarize, summary_csv)
 from nn.sweep.budget import duration, megabytes

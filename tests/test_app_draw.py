@@ -14,10 +14,10 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 import nn
-from nn.draw import (CNN_MODEL_PATH, DEFAULT_MODEL_PATH, describe_model, digit_drawing, load_mnist_model,
+from nn.views.draw import (CNN_MODEL_PATH, DEFAULT_MODEL_PATH, describe_model, digit_drawing, load_mnist_model,
                      mnist_model_problem, model_choices, predict_drawing, probability_figure,
                      session_mnist_model)
-from nn.io import model_to_bytes
+from nn.files.io import model_to_bytes
 
 
 def png_url(image: np.ndarray) -> str:
@@ -196,7 +196,7 @@ def test_without_mnist_the_random_digit_button_is_disabled(canvas, monkeypatch, 
     assert any("MNIST is not available" in c.value for c in at.caption)
 
 
-# --- the logic below the page (nn.draw) ------------------------------------------------------
+# --- the logic below the page (nn.views.draw) ------------------------------------------------------
 def test_model_checks():
     assert mnist_model_problem(mnist_model()) is None
     assert "784" in mnist_model_problem(nn.MLP([2, 4, 2]))

@@ -11,7 +11,7 @@ from app_pages import open_app
 from streamlit.testing.v1 import AppTest
 from test_app_draw import canvas, draw_page, one  # noqa: F401  (canvas: a fixture)
 
-from nn.inspect import HealthMonitor
+from nn.views.inspect import HealthMonitor
 
 TINY = {"preset": "moons", "n_samples": "400", "epochs": "3", "hidden": "4"}
 

@@ -17,9 +17,9 @@ from streamlit.testing.v1 import AppTest
 import nn
 from app.own_data import apply_click
 from nn.cli import main as cli_main
-from nn.experiment import build_trainer, config_from_preset, load_data, table_dataset
-from nn.io import model_to_bytes
-from nn.tables import Points, read_table
+from nn.data.tables import Points, read_table
+from nn.files.io import model_to_bytes
+from nn.runs.experiment import build_trainer, config_from_preset, load_data, table_dataset
 
 TABLE = {"preset": "moons", "dataset": "table", "hidden": "16", "epochs": "20"}
 

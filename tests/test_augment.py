@@ -3,7 +3,7 @@ ranges are validated."""
 import numpy as np
 import pytest
 
-from nn.augment import Augment, augment_batch
+from nn.data.augment import Augment, augment_batch
 
 
 def test_zero_ranges_are_the_identity():

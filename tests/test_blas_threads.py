@@ -7,7 +7,7 @@ import pytest
 from threadpoolctl import ThreadpoolController, threadpool_limits
 
 from nn import MLP, Trainer, TrainConfig
-from nn.blas_threads import one_blas_thread, step_is_small, training_steps
+from nn.core.blas_threads import one_blas_thread, step_is_small, training_steps
 
 CONTROLLER = ThreadpoolController()
 

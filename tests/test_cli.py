@@ -144,9 +144,9 @@ def test_log_every_must_be_positive(cli, value):
 
 
 def test_too_many_parameters_exit_2_naming_hidden_before_building(cli, monkeypatch):
-    import nn.model
+    import nn.core.mlp
     built = []
-    monkeypatch.setattr(nn.model.MLP, "__init__", lambda self, *a, **k: built.append(a))
+    monkeypatch.setattr(nn.core.mlp.MLP, "__init__", lambda self, *a, **k: built.append(a))
     proc = cli("train", "--preset", "moons", "--hidden", "4096", "4096")
     assert proc.returncode == 2 and "--hidden" in proc.stderr
     assert "16,801,794 parameters" in proc.stderr and "5,000,000" in proc.stderr and not built

@@ -6,7 +6,7 @@ from test_draw_robustness import board_agreement
 
 import nn
 from nn.core import Sequential
-from nn.draw import (CNN_MODEL_PATH, DEFAULT_MODEL_PATH, describe_model, load_mnist_model,
+from nn.views.draw import (CNN_MODEL_PATH, DEFAULT_MODEL_PATH, describe_model, load_mnist_model,
                      mnist_model_problem, model_choices, predict_drawing)
 
 N_DIGITS = 1000

@@ -4,7 +4,7 @@ import sys
 import numpy as np
 import pytest
 
-from nn import data as nd
+from nn.data import datasets as nd
 from nn.data import DatasetUnavailable, load_dataset
 
 

@@ -84,7 +84,7 @@ def test_random_mnist_digit_is_shown_and_read(app_url, page, artifacts, mnist_pa
 
 def test_uploading_a_model_keeps_the_drawing(app_url, page, artifacts):
     """Choosing another model adds a radio above the board: the board must not be remounted."""
-    from nn.draw import DEFAULT_MODEL_PATH
+    from nn.views.draw import DEFAULT_MODEL_PATH
     box = open_draw_page(page, app_url)
     draw(page, box, SEVEN)
     page.locator('[data-testid="stMetricValue"]').wait_for(timeout=TIMEOUT)

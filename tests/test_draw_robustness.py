@@ -5,8 +5,8 @@ import pytest
 from PIL import Image
 
 import nn
-from nn.draw import BOARD, DEFAULT_MODEL_PATH
-from nn.preprocess import to_mnist
+from nn.data.preprocess import to_mnist
+from nn.views.draw import BOARD, DEFAULT_MODEL_PATH
 
 N_DIGITS = 500
 MIN_AGREEMENT = 0.95

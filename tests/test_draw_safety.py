@@ -20,8 +20,8 @@ import pytest
 from PIL import Image
 from test_app_draw import canvas, draw_page, one, png_url  # noqa: F401  (canvas is a fixture)
 
-import nn.draw
-from nn.draw import (MAX_DRAWING_PNG_BYTES, DrawingRejected, canvas_png_url, decode_drawing,
+import nn.views.draw
+from nn.views.draw import (MAX_DRAWING_PNG_BYTES, DrawingRejected, canvas_png_url, decode_drawing,
                      drawing_json_problem, png_dimensions)
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -57,7 +57,7 @@ def black_png(width: int, height: int) -> bytes:
     parts.append(struct.pack(">I", zlib.adler32(bytes(rest), adler)))
     idat = b"".join(parts)
     assert blocks > 2 or zlib.decompress(idat) == bytes(raw)
-    return nn.draw.PNG_SIGNATURE + ihdr(width, height) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+    return nn.views.draw.PNG_SIGNATURE + ihdr(width, height) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
 
 
 def header_forgery(width: int, height: int) -> bytes:
@@ -79,7 +79,7 @@ def board_png(image: np.ndarray) -> bytes:
 
 
 class _PillowWithoutOpen:
-    """PIL.Image as nn.draw sees it, except that opening (decoding) an image fails the test."""
+    """PIL.Image as nn.views.draw sees it, except that opening (decoding) an image fails the test."""
 
     def __getattr__(self, name):
         if name == "open":
@@ -89,11 +89,11 @@ class _PillowWithoutOpen:
 
 @pytest.fixture()
 def no_decoding(monkeypatch):
-    """Fail the test if nn.draw hands the PNG to Pillow."""
-    monkeypatch.setattr(nn.draw, "Image", _PillowWithoutOpen())
+    """Fail the test if nn.views.draw hands the PNG to Pillow."""
+    monkeypatch.setattr(nn.views.draw, "Image", _PillowWithoutOpen())
 
 
-# --- nn.draw: the check ------------------------------------------------------------------------
+# --- nn.views.draw: the check ------------------------------------------------------------------------
 def test_a_board_drawing_is_decoded_as_sent():
     image = one()
     decoded = decode_drawing(url_of(board_png(image)))
@@ -125,7 +125,7 @@ def test_a_real_13000x13000_png_is_refused_in_bounded_memory(tmp_path):
     code = textwrap.dedent(f"""
         import json, resource
         from pathlib import Path
-        from nn.draw import DrawingRejected, decode_drawing
+        from nn.views.draw import DrawingRejected, decode_drawing
         urls = {{name: (Path({str(tmp_path)!r}) / name).read_text() for name in ("big", "small")}}
         base = int(next(l for l in open('/proc/self/status') if l.startswith('VmHWM')).split()[1])
         messages = {{}}
@@ -207,7 +207,7 @@ def test_the_page_refuses_a_forged_drawing_and_keeps_the_previous_one(canvas, mo
     assert at.metric[0].value == "1"
     kept = at.session_state["draw_last"]["image"]
     canvas.url = url_of(header_forgery(13000, 13000))
-    monkeypatch.setattr(nn.draw, "Image", _PillowWithoutOpen())
+    monkeypatch.setattr(nn.views.draw, "Image", _PillowWithoutOpen())
     at.slider(key="draw_stroke").set_value(24).run()                 # any rerun reads the board
     assert not at.exception
     assert any("This drawing was not read: it is 13000x13000 pixels" in w.value for w in at.warning)

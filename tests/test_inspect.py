@@ -1,4 +1,4 @@
-"""nn.inspect: neuron values, per-layer health and its readings, the backprop step view, checked
+"""nn.views.inspect: neuron values, per-layer health and its readings, the backprop step view, checked
 against the library's own forward pass, gradients and optimizer steps on small data."""
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import pytest
 
 import nn
 from nn.data import load_dataset
-from nn.inspect import backprop, health, neurons
-from nn.inspect.backprop import MINUS, BackpropStepper, neuron_formula
+from nn.views.inspect import backprop, health, neurons
+from nn.views.inspect.backprop import MINUS, BackpropStepper, neuron_formula
 
 
 @pytest.fixture(scope="module")

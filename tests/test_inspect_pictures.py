@@ -1,4 +1,4 @@
-"""nn.inspect's still pictures and Plotly figures: sizes, what they show, and that they follow
+"""nn.views.inspect's still pictures and Plotly figures: sizes, what they show, and that they follow
 the weights."""
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import pytest
 
 import nn
 from nn.data import load_dataset
-from nn.inspect import figures, health, neurons
-from nn.inspect import pictures as ip
-from nn.plots import hex_rgb
+from nn.views.inspect import figures, health, neurons
+from nn.views.inspect import pictures as ip
+from nn.views.plots import hex_rgb
 
 
 @pytest.fixture(scope="module")

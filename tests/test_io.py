@@ -9,7 +9,7 @@ import pytest
 import nn
 from nn import MLP, ModelFormatError, Trainer, TrainConfig
 from nn.data import load_dataset
-from nn.io import model_to_bytes
+from nn.files.io import model_to_bytes
 
 
 @pytest.fixture()

@@ -18,8 +18,8 @@ import pytest
 
 import nn
 from nn import MLP, ModelFormatError
-from nn.draw import DEFAULT_MODEL_PATH
-from nn.io import model_to_bytes
+from nn.files.io import model_to_bytes
+from nn.views.draw import DEFAULT_MODEL_PATH
 
 ROOT = Path(__file__).resolve().parents[1]
 RSS_LIMIT_MB = 200
@@ -340,7 +340,7 @@ def test_the_shipped_model_and_a_float64_model_load():
 
 def test_a_refused_file_leaves_nothing_half_built(monkeypatch):
     built = []
-    monkeypatch.setattr("nn.io.MLP", lambda *a, **k: built.append(a) or MLP(*a, **k))
+    monkeypatch.setattr("nn.files.io.MLP", lambda *a, **k: built.append(a) or MLP(*a, **k))
     with pytest.raises(ModelFormatError):
         nn.load(with_history([{"epoch": 1, "step": 1, "seconds": 0, "val_accuracy": 2}]))
     assert built == []

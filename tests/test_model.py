@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from nn import MLP
-from nn.activations import ACTIVATIONS
+from nn.core.activations import ACTIVATIONS
 
 
 def numeric_grad(model: MLP, X, y, param: np.ndarray, h: float = 1e-6) -> np.ndarray:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from nn import pictures, plots
+from nn.views import pictures, plots
 
 HISTORY = [{"epoch": e, "train_loss": 1 / e, "val_loss": 1.2 / e, "train_accuracy": 1 - 0.5 / e,
             "val_accuracy": None if e < 3 else 1 - 0.6 / e} for e in range(1, 41)]

@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from nn import plots
-from nn.experiment import build_model, config_from_preset, load_data
+from nn.runs.experiment import build_model, config_from_preset, load_data
+from nn.views import plots
 
 HISTORY = [{"epoch": e, "train_loss": 1 / e, "val_loss": 1.2 / e, "train_accuracy": 1 - 0.5 / e,
             "val_accuracy": 1 - 0.6 / e} for e in range(1, 6)]

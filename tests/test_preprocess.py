@@ -1,9 +1,9 @@
-"""nn.preprocess.to_mnist: a drawing of any size and format -> MNIST's 28x28 in [0, 1]."""
+"""nn.data.preprocess.to_mnist: a drawing of any size and format -> MNIST's 28x28 in [0, 1]."""
 import numpy as np
 import pytest
 from scipy import ndimage
 
-from nn.preprocess import to_mnist
+from nn.data.preprocess import to_mnist
 
 
 def board(h: int = 280, w: int = 280) -> np.ndarray:

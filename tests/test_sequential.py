@@ -12,7 +12,7 @@ import nn
 from nn.core import (CNN_PRESETS, ArchError, Conv2D, Dense, Dropout, Flatten, MaxPool2D, ReLU,
                      Sequential, build_network, describe_arch, flops_per_sample, from_spec,
                      parse_arch, summary)
-from nn.model import EvaluationStopped
+from nn.core.mlp import EvaluationStopped
 
 ARCH = "conv 3x3x4 pad 1, pool 2, conv 3x3x8, pool 2, dense 16"
 
@@ -219,7 +219,7 @@ def test_layers_reject_misplaced_inputs():
 
 
 def test_augmentation_is_applied_in_training_only_and_reproducibly():
-    from nn.augment import Augment
+    from nn.data.augment import Augment
     X, y = tiny_images()
     plain = build_network(ARCH, (1, 8, 8), 10, seed=4)
     loss_plain = plain.loss_and_grads(X, y)[0]
@@ -233,7 +233,7 @@ def test_augmentation_is_applied_in_training_only_and_reproducibly():
 
 
 def test_augmentation_needs_one_channel_images():
-    from nn.augment import Augment
+    from nn.data.augment import Augment
     net = Sequential([Dense(10)], input_shape=(64,))
     net.augment = Augment()
     with pytest.raises(ValueError, match="one-channel images only"):

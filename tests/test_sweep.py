@@ -9,10 +9,10 @@ import pytest
 
 from nn import MLP, RunConfig, Trainer, TrainConfig, TrainingDiverged
 from nn.cli import main
-from nn.config import ConfigError
-from nn.experiment import load_data
-from nn.sweep.lockstep import Lockstep, NetSpec, Shared
+from nn.runs.config import ConfigError
+from nn.runs.experiment import load_data
 from nn.sweep import SweepConfig, blocks, parse_values, plan, run_sweep, summary_csv
+from nn.sweep.lockstep import Lockstep, NetSpec, Shared
 
 # 300 points: 225 to train, so batch 16 leaves a partial last batch of 1
 BASE = dict(dataset="moons", n_samples=300, noise=0.2, hidden=[6], activation="relu", init="normal",

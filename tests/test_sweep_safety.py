@@ -17,9 +17,9 @@ import pytest
 
 from app_pages import open_page
 from nn.cli import main
-from nn.config import ConfigError, RunConfig
-from nn.experiment import config_from_preset
 from nn.hosting import limits
+from nn.runs.config import ConfigError, RunConfig
+from nn.runs.experiment import config_from_preset
 from nn.sweep import engine as sweep_mod
 from nn.sweep import SweepConfig, SweepError, estimate, iter_sweep, parse_values, start_sweep
 

@@ -16,7 +16,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPClassifier
 
 import nn
-from nn.tables import dataset_from_table, read_table
+from nn.data.tables import dataset_from_table, read_table
 
 HIDDEN, EPOCHS, BATCH, LR = (64,), 200, 32, 1e-3
 SEEDS = range(5)

@@ -10,8 +10,8 @@ import pytest
 
 import nn
 from nn.data import load_dataset
-from nn.experiment import check_model_fits
-from nn.tables import (BadRowsError, Points, TableDataset, TableError, dataset_from_table,
+from nn.runs.experiment import check_model_fits
+from nn.data.tables import (BadRowsError, Points, TableDataset, TableError, dataset_from_table,
                        dataset_to_csv, describe_table, read_table, schema_problem, table_arrays)
 
 
@@ -171,7 +171,7 @@ def test_model_fits_only_tables_with_its_columns(trained, table):
 
 
 def test_names_fit_the_model_files_rules(table):
-    from nn.model_meta import TEXT
+    from nn.files.model_meta import TEXT
     long = table.rename(columns={"f1": "sepal length (cm) \u00e9" * 3})
     d = dataset_from_table(long, "kind", name="my data (1) \u00e9t\u00e9.csv")
     assert TEXT.fullmatch(d.preprocessing) and TEXT.fullmatch(d.name)
@@ -182,7 +182,7 @@ def test_names_fit_the_model_files_rules(table):
 
 
 def test_schema_damage():
-    from nn.tables import schema_damage
+    from nn.data.tables import schema_damage
     good = dataset_from_table(pd.DataFrame({"x": np.arange(8.0), "c": list("abababab")}), "c").schema
     assert schema_damage(good) is None
     assert schema_damage(dict(good, standardize=False, mean=None, scale=None)) is None
@@ -196,8 +196,8 @@ def test_schema_damage():
         assert schema_damage(schema), what
 
 
-@pytest.mark.skipif("schema" not in __import__("nn.model_meta").model_meta.OPTIONAL,
-                    reason="nn.model_meta does not accept a 'schema' entry yet")
+@pytest.mark.skipif("schema" not in __import__("nn.files.model_meta").files.model_meta.OPTIONAL,
+                    reason="nn.files.model_meta does not accept a 'schema' entry yet")
 def test_schema_survives_save_and_load(trained, tmp_path):
     d, model = trained
     model.save(tmp_path / "m.npz")

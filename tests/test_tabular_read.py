@@ -13,9 +13,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from nn.data.tables import TableError, TableLimits, read_table, table_limits
+from nn.data.tables import reading
 from nn.hosting import HostingConfigError
-from nn.tables import TableError, TableLimits, read_table, table_limits
-from nn.tables import reading
 
 ROOT = Path(__file__).resolve().parents[1]
 CSV = b"a,b,label\n1,2.5,x\n3,4,y\n5,6,x\n"
@@ -67,7 +67,7 @@ def test_parquet_by_magic_and_by_name():
     for name in (None, "t.parquet"):
         back = read_table(buf.getvalue(), name=name)
         assert back["a"].tolist() == [1.0, 2.0] and back["b"].tolist() == ["x", "y"]
-    from nn.tables import dataset_from_table
+    from nn.data.tables import dataset_from_table
     d = dataset_from_table(read_table(buf.getvalue()).loc[[0, 1, 0, 1]], "b", test_size=0.5)
     assert d.class_names == ("x", "y") and d.feature_names == ["a"]
 
@@ -209,7 +209,7 @@ def test_row_and_column_limits_parquet_from_metadata(monkeypatch):
 CHILD = """
 import resource, sys
 sys.path.insert(0, {root!r})
-from nn.tables import read_table, TableError
+from nn.data.tables import read_table, TableError
 data = {make}
 # baseline: the resident size now (the upload itself included), not the peak so far, which the
 # building of ``data`` inflated; peak minus it is an upper bound on what refusing cost
@@ -253,7 +253,7 @@ def test_oversized_tables_refused_with_bounded_memory(make, expected):
 def test_mangled_files_give_a_table_error_or_a_table_never_another_exception():
     """Seeded mutations of a small CSV (deleted, inserted, repeated bytes) through reading,
     describing and building: the only exception allowed is TableError."""
-    from nn.tables import dataset_from_table, describe_table
+    from nn.data.tables import dataset_from_table, describe_table
     base = b'a,b,label\n1,2.5,x\n3,"4",y\n5,6,x\n7,8,y\n9,10,x\n11,12,y\n'
     alphabet = b',;\t|"\n\r 0123456789.-eEinfNAxy\xff\xc3\x00'
     rng = np.random.default_rng(1)

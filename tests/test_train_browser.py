@@ -59,12 +59,6 @@ def test_train_moons_shows_loss_and_boundary(app_url, page, artifacts):
 LIVE_PICTURES = "[data-testid='stMain'] [data-testid='stImage'] img"
 
 
-# KNOWN BUG, not fixed (2026-11-29): in about one full-suite run in four, after Stop every numeric
-# setting in the sidebar shows its minimum (samples 20, 1 layer of 1, lr 1e-5, epochs 1; see
-# tests/artifacts/train-stopped.png when it happens), so Continue is refused as "you changed ...".
-# It never happened with this test alone (4 of 4 passed). One rerun keeps CI usable while it is
-# open; the closing note of session 3 describes it for the next session.
-@pytest.mark.flaky(reruns=1)
 def test_stop_keeps_model_then_continue(app_url, page, artifacts):
     main = open_train_page(page, app_url + "/?preset=moons&epochs=1000")
     main.get_by_role("button", name="Train", exact=True).click()

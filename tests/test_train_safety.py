@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 
 import nn
-from nn import model as model_mod
-from nn.config import ConfigError
-from nn.experiment import (build_model, check_param_limit, config_from_preset, count_params,
+from nn.core import mlp as model_mod
+from nn.runs.config import ConfigError
+from nn.runs.experiment import (build_model, check_param_limit, config_from_preset, count_params,
                            estimate_epoch_seconds, layer_sizes_for, load_data)
-from nn.presets import PRESETS
-from nn.run_slots import RunSlots
-from nn.training import GRAD_CHUNK, check_history
+from nn.core.training import GRAD_CHUNK, check_history
+from nn.runs.presets import PRESETS
+from nn.runs.slots import RunSlots
 
 
 # --- parameters ----------------------------------------------------------------------------------

@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 
 from nn import MLP, ConfigError, Trainer, TrainConfig, TrainingDiverged
+from nn.core.optimizers import make_optimizer
 from nn.data import load_dataset
-from nn.optimizers import make_optimizer
 
 
 @pytest.fixture(scope="module")
@@ -121,7 +121,7 @@ def test_full_batch_is_one_step_per_epoch(moons):
 
 
 def test_big_batches_in_chunks_give_the_same_training(moons, monkeypatch):
-    import nn.training as training
+    import nn.core.training as training
 
     def train(chunk: int) -> list[np.ndarray]:
         monkeypatch.setattr(training, "GRAD_CHUNK", chunk)

@@ -23,9 +23,9 @@ import math
 import re
 from typing import Any, Sequence
 
-from .layers import (ACTIVATION_LAYERS, INITS, Conv2D, Dense, Dropout, Flatten, Layer, LAYER_TYPES,
+from nn.core.layers import (ACTIVATION_LAYERS, INITS, Conv2D, Dense, Dropout, Flatten, Layer, LAYER_TYPES,
                      MaxPool2D)
-from .sequential import DTYPES, Sequential, _internal_shape, plan_shapes
+from nn.core.sequential import DTYPES, Sequential, _internal_shape, plan_shapes
 
 MAX_ITEMS = 20                 # items of an architecture text (layers of a spec: 3x that)
 KERNEL_RANGE = (1, 11)
@@ -36,7 +36,7 @@ UNITS_RANGE = (1, 4096)
 MAX_INPUT_SIDE = 512
 MAX_CLASSES = 1000
 
-# CNN presets: ``nn.presets`` merges them into its PRESETS (an ``arch`` text instead of ``hidden``).
+# CNN presets: ``nn.runs.presets`` merges them into its PRESETS (an ``arch`` text instead of ``hidden``).
 # ``lr_schedule="cosine"``: epoch e (from 0) of E trains at lr (1 + cos(pi e / E)) / 2
 # (``nn.TrainConfig.lr_schedule``, applied by ``nn.Trainer``).
 CNN_PRESETS: dict[str, dict[str, Any]] = {

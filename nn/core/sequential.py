@@ -14,10 +14,10 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from ..losses import softmax_cross_entropy_grad
-from ..classifier import Classifier
-from ..model import EvaluationStopped
-from .layers import ACTIVATION_LAYERS, INITS, Conv2D, Dropout, Layer, MaxPool2D, Shape
+from nn.core.classifier import Classifier
+from nn.core.layers import ACTIVATION_LAYERS, INITS, Conv2D, Dropout, Layer, MaxPool2D, Shape
+from nn.core.losses import softmax_cross_entropy_grad
+from nn.core.mlp import EvaluationStopped
 
 DTYPES = ("float32", "float64")
 # Rows per forward/backward pass are capped so that one pass keeps at most this many bytes of
@@ -69,9 +69,9 @@ def _keep_freed_memory() -> None:
 
 def _run_parallel(tasks: list[Callable[[], Any]]) -> list[Any]:
     """Run the tasks on the process's worker threads (the last one on the caller's thread),
-    with BLAS held at one thread meanwhile (``nn.blas_threads``, which counts its holders)."""
+    with BLAS held at one thread meanwhile (``nn.core.blas_threads``, which counts its holders)."""
     global _pool
-    from ..blas_threads import one_blas_thread
+    from nn.core.blas_threads import one_blas_thread
     with _pool_lock:
         if _pool is None:
             _pool = ThreadPoolExecutor(max_workers=_cores(), thread_name_prefix="nn-core")
@@ -135,7 +135,7 @@ class Sequential(Classifier):
 
     def __init__(self, layers: Sequence[Layer], input_shape: Sequence[int], seed: int = 0,
                  dtype: str = "float32", init: str = "he") -> None:
-        from ..hosting import limits
+        from nn.hosting import limits
         if str(dtype) not in DTYPES:
             raise ValueError(f"dtype must be one of {', '.join(DTYPES)}; got {dtype!r}")
         if init not in INITS:
@@ -160,12 +160,12 @@ class Sequential(Classifier):
         self.workers = min(_cores(), 8)     # threads per pass; 1 = no threads
         self._steps = 0                      # training passes so far: seeds dropout masks
         self._scratch_grads: dict[int, list[np.ndarray]] = {}
-        # training-time augmentation of one-channel images (nn.augment.Augment), or None; done
+        # training-time augmentation of one-channel images (nn.data.augment.Augment), or None; done
         # inside each chunk's pass, so on the worker threads, with the chunk's own generator
         self.augment: Any = None
 
     def _build(self) -> None:
-        rng = np.random.default_rng(self.seed)       # layer by layer, like nn.init
+        rng = np.random.default_rng(self.seed)       # layer by layer, like nn.core.init
         shape = _internal_shape(self.input_shape)
         for i, (layer, out) in enumerate(zip(self.layers, self.shapes)):
             layer.build(shape, rng, self.dtype, self.init)
@@ -245,7 +245,7 @@ class Sequential(Classifier):
 
     def logit_chunks(self, X: np.ndarray, should_stop: Callable[[], bool] | None = None):
         """The logits of ``X``, ``workers x max_rows`` rows at a time (as ``nn.MLP.logit_chunks``);
-        raises ``nn.model.EvaluationStopped`` when ``should_stop()`` turns True between chunks."""
+        raises ``nn.core.mlp.EvaluationStopped`` when ``should_stop()`` turns True between chunks."""
         X = np.asarray(X)
         if X.ndim != 2 or X.shape[1] != self.n_features:
             raise ValueError(f"expected input of shape (n, {self.n_features}); got {X.shape}")
@@ -361,7 +361,7 @@ class Sequential(Classifier):
     def save(self, path: Any) -> None:
         """Save to a pickle-free ``.npz`` (format "nn-seq/1": the spec, the metadata and the
         parameters by name); ``nn.load`` reads it back, checking everything first."""
-        from ..io import save_model
+        from nn.files.io import save_model
         save_model(self, path)
 
     def copy_params_from(self, params: Sequence[np.ndarray]) -> None:

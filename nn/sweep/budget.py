@@ -32,7 +32,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from ..config import ConfigError
+from nn.runs.config import ConfigError
 
 # Fitted by calibrate() on the project's 2-core machine (see the module's docstring).
 STEP_S = 3.0e-5         # fixed cost of one lockstep step (about twenty NumPy calls)
@@ -204,7 +204,7 @@ def calibrate(repeats: int = 2) -> dict[str, float]:
     import numpy as np
     from scipy.optimize import nnls
 
-    from .lockstep import Lockstep, NetSpec, Shared
+    from nn.sweep.lockstep import Lockstep, NetSpec, Shared
     rows, times = [], []
     for S, nets, b, d, c, n in CALIBRATION_SHAPES:
         rng = np.random.default_rng(0)

@@ -10,8 +10,8 @@ import sys
 import time
 from typing import Any
 
-from ..cli import add_run_options, config_from_args
-from .engine import (DTYPES, MAX_TRIALS, PARAMS, SweepConfig, SweepError, SweepResult, check_workers,
+from nn.cli.commands import add_run_options, config_from_args
+from nn.sweep.engine import (DTYPES, MAX_TRIALS, PARAMS, SweepConfig, SweepError, SweepResult, check_workers,
                     parse_values, start_sweep)
 
 EXIT_FAILED = 1          # the sweep started but could not finish (a worker or the cluster failed)

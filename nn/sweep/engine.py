@@ -36,14 +36,14 @@ from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
-from ..config import MAX_HIDDEN_LAYERS, MAX_HIDDEN_SIZE, ConfigError, RunConfig
-from ..data import Dataset
-from ..experiment import load_data
-from . import dask_probe
-from . import budget
-from ..hosting import limits
-from .lockstep import Lockstep, NetSpec, Shared
-from .pool import WorkerFailed, WorkerPool
+from nn.data import Dataset
+from nn.hosting import limits
+from nn.runs.config import MAX_HIDDEN_LAYERS, MAX_HIDDEN_SIZE, ConfigError, RunConfig
+from nn.runs.experiment import load_data
+from nn.sweep import dask_probe
+from nn.sweep import budget
+from nn.sweep.lockstep import Lockstep, NetSpec, Shared
+from nn.sweep.pool import WorkerFailed, WorkerPool
 
 PARAMS = ("hidden", "lr", "batch_size", "depth")
 DTYPES = ("float32", "float64")

@@ -26,9 +26,9 @@ from typing import Callable, Iterator, Sequence
 import numpy as np
 from scipy.special import expit
 
-from ..activations import get_activation
-from ..init import init_params
-from ..model import MLP
+from nn.core.activations import get_activation
+from nn.core.init import init_params
+from nn.core.mlp import MLP
 
 PREGATHER_BYTES = 16 << 20      # data up to this size is put in each epoch's order once
 
@@ -145,7 +145,7 @@ class Lockstep:
 
     # --- optimizer -----------------------------------------------------------------------
     def _init_optimizer(self) -> None:
-        """State for the rules of nn/optimizers.py over the flat parameter array.
+        """State for the rules of nn/core/optimizers.py over the flat parameter array.
 
         The rules are written as elementwise NumPy operations (not BLAS calls, which round
         differently at the ends of a vector), so a number never depends on its position in the

@@ -1,0 +1,220 @@
+"""Command line: ``python -m nn train ...`` (and ``python -m nn sweep ...``)."""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import re
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+from nn.cli.data_options import add_data_options, check_data_options, table_from_args
+from nn.core.activations import ACTIVATIONS
+from nn.core.init import INITS
+from nn.core.optimizers import OPTIMIZERS
+from nn.core.training import Trainer, TrainingDiverged
+from nn.data import DATASETS, DatasetUnavailable
+from nn.runs.config import ConfigError, RunConfig
+from nn.runs.config import LR_SCHEDULES
+from nn.runs.experiment import build_trainer, check_config_limit, config_from_preset, load_data
+from nn.runs.presets import PRESETS
+
+EXIT_BAD_INPUT = 2
+EXIT_DIVERGED = 3
+
+
+def batch_size_arg(text: str) -> int | str:
+    if text == "full":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number or 'full'; got {text!r}") from None
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1; got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1; got {value}")
+    return value
+
+
+def save_path(text: str) -> str:
+    """Where ``--save`` will write (NumPy adds ``.npz`` when missing: say so), checked before
+    training so that a bad path does not cost the trained model."""
+    path = text if text.endswith(".npz") else text + ".npz"
+    folder = Path(path).parent
+    if Path(text).is_dir() or Path(path).is_dir():
+        raise ConfigError("save", f"--save: {text} is a folder; give a file name such as {Path(text) / 'model.npz'}")
+    if not folder.is_dir():
+        raise ConfigError("save", f"--save: the folder {folder} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise ConfigError("save", f"--save: cannot write to the folder {folder}")
+    return path
+
+
+def add_run_options(p: argparse.ArgumentParser) -> None:
+    """The options shared by ``train`` and ``sweep``: dataset, network, training."""
+    p.add_argument("--preset", choices=list(PRESETS), help="start from a named configuration")
+    p.add_argument("--dataset", choices=DATASETS)
+    p.add_argument("--n-samples", type=int, help="2-D datasets: number of points (default 5000)")
+    p.add_argument("--noise", type=float, help="2-D datasets: noise (default 0.1)")
+    p.add_argument("--test-size", type=float, help="test share, 0.05 to 0.9 (default 0.25)")
+    p.add_argument("--hidden", type=int, nargs="+", metavar="N", help="hidden layer sizes, e.g. 128 64")
+    p.add_argument("--activation", choices=list(ACTIVATIONS))
+    p.add_argument("--init", choices=INITS)
+    p.add_argument("--optimizer", choices=OPTIMIZERS)
+    p.add_argument("--momentum", type=float, help="momentum coefficient, 0 <= mu < 1 (default 0.9)")
+    p.add_argument("--weight-decay", type=float, help="L2 weight decay, 0 <= wd < 1 (default 0)")
+    p.add_argument("--lr", type=float, help="learning rate, 0 < lr <= 100")
+    p.add_argument("--batch-size", type=batch_size_arg, help="a whole number, or 'full'")
+    p.add_argument("--epochs", type=int, help="epochs (full batch: iterations)")
+    p.add_argument("--seed", type=int, help="seed for initialisation and shuffling")
+    p.add_argument("--json", action="store_true", help="end with one JSON line of results")
+
+
+def add_cnn_options(p: argparse.ArgumentParser) -> None:
+    """A convolutional network instead of the MLP (``train`` only; the sweep trains MLPs)."""
+    from nn.core import arch as core_arch
+    syntax = core_arch.__doc__.split("\n\n")[2].strip()     # the items' syntax, one per line
+    p.add_argument("--arch", metavar="TEXT",
+                   help="a convolutional network for image datasets instead of --hidden, e.g. "
+                        "--arch \"conv 5x5x16, pool 2, conv 3x3x32, pool 2, dense 128\". Items, "
+                        "comma-separated: " + "; ".join(_syntax_line(line) for line in syntax.splitlines())
+                        + ". The activation follows each conv and dense layer; a dense output layer "
+                          "with one unit per class ends the network (preset mnist-cnn)")
+    p.add_argument("--lr-schedule", choices=LR_SCHEDULES,
+                   help="constant (default) or cosine: epoch e of E trains at lr (1 + cos(pi e / E)) / 2")
+
+
+def _syntax_line(line: str) -> str:
+    """'    conv 5x5x16     a 5x5 convolution ...' -> 'conv 5x5x16: a 5x5 convolution ...'"""
+    return ": ".join(" ".join(part.split()) for part in re.split(r"\s{2,}", line.strip(), maxsplit=1)).replace("``", "'")
+
+
+def config_from_args(args: argparse.Namespace) -> RunConfig:
+    overrides = {name: getattr(args, name, None) for name in RunConfig.__dataclass_fields__}
+    if args.preset:
+        return config_from_preset(args.preset, **overrides)
+    base = RunConfig().to_dict()
+    base.update({k: v for k, v in overrides.items() if v is not None})
+    return RunConfig.from_dict(base).validate()
+
+
+def _train_command(args: argparse.Namespace) -> int:
+    check_data_options(args)
+    cfg = config_from_args(args)
+    table = None
+    if args.data:                                   # the user's own table (nn.cli.data_options)
+        cfg, table = table_from_args(args, cfg)
+    check_config_limit(cfg, table)                  # before loading or building anything
+    save_to = save_path(args.save) if args.save else None
+    data = table if table is not None else load_data(cfg)
+    trainer = build_trainer(cfg, data)
+    log_every = args.log_every if args.log_every is not None else max(1, math.ceil(cfg.epochs / 50))
+    monitor = None
+    if args.health:                                 # per-layer health after each epoch (nn.views.inspect)
+        from nn.views.inspect import HealthMonitor
+        monitor = HealthMonitor(trainer.model, data.X_train, data.y_train)
+    diverged = _train_with_progress(trainer, cfg.epochs, log_every, quiet=args.json, monitor=monitor)
+    model = trainer.model
+    train_loss, train_acc = model.evaluate(data.X_train, data.y_train)
+    test_loss, test_acc = model.evaluate(data.X_test, data.y_test)
+    if save_to:
+        model.save(save_to)
+    summary: dict[str, Any] = {
+        "dataset": data.name, "layers": model.layer_sizes, "activation": model.activation,
+        "arch": model.meta.get("arch"),
+        "preset": args.preset, "epochs": trainer.epochs_done, "n_params": model.n_params,
+        "train_loss": train_loss, "train_accuracy": train_acc,
+        "test_loss": test_loss, "test_accuracy": test_acc,
+        "train_seconds": round(trainer.seconds, 4),
+        "seconds_per_epoch": round(trainer.seconds / max(trainer.epochs_done, 1), 6),
+        "saved": save_to, "diverged": diverged, "config": cfg.to_dict(),
+        "health": monitor.history if monitor else None,
+    }
+    print(f"test accuracy {test_acc:.2%}  test loss {test_loss:.4f}  trained in "
+          f"{trainer.seconds:.2f} s ({summary['seconds_per_epoch']:.3f} s/epoch)"
+          + (f"  saved to {save_to}" if save_to else ""), file=sys.stderr if args.json else sys.stdout)
+    if args.json:
+        print(json.dumps(summary))
+    return EXIT_DIVERGED if diverged else 0
+
+
+def _train_with_progress(trainer: Trainer, epochs: int, log_every: int, quiet: bool,
+                         monitor: Any = None) -> str | None:
+    """Run the trainer with a progress bar on stderr and a line every ``log_every`` epochs;
+    return the divergence message, if any. A ``monitor`` (``nn.views.inspect.HealthMonitor``) is
+    updated after each epoch and its figures printed under the epoch line."""
+    from tqdm import tqdm
+    out = sys.stderr if quiet else sys.stdout
+    first = trainer.epochs_done
+    # disable=None: no bar when stderr is not a terminal
+    with tqdm(total=epochs, unit="epoch", file=sys.stderr, dynamic_ncols=True, leave=False,
+              disable=None) as bar:
+        try:
+            for rec in trainer.run(epochs):
+                bar.n = round(rec["epoch"] - first, 2)
+                bar.set_postfix(loss=f"{rec['train_loss']:.4f}", refresh=False)
+                bar.refresh()
+                done = rec["epoch"] - first
+                shown = rec["end_of_epoch"] and (done % log_every == 0 or done >= epochs)
+                if shown:
+                    bar.write(_epoch_line(rec, first + epochs), file=out)
+                if monitor is not None and rec["end_of_epoch"]:
+                    entry = monitor.update(rec)
+                    if shown:
+                        from nn.views.inspect import format_health_line
+                        bar.write(format_health_line(entry), file=out)
+        except TrainingDiverged as exc:
+            bar.write(f"error: {exc}", file=sys.stderr)
+            return str(exc)
+    return None
+
+
+def _epoch_line(rec: dict[str, Any], last_epoch: int) -> str:
+    line = (f"epoch {rec['epoch']}/{last_epoch}  loss {rec['train_loss']:.4f}  "
+            f"acc {rec['train_accuracy']:.2%}")
+    if rec["val_loss"] is not None:
+        line += f"  test loss {rec['val_loss']:.4f}  test acc {rec['val_accuracy']:.2%}"
+    return line + f"  {rec['seconds']:.2f}s"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m nn", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    train = sub.add_parser("train", help="train one network",
+                           description="Train one network and report its test accuracy.")
+    add_run_options(train)
+    add_cnn_options(train)
+    add_data_options(train)
+    train.add_argument("--save", metavar="PATH",
+                       help="save the trained model to PATH (.npz is added if missing)")
+    train.add_argument("--log-every", type=positive_int, metavar="K",
+                       help="print a line every K epochs (default: about 50 lines in all)")
+    train.add_argument("--health", action="store_true",
+                       help="per-layer gradient norms, update/weight ratios, dead ReLUs and saturated "
+                            "units after each epoch, with a reading of classic failures; --json gains "
+                            "a 'health' list (one entry per epoch)")
+    train.set_defaults(func=_train_command, parser=train)
+    from nn.sweep.cli import add_sweep_parser    # here: the sweep CLI imports this module
+    add_sweep_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except ConfigError as exc:
+        args.parser.error(str(exc))       # exits 2, naming the option and the allowed values
+    except (DatasetUnavailable, ValueError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    return 0

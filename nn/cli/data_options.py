@@ -1,0 +1,59 @@
+"""``python -m nn train --data FILE --label COLUMN [--features A B ...]``: train on a user's table.
+
+The table is read and checked by ``nn.data.tables`` (the same limits and messages as the app) and
+split by ``nn.runs.experiment.table_dataset`` (the split seed the Train page uses too), so the same
+file and settings give the same model and test accuracy on the page and here.
+"""
+from __future__ import annotations
+
+import argparse
+
+from nn.data import Dataset
+from nn.runs.config import ConfigError, RunConfig
+
+
+def add_data_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("your own table (instead of --dataset)")
+    g.add_argument("--data", metavar="FILE",
+                   help="a CSV, TSV or Parquet table to train on (limits: NN_MAX_TABLE_MB, "
+                        "NN_MAX_TABLE_ROWS, NN_MAX_TABLE_COLUMNS)")
+    g.add_argument("--label", metavar="COLUMN", help="with --data: the class column (2 to 50 classes)")
+    g.add_argument("--features", nargs="+", metavar="COLUMN",
+                   help="with --data: the numeric input columns (default: every numeric column "
+                        "but the label)")
+    g.add_argument("--no-standardize", dest="standardize", action="store_false",
+                   help="with --data: keep the features as they are (default: centre and scale "
+                        "them by the training split's mean and standard deviation)")
+    g.add_argument("--drop-bad-rows", action="store_true",
+                   help="with --data: drop rows with missing values or infinities (default: refuse "
+                        "them, naming the rows and columns)")
+
+
+def check_data_options(args: argparse.Namespace) -> None:
+    """The table options make sense together (ConfigError naming the option otherwise)."""
+    if getattr(args, "data", None) is None:
+        for name, flag in (("label", "--label"), ("features", "--features")):
+            if getattr(args, name, None) is not None:
+                raise ConfigError(name, f"{flag} goes with --data FILE (a table of your own)")
+        if getattr(args, "drop_bad_rows", False) or not getattr(args, "standardize", True):
+            raise ConfigError("data", "--drop-bad-rows and --no-standardize go with --data FILE")
+        return
+    if args.dataset is not None:
+        raise ConfigError("dataset", "--dataset and --data exclude each other: --data FILE trains "
+                                     "on your table")
+    if not args.label:
+        raise ConfigError("label", "--label COLUMN is required with --data: name the column that "
+                                   "holds the classes")
+
+
+def table_from_args(args: argparse.Namespace, cfg: RunConfig) -> tuple[RunConfig, Dataset]:
+    """The run's settings (dataset 'table') and the table as a ``Dataset``. Raises ``TableError``
+    (a ValueError) with the row and column at fault."""
+    from nn.data.tables import read_table
+    from nn.runs.experiment import table_dataset
+    cfg = RunConfig.from_dict({**cfg.to_dict(), "dataset": "table"}).validate()
+    frame = read_table(args.data)
+    name = str(args.data).replace("\\", "/").rsplit("/", 1)[-1]
+    data = table_dataset(frame, args.label, args.features, cfg, standardize=args.standardize,
+                         drop_bad_rows=args.drop_bad_rows, name=name)
+    return cfg, data

@@ -1,0 +1,58 @@
+"""What every network of this library does with its logits: probabilities, predictions and
+figures on a dataset, computed chunk by chunk (so a Stop can cut a long evaluation short)."""
+from __future__ import annotations
+
+from typing import Callable, Iterator
+
+import numpy as np
+
+from nn.core.losses import log_softmax
+
+
+class Classifier:
+    """Inference verbs for a network that provides ``logit_chunks(X, should_stop)``: the logits
+    of ``X`` a chunk of rows at a time (raising ``EvaluationStopped`` when told to stop)."""
+
+    def logit_chunks(self, X: np.ndarray, should_stop: Callable[[], bool] | None = None
+                     ) -> Iterator[np.ndarray]:
+        raise NotImplementedError
+
+    def logits(self, X: np.ndarray) -> np.ndarray:
+        return _joined(list(self.logit_chunks(X)))
+
+    def log_proba(self, X: np.ndarray, should_stop: Callable[[], bool] | None = None) -> np.ndarray:
+        """Log-probabilities of each class (chunked, like ``logit_chunks``)."""
+        return _joined([log_softmax(z) for z in self.logit_chunks(X, should_stop)])
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        return np.exp(self.log_proba(X))
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        return _joined([z.argmax(axis=1) for z in self.logit_chunks(X)])
+
+    def score(self, X: np.ndarray, y: np.ndarray) -> float:
+        """Accuracy on (X, y)."""
+        return float((self.predict(X) == np.asarray(y)).mean())
+
+    def loss(self, X: np.ndarray, y: np.ndarray) -> float:
+        """Mean cross-entropy on (X, y)."""
+        return self.evaluate(X, y)[0]
+
+    def evaluate(self, X: np.ndarray, y: np.ndarray,
+                 should_stop: Callable[[], bool] | None = None) -> tuple[float, float]:
+        """(mean cross-entropy, accuracy) on (X, y), one forward pass in chunks; raises
+        ``EvaluationStopped`` if ``should_stop()`` turns True between chunks."""
+        y = np.asarray(y)
+        loss_sum, correct, start = 0.0, 0, 0
+        for logits in self.logit_chunks(X, should_stop):
+            yc = y[start:start + len(logits)]
+            logp = log_softmax(logits)
+            loss_sum -= float(logp[np.arange(len(yc)), yc].sum(dtype=np.float64))
+            correct += int(np.count_nonzero(logits.argmax(axis=1) == yc))
+            start += len(logits)
+        n = len(y)
+        return (loss_sum / n, correct / n) if n else (float("nan"), float("nan"))
+
+
+def _joined(parts: list[np.ndarray]) -> np.ndarray:
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)

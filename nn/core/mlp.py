@@ -1,0 +1,153 @@
+"""The multilayer perceptron: dense layers, a hidden activation, softmax output."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable, Iterator, Sequence
+
+import numpy as np
+
+from nn.core.activations import get_activation
+from nn.core.classifier import Classifier
+from nn.core.init import INITS, init_params
+from nn.core.losses import softmax_cross_entropy_grad
+
+DTYPES = ("float32", "float64")
+MAX_LAYER_SIZE = 100_000
+# Rows per forward pass at inference (evaluate, predict...): bounds the memory of the activations
+# (one chunk's, not the whole set's) and lets a caller stop between chunks, so a Stop never waits
+# for a whole test set through a big network.
+EVAL_CHUNK = 2048
+
+
+class EvaluationStopped(Exception):
+    """A chunked forward pass was told to stop (``should_stop`` returned True between chunks)."""
+
+
+def validate_layer_sizes(layer_sizes: Sequence[int]) -> list[int]:
+    sizes = list(layer_sizes)
+    if len(sizes) < 2:
+        raise ValueError(f"layer_sizes needs at least an input and an output size; got {sizes}")
+    for s in sizes:
+        if isinstance(s, bool) or not isinstance(s, (int, np.integer)) or not 1 <= s <= MAX_LAYER_SIZE:
+            raise ValueError(f"layer sizes must be whole numbers from 1 to {MAX_LAYER_SIZE}; got {sizes}")
+    if sizes[-1] < 2:
+        raise ValueError(f"the output layer needs at least 2 classes; got {sizes[-1]}")
+    return [int(s) for s in sizes]
+
+
+class _Workspace:
+    """Preallocated activations for one batch size, reused every step of training."""
+
+    def __init__(self, n: int, layer_sizes: list[int], dtype: np.dtype) -> None:
+        self.Z = [np.empty((n, s), dtype) for s in layer_sizes[1:]]
+        self.A = [np.empty((n, s), dtype) for s in layer_sizes[1:-1]]
+        self.dA = [np.empty((n, s), dtype) for s in layer_sizes[1:-1]]
+        self.ones = np.ones(n, dtype)      # db = 1^T dZ through BLAS beats a column sum
+
+
+class MLP(Classifier):
+    """A multilayer perceptron with softmax output.
+
+    ``layer_sizes`` lists the input size, the hidden sizes and the number of classes:
+    ``MLP([784, 128, 10])``. ``params`` is ``[W1, b1, W2, b2, ...]`` with W of shape
+    (fan_in, fan_out) and b of shape (fan_out,).
+    """
+
+    def __init__(self, layer_sizes: Sequence[int], activation: str = "relu", init: str = "he",
+                 seed: int = 0, dtype: str = "float32") -> None:
+        self.layer_sizes = validate_layer_sizes(layer_sizes)
+        self.act = get_activation(activation)
+        if init not in INITS:
+            raise ValueError(f"init must be one of {', '.join(INITS)}; got {init!r}")
+        if str(dtype) not in DTYPES:
+            raise ValueError(f"dtype must be one of {', '.join(DTYPES)}; got {dtype!r}")
+        self.activation, self.init, self.seed = activation, init, int(seed)
+        self.dtype = np.dtype(dtype)
+        self.params: list[np.ndarray] = init_params(self.layer_sizes, init, self.seed, self.dtype)
+        self.meta: dict[str, Any] = {}          # dataset, preprocessing, history: set by the trainer
+        self._workspaces: dict[int, _Workspace] = {}
+
+    def __repr__(self) -> str:
+        return f"MLP({self.layer_sizes}, activation={self.activation!r}, init={self.init!r})"
+
+    @property
+    def n_params(self) -> int:
+        return sum(p.size for p in self.params)
+
+    # --- inference -------------------------------------------------------------------------
+    def _forward(self, A: np.ndarray) -> np.ndarray:
+        last = len(self.params) // 2 - 1
+        for i in range(0, len(self.params), 2):
+            Z = A @ self.params[i]
+            Z += self.params[i + 1]
+            A = Z if i // 2 == last else self.act.forward(Z, out=Z)
+        return A
+
+    def logit_chunks(self, X: np.ndarray, should_stop: Callable[[], bool] | None = None
+                     ) -> Iterator[np.ndarray]:
+        """The logits of ``X``, ``EVAL_CHUNK`` rows at a time; raises ``EvaluationStopped`` when
+        ``should_stop()`` turns True between two chunks."""
+        X = np.asarray(X)
+        if X.ndim != 2 or X.shape[1] != self.layer_sizes[0]:
+            raise ValueError(f"expected input of shape (n, {self.layer_sizes[0]}); got {X.shape}")
+        for start in range(0, max(len(X), 1), EVAL_CHUNK):
+            if should_stop is not None and should_stop():
+                raise EvaluationStopped
+            yield self._forward(np.asarray(X[start:start + EVAL_CHUNK], dtype=self.dtype))
+
+    # --- training --------------------------------------------------------------------------
+    def loss_and_grads(self, X: np.ndarray, y: np.ndarray,
+                       out: list[np.ndarray] | None = None) -> tuple[float, list[np.ndarray]]:
+        """Mean cross-entropy on (X, y) and its gradients, aligned with ``params``.
+
+        With ``out`` (arrays shaped like ``params``) the gradients are written there and the
+        forward pass reuses preallocated buffers: the training loop's allocation-free path.
+        """
+        grads = out if out is not None else [np.empty_like(p) for p in self.params]
+        loss, _ = self.train_step_grads(X, y, grads, reuse_buffers=out is not None)
+        return loss, grads
+
+    def train_step_grads(self, X: np.ndarray, y: np.ndarray, grads: list[np.ndarray],
+                         reuse_buffers: bool = True) -> tuple[float, int]:
+        """Forward and backward pass writing gradients into ``grads``;
+        returns (mean loss, number of rows predicted correctly)."""
+        X = np.asarray(X, dtype=self.dtype)
+        y = np.asarray(y)
+        ws = self._workspace(len(X)) if reuse_buffers else _Workspace(len(X), self.layer_sizes, self.dtype)
+        n_layers = len(self.params) // 2
+        # forward: Z_i = A_{i-1} W_i + b_i,  A_i = f(Z_i)
+        A = X
+        for i in range(n_layers):
+            Z = np.matmul(A, self.params[2 * i], out=ws.Z[i])
+            Z += self.params[2 * i + 1]
+            if i < n_layers - 1:
+                A = self.act.forward(Z, out=ws.A[i])
+        n_correct = int(np.count_nonzero(ws.Z[-1].argmax(axis=1) == y))
+        # output: dZ_L = (softmax(Z_L) - onehot(y)) / n, in place of Z_L
+        loss, dZ = softmax_cross_entropy_grad(ws.Z[-1], y)
+        for i in reversed(range(n_layers)):
+            A_prev = X if i == 0 else ws.A[i - 1]
+            np.matmul(A_prev.T, dZ, out=grads[2 * i])          # dW_i = A_{i-1}^T dZ_i
+            np.matmul(ws.ones, dZ, out=grads[2 * i + 1])        # db_i = 1^T dZ_i (sum over rows)
+            if i > 0:
+                dA = np.matmul(dZ, self.params[2 * i].T, out=ws.dA[i - 1])  # dA_{i-1} = dZ_i W_i^T
+                self.act.backward(dA, ws.Z[i - 1], ws.A[i - 1], out=dA)     # dZ_{i-1} = dA * f'(Z)
+                dZ = dA
+        return loss, n_correct
+
+    def _workspace(self, n: int) -> _Workspace:
+        if n not in self._workspaces:
+            if len(self._workspaces) > 4:      # batch sizes come and go: keep a few
+                self._workspaces.clear()
+            self._workspaces[n] = _Workspace(n, self.layer_sizes, self.dtype)
+        return self._workspaces[n]
+
+    # --- persistence -----------------------------------------------------------------------
+    def save(self, path: str | Path) -> None:
+        from nn.files.io import save_model
+        save_model(self, path)
+
+    def copy_params_from(self, params: Sequence[np.ndarray]) -> None:
+        for dst, src in zip(self.params, params, strict=True):
+            np.copyto(dst, src)
+

@@ -1,0 +1,257 @@
+"""The training loop: minibatch (or full-batch) gradient descent that a caller drives step by step.
+
+``Trainer.run`` is a generator: it yields a record after every epoch and every ``report_every``
+seconds inside long epochs, keeps its place between calls (so a run stopped mid-epoch continues
+exactly where it left off), and stops on a NaN or infinite loss with the last finite weights.
+"""
+from __future__ import annotations
+
+import math
+import time
+from typing import Any, Iterator
+
+import numpy as np
+
+from nn.core import Conv2D, Sequential
+from nn.core.blas_threads import step_is_small, training_steps
+from nn.core.mlp import MLP, EvaluationStopped
+from nn.core.optimizers import Optimizer, make_optimizer
+from nn.files.model_meta import check_history
+from nn.runs.config import TrainConfig
+
+Record = dict[str, Any]
+# Divergence. A stable softmax keeps an exploding loss finite, so waiting for NaN is not enough:
+# - one step's loss this many times above where training started (or chance level, ln C);
+EXPLODE_FACTOR = 100.0
+# - a record's mean training loss above both RISE_FACTOR x the loss this trainer started from and
+#   RISE_CHANCE x ln C: slow blow-ups, e.g. tanh or sigmoid units with momentum at lr 5-20 on
+#   moons, where the loss settles far above chance level without any one step jumping 100x.
+RISE_FACTOR, RISE_CHANCE = 3.0, 10.0
+# Rows per forward/backward pass. A bigger batch (full-batch MNIST: 60000 rows) is done in chunks
+# whose gradients are summed: each chunk is read from memory once and reused from cache by the
+# backward pass, about 25% faster than one pass over the whole batch.
+GRAD_CHUNK = 2048
+Model = MLP | Sequential
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite; the model was put back to its last finite weights."""
+
+
+class Trainer:
+    """Trains ``model`` on (X_train, y_train), evaluating on (X_val, y_val) when given."""
+
+    def __init__(self, model: Model, X_train: np.ndarray, y_train: np.ndarray,
+                 X_val: np.ndarray | None = None, y_val: np.ndarray | None = None,
+                 config: TrainConfig | None = None) -> None:
+        self.model = model
+        self.config = (config or TrainConfig()).validate()
+        self.X = np.ascontiguousarray(X_train, dtype=model.dtype)
+        self.y = np.asarray(y_train, dtype=np.intp)
+        self.X_val = None if X_val is None else np.asarray(X_val, dtype=model.dtype)
+        self.y_val = None if y_val is None else np.asarray(y_val, dtype=np.intp)
+        _check_data(model, self.X, self.y, "training")
+        if self.X_val is not None:
+            _check_data(model, self.X_val, self.y_val, "validation")
+        n = len(self.X)
+        bs = self.config.batch_size
+        self.batch_size = n if bs == "full" else min(int(bs), n)
+        self.steps_per_epoch = math.ceil(n / self.batch_size)
+        # every matrix product of a step small enough for one BLAS thread (see nn.core.blas_threads)
+        self.small_steps = step_is_small(model.layer_sizes, min(self.batch_size, GRAD_CHUNK))
+        self.rng = np.random.default_rng([self.config.seed, 1])   # shuffling; init used [seed]
+        self.grads = [np.empty_like(p) for p in model.params]
+        self._chunk_grads = [np.empty_like(p) for p in model.params] if self.batch_size > GRAD_CHUNK else []
+        self.optimizer = self._new_optimizer()
+        self.history: list[Record] = model.meta.setdefault("history", [])
+        check_history(self.history)
+        self.epochs_done = int(self.history[-1]["epoch"]) if self.history else 0
+        self.steps_done = int(self.history[-1]["step"]) if self.history else 0
+        self.seconds = float(self.history[-1]["seconds"]) if self.history else 0.0
+        self.diverged: str | None = None
+        # Test figures in every record, or only at epoch ends: a convolutional network's pass
+        # over 10,000 test images costs about 0.5 s (mnist-cnn), so with a record every 0.5 s
+        # inside an epoch, evaluating each time would double the training time.
+        self.validate_inside_epoch = not any(isinstance(layer, Conv2D)
+                                             for layer in getattr(model, "layers", []))
+        self._schedule_from = self.epochs_done    # the lr schedule counts epochs from here
+        self._order: np.ndarray | None = None     # this epoch's row order; None between epochs
+        self._pos = 0                             # rows of this epoch already trained on
+        self._loss_sum = 0.0
+        self._correct = 0
+        self._good = [p.copy() for p in model.params]
+        self._stop = False
+        self._last_report = 0.0                  # perf_counter time of the last record
+        # divergence limits, from where this trainer starts (a sample of the data is enough)
+        chance = math.log(model.layer_sizes[-1])
+        self.start_loss = model.loss(self.X[:2000], self.y[:2000])
+        start = self.start_loss if math.isfinite(self.start_loss) else chance
+        self._explode_at = EXPLODE_FACTOR * max(start, chance)           # one step's loss
+        self._too_high = max(RISE_FACTOR * start, RISE_CHANCE * chance)  # a record's mean loss
+
+    def _new_optimizer(self) -> Optimizer:
+        c = self.config
+        return make_optimizer(c.optimizer, self.model.params, c.lr, c.weight_decay, c.momentum)
+
+    def stop(self) -> None:
+        """Ask a running ``run`` to return (safe from another thread). It returns within one
+        chunk of ``GRAD_CHUNK`` rows of a step, or of ``EVAL_CHUNK`` rows of the validation pass:
+        a step cut short is not applied and is redone on the next ``run``; a validation pass cut
+        short leaves that record's validation figures empty."""
+        self._stop = True
+
+    def _stop_requested(self) -> bool:
+        return self._stop
+
+    def run(self, epochs: int | None = None) -> Iterator[Record]:
+        """Train ``epochs`` more epochs (default: the config's), yielding progress records.
+
+        Raises ``TrainingDiverged`` if the loss stops being finite.
+        """
+        target = self.epochs_done + (self.config.epochs if epochs is None else int(epochs))
+        self._stop = False
+        self._last_report = time.perf_counter()
+        while self.epochs_done < target and not self._stop:
+            with training_steps(small=self.small_steps):    # BLAS threads: see nn.core.blas_threads
+                record = self._train_until_record()
+            if record is not None:
+                yield record
+                self._last_report = time.perf_counter()
+
+    def _train_until_record(self) -> Record | None:
+        """Train until the epoch ends or a record is due inside it; return that record (None if
+        told to stop first)."""
+        if self._order is None:
+            self._begin_epoch()
+        while self._pos < len(self.X) and not self._stop:
+            started = time.perf_counter()
+            self._step()
+            now = time.perf_counter()
+            self.seconds += now - started
+            if now - self._last_report >= self.config.report_every and self._pos < len(self.X):
+                return self._record(end_of_epoch=False)
+        if self._pos < len(self.X):
+            return None
+        self.epochs_done += 1
+        self._order = None
+        return self._record(end_of_epoch=True)
+
+    def _begin_epoch(self) -> None:
+        self.optimizer.lr = self.epoch_lr()
+        n = len(self.X)
+        full = self.batch_size >= n
+        self._order = np.arange(n) if full else self.rng.permutation(n)
+        self._pos, self._loss_sum, self._correct = 0, 0.0, 0
+
+    def epoch_lr(self, epoch: int | None = None) -> float:
+        """The learning rate of epoch ``epoch`` (default: the next one to train). "cosine":
+        lr (1 + cos(pi e / E)) / 2 for epoch e (from 0) of E = ``config.epochs``, counted from
+        where this trainer started; a model trained on past E epochs (Continue) starts a new
+        cosine cycle at the full rate (a warm restart) rather than at a rate of 0."""
+        c = self.config
+        if c.lr_schedule != "cosine":
+            return c.lr
+        e = (self.epochs_done if epoch is None else epoch) - self._schedule_from
+        return c.lr * 0.5 * (1 + math.cos(math.pi * (e % c.epochs) / c.epochs))
+
+    def _step(self) -> None:
+        rows = self._order[self._pos:self._pos + self.batch_size]
+        if len(rows) == len(self.X):
+            Xb, yb = self.X, self.y                   # full batch: no copy
+        else:
+            Xb, yb = np.take(self.X, rows, axis=0), self.y[rows]
+        with np.errstate(over="ignore", invalid="ignore"):   # checked just below
+            result = self._batch_grads(Xb, yb)
+        if result is None:                             # stopped mid-batch: the step is not taken
+            return
+        loss, correct = result
+        if not math.isfinite(loss):
+            self._diverge(f"the training loss became {loss}")
+        if loss > self._explode_at:
+            self._diverge(f"the training loss exploded to {loss:.3g} (more than "
+                          f"{EXPLODE_FACTOR:.0f}x where it started)")
+        self.optimizer.step(self.model.params, self.grads)
+        self._pos += len(rows)
+        self.steps_done += 1
+        self._loss_sum += loss * len(rows)
+        self._correct += correct
+
+    def _batch_grads(self, Xb: np.ndarray, yb: np.ndarray) -> tuple[float, int] | None:
+        """Mean loss and gradients over the batch into ``self.grads``, chunk by chunk if large
+        (None if told to stop between two chunks)."""
+        n = len(Xb)
+        if n <= GRAD_CHUNK:
+            return self.model.train_step_grads(Xb, yb, self.grads)
+        for g in self.grads:
+            g.fill(0)
+        loss, correct = 0.0, 0
+        for start in range(0, n, GRAD_CHUNK):
+            if self._stop:
+                return None
+            chunk = slice(start, start + GRAD_CHUNK)
+            chunk_loss, chunk_correct = self.model.train_step_grads(Xb[chunk], yb[chunk], self._chunk_grads)
+            share = len(yb[chunk]) / n        # a batch mean = the chunk means weighted by size
+            for g, cg in zip(self.grads, self._chunk_grads):
+                cg *= share
+                g += cg
+            loss += chunk_loss * share
+            correct += chunk_correct
+        return loss, correct
+
+    def _record(self, end_of_epoch: bool) -> Record:
+        seen = max(self._pos, 1)
+        record: Record = {
+            "epoch": self.epochs_done if end_of_epoch else self.epochs_done + self._pos / len(self.X),
+            "step": self.steps_done,
+            "seconds": round(self.seconds, 6),
+            "train_loss": self._loss_sum / seen,
+            "train_accuracy": self._correct / seen,
+            "val_loss": None,
+            "val_accuracy": None,
+            "end_of_epoch": end_of_epoch,
+        }
+        if self.X_val is not None and (end_of_epoch or self.validate_inside_epoch):
+            try:
+                with np.errstate(over="ignore", invalid="ignore"):
+                    record["val_loss"], record["val_accuracy"] = self.model.evaluate(
+                        self.X_val, self.y_val, should_stop=self._stop_requested)
+            except EvaluationStopped:       # Stop mid-evaluation: this record goes without them
+                pass
+        if not all(np.isfinite(p).all() for p in self.model.params) or not math.isfinite(
+                record["val_loss"] if record["val_loss"] is not None else 0.0):
+            self._diverge("the weights stopped being finite")
+        if record["train_loss"] > self._too_high:
+            self._diverge(f"the training loss rose to {record['train_loss']:.3g}, far above the "
+                          f"{self.start_loss:.3g} this training started from,")
+        self._keep_good_weights()
+        self.history.append(record)
+        return record
+
+    def _keep_good_weights(self) -> None:
+        for good, p in zip(self._good, self.model.params):
+            np.copyto(good, p)
+
+    def _diverge(self, what: str) -> None:
+        """Put back the last finite weights, reset the optimizer, and raise with an explanation."""
+        self.model.copy_params_from(self._good)
+        self.optimizer = self._new_optimizer()
+        self._order = None
+        kept = (f"its weights from epoch {self.history[-1]['epoch']:.3g}" if self.history
+                else "the weights it started with")
+        self.diverged = (
+            f"Training diverged: {what} at step {self.steps_done + 1} (epoch {self.epochs_done + 1}). "
+            f"The learning rate ({self.config.lr:g}) is probably too high for this network: each "
+            f"step overshoots, so the weights swing further instead of settling. Try a smaller "
+            f"one. The model keeps {kept}, the last good ones.")
+        raise TrainingDiverged(self.diverged)
+
+
+def _check_data(model: Model, X: np.ndarray, y: np.ndarray | None, what: str) -> None:
+    if y is None or X.ndim != 2 or len(X) != len(y) or len(X) == 0:
+        raise ValueError(f"{what} data must be a non-empty (n, features) array with n labels")
+    if X.shape[1] != model.layer_sizes[0]:
+        raise ValueError(f"{what} data has {X.shape[1]} features; the network's input layer has "
+                         f"{model.layer_sizes[0]}")
+    if y.min() < 0 or y.max() >= model.layer_sizes[-1]:
+        raise ValueError(f"{what} labels must lie in 0..{model.layer_sizes[-1] - 1}")
+

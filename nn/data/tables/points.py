@@ -1,0 +1,139 @@
+"""Points clicked onto the 2-D plane: a tiny editable dataset for the Train page."""
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import numpy as np
+
+from nn.data import TOY_DATASETS, Dataset, load_dataset
+from nn.data.tables.building import freeze, split_indices
+from nn.data.tables.reading import TableError, q
+
+MAX_POINT_CLASSES = 10
+MAX_POINTS = 5000
+MIN_POINTS_PER_CLASS = 5
+
+
+class Points:
+    """Clicked points (x, y, class). Start empty or from moons/circles, ``add`` and
+    ``remove_nearest``, then ``to_dataset`` (to train) or ``to_csv`` (to download).
+
+    JSON-able through ``to_records``/``from_records`` (lists of [x, y, class]).
+    """
+
+    def __init__(self, n_classes: int = 2, records: Sequence[Sequence[float]] = ()) -> None:
+        if not isinstance(n_classes, int) or not 2 <= n_classes <= MAX_POINT_CLASSES:
+            raise ValueError(f"n_classes must be a whole number from 2 to {MAX_POINT_CLASSES}; "
+                             f"got {q(n_classes)}")
+        self.n_classes = n_classes
+        self._xy: list[tuple[float, float]] = []
+        self._cls: list[int] = []
+        for x, y, c in records:
+            self.add(x, y, int(c))
+
+    def __len__(self) -> int:
+        return len(self._cls)
+
+    def __repr__(self) -> str:
+        return f"Points({len(self)} points, counts={self.counts().tolist()})"
+
+    @classmethod
+    def from_toy(cls, name: str = "moons", n_points: int = 100, noise: float = 0.1,
+                 seed: int = 0) -> "Points":
+        """The points of a 2-D set of ``nn.data`` (train and test together)."""
+        if name not in TOY_DATASETS:
+            raise ValueError(f"name must be one of {', '.join(TOY_DATASETS)}; got {q(name)}")
+        if not isinstance(n_points, int) or not 20 <= n_points <= MAX_POINTS:
+            raise ValueError(f"n_points must be a whole number from 20 to {MAX_POINTS}; got {q(n_points)}")
+        data = load_dataset(name, n_samples=n_points, noise=noise, seed=seed)
+        X = np.concatenate([data.X_train, data.X_test])
+        y = np.concatenate([data.y_train, data.y_test])
+        return cls(2, [(float(a), float(b), int(c)) for (a, b), c in zip(X, y)])
+
+    @classmethod
+    def from_records(cls, records: Sequence[Sequence[float]], n_classes: int = 2) -> "Points":
+        return cls(n_classes, records)
+
+    def to_records(self) -> list[list[float]]:
+        return [[x, y, c] for (x, y), c in zip(self._xy, self._cls)]
+
+    # --- editing ---------------------------------------------------------------------------
+    def add(self, x: float, y: float, cls: int) -> None:
+        """Add a point of class ``cls`` (0 to n_classes - 1) at (x, y)."""
+        if not (isinstance(cls, (int, np.integer)) and not isinstance(cls, bool)
+                and 0 <= cls < self.n_classes):
+            raise ValueError(f"class must be a whole number from 0 to {self.n_classes - 1}; got {q(cls)}")
+        if not (math.isfinite(float(x)) and math.isfinite(float(y))):
+            raise ValueError(f"a point needs finite coordinates; got ({q(x)}, {q(y)})")
+        if len(self) >= MAX_POINTS:
+            raise ValueError(f"at most {MAX_POINTS} points; remove some first")
+        self._xy.append((float(x), float(y)))
+        self._cls.append(int(cls))
+
+    def remove_nearest(self, x: float, y: float,
+                       max_distance: float | None = None) -> tuple[float, float, int] | None:
+        """Remove the point nearest to (x, y) (within ``max_distance`` if given); return it, or
+        None when there is none to remove."""
+        if not self._xy:
+            return None
+        d2 = ((np.asarray(self._xy) - (float(x), float(y))) ** 2).sum(axis=1)
+        i = int(d2.argmin())
+        if max_distance is not None and d2[i] > max_distance ** 2:
+            return None
+        (px, py), c = self._xy.pop(i), self._cls.pop(i)
+        return px, py, c
+
+    def clear(self) -> None:
+        self._xy.clear()
+        self._cls.clear()
+
+    # --- reading ---------------------------------------------------------------------------
+    @property
+    def X(self) -> np.ndarray:
+        return np.asarray(self._xy, dtype=np.float32).reshape(-1, 2)
+
+    @property
+    def y(self) -> np.ndarray:
+        return np.asarray(self._cls, dtype=np.intp)
+
+    def counts(self) -> np.ndarray:
+        """Points per class, for classes 0 to n_classes - 1."""
+        return np.bincount(self.y, minlength=self.n_classes)
+
+    def problem(self) -> str | None:
+        """Why these points cannot be trained on yet (None when they can)."""
+        counts = self.counts()
+        used = np.flatnonzero(counts)
+        if len(used) < 2:
+            return (f"draw points of at least 2 classes, {MIN_POINTS_PER_CLASS} or more of each "
+                    f"(now: {self._count_text(counts)})")
+        top = int(used.max())
+        short = [k for k in range(top + 1) if counts[k] < MIN_POINTS_PER_CLASS]
+        if short:
+            k = short[0]
+            return (f"class {k} has {counts[k]} point{'s' * int(counts[k] != 1)}; every class up to "
+                    f"{top} needs at least {MIN_POINTS_PER_CLASS} (now: {self._count_text(counts)})")
+        return None
+
+    @staticmethod
+    def _count_text(counts: np.ndarray) -> str:
+        return ", ".join(f"class {k}: {n}" for k, n in enumerate(counts))
+
+    def to_dataset(self, test_size: float = 0.25, seed: int = 0, name: str = "points") -> Dataset:
+        """A 2-D ``Dataset`` (coordinates as clicked, no scaling), split stratified and seeded.
+        Raises ``TableError`` with a clear message when there are too few points."""
+        problem = self.problem()
+        if problem:
+            raise TableError(problem)
+        if not 0.05 <= test_size <= 0.9:
+            raise TableError(f"test_size must be in [0.05, 0.9]; got {q(test_size)}")
+        X, y = self.X, self.y
+        n_classes = int(y.max()) + 1
+        train, test = split_indices(y, n_classes, test_size, seed)
+        return Dataset(name, *freeze(X[train], y[train], X[test], y[test]), n_classes=n_classes)
+
+    def to_csv(self) -> bytes:
+        """Columns x1, x2, label (UTF-8, one row per point)."""
+        lines = ["x1,x2,label"] + [f"{x:.7g},{y:.7g},{c}" for (x, y), c in zip(self._xy, self._cls)]
+        return ("\n".join(lines) + "\n").encode()

@@ -1,0 +1,33 @@
+"""Named configurations: the two tutorials reproduced, and our own fast defaults."""
+from __future__ import annotations
+
+from typing import Any
+
+from nn.core import CNN_PRESETS
+
+PRESETS: dict[str, dict[str, Any]] = {
+    # The MNIST tutorial: 784-5-10 sigmoid, 0.01 N(0,1) init, full-batch GD, 1000 iterations, lr 0.5.
+    "seed-mnist": dict(dataset="mnist", hidden=[5], activation="sigmoid", init="small",
+                       optimizer="sgd", lr=0.5, batch_size="full", epochs=1000, seed=42),
+    # The moons tutorial: 2-64-2 relu, N(0,1) init, minibatch 10, 10 epochs; its summed gradient
+    # with step 1e-4 equals our mean gradient with step 1e-3.
+    "seed-moons": dict(dataset="moons", hidden=[64], activation="relu", init="normal",
+                       optimizer="sgd", lr=1e-3, batch_size=10, epochs=10, seed=0),
+    # Our defaults.
+    "moons": dict(dataset="moons", hidden=[32, 32], activation="relu", init="he",
+                  optimizer="adam", lr=0.01, batch_size=32, epochs=20, seed=0),
+    "mnist": dict(dataset="mnist", hidden=[256], activation="relu", init="he",
+                  optimizer="momentum", lr=0.05, batch_size=128, epochs=15, seed=0),
+}
+
+
+# Convolutional networks (nn.core.arch): an ``arch`` text instead of ``hidden``.
+PRESETS.update(CNN_PRESETS)
+
+
+def get_preset(name: str) -> dict[str, Any]:
+    """A copy of the preset's settings (lists and dicts copied too: the caller may change them)."""
+    if name not in PRESETS:
+        raise ValueError(f"preset must be one of {', '.join(PRESETS)}; got {name!r}")
+    return {k: (list(v) if isinstance(v, list) else dict(v) if isinstance(v, dict) else v)
+            for k, v in PRESETS[name].items()}

@@ -1,0 +1,202 @@
+"""Plot builders for the dashboard: plain data in, a plotly ``Figure`` out (no Streamlit here).
+
+Kept small: curves are a few hundred points, the decision boundary a 100x100 grid, image grids
+a single PNG mosaic with one label per tile. While training runs, the Train page shows the still
+pictures of ``nn.views.pictures`` instead (drawn from the same data, far cheaper for the browser).
+"""
+from __future__ import annotations
+
+import base64
+import io
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+
+Record = dict[str, Any]
+TRAIN_COLOR, VAL_COLOR = "#1f77b4", "#ff7f0e"
+RIGHT, WRONG = "#1a9850", "#d73027"                 # correct / wrong predictions
+CLASS_COLORS = ("#2166ac", "#b2182b")               # class 0 / class 1 on the boundary plot
+BOUNDARY_SCALE = [[0.0, "#4393c3"], [0.5, "#f7f7f7"], [1.0, "#d6604d"]]
+MARGIN = dict(l=10, r=10, t=40, b=10)
+
+
+def curve_points(history: Sequence[Record], key: str, max_points: int = 400) -> tuple[list, list]:
+    """(epochs, values) for one metric, thinned to about ``max_points`` (keeping the last)."""
+    rows = [r for r in history if r.get(key) is not None]
+    if len(rows) > max_points:
+        idx = np.unique(np.linspace(0, len(rows) - 1, max_points).round().astype(int))
+        rows = [rows[i] for i in idx]
+    return [r["epoch"] for r in rows], [r[key] for r in rows]
+
+
+def _curves(history: Sequence[Record], metric: str, title: str, height: int, yaxis: dict) -> go.Figure:
+    traces = []
+    for split, color in (("train", TRAIN_COLOR), ("val", VAL_COLOR)):
+        x, y = curve_points(history, f"{split}_{metric}")
+        name = "training (epoch mean so far)" if split == "train" else "validation (test set)"
+        traces.append(go.Scatter(x=x, y=y, name=name, mode="lines", line=dict(color=color, width=2)))
+    layout = dict(title=dict(text=title, x=0), height=height, margin=MARGIN, uirevision=metric,
+                  legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1),
+                  xaxis=dict(title=dict(text="epoch")), yaxis=yaxis)
+    return go.Figure(traces, layout)
+
+
+def loss_figure(history: Sequence[Record], height: int = 320) -> go.Figure:
+    """Training and validation cross-entropy per epoch (log scale: losses span decades)."""
+    return _curves(history, "loss", "Loss", height, dict(type="log", dtick=1, title=dict(text="cross-entropy (log)")))
+
+
+def accuracy_figure(history: Sequence[Record], height: int = 320) -> go.Figure:
+    """Training and validation accuracy per epoch."""
+    return _curves(history, "accuracy", "Accuracy", height,
+                   dict(tickformat=".0%", title=dict(text="accuracy"), range=[0, 1.02]))
+
+
+# --- 2-D datasets --------------------------------------------------------------------------------
+def plane_grid(X: np.ndarray, n: int = 100, pad: float = 0.5) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Axis ticks (xs, ys) covering ``X`` with a margin, and the (n*n, 2) grid of points."""
+    lo, hi = X.min(axis=0) - pad, X.max(axis=0) + pad
+    xs = np.linspace(lo[0], hi[0], n, dtype=np.float32)
+    ys = np.linspace(lo[1], hi[1], n, dtype=np.float32)
+    gx, gy = np.meshgrid(xs, ys)
+    return xs, ys, np.column_stack([gx.ravel(), gy.ravel()])
+
+
+def subsample(n: int, k: int) -> np.ndarray:
+    """A fixed spread of at most ``k`` indices out of ``n`` (the same every redraw)."""
+    return np.arange(n) if n <= k else np.linspace(0, n - 1, k).round().astype(int)
+
+
+def decision_boundary_figure(predict_proba: Callable[[np.ndarray], np.ndarray],
+                             X_train: np.ndarray, y_train: np.ndarray,
+                             X_test: np.ndarray | None = None, y_test: np.ndarray | None = None,
+                             grid: int = 100, max_points: int = 500, height: int = 460) -> go.Figure:
+    """Heatmap of P(class 1) over the plane with training points (circles) and test points
+    (diamonds) on top, coloured by their true class. At most ``max_points`` points per split."""
+    both = X_train if X_test is None else np.vstack([X_train, X_test])
+    xs, ys, pts = plane_grid(both, grid)
+    p1 = predict_proba(pts)[:, 1].reshape(grid, grid)
+    traces: list[Any] = [go.Heatmap(x=xs, y=ys, z=p1, zmin=0, zmax=1, colorscale=BOUNDARY_SCALE, zsmooth="fast",
+                                    colorbar=dict(title="P(class 1)", thickness=12),
+                                    hovertemplate="x %{x:.2f}, y %{y:.2f}<br>P(class 1) %{z:.2f}<extra></extra>")]
+    splits = [("train", X_train, y_train, "circle")]
+    if X_test is not None:
+        splits.append(("test", X_test, y_test, "diamond"))
+    for split, X, y, symbol in splits:
+        idx = subsample(len(X), max_points)
+        traces.append(go.Scatter(
+            x=X[idx, 0], y=X[idx, 1], mode="markers", name=f"{split} points ({symbol}s)",
+            marker=dict(symbol=symbol, size=6 if split == "train" else 7, color=y[idx], cmin=0, cmax=1,
+                        colorscale=[[0, CLASS_COLORS[0]], [1, CLASS_COLORS[1]]],
+                        line=dict(width=1, color="white" if split == "train" else "black")),
+            hoverinfo="skip"))
+    axis = dict(showgrid=False, zeroline=False)
+    layout = dict(title=dict(text="Decision boundary: P(class 1) over the plane", x=0), height=height,
+                  margin=MARGIN, uirevision="boundary",
+                  legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1),
+                  xaxis=dict(range=[xs[0], xs[-1]], constrain="domain", **axis),
+                  yaxis=dict(range=[ys[0], ys[-1]], scaleanchor="x", constrain="domain", **axis))
+    return go.Figure(traces, layout)
+
+
+# --- image datasets ------------------------------------------------------------------------------
+def png_data_uri(rgb: np.ndarray) -> str:
+    from PIL import Image
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, format="PNG", compress_level=1)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def hex_rgb(color: str) -> np.ndarray:
+    """'#1a9850' -> array([26, 152, 80], dtype=uint8)."""
+    return np.array([int(color[i:i + 2], 16) for i in (1, 3, 5)], dtype=np.uint8)
+
+
+CAPTION = 36                                        # pixels above each tile: two text lines
+
+
+def mosaic(images: np.ndarray, ok: np.ndarray, cols: int = 8, tile: int = 56
+           ) -> tuple[np.ndarray, list[tuple[float, float]]]:
+    """Images in a grid on white, each framed green (``ok``) or red with room for a caption
+    above; returns the (H, W, 3) uint8 mosaic and each caption's anchor (x centre, y bottom).
+
+    ``images`` is (n, h, w) with values in [0, 1], enlarged to about ``tile`` pixels (nearest
+    neighbour: crisp pixels) and drawn as dark ink on white."""
+    n, h, w = images.shape
+    k = max(1, round(tile / max(h, w)))
+    big = np.repeat(np.repeat(np.clip(images, 0, 1), k, axis=1), k, axis=2)
+    h, w = h * k, w * k
+    rows = max(1, -(-n // cols))
+    border, gap = 3, 14
+    tile_h, tile_w = h + 2 * border + CAPTION, w + 2 * border + gap
+    out = np.full((rows * tile_h, cols * tile_w, 3), 255, np.uint8)
+    anchors = []
+    for i in range(n):
+        r, c = divmod(i, cols)
+        top, left = r * tile_h + CAPTION, c * tile_w + gap // 2
+        out[top:top + h + 2 * border, left:left + w + 2 * border] = hex_rgb(RIGHT if ok[i] else WRONG)
+        out[top + border:top + border + h, left + border:left + border + w] = \
+            (255 * (1 - big[i])).astype(np.uint8)[..., None]
+        anchors.append((left + border + w / 2, top - 1))
+    return out, anchors
+
+
+def grid_title(title: str, ok: np.ndarray, count_right: bool) -> str:
+    if not count_right:
+        return title
+    return f"{title}: {int(ok.sum())} of {len(ok)} right (green frame: right, red: wrong)"
+
+
+def image_grid_figure(images: np.ndarray, y_true: np.ndarray, y_pred: np.ndarray,
+                      confidence: np.ndarray, label: Callable[[int], str] = str, cols: int = 8,
+                      title: str = "Test images", count_right: bool = True, tile: int = 56) -> go.Figure:
+    """Images in a grid (``mosaic``), each framed green (right) or red (wrong) and captioned with
+    the predicted label and its probability and, when wrong, the true label. Drawn as one PNG
+    mosaic: cheap to send and to redraw."""
+    ok = np.asarray(y_true) == np.asarray(y_pred)
+    tiles, anchors = mosaic(images, ok, cols, tile)
+    annotations = []
+    for i, (x, y) in enumerate(anchors):
+        text = f"<b>{label(int(y_pred[i]))}</b> {confidence[i]:.0%}"
+        if not ok[i]:
+            text += f"<br>true {label(int(y_true[i]))}"
+        annotations.append(dict(x=x, y=y, text=text, showarrow=False, yanchor="bottom",
+                                font=dict(size=11, color=RIGHT if ok[i] else WRONG)))
+    fig = go.Figure(go.Image(source=png_data_uri(tiles), hoverinfo="skip"))
+    fig.update_layout(title=dict(text=grid_title(title, ok, count_right), x=0), annotations=annotations,
+                      margin=MARGIN, height=tiles.shape[0] + 60)
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    return fig
+
+
+def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> np.ndarray:
+    """Counts: row = true class, column = predicted class."""
+    cm = np.zeros((n_classes, n_classes), dtype=np.int64)
+    np.add.at(cm, (np.asarray(y_true), np.asarray(y_pred)), 1)
+    return cm
+
+
+def confusion_matrix_figure(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int,
+                            labels: Sequence[str] | None = None, height: int = 460) -> go.Figure:
+    """Heatmap of the confusion matrix with the count in each cell."""
+    cm = confusion_matrix(y_true, y_pred, n_classes)
+    names = list(labels) if labels else [str(k) for k in range(n_classes)]
+    fig = go.Figure(go.Heatmap(z=cm, x=names, y=names, colorscale="Blues", texttemplate="%{z}",
+                               showscale=False,
+                               hovertemplate="true %{y}, predicted %{x}: %{z}<extra></extra>"))
+    acc = np.trace(cm) / max(cm.sum(), 1)
+    fig.update_layout(title=dict(text=f"Confusion matrix (test set, accuracy {acc:.2%})", x=0),
+                      height=height, margin=MARGIN)
+    fig.update_xaxes(title="predicted", type="category", side="bottom")
+    fig.update_yaxes(title="true", type="category", autorange="reversed")
+    return fig
+
+
+def most_confident_wrong(proba: np.ndarray, y_true: np.ndarray, k: int = 16) -> np.ndarray:
+    """Indices of the (at most ``k``) wrong predictions with the highest confidence, worst first."""
+    pred = proba.argmax(axis=1)
+    wrong = np.flatnonzero(pred != np.asarray(y_true))
+    conf = proba[wrong, pred[wrong]]
+    return wrong[np.argsort(-conf, kind="stable")[:k]]
