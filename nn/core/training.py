@@ -57,8 +57,11 @@ class Trainer:
         bs = self.config.batch_size
         self.batch_size = n if bs == "full" else min(int(bs), n)
         self.steps_per_epoch = math.ceil(n / self.batch_size)
-        # every matrix product of a step small enough for one BLAS thread (see nn.core.blas_threads)
-        self.small_steps = step_is_small(model.layer_sizes, min(self.batch_size, GRAD_CHUNK))
+        # Steps that want BLAS at one thread (see nn.core.blas_threads): every matrix product
+        # small enough, or a network that runs its own worker threads (nn.Sequential), which
+        # would otherwise set and reset the BLAS threads at each step (36 us a step)
+        self.small_steps = (step_is_small(model.layer_sizes, min(self.batch_size, GRAD_CHUNK))
+                            or getattr(model, "workers", 1) > 1)
         self.rng = np.random.default_rng([self.config.seed, 1])   # shuffling; init used [seed]
         self.grads = [np.empty_like(p) for p in model.params]
         self._chunk_grads = [np.empty_like(p) for p in model.params] if self.batch_size > GRAD_CHUNK else []
