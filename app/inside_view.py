@@ -27,7 +27,7 @@ from nn.data import Dataset, DatasetUnavailable
 from nn.runs.config import ConfigError
 from nn.views.draw import predict_drawing
 from nn.views.inspect import (BackpropStep, BackpropStepper, HealthMonitor, explain_input,
-                        first_layer_weight_images, most_active_units, neuron_maps)
+                              first_layer_weight_images, most_active_units, neuron_maps)
 from nn.core.mlp import MLP
 from nn.views.inspect import figures
 from nn.views.inspect import pictures as ip

@@ -19,12 +19,12 @@ from typing import Any, Callable
 import numpy as np
 import streamlit as st
 
-from nn.app_state import TrainSession, plain
 from nn.data import TOY_DATASETS, Dataset, DatasetUnavailable
 from nn.data.tables import BadRowsError, Points, TableError, dataset_to_csv, read_table, table_limits
 from nn.data.tables.describe import describe_table
 from nn.data.tables.figures import CLICK_TRACE, plane_figure, projection_figure, regions_figure
 from nn.hosting import HostingConfigError
+from nn.runs.app_state import TrainSession, plain
 from nn.runs.config import OWN_DATASETS, RunConfig
 from nn.runs.experiment import TABLE_SPLIT_SEED, table_dataset
 from nn.views import plots

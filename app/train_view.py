@@ -2,7 +2,7 @@
 
 The page's state lives in ``st.session_state``: ``train_cfg`` (the settings, a plain dict that
 survives page switches), ``train_session`` (a ``TrainSession``: model, trainer, progress) and the
-widget keys ``tw.*``. The logic itself is in ``nn.app_state`` (no Streamlit) so tests can reach it.
+widget keys ``tw.*``. The logic itself is in ``nn.runs.app_state`` (no Streamlit) so tests can reach it.
 """
 from __future__ import annotations
 
@@ -16,22 +16,22 @@ import streamlit as st
 
 import nn
 from app import cnn_view, inside_view, own_data
-from nn import pictures, plots
-from nn.activations import ACTIVATIONS
-from nn.app_state import (WIDGET_LIMITS, TrainSession, config_from_query, config_to_query,
-                          format_seconds, history_csv, model_changed, model_settings, plain)
-from nn.blas_threads import one_blas_thread
-from nn.config import (CNN_ACTIVATIONS, CNN_INITS, IMAGE_SHAPES, LR_SCHEDULES, MAX_EPOCHS, MAX_HIDDEN_LAYERS,
-                       MAX_HIDDEN_SIZE, ConfigError, RunConfig)
 from nn.core import CNN_PRESETS
+from nn.core.activations import ACTIVATIONS
+from nn.core.blas_threads import one_blas_thread
+from nn.core.init import INITS
+from nn.core.optimizers import OPTIMIZERS
 from nn.data import TOY_DATASETS, Dataset, DatasetUnavailable
-from nn.experiment import (check_config_limit, config_from_preset, count_config_params,
-                           estimate_config_epoch_seconds, load_data)
+from nn.files.io import model_to_bytes
 from nn.hosting import limits
-from nn.init import INITS
-from nn.io import model_to_bytes
-from nn.optimizers import OPTIMIZERS
-from nn.run_slots import TRAINING_SLOTS
+from nn.runs.app_state import (WIDGET_LIMITS, TrainSession, config_from_query, config_to_query,
+                               format_seconds, history_csv, model_changed, model_settings, plain)
+from nn.runs.config import (CNN_ACTIVATIONS, CNN_INITS, IMAGE_SHAPES, LR_SCHEDULES, MAX_EPOCHS,
+                            MAX_HIDDEN_LAYERS, MAX_HIDDEN_SIZE, ConfigError, RunConfig)
+from nn.runs.experiment import (check_config_limit, config_from_preset, count_config_params,
+                                estimate_config_epoch_seconds, load_data)
+from nn.runs.slots import TRAINING_SLOTS
+from nn.views import pictures, plots
 
 SESSION, CFG, W = "train_session", "train_cfg", "tw."
 MAX_LAYERS = MAX_HIDDEN_LAYERS           # the widgets take every value the library does
@@ -335,7 +335,7 @@ def controls(s: TrainSession, cfg: RunConfig | None, data: Dataset | None) -> No
 
 
 def _estimate(cfg: RunConfig, data: Dataset | None = None) -> None:
-    """The estimated time per epoch (nn.experiment's cost model), shown when it is long."""
+    """The estimated time per epoch (nn.runs.experiment's cost model), shown when it is long."""
     seconds = estimate_config_epoch_seconds(cfg, data if own_data.is_own(cfg.dataset) else None)
     if seconds > SHOW_ESTIMATE_ABOVE_S:
         st.caption(f":material/schedule: Estimated time per epoch: about {format_seconds(seconds)} "
@@ -571,7 +571,7 @@ def live(data: Dataset | None) -> None:
 
 
 def _train_and_draw(view: View, s: TrainSession, data: Dataset) -> None:
-    """Train in one of the server's training slots (``nn.run_slots``): wait in line if all are
+    """Train in one of the server's training slots (``nn.runs.slots``): wait in line if all are
     taken, and give the slot back however this run ends (finished, Stop, a click, session gone)."""
     with TRAINING_SLOTS.slot() as slot:
         try:

@@ -27,8 +27,8 @@ import numpy as np
 
 from nn.data import Dataset, mnist_available
 from nn.runs.experiment import build_trainer, config_from_preset, load_data
-from nn.views.inspect import (BackpropStepper, HealthMonitor, first_layer_weight_images, most_active_units,
-                        neuron_maps)
+from nn.views.inspect import (BackpropStepper, HealthMonitor, first_layer_weight_images,
+                              most_active_units, neuron_maps)
 from nn.views.inspect import figures
 from nn.views.inspect import pictures as ip
 

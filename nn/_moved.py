@@ -35,6 +35,7 @@ MOVED = {
     "nn.presets": "nn.runs.presets",
     "nn.experiment": "nn.runs.experiment",
     "nn.run_slots": "nn.runs.slots",
+    "nn.app_state": "nn.runs.app_state",
 }
 
 

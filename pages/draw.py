@@ -29,9 +29,9 @@ from app.navigation import require_navigation
 
 from nn import data as nn_data
 from nn.core import Sequential
-from nn.views.draw import (BOARD, CNN_MODEL_PATH, DEFAULT_MODEL_PATH, DrawingRejected, describe_model, digit_drawing,
-                     load_mnist_model, model_choices, predict_drawing, preview, probability_figure,
-                     random_test_digit, read_board, session_mnist_model)
+from nn.views.draw import (BOARD, CNN_MODEL_PATH, DEFAULT_MODEL_PATH, DrawingRejected, describe_model,
+                           digit_drawing, load_mnist_model, model_choices, predict_drawing, preview,
+                           probability_figure, random_test_digit, read_board, session_mnist_model)
 from nn.core.mlp import MLP
 from nn.hosting import limits
 

@@ -14,9 +14,9 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 import nn
-from nn.views.draw import (CNN_MODEL_PATH, DEFAULT_MODEL_PATH, describe_model, digit_drawing, load_mnist_model,
-                     mnist_model_problem, model_choices, predict_drawing, probability_figure,
-                     session_mnist_model)
+from nn.views.draw import (CNN_MODEL_PATH, DEFAULT_MODEL_PATH, describe_model, digit_drawing,
+                           load_mnist_model, mnist_model_problem, model_choices, predict_drawing,
+                           probability_figure, session_mnist_model)
 from nn.files.io import model_to_bytes
 
 

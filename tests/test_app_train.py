@@ -7,9 +7,9 @@ from app_pages import open_app
 from streamlit.testing.v1 import AppTest
 
 import nn
-from nn.app_state import TrainSession, config_from_query, config_to_query, history_csv
-from nn.experiment import build_trainer, config_from_preset, load_data
-from nn.io import model_to_bytes
+from nn.files.io import model_to_bytes
+from nn.runs.app_state import TrainSession, config_from_query, config_to_query, history_csv
+from nn.runs.experiment import build_trainer, config_from_preset, load_data
 
 TINY = {"preset": "moons", "n_samples": "400", "epochs": "3", "hidden": "8-8"}
 
@@ -179,7 +179,7 @@ def test_mnist_trains_one_short_epoch(mnist_path, monkeypatch):
 
 
 def test_throttle_paces_redraws_by_their_cost():
-    from nn.app_state import Throttle
+    from nn.runs.app_state import Throttle
     t = Throttle(min_gap=0.5, max_gap=1.0, budget=0.05)
     assert t.due(0.0)                                  # never drawn nor begun: draw at once
     t.begin(now=0.0)                                   # a run starts: first redraw after min_gap
@@ -308,8 +308,8 @@ def test_too_many_parameters_are_shown_next_to_the_network_settings(monkeypatch)
 
 
 def test_long_epochs_show_an_estimate_before_training(monkeypatch):
-    import nn.experiment
-    monkeypatch.setattr(nn.experiment, "matmul_flops_per_second", lambda: 1e8)   # a slow machine
+    import nn.runs.experiment
+    monkeypatch.setattr(nn.runs.experiment, "matmul_flops_per_second", lambda: 1e8)   # a slow machine
     at = open_app(preset="moons", hidden="1024-1024", n_samples="100000")
     assert any("Estimated time per epoch" in c.value for c in at.caption)
     at = open_app(**TINY)
@@ -319,7 +319,7 @@ def test_long_epochs_show_an_estimate_before_training(monkeypatch):
 def test_a_visitor_beyond_the_limit_waits_in_a_visible_queue_then_trains(monkeypatch):
     import threading
     import time
-    from nn.run_slots import TRAINING_SLOTS
+    from nn.runs.slots import TRAINING_SLOTS
     monkeypatch.setenv("NN_MAX_TRAINING_RUNS", "1")
     holder = TRAINING_SLOTS.slot()                 # another visitor trains
     assert holder.acquire()

@@ -16,11 +16,11 @@ import pytest
 from app_pages import open_app
 
 import nn
-from nn.app_state import config_from_query, config_to_query, model_changed, model_settings
 from nn.core import Sequential, build_network
+from nn.runs.app_state import config_from_query, config_to_query, model_changed, model_settings
 from nn.runs.config import ConfigError, RunConfig, TrainConfig
 from nn.runs.experiment import (build_model, build_trainer, check_config_limit, config_from_preset,
-                           count_config_params, estimate_config_epoch_seconds, load_data)
+                                count_config_params, estimate_config_epoch_seconds, load_data)
 from nn.core.optimizers import make_optimizer
 from nn.files.io import model_to_bytes
 from nn.runs.presets import get_preset

@@ -22,7 +22,7 @@ from test_app_draw import canvas, draw_page, one, png_url  # noqa: F401  (canvas
 
 import nn.views.draw
 from nn.views.draw import (MAX_DRAWING_PNG_BYTES, DrawingRejected, canvas_png_url, decode_drawing,
-                     drawing_json_problem, png_dimensions)
+                           drawing_json_problem, png_dimensions)
 
 ROOT = Path(__file__).resolve().parents[1]
 RSS_LIMIT_MB = 200

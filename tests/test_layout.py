@@ -32,6 +32,6 @@ def test_the_public_names_of_the_old_layout_still_work():
 
 
 def test_the_library_imports_without_streamlit():
-    code = ("import sys, nn, nn.views.inspect, nn.views.draw, nn.data.tables, nn.sweep, nn.app_state, "
+    code = ("import sys, nn, nn.views.inspect, nn.views.draw, nn.data.tables, nn.sweep, nn.runs.app_state, "
             "nn.cli; sys.exit('streamlit' in sys.modules)")
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0

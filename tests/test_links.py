@@ -6,7 +6,7 @@ import pytest
 from app_pages import open_app
 from markdown_it import MarkdownIt
 
-from nn.app_state import config_from_query, plain
+from nn.runs.app_state import config_from_query, plain
 
 
 def _warnings(at) -> str:

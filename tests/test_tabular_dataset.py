@@ -12,7 +12,7 @@ import nn
 from nn.data import load_dataset
 from nn.runs.experiment import check_model_fits
 from nn.data.tables import (BadRowsError, Points, TableDataset, TableError, dataset_from_table,
-                       dataset_to_csv, describe_table, read_table, schema_problem, table_arrays)
+                            dataset_to_csv, describe_table, read_table, schema_problem, table_arrays)
 
 
 def frame_of(csv: str) -> pd.DataFrame:

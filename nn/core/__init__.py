@@ -1,8 +1,8 @@
 """The network core: layers as objects (forward and backward side by side), ``Sequential``, and
 architectures as text or JSON-able specs."""
-from nn.core.arch import (CNN_PRESETS, ArchError, arch_cost, build_network, describe_arch, flops_per_sample,
-                   from_spec, network_from_arrays, param_arrays, parse_arch, plan_spec, spec_param_shapes,
-                   summary)
+from nn.core.arch import (CNN_PRESETS, ArchError, arch_cost, build_network, describe_arch,
+                          flops_per_sample, from_spec, network_from_arrays, param_arrays, parse_arch,
+                          plan_spec, spec_param_shapes, summary)
 from nn.core.layers import Conv2D, Dense, Dropout, Flatten, Layer, MaxPool2D, ReLU, Sigmoid, Tanh
 from nn.core.sequential import ModelTooLarge, Sequential
 

@@ -23,8 +23,8 @@ import math
 import re
 from typing import Any, Sequence
 
-from nn.core.layers import (ACTIVATION_LAYERS, INITS, Conv2D, Dense, Dropout, Flatten, Layer, LAYER_TYPES,
-                     MaxPool2D)
+from nn.core.layers import (ACTIVATION_LAYERS, INITS, Conv2D, Dense, Dropout, Flatten, Layer,
+                            LAYER_TYPES, MaxPool2D)
 from nn.core.sequential import DTYPES, Sequential, _internal_shape, plan_shapes
 
 MAX_ITEMS = 20                 # items of an architecture text (layers of a spec: 3x that)

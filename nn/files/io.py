@@ -24,9 +24,9 @@ from nn import hosting
 from nn.core import Sequential, network_from_arrays, param_arrays
 from nn.core.mlp import MLP
 from nn.files.model_file import (READ_ERRORS, Header, ModelFormatError, check_layout, open_archive,
-                         open_source, read_array, read_bytes, read_header, readable_error)
-from nn.files.model_meta import (ARCHITECTURE, FORMAT, MAX_META_CHARS, SEQ_ARCHITECTURE, SEQ_FORMAT, check_meta,
-                         check_seq_meta, parse_meta)
+                                 open_source, read_array, read_bytes, read_header, readable_error)
+from nn.files.model_meta import (ARCHITECTURE, FORMAT, MAX_META_CHARS, SEQ_ARCHITECTURE, SEQ_FORMAT,
+                                 check_meta, check_seq_meta, parse_meta)
 
 __all__ = ["FORMAT", "SEQ_FORMAT", "ModelFormatError", "load", "model_to_bytes", "save_model"]
 Model = MLP | Sequential

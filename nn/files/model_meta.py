@@ -233,7 +233,7 @@ def _whole(value: Any, low: int, high: int) -> bool:
 
 def _check_schema(value: Any) -> None:
     """A table model's columns, classes and standardisation (nn.data.tables checks every field)."""
-    from nn.data.tables import schema_damage        # here: nn.data.tables imports pandas, which is slow to load
+    from nn.data.tables import schema_damage    # here: nn.data.tables imports pandas (slow to load)
     damage = schema_damage(value)
     if damage:
         raise ModelFormatError(damage)

@@ -8,10 +8,10 @@ worker processes or a Dask cluster, within a budget of work and memory.
 - dask_probe.py: reaching a Dask scheduler with deadlines (and refusing what is not one);
 - plots.py: the accuracy-against-value figure; cli.py: ``python -m nn sweep``.
 """
-from nn.sweep.engine import (DTYPES, MAX_TRIALS, MAX_VALUES, PARAMS, SweepConfig, SweepError, SweepResult,
-                     SweepRun, Task, blocks, check_values, check_workers, default_workers, estimate,
-                     iter_sweep, parse_values, plan, run_sweep, run_task, start_sweep, summarize,
-                     summary_csv)
+from nn.sweep.engine import (DTYPES, MAX_TRIALS, MAX_VALUES, PARAMS, SweepConfig, SweepError,
+                             SweepResult, SweepRun, Task, blocks, check_values, check_workers,
+                             default_workers, estimate, iter_sweep, parse_values, plan, run_sweep,
+                             run_task, start_sweep, summarize, summary_csv)
 
 __all__ = ["DTYPES", "MAX_TRIALS", "MAX_VALUES", "PARAMS", "SweepConfig", "SweepError", "SweepResult",
            "SweepRun", "Task", "blocks", "check_values", "check_workers", "default_workers", "estimate",

@@ -15,8 +15,8 @@ from typing import Any, Callable, Sequence
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from nn.views.plots import (BOUNDARY_SCALE, CLASS_COLORS, RIGHT, TRAIN_COLOR, VAL_COLOR, WRONG, curve_points,
-                      grid_title, hex_rgb, mosaic, plane_grid, subsample)
+from nn.views.plots import (BOUNDARY_SCALE, CLASS_COLORS, RIGHT, TRAIN_COLOR, VAL_COLOR, WRONG,
+                            curve_points, grid_title, hex_rgb, mosaic, plane_grid, subsample)
 
 Record = dict[str, Any]
 INK, GRID, MUTED = "#262730", "#e6e6ea", "#6b6d7a"          # text, grid lines, tick labels

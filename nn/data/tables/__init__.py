@@ -11,12 +11,12 @@ Limits (bytes, rows, columns): ``table_limits()``, from NN_MAX_TABLE_MB, NN_MAX_
 NN_MAX_TABLE_COLUMNS. Nothing here writes to disk.
 """
 from nn.data.tables.building import (BadRowsError, TableDataset, dataset_from_table, schema_damage,
-                       schema_problem, table_arrays)
+                                     schema_problem, table_arrays)
 from nn.data.tables.describe import ColumnInfo, TableSummary, column_kind, describe_table
 from nn.data.tables.export import dataset_frame, dataset_to_csv
 from nn.data.tables.points import Points
-from nn.data.tables.reading import (MAX_TABLE_COLUMNS, MAX_TABLE_MB, MAX_TABLE_ROWS, TableError, TableLimits,
-                      read_table, table_limits)
+from nn.data.tables.reading import (MAX_TABLE_COLUMNS, MAX_TABLE_MB, MAX_TABLE_ROWS, TableError,
+                                    TableLimits, read_table, table_limits)
 
 __all__ = ["read_table", "table_limits", "TableLimits", "TableError", "BadRowsError",
            "describe_table", "TableSummary", "ColumnInfo", "column_kind", "dataset_from_table",

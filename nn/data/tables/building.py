@@ -21,7 +21,7 @@ import pandas as pd
 
 from nn.data import Dataset
 from nn.data.tables.describe import (BOOLEAN, MAX_CLASSES, NUMERIC, TEXT, bad_value_masks, column_kind,
-                       describe_column, row_numbers, rows_text)
+                                     describe_column, row_numbers, rows_text)
 from nn.data.tables.reading import TableError, names_text, q
 
 SCHEMA_KIND, SCHEMA_VERSION = "table", 1

@@ -9,8 +9,10 @@
 - ``pictures`` (Pillow, for the live view) and ``figures`` (Plotly, once training stops).
 """
 from nn.views.inspect.backprop import BackpropStep, BackpropStepper, neuron_formula, one_step
-from nn.views.inspect.health import HealthMonitor, format_health_line, layer_health, readings, weight_histograms
-from nn.views.inspect.neurons import explain_input, first_layer_weight_images, forward, most_active_units, neuron_maps
+from nn.views.inspect.health import (HealthMonitor, format_health_line, layer_health, readings,
+                                     weight_histograms)
+from nn.views.inspect.neurons import (explain_input, first_layer_weight_images, forward,
+                                      most_active_units, neuron_maps)
 
 __all__ = ["BackpropStep", "BackpropStepper", "neuron_formula", "one_step", "HealthMonitor",
            "format_health_line", "layer_health", "readings", "weight_histograms", "explain_input",

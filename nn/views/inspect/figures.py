@@ -16,7 +16,8 @@ from nn.views.plots import MARGIN, png_data_uri
 from nn.views.inspect.backprop import fmt, neuron_formula
 from nn.views.inspect.health import WeightHistogram
 from nn.views.inspect.neurons import NeuronMaps
-from nn.views.inspect.pictures import LAYER_COLORS, health_panels, health_series, network_image, network_layout, shown_units
+from nn.views.inspect.pictures import (LAYER_COLORS, health_panels, health_series, network_image,
+                                       network_layout, shown_units)
 
 
 def neuron_hover(model: MLP, layer: int, unit: int, point: np.ndarray, max_weights: int = 8) -> str:

@@ -18,8 +18,8 @@ from nn.views.pictures import GRID, INK, MUTED, font, nice_ticks
 from nn.views.plots import BOUNDARY_SCALE, hex_rgb
 
 from nn.views.inspect.health import HealthMonitor, WeightHistogram
-from nn.views.inspect.neurons import (InputExplanation, NeuronMaps, first_layer_weight_images, most_active_units,
-                      neuron_maps)
+from nn.views.inspect.neurons import (InputExplanation, NeuronMaps, first_layer_weight_images,
+                                      most_active_units, neuron_maps)
 
 NEG, MID, POS = (hex_rgb(c).astype(np.float32) for _, c in BOUNDARY_SCALE)
 LAYER_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",

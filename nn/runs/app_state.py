@@ -17,14 +17,14 @@ from typing import Any, Iterator, Mapping
 
 import numpy as np
 
-from .config import AUGMENT_KEYS, ConfigError, RunConfig
-from .data import TOY_DATASETS, Dataset
-from .experiment import build_model, build_trainer, check_model_fits, config_from_preset
-from .hosting import limits
-from .core import Sequential
-from .model import MLP
-from .presets import PRESETS
-from .training import Record, Trainer, TrainingDiverged
+from nn.core import Sequential
+from nn.core.mlp import MLP
+from nn.core.training import Record, Trainer, TrainingDiverged
+from nn.data import TOY_DATASETS, Dataset
+from nn.hosting import limits
+from nn.runs.config import AUGMENT_KEYS, ConfigError, RunConfig
+from nn.runs.experiment import build_model, build_trainer, check_model_fits, config_from_preset
+from nn.runs.presets import PRESETS
 
 TRAIN_FIELDS = ("optimizer", "lr", "batch_size", "momentum", "weight_decay", "seed", "lr_schedule",
                 "augment")
