@@ -163,6 +163,31 @@ def test_chunked_and_threaded_passes_equal_one_pass():
             np.testing.assert_allclose(gk, g, rtol=1e-9, atol=1e-14)
 
 
+def test_threaded_steps_shorten_the_gil_switch_interval_only_while_they_run(monkeypatch):
+    """Worker threads run with a short GIL switch interval; the process gets its own back."""
+    import sys
+    import threading
+    from nn.core import sequential
+    X, y = tiny_images(64)
+    net = build_network(ARCH, (1, 8, 8), 10)
+    net.workers = 2
+    seen = []
+    real_pass = net._pass
+    monkeypatch.setattr(net, "_pass", lambda *a: seen.append(sys.getswitchinterval()) or real_pass(*a))
+    sys.setswitchinterval(0.004)
+    try:
+        net.loss_and_grads(X, y)
+        assert len(seen) == 2 and max(seen) <= sequential.GIL_SWITCH_SECONDS + 1e-9
+        assert sys.getswitchinterval() == pytest.approx(0.004)
+        other = threading.Thread(target=net.loss_and_grads, args=(X, y))   # two trainings at once
+        other.start()
+        net.loss_and_grads(X, y)
+        other.join()
+        assert sys.getswitchinterval() == pytest.approx(0.004)
+    finally:
+        sys.setswitchinterval(0.005)
+
+
 def test_evaluation_can_be_stopped_between_chunks():
     net = build_network(ARCH, (1, 8, 8), 10)
     net.max_rows, net.workers = 10, 1

@@ -11,7 +11,8 @@ import os
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor, wait
-from typing import Any, Callable, Sequence
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -73,26 +74,41 @@ def _keep_freed_memory() -> None:
 # worker now and then waits that long for the other one. Measured, mnist-cnn, batch 128, 2
 # workers, median step: 9.1-9.2 ms at 5 ms, 8.7 ms at 1 ms, 8.6 ms at 0.5 ms and 0.1 ms.
 GIL_SWITCH_SECONDS = 0.0005
+_switch_lock = threading.Lock()
+_switch_users = 0             # passes running on worker threads now, in any model of the process
+_switch_saved = 0.005
 
 
-def _quick_gil_handover() -> None:
-    """Shorten the interpreter's GIL switch interval to ``GIL_SWITCH_SECONDS`` (never lengthen
-    it). Process-wide, like ``_keep_freed_memory``: in the app's server it also makes requests
-    wait less behind a training thread."""
-    if sys.getswitchinterval() > GIL_SWITCH_SECONDS:
-        sys.setswitchinterval(GIL_SWITCH_SECONDS)
+@contextmanager
+def _quick_gil_handover() -> Iterator[None]:
+    """Shorten the interpreter's GIL switch interval to ``GIL_SWITCH_SECONDS`` while worker
+    threads run passes (never lengthen it). The setting is process-wide, so the first of
+    overlapping users saves it and the last puts it back: outside training steps (in the app's
+    server, between them) it is what it was."""
+    global _switch_users, _switch_saved
+    with _switch_lock:
+        if _switch_users == 0:
+            _switch_saved = sys.getswitchinterval()
+            sys.setswitchinterval(min(_switch_saved, GIL_SWITCH_SECONDS))
+        _switch_users += 1
+    try:
+        yield
+    finally:
+        with _switch_lock:
+            _switch_users -= 1
+            if _switch_users == 0:
+                sys.setswitchinterval(_switch_saved)
 
 
 def _run_parallel(tasks: list[Callable[[], Any]]) -> list[Any]:
     """Run the tasks on the process's worker threads (the last one on the caller's thread),
     with BLAS held at one thread meanwhile (``nn.core.blas_threads``, which counts its holders)."""
     global _pool
-    _quick_gil_handover()
     from nn.core.blas_threads import one_blas_thread
     with _pool_lock:
         if _pool is None:
             _pool = ThreadPoolExecutor(max_workers=_cores(), thread_name_prefix="nn-core")
-    with one_blas_thread():
+    with one_blas_thread(), _quick_gil_handover():
         futures = [_pool.submit(task) for task in tasks[:-1]]
         try:
             last = tasks[-1]()
