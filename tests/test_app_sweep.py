@@ -3,6 +3,7 @@ gets a message naming the setting."""
 from __future__ import annotations
 
 from app_pages import open_page
+from processes import sweep_workers
 from streamlit.testing.v1 import AppTest
 
 
@@ -57,12 +58,6 @@ def test_bad_values_get_a_clear_message():
 
 
 # --- in a real browser: Stop and a closed tab end the sweep's worker processes ------------------
-def _sweep_workers() -> list:
-    import psutil
-    return [c for c in psutil.Process().children(recursive=True)
-            if "nn.sweep.pool" in " ".join(c.cmdline())]
-
-
 def _start_long_sweep(page, url: str) -> list:
     """Open the Sweep page, ask for 3000 epochs of the tutorial sweep (minutes of work, within
     the budget), press Run and wait until its workers are training."""
@@ -77,10 +72,10 @@ def _start_long_sweep(page, url: str) -> list:
     main.get_by_role("button", name="Run sweep").click()
     main.get_by_role("button", name="Stop", exact=True).wait_for(timeout=30_000)
     deadline = time.monotonic() + 30
-    while sum(p.cpu_times().user for p in _sweep_workers()) < 0.5:
+    while sum(p.cpu_times().user for p in sweep_workers()) < 0.5:
         assert time.monotonic() < deadline, "the sweep's workers never started training"
         time.sleep(0.2)
-    return _sweep_workers()
+    return sweep_workers()
 
 
 def _all_gone(workers: list, timeout: float = 6) -> None:

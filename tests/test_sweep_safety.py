@@ -16,6 +16,7 @@ import psutil
 import pytest
 
 from app_pages import open_page
+from processes import sweep_workers
 from nn.cli import main
 from nn.hosting import limits
 from nn.runs.config import ConfigError, RunConfig
@@ -247,8 +248,7 @@ def test_closing_the_generator_ends_the_worker_processes():
 
 
 def worker_pids() -> list[int]:
-    return [c.pid for c in psutil.Process().children(recursive=True)
-            if "nn.sweep.pool" in " ".join(c.cmdline())]
+    return [p.pid for p in sweep_workers()]
 
 
 def test_a_worker_that_dies_is_an_error():
