@@ -159,6 +159,25 @@ def test_optimizers_follow_their_update_rules():
             np.testing.assert_allclose(p, ref, rtol=1e-10, atol=1e-14, err_msg=name)
 
 
+@pytest.mark.parametrize("name", ["momentum", "adam"])
+def test_a_stopped_gradient_leaves_no_subnormal_state(name):
+    """A weight whose gradient stops (a dead unit's) has its running averages decay toward zero;
+    they are flushed before they reach the subnormal floats (slow to compute with), and the
+    weight moves as it would without the flush."""
+    p, ref = np.ones(4, np.float32), np.ones(4, np.float64)
+    opt = make_optimizer(name, [p], lr=1e-3)
+    ref_opt = make_optimizer(name, [ref], lr=1e-3)
+    tiny = np.finfo(np.float32).tiny
+    for t in range(1500):
+        g = np.full(4, 1e-3 if t < 20 else 0.0)
+        opt.step([p], [g.astype(np.float32)])
+        ref_opt.step([ref], [g.copy()])                # float64: its state stays far from subnormal
+        state = np.concatenate(opt.state())
+        assert not np.any((state != 0) & (np.abs(state) < tiny)), f"subnormal state at step {t}"
+    assert np.all(np.concatenate(opt.state())[:4] == 0)        # the decayed average is flushed
+    np.testing.assert_allclose(p, ref, rtol=1e-6)
+
+
 def test_weight_decay_shrinks_weights_not_biases():
     p, b = np.ones((2, 2)), np.ones(2)
     opt = make_optimizer("sgd", [p, b], lr=0.1, weight_decay=0.5)

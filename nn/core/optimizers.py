@@ -10,11 +10,23 @@ from __future__ import annotations
 import numpy as np
 
 OPTIMIZERS = ("sgd", "momentum", "adam")
+# A running average whose gradient has stopped (a dead unit's weights) decays by beta each
+# step and spends about 150 steps among the subnormal floats, where each arithmetic operation
+# costs a hundred cycles instead of one: measured in the mnist-cnn preset, 5,000-10,000 of
+# Adam's 80,000 m values were subnormal from the second epoch on, and the optimizer's time
+# per epoch grew from 0.14 s to 0.50 s. So every FLUSH_EVERY steps the state's values below
+# FLUSH_FACTOR x the smallest normal float are set to zero. A value above that cannot decay
+# into the subnormals before the next flush (0.9^32 > 1e-8; a faster decay crosses them in a
+# few steps), and what is flushed changes an update by less than lr x 1e-30 / eps (float32):
+# far below the weights' rounding.
+FLUSH_EVERY = 32
+FLUSH_FACTOR = 1e8
 
 
 class Optimizer:
     def __init__(self, params: list[np.ndarray], lr: float, weight_decay: float = 0.0) -> None:
         self.lr, self.weight_decay = float(lr), float(weight_decay)
+        self.steps = 0                                   # updates applied
         self.is_weight = [p.ndim >= 2 for p in params]   # L2 applies to W and conv kernels, not biases
 
     def step(self, params: list[np.ndarray], grads: list[np.ndarray]) -> None:
@@ -24,6 +36,14 @@ class Optimizer:
                 if is_w:                        # g += wd W  (gradient of wd/2 |W|^2)
                     g += self.weight_decay * p
         self._update(params, grads)
+        self.steps += 1
+        if self.steps % FLUSH_EVERY == 0:
+            for a in self.state():
+                np.copyto(a, 0, where=np.abs(a) < FLUSH_FACTOR * np.finfo(a.dtype).tiny)
+
+    def state(self) -> list[np.ndarray]:
+        """The running averages kept between steps (flushed of near-subnormal values)."""
+        return []
 
     def _update(self, params: list[np.ndarray], grads: list[np.ndarray]) -> None:
         raise NotImplementedError
@@ -46,6 +66,9 @@ class Momentum(Optimizer):
         self.mu = float(momentum)
         self.v = [np.zeros_like(p) for p in params]
 
+    def state(self):
+        return self.v
+
     def _update(self, params, grads):
         for p, g, v in zip(params, grads, self.v):
             v *= self.mu
@@ -64,6 +87,9 @@ class Adam(Optimizer):
         self.beta1, self.beta2, self.eps, self.t = beta1, beta2, eps, 0
         self.m = [np.zeros_like(p) for p in params]
         self.v = [np.zeros_like(p) for p in params]
+
+    def state(self):
+        return self.m + self.v
 
     def _update(self, params, grads):
         self.t += 1
