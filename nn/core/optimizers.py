@@ -23,6 +23,12 @@ FLUSH_EVERY = 32
 FLUSH_FACTOR = 1e8
 
 
+def flush_tiny(arrays: list[np.ndarray]) -> None:
+    """Set the values below ``FLUSH_FACTOR`` x the smallest normal float to zero, in place."""
+    for a in arrays:
+        np.copyto(a, 0, where=np.abs(a) < FLUSH_FACTOR * np.finfo(a.dtype).tiny)
+
+
 class Optimizer:
     def __init__(self, params: list[np.ndarray], lr: float, weight_decay: float = 0.0) -> None:
         self.lr, self.weight_decay = float(lr), float(weight_decay)
@@ -38,8 +44,7 @@ class Optimizer:
         self._update(params, grads)
         self.steps += 1
         if self.steps % FLUSH_EVERY == 0:
-            for a in self.state():
-                np.copyto(a, 0, where=np.abs(a) < FLUSH_FACTOR * np.finfo(a.dtype).tiny)
+            flush_tiny(self.state())
 
     def state(self) -> list[np.ndarray]:
         """The running averages kept between steps (flushed of near-subnormal values)."""

@@ -29,6 +29,7 @@ from scipy.special import expit
 from nn.core.activations import get_activation
 from nn.core.init import init_params
 from nn.core.mlp import MLP
+from nn.core.optimizers import FLUSH_EVERY, flush_tiny
 
 PREGATHER_BYTES = 16 << 20      # data up to this size is put in each epoch's order once
 
@@ -157,6 +158,7 @@ class Lockstep:
         self.m = np.zeros_like(self.flat_p)                   # momentum: v;  adam: m
         self.v = np.zeros_like(self.flat_p)                   # adam: v
         self.t = 0
+        self.steps = 0
 
     def _rates(self) -> tuple[np.ndarray, np.ndarray]:
         """Learning rate (float64) and weight decay of every parameter, in the flat order: each
@@ -193,6 +195,9 @@ class Lockstep:
             p += self.m
         else:
             self._adam()
+        self.steps += 1
+        if self.steps % FLUSH_EVERY == 0 and sh.optimizer != "sgd":
+            flush_tiny([self.m, self.v])                      # as the optimizers do: no subnormals
 
     def _adam(self) -> None:
         """m += (1-b1)(g-m);  v += (1-b2)(g^2-v);  w -= lr_t m / (sqrt(v) + eps),
