@@ -6,12 +6,12 @@ import psutil
 
 
 def sweep_workers() -> list[psutil.Process]:
-    """Descendants running ``python -m nn.sweep.pool``, living ones only: a worker that has
+    """Descendants running ``python -m nn.sweep.worker``, living ones only: a worker that has
     ended but is not yet reaped by its parent (a zombie) or is gone meanwhile is left out."""
     found = []
     for child in psutil.Process().children(recursive=True):
         try:
-            if "nn.sweep.pool" in " ".join(child.cmdline()):
+            if "nn.sweep.worker" in " ".join(child.cmdline()):
                 found.append(child)
         except psutil.NoSuchProcess:                 # ZombieProcess is one too
             pass

@@ -2,7 +2,7 @@
 
 joblib's loky workers go on with a task after its generator is closed, so a stopped sweep (a
 closed tab, a Stop button) kept the cores busy for minutes. Here each worker is a plain child
-process (``python -m nn.sweep.pool``) that this process talks to over a socket pair: it gets
+process (``python -m nn.sweep.worker``) that this process talks to over a socket pair: it gets
 the data once, then one task at a time, and sends back progress and results. ``close()``
 kills them (SIGKILL after a short SIGTERM grace), so nothing of a stopped sweep keeps running.
 A worker also dies with the thread that started it (Linux ``PR_SET_PDEATHSIG``), so a server
@@ -48,7 +48,7 @@ class WorkerPool:
         try:
             for _ in range(n):
                 ours, theirs = socket.socketpair()
-                proc = subprocess.Popen([sys.executable, "-m", "nn.sweep.pool", str(theirs.fileno())],
+                proc = subprocess.Popen([sys.executable, "-m", "nn.sweep.worker", str(theirs.fileno())],
                                         pass_fds=(theirs.fileno(),), env=env, stdin=subprocess.DEVNULL)
                 theirs.close()
                 self.procs.append(proc)
@@ -162,7 +162,3 @@ def worker_main(fd: int) -> None:
             conn.send(("done", key, result))
         except BaseException:
             conn.send(("error", key, traceback.format_exc(limit=8)))
-
-
-if __name__ == "__main__":
-    worker_main(int(sys.argv[1]))
