@@ -10,3 +10,12 @@ def open_train_page(page, url: str):
     main = page.get_by_test_id("stMain")
     main.get_by_role("button", name="Train", exact=True).wait_for(timeout=30_000)
     return main
+
+
+def screenshot(page, path, height: int = 1900) -> None:
+    """A tall screenshot of the page at ``path`` (then back to the usual 1400x1000 viewport)."""
+    page.mouse.move(5, 995)                            # no tooltip in the picture
+    page.set_viewport_size({"width": 1400, "height": height})
+    page.wait_for_timeout(1200)                        # let plotly finish drawing
+    page.screenshot(path=str(path))
+    page.set_viewport_size({"width": 1400, "height": 1000})

@@ -6,19 +6,12 @@ from __future__ import annotations
 import re
 
 import pytest
+from browser_pages import screenshot
 from test_draw_browser import SEVEN, TIMEOUT, draw, open_draw_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.mnist]
 
 PICTURES = "[data-testid='stMain'] [data-testid='stImage'] img"
-
-
-def _shoot(page, path, height: int = 2000) -> None:
-    page.mouse.move(5, 995)
-    page.set_viewport_size({"width": 1400, "height": height})
-    page.wait_for_timeout(1200)
-    page.screenshot(path=str(path))
-    page.set_viewport_size({"width": 1400, "height": 1000})
 
 
 def test_train_page_trains_a_cnn_with_live_filters(app_url, page, artifacts, mnist_path):
@@ -36,7 +29,7 @@ def test_train_page_trains_a_cnn_with_live_filters(app_url, page, artifacts, mni
         "old => [...document.querySelectorAll(\"[data-testid='stMain'] img[src]\")].some("
         "e => !old.includes(e.src))", arg=first, timeout=60_000)
     assert "covers fully connected networks (MLPs) only" in main.inner_text()
-    _shoot(page, artifacts / "train-cnn-live.png")
+    screenshot(page, artifacts / "train-cnn-live.png", height=2000)
     page.wait_for_function(
         "() => [...document.querySelectorAll('[data-testid=\"stProgress\"]')].some(e => e.innerText.includes('Done'))",
         timeout=240_000)
@@ -47,7 +40,7 @@ def test_train_page_trains_a_cnn_with_live_filters(app_url, page, artifacts, mni
     assert re.search(r"Test accuracy\s*9\d\.\d\d%", text), text[:600]
     assert "arch=conv" in page.url.replace("+", " ").replace("%20", " ")
     page.get_by_text("Test image 0, labelled").wait_for(timeout=30_000)   # the final pictures
-    _shoot(page, artifacts / "train-cnn.png", height=2600)
+    screenshot(page, artifacts / "train-cnn.png", height=2600)
 
 
 def test_draw_page_reads_with_the_shipped_cnn(app_url, page, artifacts):

@@ -8,7 +8,7 @@ import re
 import numpy as np
 import pytest
 from sklearn.datasets import load_iris
-from browser_pages import open_train_page
+from browser_pages import open_train_page, screenshot
 
 pytestmark = pytest.mark.browser
 
@@ -19,14 +19,6 @@ TO_SCREEN = """([title, x, y]) => {
   const L = gd._fullLayout, r = gd.getBoundingClientRect();
   return [r.left + L.xaxis._offset + L.xaxis.l2p(x), r.top + L.yaxis._offset + L.yaxis.l2p(y)];
 }"""
-
-
-def _shoot(page, path, height: int = 1700) -> None:
-    page.mouse.move(5, 995)
-    page.set_viewport_size({"width": 1400, "height": height})
-    page.wait_for_timeout(1200)
-    page.screenshot(path=str(path))
-    page.set_viewport_size({"width": 1400, "height": 1000})
 
 
 def _wait_text(page, pattern: str, timeout: int = 30_000) -> None:
@@ -68,12 +60,12 @@ def test_upload_a_table_and_train(app_url, page, artifacts, iris_csv):
     _wait_text(page, "112 training rows and 38 test rows")
     assert "150 rows, 5 columns" in main.inner_text()
     main.locator('[data-testid="stDataFrame"]').first.wait_for(timeout=20_000)   # the first rows
-    _shoot(page, artifacts / "own-table-upload.png", height=1300)
+    screenshot(page, artifacts / "own-table-upload.png", height=1300)
     main.get_by_role("button", name="Train", exact=True).click()
     page.locator(".js-plotly-plot .gtitle", has_text="Confusion matrix").wait_for(timeout=60_000)
     page.locator(".js-plotly-plot .gtitle", has_text="principal components").wait_for(timeout=30_000)
     _wait_text(page, r"Test accuracy\s*\d+\.\d\d%")
-    _shoot(page, artifacts / "own-table-trained.png", height=2300)
+    screenshot(page, artifacts / "own-table-trained.png", height=2300)
 
 
 def test_click_points_onto_the_plane_then_train_on_moons(app_url, page, artifacts):
@@ -88,7 +80,7 @@ def test_click_points_onto_the_plane_then_train_on_moons(app_url, page, artifact
     main.get_by_text("removes a point").click()
     _click_plane(page, 1.0, -0.5, 3)                          # on the point: it goes
     assert "class 0: 1, class 1: 1" in main.inner_text()
-    _shoot(page, artifacts / "own-points-clicked.png", height=1200)
+    screenshot(page, artifacts / "own-points-clicked.png", height=1200)
     main.get_by_test_id("stSelectbox").filter(has_text="Start from").click()
     page.get_by_role("option", name=re.compile("two moons")).click()
     main.get_by_role("button", name="Start over").click()
@@ -98,4 +90,4 @@ def test_click_points_onto_the_plane_then_train_on_moons(app_url, page, artifact
     _wait_text(page, r"Done: epoch 200")
     _wait_text(page, "shaded regions are the current model")     # the plane shows the model too
     assert page.locator(".js-plotly-plot .heatmaplayer image, .js-plotly-plot .hm").count() >= 2
-    _shoot(page, artifacts / "own-points-trained.png", height=2000)
+    screenshot(page, artifacts / "own-points-trained.png", height=2000)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import nn
-from browser_pages import open_train_page
+from browser_pages import open_train_page, screenshot
 
 pytestmark = pytest.mark.browser
 
@@ -20,14 +20,6 @@ def _wait_status(page, text: str, timeout: int = 60_000) -> str:
         "t => [...document.querySelectorAll('[data-testid=\"stProgress\"]')].some(e => e.innerText.includes(t))",
         arg=text, timeout=timeout)
     return page.locator(PROGRESS).first.inner_text()
-
-
-def _shoot(page, path, height: int = 1900) -> None:
-    page.mouse.move(5, 995)                            # no tooltip in the picture
-    page.set_viewport_size({"width": 1400, "height": height})
-    page.wait_for_timeout(1200)                        # let plotly finish drawing
-    page.screenshot(path=str(path))
-    page.set_viewport_size({"width": 1400, "height": 1000})
 
 
 def test_train_moons_shows_loss_and_boundary(app_url, page, artifacts):
@@ -44,7 +36,7 @@ def test_train_moons_shows_loss_and_boundary(app_url, page, artifacts):
     assert re.search(r"Test accuracy\s*9\d\.\d\d%", text), text[:600]
     assert page.locator(".js-plotly-plot .hm, .js-plotly-plot .heatmaplayer image").count() >= 1
     assert page.locator(".js-plotly-plot .scatterlayer .trace").count() >= 4   # 2 curves x 2 + points
-    _shoot(page, artifacts / "train-moons.png", height=1280)     # docs/train.png is a copy
+    screenshot(page, artifacts / "train-moons.png", height=1280)     # docs/train.png is a copy
     sidebar = page.get_by_test_id("stSidebar")
     with page.expect_download() as download:
         sidebar.get_by_role("button", name=re.compile("Download model")).click()
@@ -69,7 +61,7 @@ def test_stop_keeps_model_then_continue(app_url, page, artifacts):
     loss_picture = page.locator(LIVE_PICTURES).first.get_attribute("src")
     page.wait_for_function(f"document.querySelector({LIVE_PICTURES!r}).src.indexOf({loss_picture!r}) < 0",
                            timeout=30_000)
-    _shoot(page, artifacts / "train-live.png")
+    screenshot(page, artifacts / "train-live.png")
     main.get_by_role("button", name="Stop").click()
     status = _wait_status(page, "Stopped")
     stopped = float(re.search(r"Stopped at epoch ([\d.]+) of 1000", status).group(1))
@@ -77,7 +69,7 @@ def test_stop_keeps_model_then_continue(app_url, page, artifacts):
     # the model and its figures are kept (the status line renders first: wait for the rest)
     main.get_by_text("Test accuracy").first.wait_for(timeout=30_000)
     assert "Test accuracy" in main.inner_text()
-    _shoot(page, artifacts / "train-stopped.png")
+    screenshot(page, artifacts / "train-stopped.png")
     main.get_by_role("button", name="Continue to 1000").click()    # finishes the stopped run
     _wait_status(page, "elapsed", 30_000)
     main.get_by_role("button", name="Stop").click()
@@ -90,7 +82,7 @@ def test_diverging_run_is_explained(app_url, page, artifacts):
     main.get_by_role("button", name="Train", exact=True).click()
     page.get_by_text("Training diverged").first.wait_for(timeout=30_000)
     assert "learning rate" in main.inner_text()
-    _shoot(page, artifacts / "train-diverged.png")
+    screenshot(page, artifacts / "train-diverged.png")
 
 
 def test_digits_shows_image_grid_confusion_and_wrong_gallery(app_url, page, artifacts):
@@ -100,7 +92,7 @@ def test_digits_shows_image_grid_confusion_and_wrong_gallery(app_url, page, arti
     page.wait_for_function("document.querySelectorAll('.js-plotly-plot').length >= 5", timeout=30_000)
     titles = " ".join(page.locator(".js-plotly-plot .gtitle").all_text_contents())
     assert "Test images" in titles and "Confusion matrix" in titles and "Most confidently wrong" in titles
-    _shoot(page, artifacts / "train-digits.png", height=2000)
+    screenshot(page, artifacts / "train-digits.png", height=2000)
 
 
 def test_a_bad_link_warns_in_plain_text(app_url, page, artifacts):
@@ -113,4 +105,4 @@ def test_a_bad_link_warns_in_plain_text(app_url, page, artifacts):
     assert "[Click here](https://evil.example)" in text and "using 0.999" in text
     assert page.locator("a[href*='evil'], img[src*='evil']").count() == 0
     assert page.locator("[data-testid='stException']").count() == 0
-    _shoot(page, artifacts / "train-bad-link.png", height=1000)
+    screenshot(page, artifacts / "train-bad-link.png", height=1000)
