@@ -283,7 +283,8 @@ class Conv2D(Layer):
         y = np.maximum(z[0], z[1]) if k * k > 1 else z[0].copy()
         for t in range(2, k * k):
             np.maximum(y, z[t], out=y)               # Y = max over each k x k tile
-        mask = z == y                                # the tile's maximum (each one, on a tie)
+        mask = np.empty(z.shape, bool)               # the tile's first maximum (MaxPool2D's rule)
+        _first_max_mask(list(z), y, list(mask))
         return y, (cols, x.shape, mask)
 
     def backward_pooled(self, dy: Array, ctx: Any, grads: list[Array], need_dx: bool = True) -> Array | None:
@@ -328,10 +329,26 @@ class Conv2D(Layer):
         return np.ascontiguousarray(dxt[p:p + H, p:p + W].transpose(2, 0, 1, 3))
 
 
+def _first_max_mask(parts: list[Array], y: Array, out: list[Array]) -> None:
+    """out[t] = [parts[t] == y] and [no earlier part == y], where ``parts`` are a window's
+    positions in row-major order and ``y`` their maximum: each window marks exactly one position,
+    its first maximum, so dX = mask * dY sends dY once even when values tie."""
+    np.equal(parts[0], y, out=out[0])
+    taken = out[0].copy()                            # windows whose maximum is already marked
+    for t in range(1, len(parts)):
+        np.equal(parts[t], y, out=out[t])
+        np.greater(out[t], taken, out=out[t])        # a > b on booleans is a and not b
+        if t < len(parts) - 1:
+            np.logical_or(taken, out[t], out=taken)
+
+
 class MaxPool2D(Layer):
     """Max over size x size windows every ``stride`` pixels (default: stride = size).
 
-    Backward: the gradient goes to the position that held the maximum (to each, on an exact tie).
+    Backward: dX = dY at the window's first maximum (row-major order within the window) and 0
+    elsewhere, as PyTorch does. On an exact tie (a flat background, padding, saturated strokes)
+    only the first tied position gets dY: the max is then not differentiable, and sending dY to
+    every tied position would count it several times. ``Conv2D.forward_pooled`` keeps the same rule.
     """
     kind = "maxpool2d"
 
@@ -370,8 +387,13 @@ class MaxPool2D(Layer):
             y = rows[:, :, :, 0]
             for c in range(1, k):
                 y = np.maximum(y, rows[:, :, :, c])
-            mask = (tiles == y[:, :, None, :, None]) if train else None
-            return y, ((mask, x.shape) if train else None)
+            if not train:
+                return y, None
+            mask = np.empty(tiles.shape, bool)
+            offsets = [(r, c) for r in range(k) for c in range(k)]
+            _first_max_mask([tiles[:, :, r, :, c] for r, c in offsets], y,
+                            [mask[:, :, r, :, c] for r, c in offsets])
+            return y, (mask, x.shape)
         win = sliding_window_view(x, (k, k), axis=(1, 2))[:, ::s, ::s]     # (n, Ho, Wo, C, k, k)
         flat = win.reshape(n, Ho, Wo, C, k * k)
         arg = flat.argmax(axis=4)
