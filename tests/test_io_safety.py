@@ -344,3 +344,40 @@ def test_a_refused_file_leaves_nothing_half_built(monkeypatch):
     with pytest.raises(ModelFormatError):
         nn.load(with_history([{"epoch": 1, "step": 1, "seconds": 0, "val_accuracy": 2}]))
     assert built == []
+
+
+# --- a lying architecture text (issue 17, row 10) ----------------------------------------------
+def _cnn_file(arch_text: str | None, activation: str = "relu") -> tuple[bytes, "nn.core.Sequential"]:
+    """A small CNN's file whose metadata says ``arch_text`` (None: no arch entry)."""
+    from nn.core import build_network
+    net = build_network("conv 3x3x4, pool 2, dense 16", (1, 8, 8), 3, activation=activation)
+    with np.load(io.BytesIO(model_to_bytes(net)), allow_pickle=False) as f:
+        meta = json.loads(str(f["meta"][()]))
+        arrays = {k: f[k] for k in f.files if k != "meta"}
+    if arch_text is None:
+        meta.pop("arch", None)
+    else:
+        meta["arch"] = arch_text
+    return npz(meta, **arrays), net
+
+
+@pytest.mark.parametrize("lie", ["dense 4096, dense 4096", "conv 11x11x512, pool 8", None])
+def test_a_lying_arch_text_is_replaced_by_the_layers_own(lie):
+    from nn.runs.app_state import describe_network, model_settings
+    data, net = _cnn_file(lie)
+    loaded = nn.load(data)
+    assert loaded.meta["arch"] == "conv 3x3x4, pool 2, dense 16" == net.meta["arch"]
+    assert describe_network(loaded).startswith("CNN conv 3x3x4, pool 2, dense 16 (")
+    assert model_settings(loaded)["arch"] == "conv 3x3x4, pool 2, dense 16"
+
+
+def test_layers_no_arch_text_can_build_keep_no_arch_text():
+    """Mixed activations: no architecture text makes these layers, so none is claimed."""
+    data, net = _cnn_file("conv 3x3x4, pool 2, dense 16")
+    with np.load(io.BytesIO(data), allow_pickle=False) as f:
+        meta = json.loads(str(f["meta"][()]))
+        arrays = {k: f[k] for k in f.files if k != "meta"}
+    kinds = [layer["type"] for layer in meta["spec"]["layers"]]
+    meta["spec"]["layers"][kinds.index("relu")] = {"type": "tanh"}    # one relu becomes tanh
+    loaded = nn.load(npz(meta, **arrays))
+    assert "arch" not in loaded.meta and loaded.activation == "mixed"

@@ -9,6 +9,7 @@ input shape, dtype) instead of the layer sizes, and the arrays are named by laye
 ``load`` trusts nothing in the file: it checks the file's size, the zip directory, the metadata
 and every array's ``.npy`` header against ``nn.hosting.limits()`` before it reads or allocates
 the data those imply (``nn.files.model_file``, ``nn.files.model_meta``), and builds the model last.
+A network's ``arch`` text is rebuilt from its layers (``arch_from_layers``), never taken from the file.
 """
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ from nn.core.mlp import MLP
 from nn.files.model_file import (READ_ERRORS, Header, ModelFormatError, check_layout, open_archive,
                                  open_source, read_array, read_bytes, read_header, readable_error)
 from nn.files.model_meta import (ARCHITECTURE, FORMAT, MAX_META_CHARS, SEQ_ARCHITECTURE, SEQ_FORMAT,
-                                 check_meta, check_seq_meta, parse_meta)
+                                 arch_from_layers, check_meta, check_seq_meta, parse_meta)
 
 __all__ = ["FORMAT", "SEQ_FORMAT", "ModelFormatError", "load", "model_to_bytes", "save_model"]
 Model = MLP | Sequential
@@ -168,5 +169,8 @@ def _build_sequential(meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> Se
         model = network_from_arrays(meta["spec"], arrays)
     except (TypeError, ValueError) as exc:
         raise ModelFormatError(f"bad network in the file ({str(exc)[:200]})") from None
-    model.meta = {k: v for k, v in meta.items() if k not in SEQ_ARCHITECTURE}
+    model.meta = {k: v for k, v in meta.items() if k not in (*SEQ_ARCHITECTURE, "arch")}
+    arch = arch_from_layers(model.spec()["layers"])      # the layers' own text, not the file's
+    if arch is not None:
+        model.meta["arch"] = arch
     return model

@@ -144,6 +144,35 @@ def _check_arch(value: Any) -> None:
         raise ModelFormatError(f"bad arch in the model file ({short(str(exc), 200)})") from None
 
 
+# --- the architecture text, rebuilt from the layers ---------------------------------------------
+_BLOCKS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    "conv2d": lambda s: {"type": "conv", "kernel": list(s["kernel"]), "filters": s["filters"],
+                         "stride": s["stride"], "padding": s["padding"]},
+    "maxpool2d": lambda s: {"type": "pool", "size": s["size"], "stride": s["stride"]},
+    "dense": lambda s: {"type": "dense", "units": s["units"]},
+    "dropout": lambda s: {"type": "dropout", "rate": s["rate"]},
+}
+
+
+def arch_from_layers(layers: list[dict[str, Any]]) -> str | None:
+    """The architecture text (``nn.core.parse_arch``) that builds exactly these layer specs
+    (``Sequential.spec()["layers"]``), or None when no text does (mixed activations, a layout
+    ``build_network`` never makes). A file's own ``arch`` entry is never trusted: this is."""
+    from nn.core import ArchError, describe_arch, parse_arch
+    from nn.core.arch import ACTIVATION_LAYERS, layers_from_blocks
+    acts = {s["type"] for s in layers if s["type"] in ACTIVATION_LAYERS}
+    if len(acts) > 1 or not layers or layers[-1]["type"] != "dense":
+        return None
+    blocks = [_BLOCKS[s["type"]](s) for s in layers[:-1] if s["type"] in _BLOCKS]
+    try:
+        text = describe_arch(blocks)
+        rebuilt = layers_from_blocks(parse_arch(text), layers[-1]["units"],
+                                    acts.pop() if acts else "relu")   # none: any one will do
+    except (ArchError, KeyError, TypeError, ValueError):
+        return None
+    return text if [layer.spec() for layer in rebuilt] == layers else None
+
+
 def check_layer_sizes(value: Any, max_params: int) -> list[int]:
     if not isinstance(value, list) or not 2 <= len(value) <= MAX_LAYERS:
         raise ModelFormatError(f"bad layer_sizes in the model file: expected a list of 2 to "
