@@ -1,40 +1,110 @@
-"""Training slots: at most N training runs at once in this process, the others wait in line.
+"""The server's budget: job slots and memory, for the whole server and for each client.
 
 Streamlit runs every browser session as a thread of one server process, so a process-wide
-counter bounds the server's training work: ``TRAINING_SLOTS`` admits
-``nn.hosting.limits().max_training_runs`` runs (NN_MAX_TRAINING_RUNS) and queues the rest in
-arrival order. A run holds its ``Slot`` in a ``with`` block (try/finally), so a run that ends,
-is stopped or is interrupted (its session gone) always gives its place back.
+ledger bounds the server's work. ``JOBS`` holds ``nn.hosting.limits()``: ``job_slots`` jobs
+computing at once (NN_JOB_SLOTS, cores by default), ``budget_mb`` of memory for every visitor's
+jobs and kept data together (NN_BUDGET_MB), and a client's share of both (NN_CLIENT_SLOTS,
+NN_CLIENT_MB; a client is an address, all its tabs together). A job asks with a ``Need``
+(its slots, its estimated bytes, its client) made from the decoded sizes *before* it starts:
 
-    with TRAINING_SLOTS.slot() as slot:
+    with JOBS.slot(Need(1, nbytes, client, "training")) as slot:   # BudgetRefused: can never fit
         if slot.acquire(should_stop=lambda: stopped, on_wait=show_place_in_line):
             train()
+
+A job that fits waits in a first-come, first-served line; a client's job held back by its own
+share does not hold back anyone else's. Data a session keeps (a table, a model) is counted with
+``keep``, given back when its owner object is garbage (a closed session) or ``release``d.
+A job always gives its place back however it ends (``with``: try/finally).
 """
 from __future__ import annotations
 
 import itertools
 import threading
-from typing import Callable
+import weakref
+from dataclasses import dataclass
+from typing import Any, Callable
 
 from nn.hosting import limits
 
+MB = 2**20
+
+
+@dataclass(frozen=True)
+class Need:
+    """What one job asks of the budget."""
+    slots: int = 1
+    bytes: int = 0
+    client: str = ""
+    what: str = "job"
+
+
+class BudgetRefused(ValueError):
+    """A job or kept data that does not fit the budget; the message is for the visitor."""
+
+
+def mb(nbytes: float) -> str:
+    return f"{nbytes / MB:,.0f} MB" if nbytes >= MB else f"{nbytes / MB:.1f} MB"
+
+
+@dataclass(frozen=True)
+class Capacity:
+    """Slots and bytes of the server, and of one client (None: no limit)."""
+    slots: int
+    bytes: int | None = None
+    client_slots: int | None = None
+    client_bytes: int | None = None
+
+
+def server_capacity() -> Capacity:
+    lim = limits()
+    return Capacity(lim.job_slots, lim.budget_mb * MB, lim.client_slots, lim.client_mb * MB)
+
 
 class RunSlots:
-    """A counter of running runs and a first-come, first-served line of waiting ones."""
+    """A ledger of running jobs, kept data, and a line of waiting jobs."""
 
-    def __init__(self, capacity: Callable[[], int]) -> None:
-        self._capacity = capacity            # read when a run asks to start: a limit can change
+    def __init__(self, capacity: Callable[[], int | Capacity]) -> None:
+        self._capacity = capacity            # read when a job asks to start: a limit can change
         self._cond = threading.Condition()
-        self._running: set[int] = set()
+        self._running: dict[int, Need] = {}
         self._waiting: list[int] = []
+        self._needs: dict[int, Need] = {}
+        self._kept: dict[int, tuple[str, int]] = {}
         self._tickets = itertools.count(1)
 
-    def slot(self) -> "Slot":
-        """A place in line (leave it with ``release`` or a ``with`` block)."""
+    def cap(self) -> Capacity:
+        c = self._capacity()
+        return c if isinstance(c, Capacity) else Capacity(int(c))
+
+    # --- jobs ---------------------------------------------------------------------------------
+    def slot(self, need: Need | None = None) -> "Slot":
+        """A place in line for ``need`` (BudgetRefused at once if it can never fit)."""
+        need = need or Need()
+        self.check(need)
         with self._cond:
             ticket = next(self._tickets)
             self._waiting.append(ticket)
+            self._needs[ticket] = need
         return Slot(self, ticket)
+
+    def check(self, need: Need) -> None:
+        """BudgetRefused, in plain words, if ``need`` exceeds the server or the client's share
+        even when nothing else runs (its client's kept data counted)."""
+        c = self.cap()
+        what = need.what[:1].upper() + need.what[1:]
+        if need.slots > c.slots or (c.client_slots is not None and need.slots > c.client_slots):
+            most = min(c.slots, c.client_slots or c.slots)
+            raise BudgetRefused(f"{what} needs {need.slots} job slots; this server gives a visitor "
+                                f"at most {most} at once: use fewer workers.")
+        if c.bytes is not None and need.bytes > c.bytes:
+            raise BudgetRefused(f"{what} would need about {mb(need.bytes)} of memory, more than this "
+                                f"server's budget of {mb(c.bytes)}: make it smaller.")
+        kept = self.kept_bytes(need.client)
+        if c.client_bytes is not None and need.bytes + kept > c.client_bytes:
+            held = f" (your open tabs already keep {mb(kept)} of data and models)" if kept else ""
+            raise BudgetRefused(f"{what} would need about {mb(need.bytes)} of memory; a visitor's "
+                                f"share on this server is {mb(c.client_bytes)}{held}: make it "
+                                f"smaller, or reset models and tables in your other tabs.")
 
     @property
     def running(self) -> int:
@@ -44,34 +114,105 @@ class RunSlots:
     def waiting(self) -> int:
         return len(self._waiting)
 
+    def used(self, client: str | None = None) -> tuple[int, int]:
+        """(slots, bytes) in use on the server, or by ``client``: running jobs and kept data."""
+        with self._cond:
+            jobs = [n for n in self._running.values() if client is None or n.client == client]
+            kept = sum(b for c, b in self._kept.values() if client is None or c == client)
+            return sum(n.slots for n in jobs), sum(n.bytes for n in jobs) + kept
+
+    def kept_bytes(self, client: str | None = None) -> int:
+        with self._cond:
+            return sum(b for c, b in self._kept.values() if client is None or c == client)
+
     def _ahead(self, ticket: int) -> int:
         with self._cond:
             return self._waiting.index(ticket) if ticket in self._waiting else 0
 
+    def _fits(self, need: Need, c: Capacity, reserved: tuple[int, int] = (0, 0)) -> bool:
+        """Room for ``need`` on the server (beyond ``reserved``) and in its client's share."""
+        slots, nbytes = self.used()
+        if slots + reserved[0] + need.slots > c.slots:
+            return False
+        if c.bytes is not None and nbytes + reserved[1] + need.bytes > c.bytes:
+            return False
+        return self._client_fits(need, c)
+
+    def _client_fits(self, need: Need, c: Capacity) -> bool:
+        slots, nbytes = self.used(need.client)
+        if c.client_slots is not None and slots + need.slots > c.client_slots:
+            return False
+        return c.client_bytes is None or nbytes + need.bytes <= c.client_bytes
+
+    def _startable(self, ticket: int) -> bool:
+        """First come, first served: earlier waiters that their client's share lets run keep
+        their room; one held back by its own client's share does not hold back others."""
+        c, reserved = self.cap(), [0, 0]
+        for earlier in self._waiting:
+            if earlier == ticket:
+                return self._fits(self._needs[ticket], c, (reserved[0], reserved[1]))
+            need = self._needs[earlier]
+            if self._client_fits(need, c):
+                reserved[0] += need.slots
+                reserved[1] += need.bytes
+        return False
+
     def _try_start(self, ticket: int, timeout: float) -> bool:
-        """Start ``ticket`` when a slot is free and no earlier arrival waits for it (waiting at
-        most ``timeout`` seconds); True if it runs."""
+        """Start ``ticket`` when it fits (waiting at most ``timeout`` seconds); True if it runs."""
         with self._cond:
             def startable() -> bool:
-                free = self._capacity() - len(self._running)
-                return ticket in self._running or self._waiting.index(ticket) < free
+                return ticket in self._running or self._startable(ticket)
             if not self._cond.wait_for(startable, timeout):
                 return False
             if ticket not in self._running:
                 self._waiting.remove(ticket)
-                self._running.add(ticket)
+                self._running[ticket] = self._needs[ticket]
             return True
 
     def _release(self, ticket: int) -> None:
         with self._cond:
-            self._running.discard(ticket)
+            self._running.pop(ticket, None)
+            self._needs.pop(ticket, None)
             if ticket in self._waiting:
                 self._waiting.remove(ticket)
             self._cond.notify_all()
 
+    # --- kept data ----------------------------------------------------------------------------
+    def keep(self, owner: Any, client: str, nbytes: int, what: str = "this data") -> None:
+        """Count ``nbytes`` that ``owner`` (an object a session keeps, weakly referenced) holds
+        for ``client`` until ``release(owner)`` or ``owner`` is gone; replaces its earlier
+        count. BudgetRefused (nothing counted) if the server or the client's share is full."""
+        key, c = id(owner), self.cap()
+        with self._cond:
+            old = self._kept.pop(key, None)
+            _, server = self.used()
+            _, mine = self.used(client)
+            full = None
+            if c.client_bytes is not None and mine + nbytes > c.client_bytes:
+                full = f"a visitor's share of {mb(c.client_bytes)} (your tabs hold {mb(mine)})"
+            elif c.bytes is not None and server + nbytes > c.bytes:
+                full = f"the server's budget of {mb(c.bytes)} ({mb(server)} in use)"
+            if full:
+                if old is not None:
+                    self._kept[key] = old
+                raise BudgetRefused(f"Keeping {what} ({mb(nbytes)}) would go over {full}: "
+                                    f"reset models or tables in your other tabs, or use less data.")
+            self._kept[key] = (client, int(nbytes))
+            if old is None:
+                weakref.finalize(owner, self._forget, key)
+            self._cond.notify_all()
+
+    def release(self, owner: Any) -> None:
+        self._forget(id(owner))
+
+    def _forget(self, key: int) -> None:
+        with self._cond:
+            self._kept.pop(key, None)
+            self._cond.notify_all()
+
 
 class Slot:
-    """One run's place: waiting in line, then running, then released."""
+    """One job's place: waiting in line, then running, then released."""
 
     def __init__(self, pool: RunSlots, ticket: int) -> None:
         self.pool, self.ticket = pool, ticket
@@ -79,15 +220,15 @@ class Slot:
 
     @property
     def ahead(self) -> int:
-        """Runs waiting in line before this one."""
+        """Jobs waiting in line before this one."""
         return self.pool._ahead(self.ticket)
 
     def acquire(self, should_stop: Callable[[], bool] = lambda: False,
                 on_wait: Callable[[int], None] = lambda ahead: None, poll: float = 0.25) -> bool:
-        """Wait for a slot; True once it is held. While waiting, call ``on_wait(runs ahead)``
+        """Wait for room; True once it is held. While waiting, call ``on_wait(jobs ahead)``
         every ``poll`` seconds (the page shows it: a click there can interrupt the wait) and
         give up, returning False, as soon as ``should_stop()`` is True."""
-        timeout = 0.0                       # a free slot: start at once, without a message
+        timeout = 0.0                       # room now: start at once, without a message
         while not should_stop():
             if self.pool._try_start(self.ticket, timeout):
                 return True
@@ -107,4 +248,5 @@ class Slot:
         self.release()
 
 
-TRAINING_SLOTS = RunSlots(lambda: limits().max_training_runs)
+JOBS = RunSlots(server_capacity)
+TRAINING_SLOTS = JOBS                      # its earlier name
