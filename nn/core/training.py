@@ -3,18 +3,20 @@
 ``Trainer.run`` is a generator: it yields a record after every epoch and every ``report_every``
 seconds inside long epochs, keeps its place between calls (so a run stopped mid-epoch continues
 exactly where it left off), and stops on a NaN or infinite loss with the last finite weights.
+Every long pass is cut into pieces of about ``CHUNK_SECONDS`` with a stop check between them, so
+``stop()`` (or ``deadline``) ends a run within a second whatever the network.
 """
 from __future__ import annotations
 
 import math
 import time
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
 from nn.core import Conv2D, Sequential
 from nn.core.blas_threads import step_is_small, training_steps
-from nn.core.mlp import MLP, EvaluationStopped
+from nn.core.mlp import EVAL_CHUNK, MLP, EvaluationStopped
 from nn.core.optimizers import Optimizer, make_optimizer
 from nn.files.model_meta import check_history
 from nn.runs.config import TrainConfig
@@ -31,7 +33,62 @@ RISE_FACTOR, RISE_CHANCE = 3.0, 10.0
 # whose gradients are summed: each chunk is read from memory once and reused from cache by the
 # backward pass, about 25% faster than one pass over the whole batch.
 GRAD_CHUNK = 2048
+# Stop within a second whatever the network: every long pass (the start-up pass on START_ROWS
+# training rows, the test evaluation, a step's chunks) goes in pieces of about CHUNK_SECONDS,
+# sized from the time the pieces so far took, with a stop check between them.
+START_ROWS = 2000
+CHUNK_SECONDS = 0.2
+FIRST_PIECE = 8              # rows of the first piece, before anything is timed
 Model = MLP | Sequential
+
+
+class Pacer:
+    """Rows per piece so that a piece takes about ``seconds`` (learned from the pieces so far)."""
+
+    def __init__(self, seconds: float = CHUNK_SECONDS, first: int = FIRST_PIECE,
+                 most: int = EVAL_CHUNK) -> None:
+        self.seconds, self.most = seconds, most
+        self.row_seconds: float | None = None          # the latest measure, per row
+        self._first = first
+
+    def rows(self, factor: float = 1.0) -> int:
+        """Rows of the next piece (``factor``: its cost per row against a forward pass)."""
+        if self.row_seconds is None:
+            return self._first
+        return int(min(self.most, max(1, self.seconds / (factor * max(self.row_seconds, 1e-9)))))
+
+    def timed(self, rows: int, seconds: float, factor: float = 1.0) -> None:
+        if rows > 0:
+            self.row_seconds = seconds / (rows * factor)
+
+
+def evaluate_in_pieces(model: Model, X: np.ndarray, y: np.ndarray, should_stop: Callable[[], bool],
+                       pacer: Pacer | None = None) -> tuple[float, float]:
+    """(mean cross-entropy, accuracy) on (X, y) in timed pieces; ``EvaluationStopped`` when
+    ``should_stop()`` turns True between two of them."""
+    loss_sum, correct = 0.0, 0
+    for start, logp in log_proba_in_pieces(model, X, should_stop, pacer):
+        yc = y[start:start + len(logp)]
+        loss_sum -= float(logp[np.arange(len(yc)), yc].sum(dtype=np.float64))
+        correct += int(np.count_nonzero(logp.argmax(axis=1) == yc))
+    n = len(y)
+    return (loss_sum / n, correct / n) if n else (math.nan, math.nan)
+
+
+def log_proba_in_pieces(model: Model, X: np.ndarray, should_stop: Callable[[], bool],
+                        pacer: Pacer | None = None) -> Iterator[tuple[int, np.ndarray]]:
+    """(first row, log-probabilities) of ``X`` piece by piece (see ``Pacer``)."""
+    pacer = pacer or Pacer()
+    start = 0
+    while start < len(X):
+        if should_stop():
+            raise EvaluationStopped
+        rows = pacer.rows()
+        t = time.perf_counter()
+        logp = model.log_proba(X[start:start + rows])
+        pacer.timed(len(logp), time.perf_counter() - t)
+        yield start, logp
+        start += len(logp)
 
 
 class TrainingDiverged(RuntimeError):
@@ -85,12 +142,29 @@ class Trainer:
         self._good = [p.copy() for p in model.params]
         self._stop = False
         self._last_report = 0.0                  # perf_counter time of the last record
-        # divergence limits, from where this trainer starts (a sample of the data is enough)
-        chance = math.log(model.layer_sizes[-1])
-        self.start_loss = model.loss(self.X[:2000], self.y[:2000])
-        start = self.start_loss if math.isfinite(self.start_loss) else chance
+        self.pacer = Pacer()                     # rows per piece of a long pass (see Pacer)
+        self.deadline: float | None = None       # perf_counter time at which run() stops
+        self.out_of_time = False                 # run() stopped at the deadline
+        # divergence limits, from where this trainer starts: measured by ``run`` before its first
+        # step (a pass over START_ROWS rows: not here, so building a trainer costs nothing)
+        self.start_loss: float | None = None
+
+    def _start_pass(self) -> bool:
+        """The loss on the first START_ROWS rows and the divergence limits from it, in pieces
+        (False if told to stop first)."""
+        if self.start_loss is not None:
+            return True
+        try:
+            loss, _ = evaluate_in_pieces(self.model, self.X[:START_ROWS], self.y[:START_ROWS],
+                                         self._stop_requested, self.pacer)
+        except EvaluationStopped:
+            return False
+        chance = math.log(self.model.layer_sizes[-1])
+        self.start_loss = loss
+        start = loss if math.isfinite(loss) else chance
         self._explode_at = EXPLODE_FACTOR * max(start, chance)           # one step's loss
         self._too_high = max(RISE_FACTOR * start, RISE_CHANCE * chance)  # a record's mean loss
+        return True
 
     def _new_optimizer(self) -> Optimizer:
         c = self.config
@@ -104,6 +178,8 @@ class Trainer:
         self._stop = True
 
     def _stop_requested(self) -> bool:
+        if self.deadline is not None and time.perf_counter() > self.deadline:
+            self.out_of_time = self._stop = True
         return self._stop
 
     def run(self, epochs: int | None = None) -> Iterator[Record]:
@@ -112,9 +188,11 @@ class Trainer:
         Raises ``TrainingDiverged`` if the loss stops being finite.
         """
         target = self.epochs_done + (self.config.epochs if epochs is None else int(epochs))
-        self._stop = False
+        self._stop = self.out_of_time = False
+        if not self._start_pass():
+            return
         self._last_report = time.perf_counter()
-        while self.epochs_done < target and not self._stop:
+        while self.epochs_done < target and not self._stop_requested():
             with training_steps(small=self.small_steps):    # BLAS threads: see nn.core.blas_threads
                 record = self._train_until_record()
             if record is not None:
@@ -126,7 +204,7 @@ class Trainer:
         told to stop first)."""
         if self._order is None:
             self._begin_epoch()
-        while self._pos < len(self.X) and not self._stop:
+        while self._pos < len(self.X) and not self._stop_requested():
             started = time.perf_counter()
             self._step()
             now = time.perf_counter()
@@ -183,15 +261,21 @@ class Trainer:
         """Mean loss and gradients over the batch into ``self.grads``, chunk by chunk if large
         (None if told to stop between two chunks)."""
         n = len(Xb)
-        if n <= GRAD_CHUNK:
-            return self.model.train_step_grads(Xb, yb, self.grads)
+        size = min(GRAD_CHUNK, self.pacer.rows(factor=3.0))   # a training row: about 3 forward
+        if n <= size:
+            t = time.perf_counter()
+            result = self.model.train_step_grads(Xb, yb, self.grads)
+            self.pacer.timed(n, time.perf_counter() - t, factor=3.0)
+            return result
+        if not self._chunk_grads:
+            self._chunk_grads = [np.empty_like(p) for p in self.model.params]
         for g in self.grads:
             g.fill(0)
         loss, correct = 0.0, 0
-        for start in range(0, n, GRAD_CHUNK):
-            if self._stop:
+        for start in range(0, n, size):
+            if self._stop_requested():
                 return None
-            chunk = slice(start, start + GRAD_CHUNK)
+            chunk = slice(start, start + size)
             chunk_loss, chunk_correct = self.model.train_step_grads(Xb[chunk], yb[chunk], self._chunk_grads)
             share = len(yb[chunk]) / n        # a batch mean = the chunk means weighted by size
             for g, cg in zip(self.grads, self._chunk_grads):
@@ -216,8 +300,8 @@ class Trainer:
         if self.X_val is not None and (end_of_epoch or self.validate_inside_epoch):
             try:
                 with np.errstate(over="ignore", invalid="ignore"):
-                    record["val_loss"], record["val_accuracy"] = self.model.evaluate(
-                        self.X_val, self.y_val, should_stop=self._stop_requested)
+                    record["val_loss"], record["val_accuracy"] = evaluate_in_pieces(
+                        self.model, self.X_val, self.y_val, self._stop_requested, self.pacer)
             except EvaluationStopped:       # Stop mid-evaluation: this record goes without them
                 pass
         if not all(np.isfinite(p).all() for p in self.model.params) or not math.isfinite(
