@@ -15,7 +15,7 @@ import numpy as np
 import streamlit as st
 
 import nn
-from app import cnn_view, inside_view, own_data
+from app import cnn_view, inside_view, jobs, own_data
 from nn.core import CNN_PRESETS
 from nn.core.activations import ACTIVATIONS
 from nn.core.blas_threads import one_blas_thread
@@ -30,7 +30,8 @@ from nn.runs.config import (CNN_ACTIVATIONS, CNN_INITS, IMAGE_SHAPES, LR_SCHEDUL
                             MAX_HIDDEN_LAYERS, MAX_HIDDEN_SIZE, ConfigError, RunConfig)
 from nn.runs.experiment import (check_config_limit, config_from_preset, count_config_params,
                                 estimate_config_epoch_seconds, load_data)
-from nn.runs.slots import TRAINING_SLOTS
+from nn.runs import budget
+from nn.runs.slots import JOBS, BudgetRefused, Need
 from nn.views import pictures, plots
 
 SESSION, CFG, W = "train_session", "train_cfg", "tw."
@@ -282,14 +283,30 @@ def _on_train() -> None:
     except ConfigError:
         return
     data = _loaded(cfg)
-    if data is not None:
-        s = session()
-        try:
-            s.new_model(cfg, data)
-        except ConfigError as exc:                 # e.g. the parameter limit changed meanwhile
-            st.session_state["train_data_error"] = plain(exc)
-            return
-        s.start(cfg.epochs)
+    if data is None:
+        return
+    admitted = _admitted_epochs(cfg, data, cfg.epochs)
+    if admitted is None:
+        return
+    s = session()
+    try:
+        s.new_model(cfg, data)
+    except ConfigError as exc:                 # e.g. the parameter limit changed meanwhile
+        st.session_state["train_data_error"] = plain(exc)
+        return
+    s.start(admitted[0])
+    s.notice = admitted[1]
+
+
+def _admitted_epochs(cfg: RunConfig, data: Dataset, epochs: int) -> tuple[int, str | None] | None:
+    """The epochs this run may train within the server's budget (nn.runs.budget), and why they
+    were capped; None, with the reason shown, if the run can never fit."""
+    try:
+        JOBS.check(budget.need(cfg, data, jobs.client_id()))
+        return budget.fit_run(cfg, data, epochs, limits().max_run_seconds)
+    except (BudgetRefused, ValueError) as exc:
+        st.session_state["train_data_error"] = plain(str(exc), limit=400)
+        return None
 
 
 def _on_continue() -> None:
@@ -299,8 +316,15 @@ def _on_continue() -> None:
     except ConfigError:
         return
     data = model_dataset(s, None)
-    if s.model is not None and data is not None and not model_changed(s.cfg, cfg) + own_data.changed(s, cfg):
-        s.resume(cfg, data)
+    if s.model is None or data is None or model_changed(s.cfg, cfg) + own_data.changed(s, cfg):
+        return
+    more = s.continue_target(cfg.epochs) - s.trainer.epochs_done
+    admitted = _admitted_epochs(cfg, data, more)
+    if admitted is None:
+        return
+    s.resume(cfg, data)
+    s.target = min(s.target, s.trainer.epochs_done + admitted[0])
+    s.notice = admitted[1] or s.notice
 
 
 def model_dataset(s: TrainSession, data: Dataset | None) -> Dataset | None:
@@ -522,6 +546,10 @@ def draw(view: View, s: TrainSession, data: Dataset | None, final: bool) -> None
     _progress(view, s)
     if s.model is None or data is None:
         return
+    if final and not s.test_ready(data):
+        view.metrics.caption("The test figures are not computed yet (interrupted): they come with "
+                             "the next redraw.")
+        final = False
     if final:
         _metrics(view, s, data)
     if s.history:
@@ -567,13 +595,49 @@ def live(data: Dataset | None) -> None:
     with s.lock:                         # ... wait until it has let go (within one step)
         if s.running and data is not None:
             _train_and_draw(view, s, data)
+        if s.model is not None and data is not None and not s.running:
+            _evaluate(view, s, data)
         draw(view, s, data, final=True)
 
 
+CHEAP_EVALUATION_S = 0.5        # an evaluation estimated shorter runs without asking for a slot
+
+
+def _evaluate(view: View, s: TrainSession, data: Dataset) -> None:
+    """The test set's figures for the final view, in pieces with a stop check (a click or a
+    closed tab ends it within a second), in a job slot unless cheap."""
+    if s.test_ready(data):
+        return
+    est = budget.run_estimate(s.cfg, data)
+    seconds = est.extra_seconds
+    if seconds < CHEAP_EVALUATION_S:
+        s.evaluate_test(data, jobs.interrupted)
+        return
+    n = len(data.y_test)
+    show = lambda done: view.metrics.progress(done / max(n, 1), text=f"Evaluating the test set: "
+                                              f"{done:,} of {n:,} images")   # noqa: E731
+    try:
+        place = JOBS.slot(Need(1, n * data.n_classes * 4, jobs.client_id(), "the test evaluation"))
+    except BudgetRefused as exc:
+        view.metrics.warning(str(exc))
+        return
+    with place as slot:
+        if slot.acquire(should_stop=jobs.interrupted, on_wait=lambda ahead: view.metrics.caption(
+                f"Waiting for room on the server to evaluate the test set: {ahead} ahead")):
+            s.evaluate_test(data, jobs.interrupted, show)
+
+
 def _train_and_draw(view: View, s: TrainSession, data: Dataset) -> None:
-    """Train in one of the server's training slots (``nn.runs.slots``): wait in line if all are
-    taken, and give the slot back however this run ends (finished, Stop, a click, session gone)."""
-    with TRAINING_SLOTS.slot() as slot:
+    """Train in one of the server's job slots (``nn.runs.slots``), its estimated memory counted
+    against the server and the client: wait in line if there is no room, and give the place
+    back however this run ends (finished, Stop, a click, session gone)."""
+    try:
+        place = JOBS.slot(budget.need(s.cfg, data, jobs.client_id()))
+    except BudgetRefused as exc:              # the budget or the client's kept data changed
+        s.stop()
+        s.notice = str(exc)
+        return
+    with place as slot:
         try:
             if not slot.acquire(should_stop=lambda: not s.running,
                                 on_wait=lambda ahead: _waiting(view, s, ahead)):
@@ -585,9 +649,9 @@ def _train_and_draw(view: View, s: TrainSession, data: Dataset) -> None:
 
 def _waiting(view: View, s: TrainSession, ahead: int) -> None:
     s.queue_ahead = ahead
-    view.progress.progress(0.0, text=f"Waiting for a free training slot: {ahead} ahead · this "
-                                     f"server trains {limits().max_training_runs} networks at once; "
-                                     f"yours starts when one finishes (Stop leaves the line)")
+    view.progress.progress(0.0, text=f"Waiting for room on the server: {ahead} ahead · "
+                                     f"{limits().describe()} Yours starts when there is room "
+                                     f"(Stop leaves the line)")
 
 
 def _train_in_slot(view: View, s: TrainSession, data: Dataset) -> None:
@@ -599,6 +663,8 @@ def _train_in_slot(view: View, s: TrainSession, data: Dataset) -> None:
                            "when training stops.")
     counted = time.perf_counter()        # wall-clock time is counted up to here
     s.throttle.begin(counted)
+    most = limits().max_run_seconds      # a visitor's run ends at the server's limit
+    s.trainer.deadline = counted + max(most - s.run_wall, 0.0) if most else None
     # a small network's redraws too get one BLAS thread (a second one would spin in between)
     with one_blas_thread(s.trainer.small_steps):
         try:
@@ -611,6 +677,10 @@ def _train_in_slot(view: View, s: TrainSession, data: Dataset) -> None:
                     s.throttle.drew(drawn)
         finally:                         # also when a click interrupts this run
             s.add_time(time.perf_counter() - counted)
+    if s.trainer.out_of_time:
+        s.stop()
+        s.notice = (f"Stopped at this server's limit of {format_seconds(most)} per run; the model "
+                    f"and its history are kept (Continue trains further).")
     if not s.running:
         st.rerun()                       # done: refresh the buttons and messages too
 

@@ -13,13 +13,14 @@ import re
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 import numpy as np
 
 from nn.core import Sequential
 from nn.core.mlp import MLP
-from nn.core.training import Record, Trainer, TrainingDiverged
+from nn.core.mlp import EvaluationStopped
+from nn.core.training import Record, Trainer, TrainingDiverged, log_proba_in_pieces
 from nn.data import TOY_DATASETS, Dataset
 from nn.hosting import limits
 from nn.runs.config import AUGMENT_KEYS, ConfigError, RunConfig
@@ -362,11 +363,35 @@ class TrainSession:
         self._test_cache = None
 
     # the model on the test set, computed once per state of the model (every rerun draws it)
+    def _test_key(self, data: Dataset) -> tuple:
+        return (id(self.model), id(data), self.trainer.steps_done if self.trainer else 0, len(self.history))
+
+    def test_ready(self, data: Dataset) -> bool:
+        """True if the test set's figures for the model as it is now are computed."""
+        return self._test_cache is not None and self._test_cache[0] == self._test_key(data)
+
+    def evaluate_test(self, data: Dataset, should_stop: Callable[[], bool],
+                      on_piece: Callable[[int], None] = lambda done: None) -> bool:
+        """Compute the test log-probabilities in pieces of about 0.2 s (``on_piece(rows done)``
+        after each); False, with nothing kept, if ``should_stop()`` turned True first."""
+        if self.test_ready(data):
+            return True
+        parts = []
+        try:
+            for start, logp in log_proba_in_pieces(self.model, data.X_test, should_stop):
+                parts.append(logp)
+                on_piece(start + len(logp))
+        except EvaluationStopped:
+            return False
+        logp = parts[0] if len(parts) == 1 else (
+            np.concatenate(parts) if parts else np.zeros((0, self.model.layer_sizes[-1]), self.model.dtype))
+        self._test_cache = (self._test_key(data), logp)
+        return True
+
     def test_log_proba(self, data: Dataset) -> np.ndarray:
         """Log-probabilities of the test set (chunked), cached until the model trains again."""
-        key = (id(self.model), id(data), self.trainer.steps_done if self.trainer else 0, len(self.history))
-        if self._test_cache is None or self._test_cache[0] != key:
-            self._test_cache = (key, self.model.log_proba(data.X_test))
+        if not self.test_ready(data):
+            self.evaluate_test(data, lambda: False)
         return self._test_cache[1]
 
     def test_figures(self, data: Dataset) -> tuple[float, float]:

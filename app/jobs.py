@@ -1,0 +1,55 @@
+"""The pages' side of the server's budget (``nn.runs.slots.JOBS``): who the client is, and
+whether this script run was asked to end (a click elsewhere, Stop, a closed tab).
+
+A client is an address: the one the proxy in front forwards (``X-Real-IP``, else the last entry
+of ``X-Forwarded-For``, the one the proxy itself added) when the connection comes from this
+machine (the proxy); else the socket's own address. A visitor talking to Streamlit directly
+cannot pick another client by sending those headers.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import streamlit as st
+
+LOCAL = "local"
+
+
+def _header(headers: Any, name: str) -> str:
+    try:
+        return str(headers.get(name) or "").strip()
+    except Exception:                   # no request context (a test calling the page's logic)
+        return ""
+
+
+def client_id() -> str:
+    """This session's client: an address (see the module's docstring), or "local"."""
+    try:
+        socket_ip = st.context.ip_address          # None for a connection from this machine
+        headers = st.context.headers
+    except Exception:
+        return LOCAL
+    if socket_ip:
+        return socket_ip
+    real = _header(headers, "X-Real-IP")
+    forwarded = [p.strip() for p in _header(headers, "X-Forwarded-For").split(",") if p.strip()]
+    return real or (forwarded[-1] if forwarded else LOCAL)
+
+
+def interrupted() -> bool:
+    """True once Streamlit asked this script run to stop or rerun (a click, a closed tab): a long
+    computation checks it between pieces, since Streamlit itself interrupts a run only at its
+    next ``st`` call."""
+    try:
+        from streamlit.runtime.scriptrunner import get_script_run_ctx
+        from streamlit.runtime.scriptrunner_utils.script_requests import ScriptRequestType
+        ctx = get_script_run_ctx(suppress_warning=True)
+        requests = getattr(ctx, "script_requests", None)
+        return requests is not None and requests._state != ScriptRequestType.CONTINUE
+    except Exception:                   # another Streamlit: rely on the st calls
+        return False
+
+
+def stop_check(*others: Callable[[], bool]) -> Callable[[], bool]:
+    """A ``should_stop`` that is True when this run is interrupted or any of ``others`` is."""
+    return lambda: interrupted() or any(f() for f in others)
