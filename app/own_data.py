@@ -13,6 +13,7 @@ between sessions, and never on disk), bounded by ``nn.data.tables.table_limits()
 """
 from __future__ import annotations
 
+import math
 import re
 from typing import Any, Callable
 
@@ -22,7 +23,7 @@ import streamlit as st
 from nn.data import TOY_DATASETS, Dataset, DatasetUnavailable
 from nn.data.tables import BadRowsError, Points, TableError, dataset_to_csv, read_table, table_limits
 from nn.data.tables.describe import describe_table
-from nn.data.tables.figures import CLICK_TRACE, plane_figure, projection_figure, regions_figure
+from nn.data.tables.figures import CLICK_TRACE, PLANE_RANGE, plane_figure, projection_figure, regions_figure
 from nn.hosting import HostingConfigError
 from nn.runs.app_state import TrainSession, plain
 from nn.runs.config import OWN_DATASETS, RunConfig
@@ -317,16 +318,33 @@ def _plane_key() -> str:
 
 
 def apply_click(points: Points, mode: str | int, x: float, y: float) -> str | None:
-    """Add a point of class ``mode`` at (x, y), or remove the nearest one (``mode='remove'``).
-    Returns a message for the user when nothing changed."""
-    if mode == "remove":
-        gone = points.remove_nearest(x, y, max_distance=REMOVE_WITHIN)
-        return None if gone else "No point near there to remove."
+    """Add a point of class ``mode`` at (x, y) on the plane, or remove the nearest one
+    (``mode='remove'``). Returns a message for the user when nothing changed."""
     try:
-        points.add(float(x), float(y), int(mode))
-    except ValueError as exc:
+        if mode == "remove":
+            gone = points.remove_nearest(x, y, max_distance=REMOVE_WITHIN)
+            return None if gone else "No point near there to remove."
+        points.add(x, y, int(mode), bounds=PLANE_RANGE)
+    except (TypeError, ValueError) as exc:
         return str(exc)
     return None
+
+
+def _selection(event: Any) -> dict:
+    selection = event.get("selection") if isinstance(event, dict) else None
+    return selection if isinstance(selection, dict) else {}
+
+
+def clicked_point(event: Any) -> tuple[float, float] | None:
+    """(x, y) of the first point of a plane's selection event; None for an event the chart
+    never sends (the browser's message is untrusted: any shape, any value may come)."""
+    picked = _selection(event).get("points")
+    point = picked[0] if isinstance(picked, list) and picked else None
+    if not isinstance(point, dict):
+        return None
+    x, y = point.get("x"), point.get("y")
+    ok = all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in (x, y))
+    return (float(x), float(y)) if ok else None
 
 
 def _edited() -> None:
@@ -336,12 +354,12 @@ def _edited() -> None:
 def _on_click() -> None:
     ss = st.session_state
     event = ss.get(_plane_key())
-    picked = (event or {}).get("selection", {}).get("points", [])
     ss["own.clicks"] = ss.get("own.clicks", 0) + 1      # a fresh chart: the selection is cleared
-    if not picked:
-        return
-    point = picked[0]
-    message = apply_click(_points(), ss.get("own.click", 0), point["x"], point["y"])
+    if event is None or _selection(event).get("points") == []:
+        return                                          # a click beside the points: nothing picked
+    point = clicked_point(event)
+    message = ("That click could not be read; nothing changed." if point is None
+               else apply_click(_points(), ss.get("own.click", 0), *point))
     if message:
         ss["own.points_note"] = message
     else:

@@ -15,6 +15,14 @@ MAX_POINTS = 5000
 MIN_POINTS_PER_CLASS = 5
 
 
+def _check_xy(x: float, y: float) -> None:
+    """ValueError unless x and y are finite real numbers (not text, lists, NaN or infinities)."""
+    ok = all(isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
+             and math.isfinite(v) for v in (x, y))
+    if not ok:
+        raise ValueError(f"a point needs finite coordinates; got ({q(x)}, {q(y)})")
+
+
 class Points:
     """Clicked points (x, y, class). Start empty or from moons/circles, ``add`` and
     ``remove_nearest``, then ``to_dataset`` (to train) or ``to_csv`` (to download).
@@ -59,13 +67,16 @@ class Points:
         return [[x, y, c] for (x, y), c in zip(self._xy, self._cls)]
 
     # --- editing ---------------------------------------------------------------------------
-    def add(self, x: float, y: float, cls: int) -> None:
-        """Add a point of class ``cls`` (0 to n_classes - 1) at (x, y)."""
+    def add(self, x: float, y: float, cls: int, bounds: tuple[float, float] | None = None) -> None:
+        """Add a point of class ``cls`` (0 to n_classes - 1) at (x, y); with ``bounds`` (low,
+        high), both coordinates must lie within them (the drawing plane)."""
         if not (isinstance(cls, (int, np.integer)) and not isinstance(cls, bool)
                 and 0 <= cls < self.n_classes):
             raise ValueError(f"class must be a whole number from 0 to {self.n_classes - 1}; got {q(cls)}")
-        if not (math.isfinite(float(x)) and math.isfinite(float(y))):
-            raise ValueError(f"a point needs finite coordinates; got ({q(x)}, {q(y)})")
+        _check_xy(x, y)
+        if bounds is not None and not (bounds[0] <= float(x) <= bounds[1] and bounds[0] <= float(y) <= bounds[1]):
+            raise ValueError(f"a point must lie on the plane, from {bounds[0]:g} to {bounds[1]:g} on "
+                             f"both axes; got ({float(x):.4g}, {float(y):.4g})")
         if len(self) >= MAX_POINTS:
             raise ValueError(f"at most {MAX_POINTS} points; remove some first")
         self._xy.append((float(x), float(y)))
@@ -75,11 +86,12 @@ class Points:
                        max_distance: float | None = None) -> tuple[float, float, int] | None:
         """Remove the point nearest to (x, y) (within ``max_distance`` if given); return it, or
         None when there is none to remove."""
+        _check_xy(x, y)
         if not self._xy:
             return None
-        d2 = ((np.asarray(self._xy) - (float(x), float(y))) ** 2).sum(axis=1)
-        i = int(d2.argmin())
-        if max_distance is not None and d2[i] > max_distance ** 2:
+        d = np.hypot(*(np.asarray(self._xy) - (float(x), float(y))).T)     # no overflow at 1e300
+        i = int(d.argmin())
+        if max_distance is not None and d[i] > max_distance:
             return None
         (px, py), c = self._xy.pop(i), self._cls.pop(i)
         return px, py, c
