@@ -24,7 +24,9 @@ import numpy as np
 import streamlit as st
 
 from nn.data import Dataset, DatasetUnavailable
+from nn.runs import budget
 from nn.runs.config import ConfigError
+from nn.runs.slots import JOBS, BudgetRefused, Need
 from nn.views.draw import predict_drawing
 from nn.views.inspect import (BackpropStep, BackpropStepper, HealthMonitor, explain_input,
                               first_layer_weight_images, most_active_units, neuron_maps)
@@ -71,6 +73,7 @@ class InsideState:
     last_step: BackpropStep | None = None
     steps_taken: int = 0
     step_error: str | None = None
+    step_note: str | None = None     # why the Step's batch is smaller than the one asked for
     began: float = 0.0               # perf_counter when this run started training
     spent: float = 0.0               # seconds the monitor took since then
 
@@ -355,11 +358,8 @@ def _on_step() -> None:
             return
         stepper = _stepper(inside, s, data)
         stepper.optimizer = s.trainer.optimizer   # the trainer's, even if it made a new one since
-        sample = int(st.session_state.get(K + "sample", 0))
-        with np.errstate(over="ignore", invalid="ignore"):
-            view = stepper.step(sample=min(sample, stepper.batch_size - 1))
-        inside.last_step, inside.steps_taken = view, inside.steps_taken + 1
-        inside.step_error = None
+        inside.last_step = None                   # the previous Step's arrays go before this one's
+        _step_in_slot(inside, stepper, s.model.layer_sizes)
         s.model_moved()
     except (ConfigError, ValueError, DatasetUnavailable) as exc:
         if STATE in st.session_state:
@@ -370,9 +370,33 @@ def _on_step() -> None:
         s.lock.release()
 
 
+def _step_in_slot(inside: InsideState, stepper: BackpropStepper, sizes: list[int]) -> None:
+    """One Step, admitted like any job (its memory from the network's sizes and its capped
+    batch); a busy server says so instead of queueing a click."""
+    from app import jobs
+    place = JOBS.slot(Need(1, budget.step_bytes(sizes, stepper.batch_size), jobs.client_id(), "a Step"))
+    with place as slot:
+        if not slot.try_acquire(timeout=2.0):
+            raise ValueError("The server is busy with other visitors' jobs: press Step again in a "
+                             "moment.")
+        sample = int(st.session_state.get(K + "sample", 0))
+        with np.errstate(over="ignore", invalid="ignore"):
+            view = stepper.step(sample=min(sample, stepper.batch_size - 1))
+    inside.last_step, inside.steps_taken = view, inside.steps_taken + 1
+    inside.step_error = None
+
+
 def _stepper(inside: InsideState, s: Any, data: Dataset) -> BackpropStepper:
+    """The Step's stepper; its batch is capped to what one Step may cost (``budget.step_batch``)."""
     cfg = s.cfg.train_config()
-    key = (id(s.trainer), cfg.batch_size, cfg.seed)
+    n = len(data.y_train)
+    asked = n if cfg.batch_size == "full" else min(int(cfg.batch_size), n)
+    rows = budget.step_batch(inside.model.layer_sizes, asked)
+    inside.step_note = None if rows == asked else (
+        f"A Step on this server takes at most {rows:,} rows (about {budget.STEP_MB} MB and "
+        f"{budget.STEP_SECONDS:g} s of work): this one uses {rows:,} of the {asked:,} in your batch.")
+    cfg.batch_size = rows
+    key = (id(s.trainer), rows, cfg.seed)
     if inside.stepper is None or inside.stepper_key != key:
         inside.stepper = BackpropStepper(inside.model, data.X_train, data.y_train, cfg, optimizer=s.trainer.optimizer)
         inside.stepper_key = key
@@ -382,6 +406,8 @@ def _stepper(inside: InsideState, s: Any, data: Dataset) -> BackpropStepper:
 def _step_view(slots: Slots, inside: InsideState) -> None:
     if inside.step_error:
         st.error(inside.step_error)
+    if inside.step_note:
+        st.info(inside.step_note)
     view = inside.last_step
     if view is None:
         st.info("Press **Step** to run one minibatch step and see every number of backpropagation.")

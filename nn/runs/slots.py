@@ -236,6 +236,10 @@ class Slot:
             timeout = poll
         return False
 
+    def try_acquire(self, timeout: float = 0.0) -> bool:
+        """Start if there is room within ``timeout`` seconds (no line to wait in); True if held."""
+        return self.pool._try_start(self.ticket, timeout)
+
     def release(self) -> None:
         if not self.released:
             self.released = True
