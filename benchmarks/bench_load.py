@@ -10,8 +10,12 @@ Reported: every run's outcome, p50 and p95 of click-to-done, the server's peak r
 (VmHWM, target < 1.5 GB) and the slowest answer of the health endpoint, polled every 0.25 s
 throughout (target < 1 s).
 
+With ``--proxy`` the visitors and the health poll go through the README's nginx (deploy/nginx.conf,
+started by deploy/run_proxy.sh on a free loopback port), each visitor from its own loopback
+address (127.0.2.N) as separate people would be, so the proxy's per-client limits apply to each.
+
     MNIST_PATH=/work/shared/data/mnist.npz PYTHONPATH=. .venv/bin/python benchmarks/bench_load.py \
-        [--moons 20] [--mnist 3] [--timeout 900]
+        [--moons 20] [--mnist 3] [--timeout 900] [--proxy]
 """
 from __future__ import annotations
 
@@ -89,13 +93,16 @@ def find_button(visitor: Visitor, label: str, deadline: float) -> str:
     raise TimeoutError(f"no {label!r} button before the deadline")
 
 
-def visit(url: str, preset: str, record: Visit, start: threading.Event, timeout: float) -> None:
+def visit(url: str, preset: str, record: Visit, start: threading.Event, timeout: float,
+          source: str | None = None) -> None:
+    """One visitor; ``source``: the loopback address it connects from (None: the default)."""
     from websockets.sync.client import connect
     deadline = time.monotonic() + timeout
     address = url.replace("http", "ws") + "/_stcore/stream"
+    extra = {"source_address": (source, 0)} if source else {}
     try:
         with connect(address, subprotocols=["streamlit"], max_size=None, open_timeout=30,
-                     close_timeout=1) as ws:
+                     close_timeout=1, **extra) as ws:
             _train(Visitor(ws, f"preset={preset}"), record, start, deadline)
     except Exception as exc:           # a benchmark reports every failure, it does not stop
         record.outcome = f"error: {type(exc).__name__}: {exc}"
@@ -143,6 +150,17 @@ def poll_health(url: str, stop: threading.Event, latencies: list[float], when: l
         stop.wait(0.25)
 
 
+def visitor_address(i: int) -> str:
+    """The i-th visitor's own loopback address (all of 127/8 is the loopback interface)."""
+    return f"127.0.{2 + i // 250}.{1 + i % 250}"
+
+
+def nginx_peak_mb(pid: int) -> float:
+    """Peak resident memory of nginx's master and its workers, added up."""
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return sum(peak_mb(int(p)) for p in [pid, *children])
+
+
 def peak_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -160,20 +178,29 @@ def main() -> int:
     p.add_argument("--moons", type=int, default=20, help="visitors training the moons preset")
     p.add_argument("--mnist", type=int, default=3, help="visitors training the mnist preset")
     p.add_argument("--timeout", type=float, default=900, help="seconds each visitor may take")
+    p.add_argument("--proxy", action="store_true",
+                   help="visitors go through nginx with deploy/nginx.conf (needs /usr/sbin/nginx)")
     args = p.parse_args()
     if args.mnist and not os.environ.get("MNIST_PATH"):
         sys.exit("set MNIST_PATH to a keras-format mnist.npz (or --mnist 0)")
     from bench_app_overhead import start_server
 
     proc, url = start_server()
+    nginx = None
+    if args.proxy:
+        sys.path.insert(0, str(ROOT))
+        from deploy.proxy import start_proxy
+        nginx, url, proxy_dir = start_proxy([url.split("//", 1)[1]])
+        print(f"through nginx at {url} (pid {nginx.pid}, logs in {proxy_dir}/logs)", flush=True)
     visits = [Visit("mnist") for _ in range(args.mnist)] + [Visit("moons") for _ in range(args.moons)]
     start, stop, health, asked = threading.Event(), threading.Event(), [], []
     try:
-        print(f"server at {url}, pid {proc.pid}; {len(visits)} visitors", flush=True)
+        print(f"server pid {proc.pid}; {len(visits)} visitors", flush=True)
         poller = threading.Thread(target=poll_health, args=(url, stop, health, asked), daemon=True)
         poller.start()
-        threads = [threading.Thread(target=visit, args=(url, v.preset, v, start, args.timeout))
-                   for v in visits]
+        threads = [threading.Thread(target=visit, args=(url, v.preset, v, start, args.timeout,
+                                                        visitor_address(i) if args.proxy else None))
+                   for i, v in enumerate(visits)]
         for t in threads:
             t.start()
         time.sleep(2.0)                  # let every visitor open the page first
@@ -187,8 +214,13 @@ def main() -> int:
         slowest = max(range(len(health)), key=health.__getitem__, default=None)
         if slowest is not None:
             print(f"slowest health answer asked {asked[slowest] - t0:+.1f} s after the clicks")
+        if nginx is not None:
+            print(f"nginx peak resident memory {nginx_peak_mb(nginx.pid):.0f} MB (master and workers)")
         return report(visits, health, peak_mb(proc.pid), wall)
     finally:
+        if nginx is not None:
+            from deploy.proxy import stop_proxy
+            stop_proxy(nginx)
         proc.terminate()
         proc.wait(10)
 
