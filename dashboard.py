@@ -1,5 +1,19 @@
 """Streamlit entry point: `streamlit run dashboard.py`. Each page lives in pages/."""
+import os
+
 import streamlit as st
+from streamlit.errors import FragmentHandledException
+from streamlit.logger import get_logger
+
+from nn.hosting import TRUE_WORDS
+
+log = get_logger("nn.dashboard")
+public = os.environ.get("NN_PUBLIC", "").strip().lower() in TRUE_WORDS
+if public:
+    # No traceback, exception type or message ever reaches a visitor: what escapes the guard
+    # below (a widget's callback runs before this script) gets Streamlit's generic notice, and
+    # the details go to the server's log. Process-wide, read when an error is shown.
+    st.set_option("client.showErrorDetails", "none")
 
 st.set_page_config(page_title="NumPy network dashboard", page_icon=":material/neurology:", layout="wide")
 
@@ -13,4 +27,14 @@ pages = [
     st.Page("pages/draw.py", title="Draw a digit", icon=":material/draw:"),
     st.Page("pages/sweep.py", title="Sweep", icon=":material/tune:"),
 ]
-st.navigation(pages).run()
+try:
+    st.navigation(pages).run()
+except FragmentHandledException:      # a fragment's error, already shown (redacted) by Streamlit
+    raise
+except Exception:                     # st.rerun/st.stop are BaseExceptions: they pass untouched
+    if not public:
+        raise                         # on one's own machine: Streamlit shows the details
+    log.exception("A page failed for a visitor")
+    st.error("Something went wrong on this page; the details are in the server's log. Reload the "
+             "page or try again.", icon=":material/error:")
+    st.stop()                         # an early stop: the widgets not drawn keep their values

@@ -88,3 +88,58 @@ def test_clicked_point_reads_only_the_charts_own_shape():
     for event in (None, 5, "x", [], {"selection": 3}, {"selection": {"points": []}},
                   {"selection": {"points": [{"x": math.nan, "y": 0}]}}):
         assert clicked_point(event) is None
+
+
+# --- no traceback for a visitor (NN_PUBLIC=1) --------------------------------------------------
+SECRET = "/srv/secret/path/module.py: boom 12345"
+
+
+@pytest.fixture
+def error_details():
+    """The process-wide ``client.showErrorDetails`` put back after the test (the dashboard sets
+    it in hosting mode)."""
+    from streamlit import config
+    before = config.get_option("client.showErrorDetails")
+    yield
+    config.set_option("client.showErrorDetails", before)
+
+
+def _fail(*args, **kwargs):
+    raise RuntimeError(SECRET)
+
+
+def page_text(at: AppTest) -> str:
+    """Everything the page shows, exceptions included (message, type and trace)."""
+    parts = [str(getattr(e, "value", "")) for kind in ("error", "warning", "info", "markdown", "caption")
+             for e in getattr(at, kind)]
+    parts += [f"{e.proto.message} {e.proto.type} {' '.join(e.proto.stack_trace)}" for e in at.exception]
+    return "\n".join(parts)
+
+
+def test_a_failing_page_shows_a_plain_message_to_a_visitor(monkeypatch, error_details):
+    monkeypatch.setenv("NN_PUBLIC", "1")
+    monkeypatch.setattr("app.own_data.start_run", _fail)         # the Train page calls it first
+    at = open_app(preset="moons")
+    text = page_text(at)
+    assert not at.exception
+    assert any("Something went wrong" in e.value for e in at.error)
+    for leak in ("boom", "secret", "Traceback", "RuntimeError", ".py", "/work/"):
+        assert leak not in text, (leak, text)
+
+
+def test_a_failing_widget_callback_shows_no_details_to_a_visitor(monkeypatch, error_details):
+    monkeypatch.setenv("NN_PUBLIC", "1")
+    monkeypatch.setattr("app.own_data._start_over", _fail)       # the "Start over" button's callback
+    at = open_app(preset="moons", dataset="points")
+    at.button(key="own.restart").click().run()
+    assert at.exception                                          # Streamlit's generic notice
+    text = page_text(at)
+    for leak in ("boom", "secret", "Traceback", "RuntimeError", ".py", "/work/"):
+        assert leak not in text, (leak, text)
+
+
+def test_on_ones_own_machine_the_details_are_shown(monkeypatch, error_details):
+    monkeypatch.delenv("NN_PUBLIC", raising=False)
+    monkeypatch.setattr("app.own_data.start_run", _fail)
+    at = open_app(preset="moons")
+    assert at.exception and "boom" in at.exception[0].value
