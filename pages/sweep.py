@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from app import jobs
 from app.navigation import require_navigation
 
 from nn.core.activations import ACTIVATIONS
@@ -13,9 +14,11 @@ from nn.data import DATASETS, DatasetUnavailable
 from nn.hosting import limits
 from nn.runs.config import ConfigError, RunConfig
 from nn.runs.presets import get_preset
-from nn.sweep import (PARAMS, SweepConfig, SweepError, default_workers, parse_values, start_sweep,
-                      summarize, summary_csv)
+from nn.runs.slots import JOBS, MB, BudgetRefused, Need
+from nn.sweep import (PARAMS, SweepConfig, SweepError, default_workers, estimate, parse_values,
+                      start_sweep, summarize, summary_csv)
 from nn.sweep.budget import duration, megabytes
+from nn.sweep.pool import worker_limits
 from nn.sweep.plots import LABELS, sweep_figure
 
 # The moons tutorial's experiment: seed-moons, 100 epochs, hidden 3..40, 3 trials.
@@ -79,7 +82,7 @@ def settings_form() -> dict | None:
                                    "unpickled here, which runs code: use only a cluster you trust fully.")
         st.caption(f"Limits of this server: about {duration(lim.max_sweep_seconds)} of work for one "
                    f"core and {megabytes(lim.max_sweep_memory_mb)} of memory per sweep; the estimate "
-                   "is shown when it starts.")
+                   f"is shown when it starts. A sweep takes one job slot per worker. {lim.describe()}")
         run = st.form_submit_button("Run sweep", type="primary", key="sw_run")
     settings = {name: st.session_state.get(f"sw_{name}", DEFAULTS[name]) for name in DEFAULTS}
     if run:
@@ -122,6 +125,30 @@ def scheduler_of(settings: dict) -> str | None:
     if lim.public:
         return lim.dask_scheduler
     return str(settings.get("scheduler") or "").strip() or None
+
+
+def admitted(sweep: SweepConfig, workers: int, scheduler: str | None) -> None:
+    """Run ``sweep`` once the server's budget has room for it: one job slot per local worker and
+    its estimated peak memory, counted against the server and this visitor's share (a cluster's
+    sweep counts only this process's part). Waits in a visible line; BudgetRefused if it can
+    never fit. Each worker is held to the estimate (``worker_limits``)."""
+    if scheduler:
+        need = Need(1, 0, jobs.client_id(), "this sweep")
+    else:
+        est = estimate(sweep.validate(), workers)
+        need = Need(est.workers, int(est.memory_mb * MB), jobs.client_id(), "this sweep")
+    line = st.empty()
+    with JOBS.slot(need) as slot:
+        if not slot.acquire(on_wait=lambda ahead: line.info(
+                f"Waiting for room on the server: {ahead} job(s) ahead. {limits().describe()}")):
+            return
+        line.empty()
+        if scheduler:
+            run(sweep, workers, scheduler)
+            return
+        per_worker = est.memory_mb / max(1, est.workers)
+        with worker_limits(int(2 * per_worker) + 64, int(2 * limits().max_sweep_seconds) + 30):
+            run(sweep, workers, scheduler)
 
 
 def run(sweep: SweepConfig, workers: int, scheduler: str | None) -> None:
@@ -190,8 +217,8 @@ settings = settings_form()
 if settings is not None:
     scheduler = scheduler_of(settings)
     try:
-        run(build_sweep(settings), int(settings["workers"]), scheduler)
-    except (ConfigError, DatasetUnavailable, SweepError) as exc:
+        admitted(build_sweep(settings), int(settings["workers"]), scheduler)
+    except (ConfigError, DatasetUnavailable, SweepError, BudgetRefused) as exc:
         st.error(error_text(exc, scheduler))
 if st.session_state.get("sweep_result"):
     show(st.session_state["sweep_result"])

@@ -8,27 +8,65 @@ kills them (SIGKILL after a short SIGTERM grace), so nothing of a stopped sweep 
 A worker also dies with the thread that started it (Linux ``PR_SET_PDEATHSIG``), so a server
 that is killed does not leave orphans training, and it exits when its socket closes.
 
+Each worker runs under hard limits it sets on itself at start (``resource.setrlimit``): an
+address space of ``memory_mb`` plus ``ADDRESS_BASE_MB`` for the interpreter and its libraries
+(RLIMIT_AS: an allocation beyond fails with MemoryError, which ends that task with a message)
+and ``cpu_seconds`` of CPU time (RLIMIT_CPU: the kernel ends the worker). By default a worker may
+hold a sweep's memory limit (NN_MAX_SWEEP_MEMORY_MB) and twice its work limit in CPU time
+(NN_MAX_SWEEP_SECONDS); the Sweep page gives the sweep's admitted estimate (``worker_limits``):
+so a wrong estimate ends one sweep with a message, never the server.
+
 Messages are pickled only between this process and its own children, never from elsewhere.
 """
 from __future__ import annotations
 
 import os
 import pickle
+import resource
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
+from contextlib import contextmanager
 import traceback
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
-from nn.hosting import cores
+from nn.hosting import cores, limits
 
 ROOT = str(Path(__file__).resolve().parents[2])       # so that ``import nn`` works in a worker
 PROGRESS_EVERY = 0.5                                   # seconds between a worker's progress notes
 BLAS_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+ADDRESS_BASE_MB = 768        # address space of Python, NumPy, SciPy and the BLAS threads' buffers
+LIMIT_VARIABLES = ("NN_WORKER_AS_MB", "NN_WORKER_CPU_SECONDS")   # parent -> worker, at start
+
+
+_local = threading.local()
+
+
+def default_limits() -> tuple[int, int]:
+    """(memory MB, CPU seconds) a worker may use: those of ``worker_limits`` around this
+    thread's pools, else a sweep's memory limit and twice its work limit (NN_MAX_SWEEP_*)."""
+    given = getattr(_local, "limits", None)
+    if given is not None:
+        return given
+    lim = limits()
+    return lim.max_sweep_memory_mb, int(2 * lim.max_sweep_seconds) + 30
+
+
+@contextmanager
+def worker_limits(memory_mb: int, cpu_seconds: int) -> Iterator[None]:
+    """Pools started by this thread inside the block give each worker these limits (the page
+    passes a sweep's admitted estimate, so a worker that outgrows it ends alone)."""
+    old = getattr(_local, "limits", None)
+    _local.limits = (max(1, int(memory_mb)), max(1, int(cpu_seconds)))
+    try:
+        yield
+    finally:
+        _local.limits = old
 
 
 class WorkerFailed(RuntimeError):
@@ -38,9 +76,14 @@ class WorkerFailed(RuntimeError):
 class WorkerPool:
     """``n`` worker processes; ``submit`` a task to an idle one, ``events`` to hear back."""
 
-    def __init__(self, n: int, blas_threads: int | None = None) -> None:
+    def __init__(self, n: int, blas_threads: int | None = None, memory_mb: int | None = None,
+                 cpu_seconds: int | None = None) -> None:
         blas_threads = blas_threads or max(1, cores() // n)    # the cores shared out, as joblib does
+        default_mb, default_cpu = default_limits()
+        self.memory_mb, self.cpu_seconds = memory_mb or default_mb, cpu_seconds or default_cpu
         env = {**os.environ, **{v: str(blas_threads) for v in BLAS_VARIABLES},
+               "NN_WORKER_AS_MB": str(self.memory_mb + ADDRESS_BASE_MB),
+               "NN_WORKER_CPU_SECONDS": str(self.cpu_seconds),
                "PYTHONPATH": os.pathsep.join(p for p in (ROOT, os.environ.get("PYTHONPATH")) if p)}
         self.procs: list[subprocess.Popen] = []
         self.conns: list[Connection] = []
@@ -85,6 +128,10 @@ class WorkerPool:
                 kind, key, value = conn.recv()
             except (EOFError, OSError):
                 raise WorkerFailed(self._death(i)) from None
+            if kind == "error" and "MemoryError" in value:
+                raise WorkerFailed(f"a task needed more than a worker's memory limit of "
+                                   f"{self.memory_mb} MB (the estimate was too low); nothing else "
+                                   f"was affected")
             if kind == "error":
                 raise WorkerFailed(f"a task failed in a worker process:\n{value}")
             if kind == "done":
@@ -98,7 +145,9 @@ class WorkerPool:
             code = proc.wait(2)
         except subprocess.TimeoutExpired:
             code = None
-        why = " (killed: out of memory?)" if code == -signal.SIGKILL else ""
+        why = {-signal.SIGKILL: " (killed: out of memory or past its CPU time limit of "
+                                f"{self.cpu_seconds} s?)",
+               -signal.SIGXCPU: f" (past its CPU time limit of {self.cpu_seconds} s)"}.get(code, "")
         return f"a worker process (pid {proc.pid}) ended unexpectedly with exit code {code}{why}"
 
     def close(self, grace: float = 0.5) -> None:
@@ -134,9 +183,21 @@ def _die_with_parent() -> None:
         pass
 
 
+def _limit_self() -> None:
+    """The hard limits the parent passed (see the module's docstring), on this process."""
+    for name, kind, scale in (("NN_WORKER_AS_MB", resource.RLIMIT_AS, 2**20),
+                              ("NN_WORKER_CPU_SECONDS", resource.RLIMIT_CPU, 1)):
+        value = os.environ.get(name, "").strip()
+        if value.isdigit() and int(value) > 0:
+            soft = int(value) * scale
+            hard = soft + 5 if kind == resource.RLIMIT_CPU else soft   # SIGXCPU, then SIGKILL
+            resource.setrlimit(kind, (soft, hard))
+
+
 def worker_main(fd: int) -> None:
     parent = os.getppid()
     _die_with_parent()
+    _limit_self()
     if os.getppid() != parent:                         # the parent ended before prctl
         return
     signal.signal(signal.SIGINT, signal.SIG_IGN)       # Ctrl-C is the parent's to handle
@@ -162,3 +223,14 @@ def worker_main(fd: int) -> None:
             conn.send(("done", key, result))
         except BaseException:
             conn.send(("error", key, traceback.format_exc(limit=8)))
+
+
+def probe(megabytes: int = 0, busy_seconds: float = 0.0, data: Any = None, progress: Any = None) -> int:
+    """A task that holds ``megabytes`` and spins ``busy_seconds`` of CPU: checks a worker's limits."""
+    block = bytearray(megabytes * 2**20)
+    for i in range(0, len(block), 4096):
+        block[i] = 1                                   # touch every page
+    end = time.process_time() + busy_seconds
+    while time.process_time() < end:
+        pass
+    return len(block)
