@@ -352,6 +352,7 @@ def _on_step() -> None:
         if s.model is None:
             cfg = tv.current_config()
             s.new_model(cfg, tv.dataset(cfg))     # a fresh network from the settings, not trained
+            tv.keep_model(s)
         data = tv.dataset(s.cfg)
         inside = state(s, data)
         if inside is None:

@@ -15,7 +15,7 @@ import numpy as np
 import streamlit as st
 
 import nn
-from app import cnn_view, inside_view, jobs, own_data
+from app import cnn_view, inside_view, jobs, own_data, uploads
 from nn.core import CNN_PRESETS
 from nn.core.activations import ACTIVATIONS
 from nn.core.blas_threads import one_blas_thread
@@ -291,11 +291,26 @@ def _on_train() -> None:
     s = session()
     try:
         s.new_model(cfg, data)
-    except ConfigError as exc:                 # e.g. the parameter limit changed meanwhile
-        st.session_state["train_data_error"] = plain(exc)
+        keep_model(s)
+    except (ConfigError, BudgetRefused) as exc:   # e.g. the parameter limit changed meanwhile
+        _on_reset()
+        st.session_state["train_data_error"] = plain(str(exc), limit=400)
         return
     s.start(admitted[0])
     s.notice = admitted[1]
+
+
+def _on_reset() -> None:
+    s = session()
+    s.reset()
+    JOBS.release(s)                            # its model no longer counts against the budget
+
+
+def keep_model(s: TrainSession) -> None:
+    """Count the session's model (its weights, optimizer state and copies) against the client's
+    share and the server's budget for as long as the session keeps it (BudgetRefused if full)."""
+    nbytes = budget.PARAM_COPIES * sum(p.nbytes for p in s.model.params) if s.model is not None else 0
+    JOBS.keep(s, jobs.client_id(), nbytes, "this model")
 
 
 def _admitted_epochs(cfg: RunConfig, data: Dataset, epochs: int) -> tuple[int, str | None] | None:
@@ -348,7 +363,7 @@ def controls(s: TrainSession, cfg: RunConfig | None, data: Dataset | None) -> No
                 disabled=s.model is None or s.running or cfg is None or bool(changed), width="stretch",
                 help=(f"Finish the stopped run: train the same model up to epoch {until}"
                       if s.interrupted else "Train the same model for 'Epochs' more epochs"))
-    c[3].button("Reset", key="train.reset", icon=":material/restart_alt:", on_click=s.reset, disabled=s.model is None,
+    c[3].button("Reset", key="train.reset", icon=":material/restart_alt:", on_click=_on_reset, disabled=s.model is None,
                 width="stretch", help="Forget the model and its history")
     if cfg is not None and not s.running:
         _estimate(cfg, data)
@@ -373,15 +388,20 @@ def _layers(model: Any) -> str:
 # --- model files ---------------------------------------------------------------------------------
 def _on_upload() -> None:
     file = st.session_state.get(W + "upload")
-    if file is None:
+    if not hasattr(file, "getvalue"):            # None, or a file Streamlit no longer holds
         return
+    blob = file.getvalue()
+    uploads.release(file)                        # read once: Streamlit's copy is let go
     try:
         cfg = current_config()
         data = dataset(cfg)
-        model = nn.load(file.getvalue())
+        model = nn.load(blob)
         arch = model_settings(model)             # hidden sizes, or a CNN's architecture text
         cfg = RunConfig.from_dict({**cfg.to_dict(), **arch}).validate()
+        JOBS.check(Need(0, budget.PARAM_COPIES * sum(p.nbytes for p in model.params),
+                        jobs.client_id(), "this model"))
         session().adopt(model, cfg, data)        # checks all first: on error nothing changes
+        keep_model(session())
     except Exception as exc:                     # whatever the file does, the session's model stays
         st.session_state["train_upload_error"] = f"Could not use **{plain(file.name)}**: {_reason(exc)}"
         return
@@ -390,7 +410,7 @@ def _on_upload() -> None:
 
 def _reason(exc: Exception) -> str:
     """Why an upload was refused, as plain text (never NumPy's advice to allow pickles)."""
-    known = (nn.ModelFormatError, ConfigError, ValueError, DatasetUnavailable)
+    known = (nn.ModelFormatError, ConfigError, ValueError, DatasetUnavailable, BudgetRefused)
     text = str(exc) if isinstance(exc, known) else ""
     if not text or "pickle" in text:
         text = f"it is not a model file this app can read ({type(exc).__name__})"
