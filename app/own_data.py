@@ -20,6 +20,7 @@ from typing import Any, Callable
 import numpy as np
 import streamlit as st
 
+from app import uploads
 from nn.data import TOY_DATASETS, Dataset, DatasetUnavailable
 from nn.data.tables import BadRowsError, Points, TableError, dataset_to_csv, read_table, table_limits
 from nn.data.tables.describe import describe_table
@@ -56,9 +57,13 @@ def start_run() -> None:
 
 
 def _take_upload(file: Any) -> None:
-    """Read ``file`` if it is one not read yet (each upload is read once, refused or not)."""
-    if file is not None and file.file_id != st.session_state.get("own.read_file"):
-        _read(file)
+    """Read ``file`` if it is one not read yet (each upload is read once, refused or not), then
+    let Streamlit's copy of it go."""
+    if hasattr(file, "getvalue") and file.file_id != st.session_state.get("own.read_file"):
+        try:
+            _read(file)
+        finally:
+            uploads.release(file)
 
 
 # --- datasets ------------------------------------------------------------------------------------

@@ -143,3 +143,53 @@ def test_on_ones_own_machine_the_details_are_shown(monkeypatch, error_details):
     monkeypatch.setattr("app.own_data.start_run", _fail)
     at = open_app(preset="moons")
     assert at.exception and "boom" in at.exception[0].value
+
+
+# --- uploaded files are let go once read (row 3) -----------------------------------------------
+@pytest.fixture
+def file_managers(monkeypatch) -> list:
+    """Every ``MemoryUploadedFileManager`` made while the test runs (AppTest makes one a run)."""
+    from streamlit.runtime.memory_uploaded_file_manager import MemoryUploadedFileManager
+    made = []
+    init = MemoryUploadedFileManager.__init__
+
+    def record(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        made.append(self)
+    monkeypatch.setattr(MemoryUploadedFileManager, "__init__", record)
+    return made
+
+
+def held(manager) -> tuple[int, int]:
+    """(files, bytes) Streamlit holds for the test's session."""
+    files = manager.file_storage.get("test session id", {})
+    return len(files), sum(len(f.data) for f in files.values())
+
+
+def test_an_uploaded_table_is_let_go_once_read(file_managers):
+    csv = ("a,b,label\n" + "".join(f"{i},{i % 7},{'xy'[i % 2]}\n" for i in range(2000))).encode()
+    at = open_app(preset="moons", dataset="table")
+    at.file_uploader(key="own.upload").set_value(("t.csv", csv, "text/csv")).run()
+    assert not at.exception, at.exception
+    assert at.session_state["own.table"]["summary"].n_rows == 2000
+    assert held(file_managers[-1]) == (0, 0)          # today: (1, len(csv)) for the session's life
+    at.run()                                          # the page goes on without the bytes
+    assert not at.exception and at.session_state["own.table"]["summary"].n_rows == 2000
+
+
+def test_a_refused_table_is_let_go_too(file_managers):
+    at = open_app(preset="moons", dataset="table")
+    at.file_uploader(key="own.upload").set_value(("t.csv", b"\x00\xff" * 5000, "text/csv")).run()
+    assert not at.exception and "own.table_error" in at.session_state
+    assert held(file_managers[-1]) == (0, 0)
+
+
+def test_an_uploaded_model_is_let_go_once_read(file_managers):
+    from nn import MLP
+    from nn.files.io import model_to_bytes
+    at = open_app(preset="moons", hidden="8")
+    blob = model_to_bytes(MLP([2, 8, 2], seed=1))
+    at.file_uploader(key="tw.upload").set_value(("m.npz", blob, "application/octet-stream")).run()
+    assert not at.exception, at.exception
+    assert at.session_state["train_session"].model.layer_sizes == [2, 8, 2]
+    assert held(file_managers[-1]) == (0, 0)
