@@ -8,17 +8,19 @@
     schema_problem(model.meta["schema"], other_frame) # None, or why the model does not fit
 
 Limits (bytes, rows, columns): ``table_limits()``, from NN_MAX_TABLE_MB, NN_MAX_TABLE_ROWS and
-NN_MAX_TABLE_COLUMNS. Nothing here writes to disk.
+NN_MAX_TABLE_COLUMNS; once read, a table may take at most ``MEMORY_FACTOR`` x NN_MAX_TABLE_MB
+(``decoded_bytes(frame)``, what a kept table costs the server). Nothing here writes to disk.
 """
 from nn.data.tables.building import (BadRowsError, TableDataset, dataset_from_table, schema_damage,
                                      schema_problem, table_arrays)
 from nn.data.tables.describe import ColumnInfo, TableSummary, column_kind, describe_table
 from nn.data.tables.export import dataset_frame, dataset_to_csv
 from nn.data.tables.points import Points
-from nn.data.tables.reading import (MAX_TABLE_COLUMNS, MAX_TABLE_MB, MAX_TABLE_ROWS, TableError,
-                                    TableLimits, read_table, table_limits)
+from nn.data.tables.reading import (MAX_TABLE_COLUMNS, MAX_TABLE_MB, MAX_TABLE_ROWS, MEMORY_FACTOR,
+                                    TableError, TableLimits, decoded_bytes, read_table,
+                                    table_limits)
 
-__all__ = ["read_table", "table_limits", "TableLimits", "TableError", "BadRowsError",
+__all__ = ["read_table", "decoded_bytes", "table_limits", "TableLimits", "TableError", "BadRowsError",
            "describe_table", "TableSummary", "ColumnInfo", "column_kind", "dataset_from_table",
            "TableDataset", "schema_problem", "schema_damage", "table_arrays", "dataset_to_csv", "dataset_frame",
-           "Points", "MAX_TABLE_MB", "MAX_TABLE_ROWS", "MAX_TABLE_COLUMNS"]
+           "Points", "MAX_TABLE_MB", "MAX_TABLE_ROWS", "MAX_TABLE_COLUMNS", "MEMORY_FACTOR"]
