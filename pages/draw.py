@@ -29,9 +29,10 @@ from app.navigation import require_navigation
 
 from nn import data as nn_data
 from nn.core import Sequential
-from nn.views.draw import (BOARD, CNN_MODEL_PATH, DEFAULT_MODEL_PATH, DrawingRejected, describe_model,
-                           digit_drawing, load_mnist_model, model_choices, predict_drawing, preview,
-                           probability_figure, random_test_digit, read_board, session_mnist_model)
+from nn.views.draw import (BOARD, CNN_MODEL_PATH, DEFAULT_MODEL_PATH, DrawingRejected, Prediction,
+                           describe_model, digit_drawing, load_mnist_model, model_choices,
+                           predict_drawing, preview, probability_figure, random_test_digit,
+                           read_board, session_mnist_model)
 from nn.core.mlp import MLP
 from nn.hosting import limits
 
@@ -139,9 +140,11 @@ def _uploaded_model() -> MLP | None:
     return up["model"] if up else None
 
 
-def choose_model() -> MLP:
+def choose_model(below: Any) -> MLP:
+    """The radio of models (where it is called: above the board); the upload and the line about
+    the model go into ``below`` (under the board, so that on a phone the board comes first)."""
     mb = limits().max_model_mb
-    with st.expander("Use your own model"):
+    with below.expander("Use your own model"):
         st.file_uploader(f"A model file saved by this app (.npz, up to {mb} MB)", type=["npz"],
                          key="draw_upload", on_change=_on_upload, max_upload_size=mb,
                          help=f"Files over {mb} MB or over {limits().max_params:,} parameters are "
@@ -160,22 +163,41 @@ def choose_model() -> MLP:
             ss.draw_model_choice = name
         name = st.radio("Model reading the drawing", list(choices), horizontal=True,
                         key="draw_model_choice", on_change=_keep, args=("draw_model_choice",))
-    st.caption(f"Model reading the drawing: **{name}**, {describe_model(choices[name])}")
+    below.caption(f"Model reading the drawing: **{name}**, {describe_model(choices[name])}")
     return choices[name]
 
 
 # --- layout ----------------------------------------------------------------------------------
-def board_column() -> np.ndarray | None:
-    """The board, its stroke width, Clear and the random-digit button; returns the drawing."""
+def board_column(model: MLP | Sequential) -> tuple[np.ndarray | None, Prediction | None]:
+    """The stroke width, the board, the reading right under it (so that on a phone it is seen
+    with the board), Clear and the random-digit button; returns the drawing and its reading (None:
+    nothing drawn)."""
     _restore("draw_stroke", 20)
-    stroke = st.slider("Stroke width", 8, 40, step=2, key="draw_stroke",
-                       on_change=_keep, args=("draw_stroke",))
+    stroke = st.slider("Stroke width", 8, 40, step=2, key="draw_stroke",   # (also room for the
+                       on_change=_keep, args=("draw_stroke",))             # board's own toolbar)
     mounted = ss.get("draw_mounted")
     result = st_canvas(stroke_width=stroke, stroke_color="#FFFFFF", background_color="#000000",
                        width=BOARD, height=BOARD, drawing_mode="freedraw", return_image_data=True,
                        initial_drawing=mounted["json"] if mounted else None,
                        key=f"draw_canvas_{ss.draw_board}")
     image = board_image(result, mounted)
+    pred = predict_drawing(model, image) if image is not None else None
+    reading_line(pred)
+    _buttons()
+    return image, pred
+
+
+def reading_line(pred: Prediction | None) -> None:
+    """One line under the board: the digit read, or why there is none to trust."""
+    if pred is None:
+        st.info("Draw a digit on the board.")
+    elif pred.doubt:
+        st.warning(pred.doubt)
+    else:
+        st.markdown(f"### Reads **{pred.digit}** ({pred.confidence:.1%})")
+
+
+def _buttons() -> None:
     left, right = st.columns([1, 2])
     left.button("Clear", on_click=_clear, key="draw_clear", width="stretch")
     available = nn_data.mnist_available()
@@ -187,7 +209,6 @@ def board_column() -> np.ndarray | None:
     if sample := ss.get("draw_sample"):
         st.caption(f"MNIST test digit #{sample['index']}, labelled **{sample['label']}**. "
                    "Draw over it or press Clear.")
-    return image
 
 
 def board_image(result: Any, mounted: dict | None) -> np.ndarray | None:
@@ -208,15 +229,17 @@ def board_image(result: Any, mounted: dict | None) -> np.ndarray | None:
     return image
 
 
-def show_prediction(model: MLP, image: np.ndarray | None) -> None:
-    pred = predict_drawing(model, image) if image is not None else None
+def show_prediction(pred: Prediction | None) -> None:
     seen, chart = st.columns([1, 2])
     with seen:
         st.markdown("**What the network sees** (28x28)")
         blank = np.zeros((28, 28), dtype=np.float32)
         st.image(preview(pred.image if pred else blank), width=168)
         if pred is None:
-            st.info("Draw a digit on the board.")
+            return
+        if pred.doubt:                                 # a guess, not a reading
+            st.metric("Best guess", str(pred.digit), help=pred.doubt)
+            st.markdown(f"{pred.confidence:.1%}: a guess, not a reading (see the note under the board)")
             return
         st.metric("Prediction", str(pred.digit))
         st.markdown(f"with **{pred.confidence:.1%}** confidence")
@@ -228,17 +251,19 @@ def show_prediction(model: MLP, image: np.ndarray | None) -> None:
 _enter_page()
 require_navigation()
 st.title("✏️ Draw a digit")
-st.caption("Draw one digit with the mouse, large enough to fill most of the board (a small digit "
-           "drawn with a thick pen reads as a bold one). The network reads it each time you lift "
-           "the button: cropped to the ink, fitted into 20x20 pixels and centred by its centre of "
-           "mass in 28x28, the way MNIST was made.")
-with st.container():        # one block whatever it holds: the board below is never remounted
-    model = choose_model()
+st.caption("Draw one digit, large enough to fill most of the board. The network reads it each "
+           "time you lift the button.", help="The drawing is cropped to the ink, fitted into 20x20 "
+           "pixels and centred by its centre of mass in 28x28, the way MNIST was made (a small "
+           "digit drawn with a thick pen reads as a bold one).")
+top = st.container()        # one block whatever it holds: the board below is never remounted
 board, result = st.columns([1.2, 2.2])
+bottom = st.container()
+with top:
+    model = choose_model(below=bottom)
 with board:
-    drawing = board_column()
+    drawing, reading = board_column(model)
 with result:
-    show_prediction(model, drawing)
+    show_prediction(reading)
     drawing_inside(model, drawing)         # each layer's activations, the units that pushed most
     if isinstance(model, Sequential):
         st.caption("Looking inside covers fully connected networks (MLPs): choose **Shipped MLP** "

@@ -93,8 +93,35 @@ def test_uploading_a_model_keeps_the_drawing(app_url, page, artifacts):
     page.get_by_text("Model reading the drawing: Uploaded").wait_for(timeout=TIMEOUT)
     page.wait_for_timeout(1000)
     page.screenshot(path=str(artifacts / "draw-upload.png"), full_page=True)
-    moved = board_box(page)
-    assert moved["y"] > box["y"] + 100                        # the radio and uploader above it
+    moved = board_box(page)                                   # (a third choice in the radio above)
     board = np.asarray(Image.open(io.BytesIO(page.screenshot(clip=moved))).convert("L"))
     assert (board > 128).mean() > 0.03                        # the 7 is still on the board
     assert page.locator('[data-testid="stMetricValue"]').inner_text().strip() == "7"
+
+
+def test_a_dot_is_not_read_as_a_digit(app_url, page, artifacts):
+    box = open_draw_page(page, app_url)
+    draw(page, box, [[(140, 140), (142, 141)]])              # one dab of the pen
+    page.get_by_text("Too little ink to read").wait_for(timeout=TIMEOUT)
+    page.wait_for_timeout(1000)
+    page.screenshot(path=str(artifacts / "draw-dot.png"), full_page=True)
+    assert page.locator('[data-testid="stMetricLabel"]').inner_text().strip() == "Best guess"
+    assert "confidence" not in page.locator('[data-testid="stMain"]').inner_text()
+
+
+def test_on_a_phone_the_reading_shows_right_under_the_board(app_url, browser, artifacts):
+    page = browser.new_page(viewport={"width": 390, "height": 844})
+    try:
+        page.goto(app_url + "/draw")                          # the sidebar is folded on a phone
+        page.wait_for_selector("text=What the network sees", timeout=TIMEOUT)
+        box = board_box(page)
+        assert box["y"] + box["height"] < 844                # the board is on the first screen
+        draw(page, box, SEVEN)
+        line = page.get_by_text("Reads 7")
+        line.wait_for(timeout=TIMEOUT)
+        page.wait_for_timeout(500)
+        page.screenshot(path=str(artifacts / "draw-phone.png"))
+        where = line.bounding_box()
+        assert where["y"] + where["height"] <= 844            # seen without scrolling
+    finally:
+        page.close()

@@ -18,7 +18,7 @@ from PIL import Image
 
 from nn.core import Sequential
 from nn.core.mlp import MLP
-from nn.data.preprocess import SIZE, to_mnist
+from nn.data.preprocess import SIZE, ink_bbox, ink_map, to_mnist
 from nn.files.io import load
 
 DEFAULT_MODEL_PATH = Path(__file__).resolve().parents[2] / "models" / "mnist.npz"   # the 784-256-10 MLP
@@ -39,6 +39,12 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 COMPRESSED_CHUNKS = (b"zTXt", b"iTXt", b"iCCP")   # ancillary chunks that inflate: never drawn
 
 
+# When a reading is not to be trusted (the page then says why instead of naming a digit):
+MIN_INK_SPAN = 0.15      # the ink's longer side below this share of the board: a dot, not a digit
+MAX_INK_SHARE = 0.45     # of the 28x28 input above 0.5: more is a blot (MNIST's largest: 0.40)
+UNSURE_BELOW = 0.6       # the top probability below this: the model is unsure
+
+
 class DrawingRejected(ValueError):
     """What the board sent is not a drawing of the board's size: it was not decoded."""
 
@@ -49,6 +55,11 @@ class Prediction:
     proba: np.ndarray        # (10,) class probabilities
     digit: int
     confidence: float
+    doubt: str | None = None  # why this reading should not be trusted, in a sentence; None if it can
+
+    @property
+    def runner_up(self) -> int:
+        return int(np.argsort(self.proba)[-2])
 
 
 def mnist_model_problem(model: Any) -> str | None:
@@ -117,7 +128,24 @@ def predict_drawing(model: Model, image: np.ndarray) -> Prediction | None:
         return None
     proba = model.predict_proba(x.reshape(1, -1))[0]
     digit = int(proba.argmax())
-    return Prediction(x, proba, digit, float(proba[digit]))
+    return Prediction(x, proba, digit, float(proba[digit]), reading_doubt(image, x, proba))
+
+
+def reading_doubt(image: np.ndarray, x: np.ndarray, proba: np.ndarray) -> str | None:
+    """Why a reading of ``image`` (its MNIST-style input ``x``, the model's ``proba``) should not
+    be trusted: too little ink (a dot or a speck, which preprocessing would blow up to a digit's
+    size), a blot unlike any handwritten digit, or a model that is unsure; None if none holds."""
+    ink = ink_map(image)
+    top, bottom, left, right = ink_bbox(ink) or (0, 0, 0, 0)
+    if max(bottom - top, right - left) < MIN_INK_SPAN * max(ink.shape):
+        return "Too little ink to read: draw the digit larger, filling most of the board."
+    if float((x > 0.5).mean()) > MAX_INK_SHARE:
+        return "This does not look like a handwritten digit: too much of it is ink."
+    first, second = np.argsort(proba)[::-1][:2]
+    if proba[first] < UNSURE_BELOW:
+        return (f"Not sure: {first} ({proba[first]:.0%}) or {second} ({proba[second]:.0%}). "
+                "Try drawing it more clearly.")
+    return None
 
 
 def preview(image: np.ndarray, scale: int = 6) -> np.ndarray:
