@@ -29,6 +29,11 @@ def client_id() -> str:
         headers = st.context.headers
     except Exception:
         return LOCAL
+    return client_from(socket_ip, headers)
+
+
+def client_from(socket_ip: str | None, headers: Any) -> str:
+    """The client of a connection from ``socket_ip`` (None: this machine) with ``headers``."""
     if socket_ip:
         return socket_ip
     real = _header(headers, "X-Real-IP")
