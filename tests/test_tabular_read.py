@@ -118,6 +118,111 @@ def test_binary_garbage_and_known_binary_formats():
     assert "Parquet" in str(refused(b"PAR1 not really PAR1", name="t.parquet"))
 
 
+# --- odd Parquet files (issue 17, row 7): a TableError naming the column, never a traceback ---
+def parquet(table) -> bytes:
+    import pyarrow.parquet as pq
+    buf = io.BytesIO()
+    pq.write_table(table, buf)
+    return buf.getvalue()
+
+
+def odd_columns():
+    import pyarrow as pa
+    return {
+        "list": pa.array([[1], [2, 3], [], None]),
+        "struct": pa.array([{"p": 1}, {"p": 2}, None, {"p": 3}]),
+        "map": pa.array([[("k", 1)], [], None, [("z", 2)]], pa.map_(pa.string(), pa.int64())),
+        "binary": pa.array([b"\x00", b"1", None, b"z"], pa.binary()),
+        "fixed binary": pa.array([b"ab", b"cd", b"ef", b"gh"], pa.binary(2)),
+    }
+
+
+@pytest.mark.parametrize("kind", ["list", "struct", "map", "binary", "fixed binary"])
+def test_parquet_nested_and_binary_columns_are_refused_by_name(kind):
+    import pyarrow as pa
+    data = parquet(pa.table({"odd": odd_columns()[kind], "label": list("xyxy")}))
+    err = refused(data)
+    assert "column 'odd' holds" in str(err) and "numbers or text" in str(err)
+    assert err.column == "odd"
+
+
+def test_parquet_duplicate_names_and_no_rows():
+    import pyarrow as pa
+    err = refused(parquet(pa.Table.from_arrays([pa.array([1, 2]), pa.array([3, 4])], names=["a", "a"])))
+    assert "'a' twice" in str(err) and err.column == "a"
+    assert "no data rows" in str(refused(parquet(pa.table({"a": pa.array([], pa.float64())}))))
+
+
+def test_parquet_types_read_as_a_csv_would():
+    """Decimals and half floats as floats, dates and times as text, integers with nulls as floats."""
+    import pyarrow as pa
+    frame = read_table(parquet(pa.table({
+        "dec": pa.array([1.5, 2, 3, 4]).cast(pa.decimal128(10, 2)),
+        "half": pa.array(np.array([1, 2, 3, 4], np.float16)),
+        "when": pa.array([1, 2, 3, None], pa.timestamp("ms", tz="UTC")),
+        "day": pa.array([1, 2, 3, None], pa.date32()),
+        "ints": pa.array([1, None, 3, 4]),
+        "codes": pa.array([10, 20, 10, 20]).dictionary_encode(),
+        "label": pa.array(list("xyxy")).dictionary_encode()})))
+    assert frame["dec"].tolist() == [1.5, 2, 3, 4] and frame["half"].dtype == np.float64
+    assert frame["when"][0].startswith("1970-01-01 00:00:00.001") and frame["day"][1] == "1970-01-03"
+    assert frame["ints"].dtype == np.float64 and frame["codes"].tolist() == [10, 20, 10, 20]
+    assert frame["label"].tolist() == list("xyxy")
+
+
+PANDAS_METADATA = [
+    b"{not json", b"[1, 2]", b"null", b'"text"', b"[" * 100_000 + b"]" * 100_000,
+    b'{"index_columns": 1e999999}', b'{"index_columns": [{"kind": "weird"}]}',
+    b'{"index_columns": [], "columns": [{"name": 5, "field_name": "a", "pandas_type": "int64", '
+    b'"numpy_type": "int64", "metadata": null}], "column_indexes": [{"name": null, '
+    b'"pandas_type": "int64", "numpy_type": "int64", "metadata": null}]}',
+    b'{"index_columns": [], "columns": [{"name": "a", "field_name": "a", "pandas_type": '
+    b'"datetimetz", "numpy_type": "datetime64[ns]", "metadata": {"timezone": "Mars/Olympus"}}]}',
+    b'{"index_columns": [], "columns": [{"name": "a", "field_name": "a", "pandas_type": '
+    b'"categorical", "numpy_type": "int8", "metadata": {"num_categories": 3}}]}',
+]
+
+
+@pytest.mark.parametrize("metadata", PANDAS_METADATA, ids=range(len(PANDAS_METADATA)))
+def test_parquet_odd_pandas_metadata_is_ignored(metadata):
+    import pyarrow as pa
+    table = pa.table({"a": [1.0, 2.0, 3.0, 4.0], "b": list("xyxy")})
+    frame = read_table(parquet(table.replace_schema_metadata({b"pandas": metadata})))
+    assert list(frame.columns) == ["a", "b"] and frame["a"].tolist() == [1.0, 2.0, 3.0, 4.0]
+
+
+def test_parquet_index_written_by_pandas_is_dropped():
+    buf = io.BytesIO()
+    pd.DataFrame({"a": [1.0, 2.0], "b": ["x", "y"]}, index=[7, 9]).to_parquet(buf)
+    frame = read_table(buf.getvalue())
+    assert list(frame.columns) == ["a", "b"] and list(frame.index) == [0, 1]
+
+
+def test_mangled_parquet_files_give_a_table_error_or_a_table():
+    """Seeded byte changes in a small Parquet file, through reading, describing and building."""
+    import pyarrow as pa
+    from nn.data.tables import dataset_from_table, describe_table
+    good = parquet(pa.table({"a": np.arange(40, dtype=float), "n": np.arange(40),
+                             "label": pa.array(list("xy") * 20).dictionary_encode()}))
+    rng = np.random.default_rng(2)
+    outcomes = {"read": 0, "refused": 0}
+    for _ in range(400):
+        data = bytearray(good)
+        for _ in range(rng.integers(1, 4)):
+            data[int(rng.integers(0, len(data)))] = int(rng.integers(0, 256))
+        try:
+            frame = read_table(bytes(data), name="t.parquet")
+            for label in describe_table(frame).label_candidates[:1]:
+                try:
+                    dataset_from_table(frame, label, drop_bad_rows=True)
+                except TableError:
+                    pass
+            outcomes["read"] += 1
+        except TableError:
+            outcomes["refused"] += 1
+    assert outcomes["read"] > 20 and outcomes["refused"] > 20
+
+
 def test_duplicate_column_names():
     err = refused(b"a,b,a\n1,2,3\n")
     assert "'a' twice" in str(err) and err.column == "a"
@@ -201,7 +306,8 @@ def test_row_and_column_limits_parquet_from_metadata(monkeypatch):
     pd.DataFrame({"a": range(6), "b": range(6), "c": range(6)}).to_parquet(buf)
     data = buf.getvalue()
     import pyarrow.parquet as pq
-    monkeypatch.setattr(pq.ParquetFile, "read", lambda *a, **k: pytest.fail("the rows were read"))
+    for method in ("read", "iter_batches"):
+        monkeypatch.setattr(pq.ParquetFile, method, lambda *a, **k: pytest.fail("the rows were read"))
     assert "6 rows; the limit is 5" in str(refused(data, limits=TableLimits(max_rows=5)))
     assert "3 columns; the limit is 2" in str(refused(data, limits=TableLimits(max_columns=2)))
 
