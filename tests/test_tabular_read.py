@@ -385,3 +385,12 @@ def test_mangled_files_give_a_table_error_or_a_table_never_another_exception():
         except TableError:
             outcomes["refused"] += 1
     assert outcomes["read"] > 50 and outcomes["refused"] > 50        # both paths exercised
+
+
+def test_pyarrow_floor_is_past_cve_2023_47248():
+    """14.0.1 fixed arbitrary code execution on reading a hostile Parquet/IPC file (issue 17)."""
+    from packaging.requirements import Requirement
+    from packaging.version import Version
+    lines = (ROOT / "requirements.txt").read_text().splitlines()
+    req = next(Requirement(line) for line in lines if line.startswith("pyarrow"))
+    assert not req.specifier.contains(Version("14.0.0")) and req.specifier.contains(Version("14.0.1"))
