@@ -188,6 +188,58 @@ def test_sessions_per_client_are_capped(proxy):
         sockets.enter_context(open_ws("127.0.0.6"))         # another client is not affected
 
 
+# --- what the app sees: the visitor's address ----------------------------------------------------
+
+WHO = """import streamlit as st
+st.markdown(f"ip={st.context.ip_address} real={st.context.headers.get('X-Real-Ip')}")
+"""
+
+
+def test_streamlit_sees_the_visitors_address(tmp_path):
+    """Behind the proxy, st.context.ip_address (uvicorn trusts X-Forwarded-For from 127.0.0.1) and
+    the X-Real-IP header are the visitor's address, not a forged one: the per-client budget's key."""
+    import subprocess
+    import sys
+
+    from conftest import _wait_healthy
+    from streamlit.proto.BackMsg_pb2 import BackMsg
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+    from websockets.sync.client import connect
+    _need_nginx()
+    script = tmp_path / "who.py"
+    script.write_text(WHO)
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(script), "--server.headless", "true",
+         "--server.port", str(port), "--server.address", "127.0.0.1",
+         "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
+        cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        _wait_healthy(f"http://127.0.0.1:{port}", server)
+        proc, url, directory = start_proxy([f"127.0.0.1:{port}"])
+        try:
+            with connect(url.replace("http", "ws") + "/_stcore/stream", subprotocols=["streamlit"],
+                         source_address=("127.0.0.9", 0), proxy=None, open_timeout=10,
+                         additional_headers={"X-Forwarded-For": "6.6.6.6", "X-Real-IP": "6.6.6.6"}) as ws:
+                msg = BackMsg()
+                msg.rerun_script.query_string = ""
+                ws.send(msg.SerializeToString())
+                texts, deadline = [], time.monotonic() + 30
+                while time.monotonic() < deadline:
+                    fwd = ForwardMsg()
+                    fwd.ParseFromString(ws.recv(timeout=30))
+                    if fwd.WhichOneof("type") == "delta" and fwd.delta.WhichOneof("type") == "new_element":
+                        texts.append(fwd.delta.new_element.markdown.body)
+                    if fwd.WhichOneof("type") == "script_finished":
+                        break
+        finally:
+            _stop(proc, directory, "proxy-who")
+    finally:
+        server.terminate()
+        server.wait(10)
+    assert "ip=127.0.0.9 real=127.0.0.9" in texts, texts
+
+
 # --- forwarded address and sticky sessions, against two echo "replicas" ------------------------
 
 class _Echo(BaseHTTPRequestHandler):
