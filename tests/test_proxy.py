@@ -142,6 +142,55 @@ def test_an_oversize_upload_is_refused_before_streamlit(proxy):
     assert " 413 " in line and "up=- " in line, line
 
 
+def test_an_oversize_chunked_upload_is_cut_off_at_the_limit(proxy):
+    """Without a Content-Length (chunked), nginx counts the body as it arrives: 413 once it passes
+    65 MB, and Streamlit is never asked."""
+    url, directory = proxy
+    u = urlsplit(url)
+    path = "/_stcore/upload_file/chunked-session/f1"
+    chunk = b"x" * 2**20
+    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=20, source_address=("127.0.0.14", 0))
+    try:
+        conn.putrequest("PUT", path)
+        conn.putheader("Content-Type", "multipart/form-data; boundary=nnb")
+        conn.putheader("Transfer-Encoding", "chunked")
+        conn.endheaders()
+        try:
+            for _ in range(70):                            # 70 MB, in bounded 1 MB chunks
+                conn.send(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+            conn.send(b"0\r\n\r\n")
+        except OSError:                                    # nginx may close as soon as it refuses
+            pass
+        assert conn.getresponse().status == 413
+    finally:
+        conn.close()
+    time.sleep(0.2)
+    [line] = _log_lines(directory, re.escape(path))
+    assert " 413 " in line and "up=- " in line, line
+
+
+def test_uploads_in_flight_per_client_are_capped(proxy):
+    """Two uploads of one client may be in progress at once (their bodies still arriving); a
+    third is refused at once."""
+    url, _ = proxy
+    u = urlsplit(url)
+    conns = []
+    try:
+        for i in range(2):
+            conn = http.client.HTTPConnection(u.hostname, u.port, timeout=10,
+                                              source_address=("127.0.0.15", 0))
+            conn.putrequest("PUT", f"/_stcore/upload_file/slow-session-{i}/f{i}")
+            conn.putheader("Content-Type", "multipart/form-data; boundary=nnb")
+            conn.putheader("Content-Length", str(2**20))
+            conn.endheaders(b"x" * 1000)                    # the rest of the body never comes
+            conns.append(conn)
+        time.sleep(0.3)
+        assert _upload_put(url, "127.0.0.15", "slow-session-2", "f2") == 429
+    finally:
+        for conn in conns:
+            conn.close()
+
+
 def test_a_burst_of_uploads_from_one_client_is_cut_off(proxy):
     """Per client address: 4 upload PUTs pass at once, the rest get 429 without reaching
     Streamlit, while that client's other requests and other clients still pass."""
