@@ -237,6 +237,31 @@ def test_sessions_per_client_are_capped(proxy):
         sockets.enter_context(open_ws("127.0.0.6"))         # another client is not affected
 
 
+def test_new_sessions_per_client_are_rate_limited(proxy):
+    """Streamlit keeps a session 120 s after its websocket closed, so opening and closing is
+    limited too: 10 new websockets at once per address, then 10 a minute."""
+    from websockets.exceptions import InvalidStatus
+    from websockets.sync.client import connect
+    url, _ = proxy
+    address = url.replace("http", "ws") + "/_stcore/stream"
+    statuses = []
+    for _ in range(12):
+        try:
+            with connect(address, subprotocols=["streamlit"], source_address=("127.0.0.16", 0),
+                         open_timeout=10, close_timeout=1, proxy=None):
+                statuses.append(101)
+        except InvalidStatus as exc:
+            statuses.append(exc.response.status_code)
+    assert statuses == [101] * 10 + [429, 429], statuses
+
+
+def test_operator_endpoints_are_closed_to_visitors(proxy, app_url):
+    url, _ = proxy
+    for path in ("/_stcore/metrics", "/_stcore/agent/openapi.json", "/_stcore/agent/mcp"):
+        assert _request(url, "GET", path, "127.0.0.17")[0] == 404, path
+    assert _request(app_url, "GET", "/_stcore/metrics", "127.0.0.1")[0] == 200   # directly: yes
+
+
 # --- what the app sees: the visitor's address ----------------------------------------------------
 
 WHO = """import streamlit as st
