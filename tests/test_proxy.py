@@ -244,15 +244,17 @@ def test_new_sessions_per_client_are_rate_limited(proxy):
     from websockets.sync.client import connect
     url, _ = proxy
     address = url.replace("http", "ws") + "/_stcore/stream"
-    statuses = []
-    for _ in range(12):
+    statuses, t0 = [], time.monotonic()
+    for _ in range(14):
         try:
             with connect(address, subprotocols=["streamlit"], source_address=("127.0.0.16", 0),
                          open_timeout=10, close_timeout=1, proxy=None):
                 statuses.append(101)
         except InvalidStatus as exc:
             statuses.append(exc.response.status_code)
-    assert statuses == [101] * 10 + [429, 429], statuses
+    elapsed = time.monotonic() - t0                 # one more may pass every 6 s on a slow machine
+    assert statuses[:10] == [101] * 10 and set(statuses) <= {101, 429}, statuses
+    assert 429 in statuses and statuses.count(101) <= 10 + elapsed / 6 + 1, (statuses, elapsed)
 
 
 def test_operator_endpoints_are_closed_to_visitors(proxy, app_url):
@@ -373,19 +375,21 @@ def test_sessions_are_sticky_per_client_address(echo_proxy):
 
 
 def test_a_request_flood_from_one_client_is_cut_off(echo_proxy):
-    """30 requests a second per client with a burst of 300: a flood of 400 gets 429s."""
+    """30 requests a second per client with a burst of 300: a flood of 600 gets 429s."""
     url, _ = echo_proxy
     u = urlsplit(url)
     conn = http.client.HTTPConnection(u.hostname, u.port, timeout=10, source_address=("127.0.0.8", 0))
-    statuses = []
+    statuses, t0 = [], time.monotonic()
     try:
-        for _ in range(400):
+        for _ in range(600):
             conn.request("GET", "/anything")
             resp = conn.getresponse()
             resp.read()
             statuses.append(resp.status)
     finally:
         conn.close()
+    elapsed = time.monotonic() - t0
     assert statuses[:290].count(200) == 290, statuses[:290]
-    assert statuses.count(429) >= 50, statuses.count(429)
+    assert set(statuses) <= {200, 429} and 429 in statuses, statuses
+    assert statuses.count(200) <= 301 + 30 * elapsed + 1, (statuses.count(200), elapsed)
     assert _echo(url, "127.0.0.9")["replica"]                   # others are still served
