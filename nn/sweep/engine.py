@@ -251,9 +251,13 @@ def run_task(sweep: dict[str, Any] | SweepConfig, task: Task, data: Dataset | No
     ls = Lockstep([NetSpec(tuple(c.hidden), c.lr) for c in cfgs], seeds, shared)
     started = time.perf_counter()
     ls.train(data.X_train, data.y_train, c0.epochs, on_epoch=progress)
-    seconds = (time.perf_counter() - started) / (len(seeds) * len(cfgs))   # shared equally
-    return [_result(sw, ls, data, s, k, task, seconds) for s in range(len(seeds))
-            for k in range(len(cfgs))]
+    seconds = (time.perf_counter() - started) / len(seeds)
+    # the networks trained together share the time in proportion to their parameters (their
+    # share of every product): equal for a sweep of learning rates, growing with hidden sizes
+    sizes = [sum(a * b + b for a, b in zip(ls.layer_sizes(k)[:-1], ls.layer_sizes(k)[1:]))
+             for k in range(len(cfgs))]
+    return [_result(sw, ls, data, s, k, task, seconds * sizes[k] / sum(sizes))
+            for s in range(len(seeds)) for k in range(len(cfgs))]
 
 
 def _result(sw: SweepConfig, ls: Lockstep, data: Dataset, s: int, k: int, task: Task,

@@ -7,6 +7,8 @@ from typing import Any, Sequence
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from nn.views.plots import LEGEND_UNDER, MARGIN, TOOLBAR_PX, chart_title
+
 LABELS = {"hidden": "hidden units per layer", "lr": "learning rate", "batch_size": "batch size",
           "depth": "hidden layers"}
 BLUE, BAND = "#1f77b4", "rgba(31, 119, 180, 0.2)"
@@ -37,7 +39,8 @@ def sweep_figure(summary: list[dict[str, Any]], param: str, title: str | None = 
     fig.add_trace(go.Scatter(x=[d[0] for d in dots], y=[d[1] for d in dots], mode="markers",
                              marker=dict(size=4, color="rgba(0,0,0,0.35)"), name="trials"), row=1, col=1)
     secs = [s["seconds"] / max(s["trials"], 1) for s in rows]
-    fig.add_trace(go.Bar(x=xs, y=secs, marker_color="#ff7f0e", name="training s per run"), row=2, col=1)
+    fig.add_trace(go.Scatter(x=xs, y=secs, mode="lines+markers", line=dict(color="#ff7f0e"),   # (bars
+                             name="training s per run"), row=2, col=1)       # are wrong on a log axis)
     label = LABELS.get(param, param)
     fig.update_yaxes(title_text="test accuracy", tickformat=".0%", row=1, col=1)
     fig.update_yaxes(title_text="s per run", row=2, col=1)
@@ -46,7 +49,7 @@ def sweep_figure(summary: list[dict[str, Any]], param: str, title: str | None = 
         fig.update_xaxes(type="log")
     if "full" in [s["value"] for s in rows]:
         fig.update_xaxes(tickvals=xs, ticktext=[str(s["value"]) for s in rows])
-    fig.update_layout(title=dict(text=title, y=0.98, yanchor="top") if title else None, height=height,
-                      margin=dict(l=60, r=20, t=80 if title else 30, b=50), template="plotly_white",
-                      legend=dict(orientation="h", yanchor="bottom", y=1.01, x=0))
+    fig.update_layout(title=chart_title(title) if title else None, height=height,
+                      margin=dict(MARGIN, l=60, r=20, t=MARGIN["t"] + 20 if title else TOOLBAR_PX),
+                      template="plotly_white", legend=LEGEND_UNDER)
     return fig

@@ -18,7 +18,17 @@ TRAIN_COLOR, VAL_COLOR = "#1f77b4", "#ff7f0e"
 RIGHT, WRONG = "#1a9850", "#d73027"                 # correct / wrong predictions
 CLASS_COLORS = ("#2166ac", "#b2182b")               # class 0 / class 1 on the boundary plot
 BOUNDARY_SCALE = [[0.0, "#4393c3"], [0.5, "#f7f7f7"], [1.0, "#d6604d"]]
-MARGIN = dict(l=10, r=10, t=40, b=10)
+# Plotly's toolbar, shown on hover, takes the top TOOLBAR_PX of a chart at its right, and on a
+# 390 px phone most of its width: titles start below that strip, and legends go under the plot.
+TOOLBAR_PX = 34
+MARGIN = dict(l=10, r=10, t=TOOLBAR_PX + 34, b=10)
+LEGEND_UNDER = dict(orientation="h", x=0, xanchor="left", y=0, yref="container", yanchor="bottom")
+
+
+def chart_title(text: str) -> dict:
+    """A chart's title at its left, below the toolbar's strip (``layout.title``)."""
+    return dict(text=text, x=0, xref="container", xanchor="left", y=1, yref="container",
+                yanchor="top", pad=dict(t=TOOLBAR_PX, l=10))
 
 
 def curve_points(history: Sequence[Record], key: str, max_points: int = 400) -> tuple[list, list]:
@@ -30,15 +40,14 @@ def curve_points(history: Sequence[Record], key: str, max_points: int = 400) -> 
     return [r["epoch"] for r in rows], [r[key] for r in rows]
 
 
-def _curves(history: Sequence[Record], metric: str, title: str, height: int, yaxis: dict) -> go.Figure:
+def _curves(history: Sequence[Record], metric: str, heading: str, height: int, yaxis: dict) -> go.Figure:
     traces = []
     for split, color in (("train", TRAIN_COLOR), ("val", VAL_COLOR)):
         x, y = curve_points(history, f"{split}_{metric}")
         name = "training (epoch mean so far)" if split == "train" else "validation (test set)"
         traces.append(go.Scatter(x=x, y=y, name=name, mode="lines", line=dict(color=color, width=2)))
-    layout = dict(title=dict(text=title, x=0), height=height, margin=MARGIN, uirevision=metric,
-                  legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1),
-                  xaxis=dict(title=dict(text="epoch")), yaxis=yaxis)
+    layout = dict(title=chart_title(heading), height=height, margin=MARGIN, uirevision=metric,
+                  legend=LEGEND_UNDER, xaxis=dict(title=dict(text="epoch")), yaxis=yaxis)
     return go.Figure(traces, layout)
 
 
@@ -92,9 +101,8 @@ def decision_boundary_figure(predict_proba: Callable[[np.ndarray], np.ndarray],
                         line=dict(width=1, color="white" if split == "train" else "black")),
             hoverinfo="skip"))
     axis = dict(showgrid=False, zeroline=False)
-    layout = dict(title=dict(text="Decision boundary: P(class 1) over the plane", x=0), height=height,
-                  margin=MARGIN, uirevision="boundary",
-                  legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1),
+    layout = dict(title=chart_title("Decision boundary: P(class 1) over the plane"), height=height,
+                  margin=MARGIN, uirevision="boundary", legend=LEGEND_UNDER,
                   xaxis=dict(range=[xs[0], xs[-1]], constrain="domain", **axis),
                   yaxis=dict(range=[ys[0], ys[-1]], scaleanchor="x", constrain="domain", **axis))
     return go.Figure(traces, layout)
@@ -164,8 +172,8 @@ def image_grid_figure(images: np.ndarray, y_true: np.ndarray, y_pred: np.ndarray
         annotations.append(dict(x=x, y=y, text=text, showarrow=False, yanchor="bottom",
                                 font=dict(size=11, color=RIGHT if ok[i] else WRONG)))
     fig = go.Figure(go.Image(source=png_data_uri(tiles), hoverinfo="skip"))
-    fig.update_layout(title=dict(text=grid_title(title, ok, count_right), x=0), annotations=annotations,
-                      margin=MARGIN, height=tiles.shape[0] + 60)
+    fig.update_layout(title=chart_title(grid_title(title, ok, count_right)), annotations=annotations,
+                      margin=MARGIN, height=tiles.shape[0] + MARGIN["t"] + 20)
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
     return fig
@@ -187,7 +195,7 @@ def confusion_matrix_figure(y_true: np.ndarray, y_pred: np.ndarray, n_classes: i
                                showscale=False,
                                hovertemplate="true %{y}, predicted %{x}: %{z}<extra></extra>"))
     acc = np.trace(cm) / max(cm.sum(), 1)
-    fig.update_layout(title=dict(text=f"Confusion matrix (test set, accuracy {acc:.2%})", x=0),
+    fig.update_layout(title=chart_title(f"Confusion matrix (test set, accuracy {acc:.2%})"),
                       height=height, margin=MARGIN)
     fig.update_xaxes(title="predicted", type="category", side="bottom")
     fig.update_yaxes(title="true", type="category", autorange="reversed")

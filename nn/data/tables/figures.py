@@ -14,7 +14,7 @@ from typing import Callable, Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from nn.views.plots import MARGIN, RIGHT, WRONG, plane_grid, subsample
+from nn.views.plots import LEGEND_UNDER, MARGIN, RIGHT, WRONG, chart_title, plane_grid, subsample
 
 PALETTE = ("#2166ac", "#b2182b", "#1b7837", "#762a83", "#e08214", "#35978f", "#8c510a",
            "#c51b7d", "#4d4d4d", "#bf812d")
@@ -63,10 +63,10 @@ def projection_figure(X_train: np.ndarray, X_test: np.ndarray, y_test: np.ndarra
                                         np.array(names, dtype=object)[p[mask]]]),
             hovertemplate="true %{customdata[0]}, predicted %{customdata[1]}<extra></extra>"))
     wrong = int((y != p).sum())
-    title = f"Test points on 2 principal components: {wrong} of {len(y)} wrong"
-    layout = dict(title=dict(text=title, x=0), height=height, margin=MARGIN,
-                  legend=dict(orientation="h", yanchor="top", y=-0.2, xanchor="left", x=0,
-                              title=dict(text=f"{ratio.sum():.0%} of the variance shown; shape: true class")),
+    heading = f"Test points on 2 principal components: {wrong} of {len(y)} wrong"
+    layout = dict(title=chart_title(heading), height=height, margin=MARGIN,
+                  legend=dict(LEGEND_UNDER, title=dict(text=f"{ratio.sum():.0%} of the variance shown; "
+                                                             "shape: true class")),
                   xaxis=dict(title=dict(text="PC 1"), zeroline=False),
                   yaxis=dict(title=dict(text="PC 2"), zeroline=False))
     return go.Figure(traces, layout)
@@ -120,9 +120,8 @@ def regions_figure(predict_proba: Callable[[np.ndarray], np.ndarray], X_train: n
     traces += _points(X_train, y_train, names, "circle", "train", max_points)
     traces += _points(X_test, y_test, names, "diamond", "test", max_points)
     fx, fy = _escape(feature_names)
-    layout = dict(title=dict(text="Decision regions: the predicted class over the plane", x=0),
-                  height=height, margin=MARGIN, uirevision="regions",
-                  legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1),
+    layout = dict(title=chart_title("Decision regions: the predicted class over the plane"),
+                  height=height, margin=MARGIN, uirevision="regions", legend=LEGEND_UNDER,
                   xaxis=dict(range=[xs[0], xs[-1]], title=dict(text=fx), showgrid=False, zeroline=False),
                   yaxis=dict(range=[ys[0], ys[-1]], title=dict(text=fy), showgrid=False, zeroline=False))
     return go.Figure(traces, layout)
@@ -159,9 +158,8 @@ def plane_figure(X: np.ndarray, y: np.ndarray, n_classes: int,
     low, high = PLANE_RANGE
     axis = dict(range=[low - 0.1, high + 0.1], showgrid=True, gridcolor="#eeeeee", zeroline=False,
                 fixedrange=True, constrain="domain")     # a square plane, all of it clickable
-    layout = dict(title=dict(text="Click the plane to add a point; switch to 'Remove' to take one away",
-                             x=0), height=height, margin=MARGIN, clickmode="event+select",
-                  dragmode=False, hovermode="closest", uirevision="plane",
-                  legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1),
+    layout = dict(title=chart_title("Click the plane to add a point; switch to 'Remove' to take one away"),
+                  height=height, margin=MARGIN, clickmode="event+select",
+                  dragmode=False, hovermode="closest", uirevision="plane", legend=LEGEND_UNDER,
                   xaxis=dict(**axis), yaxis=dict(**axis, scaleanchor="x"))
     return go.Figure(traces, layout)

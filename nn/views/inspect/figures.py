@@ -11,7 +11,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from nn.core.mlp import MLP
-from nn.views.plots import MARGIN, png_data_uri
+from nn.views.plots import LEGEND_UNDER, MARGIN, chart_title, png_data_uri
 
 from nn.views.inspect.backprop import fmt, neuron_formula
 from nn.views.inspect.health import WeightHistogram
@@ -52,9 +52,9 @@ def network_figure(model: MLP, maps: NeuronMaps, point: np.ndarray | None = None
         go.Image(source=png_data_uri(network_image(model, maps, width, height, max_units)), hoverinfo="skip"),
         go.Scatter(x=xs, y=ys, mode="markers", hovertext=texts, hoverinfo="text", showlegend=False,
                    marker=dict(size=max(layout.tile, 8), symbol="square", opacity=0.01, color="black"))])
-    fig.update_layout(title=dict(text=f"Inside the network (formulas at x1 = {fmt(point[0])}, "
-                                      f"x2 = {fmt(point[1])})", x=0),
-                      height=height + 60, margin=MARGIN, hoverlabel=dict(align="left"))
+    fig.update_layout(title=chart_title(f"Inside the network (formulas at x1 = {fmt(point[0])}, "
+                                        f"x2 = {fmt(point[1])})"),
+                      height=height + MARGIN["t"] + 20, margin=MARGIN, hoverlabel=dict(align="left"))
     fig.update_xaxes(visible=False, range=[0, width])
     fig.update_yaxes(visible=False, range=[height, 0], scaleanchor="x")
     return fig
@@ -77,9 +77,8 @@ def health_figure(history: Sequence[dict[str, Any]], height_per_panel: int = 180
         fig.update_yaxes(type="log" if log else "linear", tickformat=None if log else ".0%",
                          range=None if log else [0, 1.02], row=row, col=1)
     fig.update_xaxes(title_text="epoch", row=len(panels), col=1)
-    fig.update_layout(height=height_per_panel * len(panels) + 60, margin=MARGIN,
-                      legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="right", x=1),
-                      title=dict(text="Health of training, per layer", x=0))
+    fig.update_layout(height=height_per_panel * len(panels) + MARGIN["t"] + 80, margin=MARGIN,
+                      legend=LEGEND_UNDER, title=chart_title("Health of training, per layer"))
     return fig
 
 
@@ -94,7 +93,6 @@ def histogram_figure(hists: Sequence[WeightHistogram], height_per_panel: int = 1
         fig.add_trace(go.Bar(x=centres, y=h.now, name="now", showlegend=row == 1, legendgroup="now",
                              marker_color=LAYER_COLORS[(row - 1) % len(LAYER_COLORS)], opacity=0.75),
                       row=row, col=1)
-    fig.update_layout(barmode="overlay", bargap=0, height=height_per_panel * max(1, len(hists)) + 60,
-                      margin=MARGIN, title=dict(text="Weights now against the start", x=0),
-                      legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="right", x=1))
+    fig.update_layout(barmode="overlay", bargap=0, height=height_per_panel * max(1, len(hists)) + MARGIN["t"] + 60,
+                      margin=MARGIN, title=chart_title("Weights now against the start"), legend=LEGEND_UNDER)
     return fig
