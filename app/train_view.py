@@ -374,11 +374,15 @@ def controls(s: TrainSession, cfg: RunConfig | None, data: Dataset | None) -> No
 
 
 def _estimate(cfg: RunConfig, data: Dataset | None = None) -> None:
-    """The estimated time per epoch (nn.runs.experiment's cost model), shown when it is long."""
+    """The estimated time per epoch (nn.runs.experiment's cost model), shown when it is long,
+    and in hosting mode the server's budget."""
     seconds = estimate_config_epoch_seconds(cfg, data if own_data.is_own(cfg.dataset) else None)
     if seconds > SHOW_ESTIMATE_ABOVE_S:
         st.caption(f":material/schedule: Estimated time per epoch: about {format_seconds(seconds)} "
                    f"({cfg.epochs:,} epochs: about {format_seconds(seconds * cfg.epochs)}).")
+    lim = limits()
+    if lim.public:
+        st.caption(f":material/memory: {lim.describe()}")
 
 
 def _layers(model: Any) -> str:

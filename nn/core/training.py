@@ -38,28 +38,39 @@ GRAD_CHUNK = 2048
 # sized from the time the pieces so far took, with a stop check between them.
 START_ROWS = 2000
 CHUNK_SECONDS = 0.2
+SLOWEST_PIECE = 0.6          # a piece size is kept until its pieces take longer than this
 FIRST_PIECE = 8              # rows of the first piece, before anything is timed
 Model = MLP | Sequential
 
 
 class Pacer:
-    """Rows per piece so that a piece takes about ``seconds`` (learned from the pieces so far)."""
+    """Rows per piece so that a piece takes about ``seconds``, learned from the pieces so far
+    of each kind (``factor``: a piece's cost per row against a forward pass; a kind not timed
+    yet goes by the forward pass's time). A piece size is kept while its pieces take between
+    half ``seconds`` and ``SLOWEST_PIECE`` (timing noise does not change it), else set afresh."""
 
     def __init__(self, seconds: float = CHUNK_SECONDS, first: int = FIRST_PIECE,
                  most: int = EVAL_CHUNK) -> None:
         self.seconds, self.most = seconds, most
-        self.row_seconds: float | None = None          # the latest measure, per row
         self._first = first
+        self._row_seconds: dict[float, float] = {}      # seconds per row, per kind
+        self._size: dict[float, int] = {}               # piece size, per kind
 
     def rows(self, factor: float = 1.0) -> int:
-        """Rows of the next piece (``factor``: its cost per row against a forward pass)."""
-        if self.row_seconds is None:
+        """Rows of the next piece of this kind."""
+        per_row = self._row_seconds.get(factor)
+        if per_row is None and 1.0 in self._row_seconds:
+            per_row = factor * self._row_seconds[1.0]
+        if per_row is None:
             return self._first
-        return int(min(self.most, max(1, self.seconds / (factor * max(self.row_seconds, 1e-9)))))
+        size = self._size.get(factor)
+        if size is None or not self.seconds / 2 <= size * per_row <= SLOWEST_PIECE:
+            size = self._size[factor] = int(min(self.most, max(1, self.seconds / max(per_row, 1e-12))))
+        return size
 
     def timed(self, rows: int, seconds: float, factor: float = 1.0) -> None:
         if rows > 0:
-            self.row_seconds = seconds / (rows * factor)
+            self._row_seconds[factor] = seconds / rows
 
 
 def evaluate_in_pieces(model: Model, X: np.ndarray, y: np.ndarray, should_stop: Callable[[], bool],
