@@ -9,6 +9,7 @@ import nn
 from nn.data import load_dataset
 from nn.views.inspect import figures, health, neurons
 from nn.views.inspect import pictures as ip
+from nn.runs.config import MAX_HIDDEN_LAYERS
 from nn.views.plots import hex_rgb
 
 
@@ -133,3 +134,21 @@ def test_pushes_picture_and_inside_pictures(moons):
     monitor.update()
     pics = ip.inside_pictures(model, monitor, X)
     assert set(pics) == {"network", "health"} and pics["network"].shape == (560, 720, 3)
+
+
+@pytest.mark.parametrize("depth", [1, 5, 8, MAX_HIDDEN_LAYERS])
+@pytest.mark.parametrize("width", [720, 480])
+def test_network_picture_column_titles_never_overlap(moons, depth, width):
+    """Issue 19: with 5 or more hidden layers the titles ran into each other."""
+    from PIL import Image, ImageDraw
+    model = nn.MLP([2, *[64] * depth, 2], seed=0)
+    maps = neurons.neuron_maps(model, moons[0], 20)
+    units = ip.shown_units(model, maps, 12)
+    layout = ip.network_layout([2, *(len(u) for u in units), 1], width, 600)
+    pen = ImageDraw.Draw(Image.new("RGB", (width, 600)))
+    _, size, boxes = ip.title_boxes(pen, layout, model, units)
+    assert size >= 7
+    for (l0, _, r0, _), (l1, _, r1, _) in zip(boxes, boxes[1:]):
+        assert r0 + 2 <= l1                           # a gap between neighbours
+    assert boxes[0][0] >= 0 and boxes[-1][2] <= width
+    assert all(bottom <= ip.HEAD for _, _, _, bottom in boxes)      # above the tiles

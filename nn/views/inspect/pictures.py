@@ -48,7 +48,7 @@ class NetworkLayout:
         return x + self.tile / 2, y + self.tile / 2
 
 
-HEAD, FOOT = 30, 22            # pixels for the column titles and the legend line
+HEAD, FOOT = 40, 22            # pixels for the column titles (two lines) and the legend line
 
 
 def network_layout(counts: Sequence[int], width: int = 720, height: int = 560,
@@ -153,20 +153,50 @@ def _connections(pen: ImageDraw.ImageDraw, layout: NetworkLayout, weights: list[
             pen.line([(x0 + t, y0 + t / 2), (x1, y1 + t / 2)], fill=tuple(colors[i]), width=widths[i])
 
 
-def _titles(pen: ImageDraw.ImageDraw, layout: NetworkLayout, model: MLP, units: Sequence[np.ndarray]) -> None:
-    title_font = font(12)
-    names = ["input x1, x2"]
+def column_titles(model: MLP, units: Sequence[np.ndarray], compact: bool = False) -> list[tuple[str, str]]:
+    """Each column's title in two lines: what it is, then its activation and, for a layer with
+    more units than are drawn, how many of them are ("relu, 12 of 64"); ``compact`` for columns
+    too close for that ("L1", "12/64")."""
+    titles = [("in", "x1,x2") if compact else ("input", "x1, x2")]
     for k, idx in enumerate(units):
-        n = model.layer_sizes[k + 1]
-        names.append(f"layer {k + 1} ({model.activation})" + ("" if len(idx) == n else f", {len(idx)} of {n}"))
-    names.append("output P(class 1)")
-    for col, name in zip(layout.columns, names):
-        half = pen.textlength(name, font=title_font) / 2
+        n, shown = model.layer_sizes[k + 1], len(idx)
+        if compact:
+            titles.append((f"L{k + 1}", f"{shown}/{n}" if shown < n else f"{n}"))
+        else:
+            titles.append((f"layer {k + 1}", model.activation + ("" if shown == n else f", {shown} of {n}")))
+    return titles + [("out", "P(1)") if compact else ("output", "P(class 1)")]
+
+
+def title_boxes(pen: ImageDraw.ImageDraw, layout: NetworkLayout, model: MLP, units: Sequence[np.ndarray]
+                ) -> tuple[list[tuple[str, str]], int, list[tuple[float, float, float, float]]]:
+    """The titles, their font size and each one's box (left, top, right, bottom), centred on its
+    column and kept inside the picture: 12 px, smaller when the columns are close, and compact
+    titles when even 7 px does not fit between two columns."""
+    gap = layout.width if len(layout.columns) < 2 else layout.columns[1][0][0] - layout.columns[0][0][0]
+    titles, size = column_titles(model, units), 12
+    widest = lambda: max(pen.textlength(line, font=font(size)) for t in titles for line in t)  # noqa: E731
+    while size > 7 and widest() > gap - 6:
+        size -= 1
+    if widest() > gap - 6:
+        titles = column_titles(model, units, compact=True)
+    boxes = []
+    for col, lines in zip(layout.columns, titles):
+        half = max(pen.textlength(line, font=font(size)) for line in lines) / 2
         x = min(max(col[0][0] + layout.tile / 2, half + 2), layout.width - half - 2)
-        pen.text((x, 8), name, fill=INK, font=title_font, anchor="mt")
-    pen.text((layout.width / 2, layout.height - 4),
-             "red: positive weight / high output   blue: negative   thicker: larger |w|",
-             fill=MUTED, font=title_font, anchor="mb")
+        boxes.append((x - half, 4, x + half, 4 + 2 * (size + 3)))
+    return titles, size, boxes
+
+
+def _titles(pen: ImageDraw.ImageDraw, layout: NetworkLayout, model: MLP, units: Sequence[np.ndarray]) -> None:
+    titles, size, boxes = title_boxes(pen, layout, model, units)
+    for (first, second), (left, top, right, _) in zip(titles, boxes):
+        x = (left + right) / 2
+        pen.text((x, top), first, fill=INK, font=font(size), anchor="mt")
+        pen.text((x, top + size + 3), second, fill=MUTED, font=font(size), anchor="mt")
+    legend = "red: positive weight / high output   blue: negative   thicker: larger |w|"
+    if any(len(idx) < n for idx, n in zip(units, model.layer_sizes[1:-1])):
+        legend += "   \"12 of 64\": the 12 units that matter most"
+    pen.text((layout.width / 2, layout.height - 4), legend, fill=MUTED, font=font(12), anchor="mb")
 
 
 # --- weights as images (image datasets) ---------------------------------------------------------
