@@ -14,9 +14,11 @@ each can be changed by its environment variable (see README, "Hosting").
 | NN_MAX_MODEL_MB           | 64        | a model file, compressed and inflated                     |
 | NN_JOB_SLOTS              | cores     | jobs computing at once on this server (others queue); a   |
 |                           |           | sweep takes one per worker. Old name: NN_MAX_TRAINING_RUNS |
-| NN_CLIENT_SLOTS           | slots / 2 | ... of which one client (address) may hold at once         |
+| NN_CLIENT_SLOTS           | slots / 2 | ... of which one client (address) may hold at once (when   |
+|                           |           | not hosting: all; one person uses a laptop)                |
 | NN_BUDGET_MB              | 1024      | memory of all visitors' jobs and kept data together        |
-| NN_CLIENT_MB              | 512       | ... of which one client (all its tabs) may hold            |
+| NN_CLIENT_MB              | 512       | ... of which one client (all its tabs) may hold (when not  |
+|                           |           | hosting: all of it)                                        |
 | NN_MAX_JOB_MB             | 384       | one job (a run, a Step, an evaluation, a sweep)            |
 | NN_MAX_RUN_SECONDS        | 1200 / 0  | a visitor's run: longer estimates are capped or refused,   |
 |                           |           | a run past it is ended (hosting mode 1200 s, else 0: none) |
@@ -115,9 +117,9 @@ def limits() -> Limits:
         max_params=env_int("NN_MAX_PARAMS", Limits.max_params),
         max_model_mb=env_int("NN_MAX_MODEL_MB", Limits.max_model_mb),
         max_training_runs=slots,
-        client_slots=min(env_int("NN_CLIENT_SLOTS", max(1, slots // 2)), slots),
+        client_slots=min(env_int("NN_CLIENT_SLOTS", max(1, slots // 2) if public else slots), slots),
         budget_mb=budget,
-        client_mb=min(env_int("NN_CLIENT_MB", Limits.client_mb), budget),
+        client_mb=min(env_int("NN_CLIENT_MB", Limits.client_mb if public else budget), budget),
         max_job_mb=min(env_int("NN_MAX_JOB_MB", Limits.max_job_mb), budget),
         max_run_seconds=env_seconds("NN_MAX_RUN_SECONDS", 1200.0 if public else 0.0),
         max_sweep_seconds=float(env_int("NN_MAX_SWEEP_SECONDS", int(Limits.max_sweep_seconds))),

@@ -132,6 +132,11 @@ def admitted(sweep: SweepConfig, workers: int, scheduler: str | None) -> None:
     its estimated peak memory, counted against the server and this visitor's share (a cluster's
     sweep counts only this process's part). Waits in a visible line; BudgetRefused if it can
     never fit. Each worker is held to the estimate (``worker_limits``)."""
+    most = limits().client_slots
+    if workers > most and not scheduler:
+        st.caption(f"This server gives a visitor {most} job slot(s) at once: the sweep runs on "
+                   f"{most} worker process(es).")
+        workers = most
     if scheduler:
         need = Need(1, 0, jobs.client_id(), "this sweep")
     else:

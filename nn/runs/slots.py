@@ -53,11 +53,13 @@ class Capacity:
     bytes: int | None = None
     client_slots: int | None = None
     client_bytes: int | None = None
+    job_bytes: int | None = None          # one job, at most
 
 
 def server_capacity() -> Capacity:
     lim = limits()
-    return Capacity(lim.job_slots, lim.budget_mb * MB, lim.client_slots, lim.client_mb * MB)
+    return Capacity(lim.job_slots, lim.budget_mb * MB, lim.client_slots, lim.client_mb * MB,
+                    lim.max_job_mb * MB)
 
 
 class RunSlots:
@@ -96,6 +98,10 @@ class RunSlots:
             most = min(c.slots, c.client_slots or c.slots)
             raise BudgetRefused(f"{what} needs {need.slots} job slots; this server gives a visitor "
                                 f"at most {most} at once: use fewer workers.")
+        if c.job_bytes is not None and need.bytes > c.job_bytes:
+            raise BudgetRefused(f"{what} would need about {mb(need.bytes)} of memory; one job on "
+                                f"this server may use at most {mb(c.job_bytes)}: make it smaller "
+                                f"(a smaller network, batch or dataset, or fewer trials).")
         if c.bytes is not None and need.bytes > c.bytes:
             raise BudgetRefused(f"{what} would need about {mb(need.bytes)} of memory, more than this "
                                 f"server's budget of {mb(c.bytes)}: make it smaller.")
