@@ -288,3 +288,20 @@ def test_row_2_step_on_200000_moons_full_batch_hidden_512_stays_under_300_mb():
     """)
     assert not result["error"] and result["mb"] < 300, result
     assert result["rows"] < 150_000 and "at most" in result["note"]
+
+
+# --- sweeps on the page ---------------------------------------------------------------------------
+def test_a_sweep_over_a_visitors_budget_is_refused_in_plain_words(monkeypatch):
+    """Row 4's sweeps: each within the old per-sweep budget, now counted as one visitor's job."""
+    from app_pages import open_page
+    monkeypatch.setenv("NN_PUBLIC", "1")
+    at = open_page("pages/sweep.py")
+    at.number_input(key="sw_n_samples").set_value(1_000_000)
+    at.text_input(key="sw_values").set_value("512 1024")
+    at.number_input(key="sw_trials").set_value(3)
+    at.number_input(key="sw_epochs").set_value(1)
+    at.button(key="sw_run").click().run()
+    assert not at.exception
+    errors = " ".join(e.value for e in at.error)
+    assert "would need about" in errors and "at most 384 MB" in errors
+    assert "Traceback" not in errors and "sweep_result" not in at.session_state
