@@ -26,7 +26,8 @@ GROWTH_LIMIT_MB = 300
 def dictionary_bomb(rows: int = 200_000, size: int = 5_000) -> bytes:
     """One text column repeating a ``size``-byte string: a few hundred bytes on disk, ``rows x
     size`` bytes once read. No Arrow schema stored, so it reads back as plain text."""
-    column = pa.DictionaryArray.from_arrays(pa.array(np.zeros(rows, np.int32)), pa.array(["x" * size]))
+    zeros = pa.array(np.zeros(rows, np.int32))
+    column = pa.DictionaryArray.from_arrays(zeros, pa.array(["x" * size]))
     buf = io.BytesIO()
     pq.write_table(pa.table({"t": column}), buf, compression="zstd", store_schema=False)
     return buf.getvalue()
@@ -35,10 +36,11 @@ def dictionary_bomb(rows: int = 200_000, size: int = 5_000) -> bytes:
 def numbers_parquet(path: Path, rows: int, columns: int = 200) -> None:
     """``rows x columns`` zeros (small compressed), written batch by batch (little memory here)."""
     names = [f"c{i}" for i in range(columns)]
-    with pq.ParquetWriter(path, pa.schema([(n, pa.float64()) for n in names]), compression="zstd") as w:
+    schema = pa.schema([(n, pa.float64()) for n in names])
+    with pq.ParquetWriter(path, schema, compression="zstd") as w:
         for start in range(0, rows, 8192):
-            n = min(8192, rows - start)
-            w.write_batch(pa.RecordBatch.from_arrays([pa.array(np.zeros(n))] * columns, names=names))
+            zeros = pa.array(np.zeros(min(8192, rows - start)))
+            w.write_batch(pa.RecordBatch.from_arrays([zeros] * columns, names=names))
 
 
 CHILD = """
@@ -88,6 +90,49 @@ def test_parquet_plain_text_bomb_is_refused_with_bounded_memory(tmp_path):
     out, growth = read_in_child(path)
     assert "REFUSED" in out and "NN_MAX_TABLE_MB" in out, out
     assert growth < GROWTH_LIMIT_MB, f"peak memory grew by {growth:.0f} MB"
+
+
+def lying_footer(rows: int = 1_000, size: int = 2_000) -> bytes:
+    """One page of ``rows x size`` bytes of text (compressed to little), in a file whose footer
+    says its row group and column hold 1,000 bytes: the footer's sizes are rewritten in place as
+    padded varints (Thrift's compact protocol accepts the extra continuation bytes)."""
+    def varint(n: int, length: int = 0) -> bytes:
+        out = bytearray()
+        while True:
+            out.append(n & 0x7F | (0x80 if n >> 7 else 0))
+            n >>= 7
+            if not n:
+                break
+        while len(out) < length:
+            out[-1] |= 0x80
+            out.append(0)
+        return bytes(out)
+
+    buf = io.BytesIO()
+    zeros = pa.array(np.zeros(rows, np.int32))
+    column = pa.DictionaryArray.from_arrays(zeros, pa.array(["y" * size]))
+    pq.write_table(pa.table({"t": column}), buf, compression="zstd", use_dictionary=False,
+                   store_schema=False, data_page_size=1 << 30, row_group_size=rows)
+    data = bytearray(buf.getvalue())
+    meta = pq.ParquetFile(pa.BufferReader(bytes(data))).metadata
+    footer = len(data) - 8 - int.from_bytes(data[-8:-4], "little")
+    group = meta.row_group(0)
+    for declared in {group.total_byte_size, group.column(0).total_uncompressed_size}:
+        old = varint(2 * declared)                            # zigzag of a positive number
+        while (i := data.find(old, footer)) >= 0:
+            data[i:i + len(old)] = varint(2 * 1_000, len(old))
+    return bytes(data)
+
+
+def test_parquet_pages_that_inflate_past_the_limit_are_refused_before_reading(monkeypatch):
+    data = lying_footer()                                   # a 2 MB page
+    meta = pq.ParquetFile(pa.BufferReader(data)).metadata
+    assert meta.row_group(0).total_byte_size == 1_000       # the footer lies
+    monkeypatch.setattr(pq.ParquetFile, "iter_batches", lambda *a, **k: pytest.fail("rows read"))
+    err = pytest.raises(TableError, read_table, data, limits=TableLimits(max_mb=1)).value
+    assert "pages inflate to 2 MB at once" in str(err) and "the limit is 1 MB" in str(err)
+    monkeypatch.undo()
+    assert read_table(data).shape == (1_000, 1)             # within the default limits
 
 
 def test_numeric_parquet_just_under_the_limit_is_read_within_bounds(tmp_path):

@@ -2,8 +2,11 @@
 
 Everything happens in memory: the bytes are never written to disk. The byte limit is checked
 before anything is parsed; the column limit on the header (CSV) or the file's metadata (Parquet)
-before the body is read; the row limit by parsing at most ``max_rows + 1`` rows. Every problem
-becomes a ``TableError`` whose message names the line (or row) and the column at fault.
+before the body is read; the row limit by parsing at most ``max_rows + 1`` rows. What the table
+takes once read (``decoded_bytes``) is bounded too, by ``MEMORY_FACTOR`` x the byte limit: a CSV
+by rows x columns x 8 before parsing and its frame after, Parquet batch by batch as it is decoded
+(``nn.data.tables.parquet``). Every problem becomes a ``TableError`` whose message names the line
+(or row) and the column at fault.
 
 Rows are numbered as a spreadsheet user counts them under the header: row 1 is the first data
 row. File syntax problems (ragged lines, bad bytes) name the line of the file, header = line 1.
@@ -12,14 +15,12 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Union
 
-import numpy as np
 import pandas as pd
 
 from nn.hosting import env_int
@@ -291,7 +292,7 @@ def _read_text(data: bytes, name: str, limits: TableLimits) -> pd.DataFrame:
         _check_shape(data, delim, header, limits)
     size = decoded_bytes(frame)
     if size > limits.max_decoded_bytes:                           # e.g. long text cells
-        raise _too_big(size, len(frame), len(frame), len(header), limits)
+        raise too_big(size, len(frame), len(frame), len(header), limits)
     return frame
 
 
@@ -304,7 +305,7 @@ def _check_csv_memory(data: bytes, delim: str, header: list[str], limits: TableL
     if rows * len(header) * 8 > limits.max_decoded_bytes and b'"' in data:
         rows = sum(1 for _ in _records(data, delim, limits.max_rows + 1)) - 1
     if rows * len(header) * 8 > limits.max_decoded_bytes:
-        raise _too_big(rows * len(header) * 8, rows, rows, len(header), limits)
+        raise too_big(rows * len(header) * 8, rows, rows, len(header), limits)
 
 
 def _maybe_short_rows(data: bytes, delim: str, n_cols: int, n_rows: int) -> bool:
@@ -358,115 +359,14 @@ def _parser_message(exc: Exception) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-# --- Parquet ------------------------------------------------------------------------------------
-# Read in batches; each batch's decoded size is counted (from the values, never from a size the
-# file declares) before it is decoded, so a small file that decodes to gigabytes is refused after
-# at most the limit has been spent. Dictionary-encoded text stays encoded until it has been counted.
-BATCH_ROWS = 8192
-
-
-def _read_parquet(data: bytes, limits: TableLimits) -> pd.DataFrame:
-    import pyarrow as pa
-    try:
-        return _parquet_frame(data, limits)
-    except TableError:
-        raise
-    except MemoryError:
-        raise TableError("the Parquet file does not fit in memory") from None
-    except Exception as exc:      # pyarrow (C++) raises many types on hostile files: all are refusals
-        what = "not a readable Parquet file" if not isinstance(exc, pa.ArrowException) else \
-            "could not read the Parquet file"
-        raise TableError(f"{what} ({_first_line(exc)})") from None
-
-
-def _parquet_frame(data: bytes, limits: TableLimits) -> pd.DataFrame:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-    try:
-        schema = pq.ParquetFile(pa.BufferReader(data)).schema_arrow
-    except (pa.ArrowException, OSError, ValueError) as exc:
-        raise TableError(f"not a readable Parquet file ({_first_line(exc)})") from None
-    text = [f.name for f in schema if _is_text(f.type)]
-    pf = pq.ParquetFile(pa.BufferReader(data), read_dictionary=text or None)
-    meta = pf.metadata
-    names = [f.name for f in schema]
-    _check_parquet_meta(meta, names, limits)
-    columns = [n for n in names if n not in _pandas_index_columns(schema)] or names
-    for name in columns:
-        _check_type(name, schema.field(name).type)
-    numbers = sum(not _is_text(_value_type(schema.field(n).type)) for n in columns)
-    if 8 * numbers * meta.num_rows > limits.max_decoded_bytes:        # before allocating them
-        raise _too_big(8 * numbers * meta.num_rows, meta.num_rows, meta.num_rows, len(columns), limits)
-    out = {name: _Column(meta.num_rows) for name in columns}
-    total, rows = 0, 0
-    for batch in pf.iter_batches(batch_size=BATCH_ROWS, columns=columns, use_threads=False):
-        if rows + batch.num_rows > meta.num_rows:
-            raise TableError("the file holds more rows than its footer says")
-        cost = [arrow_decoded_bytes(col) for col in batch.columns]
-        total += sum(cost)
-        if total > limits.max_decoded_bytes:
-            raise _too_big(total, rows + batch.num_rows, meta.num_rows, len(columns), limits,
-                           column=columns[cost.index(max(cost))])
-        for name, col in zip(columns, batch.columns):
-            out[name].add(_plain(col), rows)
-        rows += batch.num_rows
-    if not rows:
-        raise TableError(f"the file has columns ({names_text(columns)}) but no data rows")
-    return pd.DataFrame({name: column.series(rows) for name, column in out.items()}, copy=False)
-
-
-class _Column:
-    """One column being read: numbers into an array allocated once (no concatenation, so no
-    second copy and no fragments), text as arrow chunks (pandas keeps text in arrow anyway)."""
-
-    def __init__(self, n_rows: int) -> None:
-        self.n_rows, self.values, self.chunks = n_rows, None, []
-
-    def add(self, col, start: int) -> None:
-        if _is_text(col.type):
-            self.chunks.append(col)
-            return
-        piece = col.to_pandas().to_numpy()          # pandas' own dtype: NaN / None for nulls
-        if self.values is None:
-            self.values = np.empty(self.n_rows, dtype=piece.dtype)
-        elif piece.dtype != self.values.dtype:      # e.g. integers, then a batch with nulls
-            self.values = self.values.astype(np.result_type(self.values.dtype, piece.dtype))
-        self.values[start:start + len(piece)] = piece
-
-    def series(self, rows: int) -> pd.Series:
-        if self.values is None:
-            import pyarrow as pa
-            return pa.chunked_array(self.chunks, type=pa.large_string()).to_pandas()
-        return pd.Series(self.values[:rows], copy=False)
-
-
-def _check_parquet_meta(meta, names: list[str], limits: TableLimits) -> None:
-    """Columns, rows and names from the footer: refused before any value is read."""
-    if len(names) > limits.max_columns:
-        raise TableError(f"the table has {len(names)} columns; the limit is {limits.max_columns} "
-                         f"(NN_MAX_TABLE_COLUMNS)")
-    if meta.num_rows > limits.max_rows:
-        raise TableError(f"the table has {meta.num_rows:,} rows; the limit is {limits.max_rows:,} "
-                         f"(NN_MAX_TABLE_ROWS)")
-    dupes = sorted({n for n in names if names.count(n) > 1})
-    if dupes:
-        raise TableError(f"the file names column {q(dupes[0])} twice; column names must differ",
-                         column=dupes[0])
-    # the sizes the file declares: a cheap early refusal for honest files, never the only check
-    declared = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
-    if declared > limits.max_decoded_bytes:
-        raise TableError(f"the Parquet file holds {declared / 2**20:.0f} MB of data once "
-                         f"uncompressed; the limit is {limits.max_decoded_bytes // 2**20} MB "
-                         f"({MEMORY_FACTOR} x NN_MAX_TABLE_MB)")
-
-
-def _too_big(total: int, rows: int, n_rows: int, n_cols: int, limits: TableLimits,
+def too_big(total: int, rows: int, n_rows: int, n_cols: int, limits: TableLimits,
              column: str | None = None) -> TableError:
     """Refusal of a table whose values take more memory than the limit (counted, not declared)."""
     part = f"its first {rows:,} of {n_rows:,} rows" if rows < n_rows else f"its {n_rows:,} rows"
     largest = f", the largest {q(column)}" if column is not None else ""
+    cols = f"{n_cols} column{'s' * (n_cols != 1)}{largest}"
     return TableError(f"the table takes more than {limits.max_decoded_bytes // 2**20} MB of memory "
-                      f"once read: {part} ({n_cols} column{'s' * (n_cols != 1)}{largest}) take at least "
+                      f"once read: {part} ({cols}) take at least "
                       f"{total / 2**20:,.0f} MB. The limit is {MEMORY_FACTOR} x NN_MAX_TABLE_MB; "
                       f"fewer rows or columns fit (NN_MAX_TABLE_ROWS, NN_MAX_TABLE_COLUMNS)",
                       column=column)
@@ -479,82 +379,14 @@ def decoded_bytes(frame: pd.DataFrame) -> int:
     return int(frame.memory_usage(index=True, deep=True).sum())
 
 
-def _pandas_index_columns(schema) -> set[str]:
-    """The columns pandas stored its index in (dropped, as pandas does); odd metadata: none."""
-    try:
-        spec = json.loads((schema.metadata or {}).get(b"pandas", b"{}"))
-        found = spec.get("index_columns", []) if isinstance(spec, dict) else []
-        return {c for c in found if isinstance(c, str)} if isinstance(found, list) else set()
-    except (ValueError, TypeError, RecursionError):
-        return set()
-
-
-def _value_type(t):
-    import pyarrow as pa
-    return t.value_type if pa.types.is_dictionary(t) else t
-
-
-def _is_text(t) -> bool:
-    import pyarrow as pa
-    is_view = getattr(pa.types, "is_string_view", lambda t: False)      # pyarrow >= 16
-    return pa.types.is_string(t) or pa.types.is_large_string(t) or is_view(t)
-
-
-def _is_plain(t) -> bool:
-    """Types read as numbers (or booleans) or text, as the same table in a CSV would be."""
-    import pyarrow as pa
-    return (pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_boolean(t)
-            or pa.types.is_null(t) or pa.types.is_decimal(t) or pa.types.is_temporal(t)
-            or _is_text(t))
-
-
-def _check_type(name: str, t) -> None:
-    import pyarrow as pa
-    if _is_plain(t) or (pa.types.is_dictionary(t) and _is_plain(t.value_type)):
-        return
-    kind = ("binary (bytes)" if pa.types.is_binary(t) or pa.types.is_large_binary(t)
-            or pa.types.is_fixed_size_binary(t) or str(t) == "binary_view"
-            else "nested (a list, struct or map)" if pa.types.is_nested(t) else str(t))
-    raise TableError(f"column {q(name)} holds {kind} values ({q(str(t), 40)}); a table's columns "
-                     f"must hold numbers or text", column=name)
-
-
-TEXT_OVERHEAD = 8            # bytes per text value besides its characters (pandas' offsets)
-
-
-def arrow_decoded_bytes(col) -> int:
-    """What a pyarrow array will take once decoded into a pandas column: 8 bytes a number; a
-    text value's length plus its offset. Dictionary-encoded text is counted without decoding it."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-    t = col.type
-    if pa.types.is_dictionary(t) and _is_text(t.value_type):
-        lengths = pc.take(pc.binary_length(col.dictionary), col.indices)
-        return int(pc.sum(lengths).as_py() or 0) + TEXT_OVERHEAD * len(col)
-    if _is_text(t):
-        return int(pc.sum(pc.binary_length(col)).as_py() or 0) + TEXT_OVERHEAD * len(col)
-    if pa.types.is_temporal(t):
-        return 40 * len(col)          # read as text, e.g. '2024-01-31 12:00:00.000000000+00:00'
-    return 8 * len(col)
-
-
-def _plain(col):
-    """The array as pandas should receive it: text as large_string (pandas' own storage),
-    dates and times as text and decimals as floats (as read from a CSV), dictionaries decoded."""
-    import pyarrow as pa
-    if pa.types.is_dictionary(col.type):
-        col = col.dictionary_decode()
-    t = col.type
-    if _is_text(t) or pa.types.is_temporal(t):
-        return col.cast(pa.large_string())
-    if pa.types.is_decimal(t) or pa.types.is_float16(t):
-        return col.cast(pa.float64())
-    return col
-
-
-def _first_line(exc: Exception) -> str:
+def first_line(exc: Exception) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _read_parquet(data: bytes, limits: TableLimits) -> pd.DataFrame:
+    from nn.data.tables.parquet import read_parquet     # pyarrow is loaded only for Parquet
+    return read_parquet(data, limits)
 
 
 # --- the entry point ----------------------------------------------------------------------------
