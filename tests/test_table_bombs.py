@@ -188,3 +188,27 @@ def test_decoded_bytes_counts_numbers_and_text():
     frame.to_parquet(parquet)
     back = read_table(parquet.getvalue())
     assert back.equals(frame) and decoded_bytes(back) < 1000 * 8 + 1000 * 200
+
+
+@pytest.mark.parametrize("make, expected", [
+    (dictionary_bomb, "200 MB of memory"),
+    (lambda: _parquet_bytes(pa.table({"odd": pa.array([[1], [2, 3]]), "b": ["x", "y"]})),
+     "holds nested"),
+])
+def test_the_page_shows_the_refusal_not_a_table(monkeypatch, make, expected):
+    """In hosting mode the visitor sees the reason, never a traceback nor a '200,000 rows' panel."""
+    from app_pages import open_app
+    monkeypatch.setenv("NN_PUBLIC", "1")
+    at = open_app(preset="moons", dataset="table", hidden="16", epochs="20")
+    at.file_uploader(key="own.upload").set_value(("t.parquet", make(), "application/octet-stream"))
+    at.run()
+    assert not at.exception, at.exception
+    errors = " ".join(str(e.value) for e in at.error)
+    assert expected in errors and "Traceback" not in errors, errors
+    assert not any("rows," in str(m.value) for m in at.markdown)
+
+
+def _parquet_bytes(table) -> bytes:
+    buf = io.BytesIO()
+    pq.write_table(table, buf)
+    return buf.getvalue()
