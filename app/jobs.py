@@ -12,6 +12,8 @@ from typing import Any, Callable
 
 import streamlit as st
 
+from nn.runs.slots import JOBS
+
 LOCAL = "local"
 
 
@@ -58,3 +60,11 @@ def interrupted() -> bool:
 def stop_check(*others: Callable[[], bool]) -> Callable[[], bool]:
     """A ``should_stop`` that is True when this run is interrupted or any of ``others`` is."""
     return lambda: interrupted() or any(f() for f in others)
+
+
+def keep(owner: Any, nbytes: int, what: str) -> None:
+    """Count ``nbytes`` that ``owner`` (an object kept in this session's state: a table, a model)
+    holds against this client's share and the server's budget, until ``owner`` is gone or
+    ``JOBS.release(owner)``; ``BudgetRefused`` (a message for the visitor) when full. For a
+    table, ``nbytes`` is its decoded size (``DataFrame.memory_usage(deep=True).sum()``)."""
+    JOBS.keep(owner, client_id(), int(nbytes), what)

@@ -689,6 +689,7 @@ def _train_in_slot(view: View, s: TrainSession, data: Dataset) -> None:
     s.throttle.begin(counted)
     most = limits().max_run_seconds      # a visitor's run ends at the server's limit
     s.trainer.deadline = counted + max(most - s.run_wall, 0.0) if most else None
+    s.trainer.also_stop = jobs.interrupted    # a click or a closed tab: within a piece of work
     # a small network's redraws too get one BLAS thread (a second one would spin in between)
     with one_blas_thread(s.trainer.small_steps):
         try:

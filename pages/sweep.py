@@ -143,6 +143,7 @@ def admitted(sweep: SweepConfig, workers: int, scheduler: str | None) -> None:
         est = estimate(sweep.validate(), workers)
         need = Need(est.workers, int(est.memory_mb * MB), jobs.client_id(), "this sweep")
     line = st.empty()
+    idle = JOBS.used()[0] == 0               # else each worker gets one BLAS thread
     with JOBS.slot(need) as slot:
         if not slot.acquire(on_wait=lambda ahead: line.info(
                 f"Waiting for room on the server: {ahead} job(s) ahead. {limits().describe()}")):
@@ -152,7 +153,8 @@ def admitted(sweep: SweepConfig, workers: int, scheduler: str | None) -> None:
             run(sweep, workers, scheduler)
             return
         per_worker = est.memory_mb / max(1, est.workers)
-        with worker_limits(int(2 * per_worker) + 64, int(2 * limits().max_sweep_seconds) + 30):
+        with worker_limits(int(2 * per_worker) + 64, int(2 * limits().max_sweep_seconds) + 30,
+                           None if idle else 1):
             run(sweep, workers, scheduler)
 
 

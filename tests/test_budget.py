@@ -222,6 +222,21 @@ def test_row_5_training_step_stops_within_a_second():
     assert all((a == b).all() for a, b in zip(before, model.params))
 
 
+def test_row_5_training_ends_within_a_second_of_its_page_run_being_interrupted():
+    """A closed tab or a click elsewhere: the page sets ``also_stop`` to its run's interruption."""
+    model, X, y, cfg = _row5(40)
+    trainer = Trainer(model, X, y, None, None, cfg)
+    gone = threading.Event()
+    trainer.also_stop = gone.is_set
+    t = threading.Thread(target=lambda: list(trainer.run(1)))
+    t.start()
+    time.sleep(1.5)
+    asked = time.monotonic()
+    gone.set()
+    t.join(60)
+    assert time.monotonic() - asked < 1.0 and trainer.epochs_done == 0
+
+
 def test_row_5_final_evaluation_stops_within_a_second():
     model, X, y, _ = _row5(0)
     rng = np.random.default_rng(1)

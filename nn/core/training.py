@@ -155,6 +155,7 @@ class Trainer:
         self._last_report = 0.0                  # perf_counter time of the last record
         self.pacer = Pacer()                     # rows per piece of a long pass (see Pacer)
         self.deadline: float | None = None       # perf_counter time at which run() stops
+        self.also_stop: Callable[[], bool] | None = None   # another reason to stop (a closed tab)
         self.out_of_time = False                 # run() stopped at the deadline
         # divergence limits, from where this trainer starts: measured by ``run`` before its first
         # step (a pass over START_ROWS rows: not here, so building a trainer costs nothing)
@@ -191,6 +192,8 @@ class Trainer:
     def _stop_requested(self) -> bool:
         if self.deadline is not None and time.perf_counter() > self.deadline:
             self.out_of_time = self._stop = True
+        if self.also_stop is not None and self.also_stop():
+            self._stop = True
         return self._stop
 
     def run(self, epochs: int | None = None) -> Iterator[Record]:

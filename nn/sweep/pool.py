@@ -58,15 +58,17 @@ def default_limits() -> tuple[int, int]:
 
 
 @contextmanager
-def worker_limits(memory_mb: int, cpu_seconds: int) -> Iterator[None]:
+def worker_limits(memory_mb: int, cpu_seconds: int, blas_threads: int | None = None) -> Iterator[None]:
     """Pools started by this thread inside the block give each worker these limits (the page
-    passes a sweep's admitted estimate, so a worker that outgrows it ends alone)."""
-    old = getattr(_local, "limits", None)
+    passes a sweep's admitted estimate, so a worker that outgrows it ends alone) and, if given,
+    this many BLAS threads (one on a busy server)."""
+    old = getattr(_local, "limits", None), getattr(_local, "blas", None)
     _local.limits = (max(1, int(memory_mb)), max(1, int(cpu_seconds)))
+    _local.blas = blas_threads
     try:
         yield
     finally:
-        _local.limits = old
+        _local.limits, _local.blas = old
 
 
 class WorkerFailed(RuntimeError):
@@ -78,7 +80,8 @@ class WorkerPool:
 
     def __init__(self, n: int, blas_threads: int | None = None, memory_mb: int | None = None,
                  cpu_seconds: int | None = None) -> None:
-        blas_threads = blas_threads or max(1, cores() // n)    # the cores shared out, as joblib does
+        blas_threads = (blas_threads or getattr(_local, "blas", None)
+                        or max(1, cores() // n))               # the cores shared out, as joblib does
         default_mb, default_cpu = default_limits()
         self.memory_mb, self.cpu_seconds = memory_mb or default_mb, cpu_seconds or default_cpu
         env = {**os.environ, **{v: str(blas_threads) for v in BLAS_VARIABLES},
