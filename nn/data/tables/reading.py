@@ -71,7 +71,7 @@ class TableLimits:
     def describe(self) -> str:
         """One line for the page: the limits in force."""
         return (f"at most {self.max_mb} MB, {self.max_rows:,} rows and {self.max_columns} columns "
-                f"(CSV, TSV or Parquet)")
+                f"(CSV, TSV or Parquet), and {self.max_decoded_bytes // 2**20} MB once read")
 
 
 def table_limits() -> TableLimits:
