@@ -47,6 +47,7 @@ def _parquet_frame(data: bytes, limits: TableLimits) -> pd.DataFrame:
 def _open(data: bytes, limits: TableLimits) -> tuple[pq.ParquetFile, list[str]]:
     """The file, text to be read as dictionaries, and the columns to read: everything the footer
     and the page headers tell is checked here, before any value is read."""
+    check_pages(data, limits)           # first: pyarrow's footer objects take ~10 x its bytes
     try:
         schema = pq.ParquetFile(pa.BufferReader(data)).schema_arrow
     except (pa.ArrowException, OSError, ValueError) as exc:
@@ -55,7 +56,6 @@ def _open(data: bytes, limits: TableLimits) -> tuple[pq.ParquetFile, list[str]]:
     pf = pq.ParquetFile(pa.BufferReader(data), read_dictionary=text or None)
     names = [f.name for f in schema]
     _check_parquet_meta(pf.metadata, names, limits)
-    check_pages(data, limits)
     columns = [n for n in names if n not in _pandas_index_columns(schema)] or names
     for name in columns:
         _check_type(name, schema.field(name).type)

@@ -11,7 +11,8 @@ from __future__ import annotations
 from nn.data.tables.reading import TableError, TableLimits
 
 MAX_PAGES = 200_000          # page headers read at most (honest files have a few thousand)
-THRIFT_STEPS = 2_000_000     # Thrift values read at most, all headers together
+MAX_CHUNKS = 50_000          # row groups x columns: pyarrow keeps ~1 KB for each
+THRIFT_STEPS = 8_000_000     # Thrift bytes read at most, footer and page headers (~3 s)
 
 
 class _Thrift:
@@ -23,7 +24,8 @@ class _Thrift:
     def byte(self) -> int:
         self.steps += 1
         if self.steps > THRIFT_STEPS:
-            raise TableError("the Parquet file's page headers are too long to check")
+            raise TableError(f"the Parquet file's footer and page headers hold more than "
+                             f"{THRIFT_STEPS:,} values: too many row groups or pages")
         b = self.data[self.pos]
         self.pos += 1
         return b
@@ -97,9 +99,13 @@ def _column_chunks(data: bytes, reader: _Thrift) -> list[list[tuple[int, int]]]:
     """(first page's offset, compressed size) of each column chunk, row group by row group, from
     the footer's Thrift (pyarrow's own ``RowGroupMetaData.column`` aborts the whole process on
     some damaged footers instead of raising)."""
-    reader.pos = len(data) - 8 - int.from_bytes(data[-8:-4], "little")
+    footer = int.from_bytes(data[-8:-4], "little")
+    if len(data) < 12 or data[-4:] != b"PAR1" or not 0 < footer <= len(data) - 12:
+        raise TableError("not a readable Parquet file (no footer: it must end with 'PAR1')")
+    reader.pos = len(data) - 8 - footer
     groups: list[list[tuple[int, int]]] = []
     chunks: list[tuple[int, int]] = []
+    n_chunks = 0
 
     def chunk() -> tuple[int, int]:
         found: dict[int, int] = {}
@@ -115,6 +121,11 @@ def _column_chunks(data: bytes, reader: _Thrift) -> list[list[tuple[int, int]]]:
     def columns(field: int, kind: int) -> bool:              # RowGroup.columns
         if field == 1:
             chunks.extend(chunk() for _ in range(reader.structs(kind)))
+            nonlocal n_chunks
+            n_chunks += len(chunks)
+            if n_chunks > MAX_CHUNKS:
+                raise TableError(f"the Parquet file has more than {MAX_CHUNKS:,} column chunks "
+                                 f"(row groups x columns); write it with fewer, larger row groups")
         return field == 1
 
     def row_groups(field: int, kind: int) -> bool:           # FileMetaData.row_groups
