@@ -620,6 +620,7 @@ def live(data: Dataset | None) -> None:
         if s.running and data is not None:
             _train_and_draw(view, s, data)
         if s.model is not None and data is not None and not s.running:
+            _progress(view, s)               # "Stopped at ..." at once, before the evaluation
             _evaluate(view, s, data)
         draw(view, s, data, final=True)
 

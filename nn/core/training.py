@@ -290,7 +290,9 @@ class Trainer:
             if self._stop_requested():
                 return None
             chunk = slice(start, start + size)
+            t = time.perf_counter()
             chunk_loss, chunk_correct = self.model.train_step_grads(Xb[chunk], yb[chunk], self._chunk_grads)
+            self.pacer.timed(len(yb[chunk]), time.perf_counter() - t, factor=3.0)
             share = len(yb[chunk]) / n        # a batch mean = the chunk means weighted by size
             for g, cg in zip(self.grads, self._chunk_grads):
                 cg *= share
