@@ -368,7 +368,8 @@ def too_big(total: int, rows: int, n_rows: int, n_cols: int, limits: TableLimits
     return TableError(f"the table takes more than {limits.max_decoded_bytes // 2**20} MB of memory "
                       f"once read: {part} ({cols}) take at least "
                       f"{total / 2**20:,.0f} MB. The limit is {MEMORY_FACTOR} x NN_MAX_TABLE_MB; "
-                      f"fewer rows or columns fit (NN_MAX_TABLE_ROWS, NN_MAX_TABLE_COLUMNS)",
+                      f"a table with fewer rows or columns fits (NN_MAX_TABLE_ROWS, "
+                      f"NN_MAX_TABLE_COLUMNS)",
                       column=column)
 
 
