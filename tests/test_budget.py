@@ -214,7 +214,7 @@ def test_row_5_trainer_is_built_at_once_and_its_start_up_pass_stops_within_a_sec
 
 
 def test_row_5_training_step_stops_within_a_second():
-    model, X, y, cfg = _row5(40)
+    model, X, y, cfg = _row5(160, batch=128)                 # a step: several seconds
     trainer = Trainer(model, X, y, None, None, cfg)
     before = [p.copy() for p in model.params]
     assert _stop_after(trainer, lambda: trainer.start_loss is not None, 0.5) < 1.0
@@ -224,17 +224,20 @@ def test_row_5_training_step_stops_within_a_second():
 
 def test_row_5_training_ends_within_a_second_of_its_page_run_being_interrupted():
     """A closed tab or a click elsewhere: the page sets ``also_stop`` to its run's interruption."""
-    model, X, y, cfg = _row5(40)
+    model, X, y, cfg = _row5(160, batch=128)
     trainer = Trainer(model, X, y, None, None, cfg)
     gone = threading.Event()
     trainer.also_stop = gone.is_set
     t = threading.Thread(target=lambda: list(trainer.run(1)))
     t.start()
-    time.sleep(1.5)
+    deadline = time.monotonic() + 120
+    while trainer.start_loss is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.5)                                           # in the middle of the first step
     asked = time.monotonic()
     gone.set()
     t.join(60)
-    assert time.monotonic() - asked < 1.0 and trainer.epochs_done == 0
+    assert time.monotonic() - asked < 1.0 and trainer.steps_done == 0
 
 
 def test_row_5_final_evaluation_stops_within_a_second():

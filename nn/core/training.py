@@ -39,7 +39,7 @@ GRAD_CHUNK = 2048
 START_ROWS = 2000
 CHUNK_SECONDS = 0.2
 SLOWEST_PIECE = 0.6          # a piece size is kept until its pieces take longer than this
-FIRST_PIECE = 8              # rows of the first piece, before anything is timed
+FIRST_PIECE = 2              # rows of the first piece, before anything is timed
 Model = MLP | Sequential
 
 
@@ -47,7 +47,8 @@ class Pacer:
     """Rows per piece so that a piece takes about ``seconds``, learned from the pieces so far
     of each kind (``factor``: a piece's cost per row against a forward pass; a kind not timed
     yet goes by the forward pass's time). A piece size is kept while its pieces take between
-    half ``seconds`` and ``SLOWEST_PIECE`` (timing noise does not change it), else set afresh."""
+    half ``seconds`` and ``SLOWEST_PIECE``; set afresh after two measures in a row outside
+    (one preempted piece on a busy machine does not change it)."""
 
     def __init__(self, seconds: float = CHUNK_SECONDS, first: int = FIRST_PIECE,
                  most: int = EVAL_CHUNK) -> None:
@@ -55,6 +56,7 @@ class Pacer:
         self._first = first
         self._row_seconds: dict[float, float] = {}      # seconds per row, per kind
         self._size: dict[float, int] = {}               # piece size, per kind
+        self._strikes: dict[float, int] = {}            # measures in a row outside the band
 
     def rows(self, factor: float = 1.0) -> int:
         """Rows of the next piece of this kind."""
@@ -64,8 +66,12 @@ class Pacer:
         if per_row is None:
             return self._first
         size = self._size.get(factor)
-        if size is None or not self.seconds / 2 <= size * per_row <= SLOWEST_PIECE:
+        inside = size is not None and self.seconds / 2 <= size * per_row <= SLOWEST_PIECE
+        self._strikes[factor] = 0 if inside else self._strikes.get(factor, 0) + 1
+        far = size is not None and size * per_row > 2 * SLOWEST_PIECE
+        if size is None or far or self._strikes[factor] >= 2:  # twice outside: not a hiccup
             size = self._size[factor] = int(min(self.most, max(1, self.seconds / max(per_row, 1e-12))))
+            self._strikes[factor] = 0
         return size
 
     def timed(self, rows: int, seconds: float, factor: float = 1.0) -> None:
@@ -285,11 +291,12 @@ class Trainer:
             self._chunk_grads = [np.empty_like(p) for p in self.model.params]
         for g in self.grads:
             g.fill(0)
-        loss, correct = 0.0, 0
-        for start in range(0, n, size):
+        loss, correct, start = 0.0, 0, 0
+        while start < n:
             if self._stop_requested():
                 return None
             chunk = slice(start, start + size)
+            start += size
             t = time.perf_counter()
             chunk_loss, chunk_correct = self.model.train_step_grads(Xb[chunk], yb[chunk], self._chunk_grads)
             self.pacer.timed(len(yb[chunk]), time.perf_counter() - t, factor=3.0)
@@ -299,6 +306,7 @@ class Trainer:
                 g += cg
             loss += chunk_loss * share
             correct += chunk_correct
+            size = min(GRAD_CHUNK, self.pacer.rows(factor=3.0))    # the latest measure
         return loss, correct
 
     def _record(self, end_of_epoch: bool) -> Record:
