@@ -144,8 +144,9 @@ def poll_health(url: str, stop: threading.Event, latencies: list[float], when: l
             with urllib.request.urlopen(url + "/_stcore/health", timeout=10) as r:
                 r.read()
             latencies.append(time.monotonic() - t0)
-        except OSError:
+        except OSError as exc:
             latencies.append(float("inf"))
+            print(f"health poll failed after {time.monotonic() - t0:.2f} s: {exc!r}", flush=True)
         when.append(t0)
         stop.wait(0.25)
 
