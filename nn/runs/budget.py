@@ -24,8 +24,9 @@ from nn.core.mlp import EVAL_CHUNK
 from nn.core.sequential import WORKSPACE_BYTES, _values_per_sample, plan_shapes
 from nn.core.training import GRAD_CHUNK, START_ROWS
 from nn.runs.config import RunConfig
+from nn.runs import experiment
 from nn.runs.experiment import (data_shape, estimate_config_epoch_seconds, input_shape_for,
-                                layer_sizes_for, matmul_flops_per_second)
+                                layer_sizes_for)
 from nn.runs.slots import MB, Need, mb
 
 ITEM = 4                     # float32
@@ -137,7 +138,7 @@ def step_batch(layer_sizes: Sequence[int], batch: int, max_bytes: int | None = N
     params = sum(a * b + b for a, b in zip(layer_sizes[:-1], layer_sizes[1:]))
     by_memory = (max_bytes - 6 * params * ITEM) // step_row_bytes(layer_sizes)
     flops = 4 * 2 * sum(a * b for a, b in zip(layer_sizes[:-1], layer_sizes[1:]))  # 2 passes
-    rate = (flops_per_second or matmul_flops_per_second()) * 0.25
+    rate = (flops_per_second or experiment.matmul_flops_per_second()) * 0.25
     by_time = STEP_SECONDS * rate // max(flops, 1)
     return int(max(1, min(batch, by_memory, by_time)))
 
