@@ -382,6 +382,27 @@ def _start_over() -> None:
 
 
 def _points_panel(cfg: RunConfig | None, s: TrainSession) -> None:
+    """The plane and its controls: a fragment, so a click reruns them only (about 0.1 s, not the
+    whole page); while a run trains, a plain part of the page (a click reruns the page, and the
+    run goes on training in it, as everywhere else)."""
+    st.session_state[PAGE_VIEW] = _page_view(cfg, s)     # what the rest of this run's page shows
+    (_points_part if s.running else _points_fragment)(cfg, s)
+
+
+PAGE_VIEW = "own.page_view"
+
+
+def _page_view(cfg: RunConfig | None, s: TrainSession) -> tuple:
+    """What the page outside the plane shows of the points: which ``Points`` object, whether
+    they can be trained on and with how many classes (the Train button, the parameter count),
+    and whether they differ from the model's (Continue, the warning)."""
+    data = current(cfg)
+    return id(_points()), None if data is None else data.n_classes, bool(changed(s, cfg))
+
+
+def _points_part(cfg: RunConfig | None, s: TrainSession) -> None:
+    if st.session_state.get(PAGE_VIEW) != _page_view(cfg, s):
+        st.rerun()                                      # an edit the rest of the page must see
     st.subheader("Draw points")
     points = _points()
     if not len(points):
@@ -409,6 +430,9 @@ def _points_panel(cfg: RunConfig | None, s: TrainSession) -> None:
     st.download_button("Download the points (.csv)", points.to_csv(), file_name="points.csv",
                        mime="text/csv", key="own.dl_points", on_click="ignore",
                        disabled=not len(points), icon=":material/download:")
+
+
+_points_fragment = st.fragment(_points_part)
 
 
 # --- results for own data ------------------------------------------------------------------------
@@ -446,9 +470,19 @@ def download_dataset(data: Dataset | None) -> None:
     too_big = cells > MAX_CSV_CELLS
     name = re.sub(r"\.(csv|tsv|txt|tab|parquet|pq)$", "", data.name if data is not None else "data")
     with st.sidebar:
-        st.download_button("Download dataset (.csv)", (lambda: dataset_to_csv(data)) if data is not None and not too_big else b"",
+        st.download_button("Download dataset (.csv)", _csv_maker(data) if data is not None and not too_big else b"",
                            file_name=f"{name}.csv", mime="text/csv", key="own.dl_data",
                            on_click="ignore", disabled=data is None or too_big, width="stretch",
                            icon=":material/dataset:",
                            help=("too large to offer as CSV (use the original files)" if too_big else
                                  "features in their own units, the label and the split (train/test)"))
+
+
+def _csv_maker(data: Dataset) -> Callable[[], bytes]:
+    """Makes the CSV when the button is pressed. The drawn points are read then, not now: a
+    click on the plane reruns only the plane, so ``data`` may be some points behind."""
+    built = st.session_state.get(BUILT, {}).get("points")
+    if built is None or built[1] is not data:
+        return lambda: dataset_to_csv(data)
+    points, test_size = _points(), built[0][1]
+    return lambda: dataset_to_csv(points.to_dataset(test_size=test_size, seed=TABLE_SPLIT_SEED))
