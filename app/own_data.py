@@ -204,7 +204,7 @@ def _table_panel(cfg: RunConfig | None) -> None:
     st.caption(f"Limits: {table_limits().describe()}. The table stays in this browser "
                f"session only: it is not written to the server's disk nor shared with anyone.")
     file = st.file_uploader("Upload a table", type=["csv", "tsv", "txt", "tab", "parquet", "pq"],
-                            key="own.upload")
+                            key="own.upload", max_upload_size=max(1, table_limits().max_mb))
     _take_upload(file)
     if "own.table_error" in st.session_state:
         st.error(st.session_state["own.table_error"], icon=":material/error:")
@@ -424,7 +424,7 @@ def _points_part(cfg: RunConfig | None, s: TrainSession) -> None:
         st.warning(plain(st.session_state.pop("own.points_note")))
     counts = ", ".join(f"class {k}: {n}" for k, n in enumerate(points.counts()) if n)
     problem = points.problem()
-    st.caption(f"{len(points)} points ({counts or 'none yet'}). "
+    st.caption(f"{len(points)} point{'s' * (len(points) != 1)} ({counts or 'none yet'}). "
                + (plain(problem) + "." if problem else "Ready: press **Train**.")
                + (" The shaded regions are the current model's prediction." if model is not None else ""))
     st.download_button("Download the points (.csv)", points.to_csv(), file_name="points.csv",

@@ -1,7 +1,7 @@
 """Train page: configure a network, train it with the nn library and watch it learn live."""
 import streamlit as st
 
-from app import own_data
+from app import control_labels, own_data
 from app import train_view as tv
 from app.navigation import require_navigation
 
@@ -15,6 +15,6 @@ data = tv.dataset(cfg) if cfg is not None and tv.loaded_ok(cfg) else None
 tv.files(s)
 own_data.download_dataset(data)
 tv.controls(s, cfg, data)
-tv.messages(s, problems)
+tv.messages(s, control_labels.relabel(problems))   # controls' labels, not CLI flags
 model_data = tv.model_dataset(s, data)
 tv.live(model_data)

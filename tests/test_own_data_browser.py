@@ -35,12 +35,12 @@ def _click_plane(page, x: float, y: float, count_before: int) -> None:
     page.wait_for_timeout(400)                              # plotly wires its events after drawing
     sx, sy = page.evaluate(TO_SCREEN, [PLANE, x, y])
     page.mouse.click(sx, sy)
-    _wait_text(page, rf"\b(?!{count_before}\b)\d+ points \(")
+    _wait_text(page, rf"\b(?!{count_before}\b)\d+ points? \(")
 
 
 def _points_count(page) -> int:
     text = page.get_by_test_id("stMain").inner_text()
-    return int(re.search(r"(\d+) points \(", text).group(1))
+    return int(re.search(r"(\d+) points? \(", text).group(1))
 
 
 @pytest.fixture(scope="module")

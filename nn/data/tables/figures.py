@@ -39,29 +39,27 @@ def project_2d(X_fit: np.ndarray, X: np.ndarray, seed: int = 0) -> tuple[np.ndar
     return pca.transform(X).astype(np.float32), pca.explained_variance_ratio_
 
 
+SYMBOLS = ("circle", "diamond", "square", "triangle-up", "cross", "x", "star", "hexagon")
+SHAPE_KEY = "#8c8c8c"             # the legend's class shapes: grey, the colours mean right/wrong
+
+
 def projection_figure(X_train: np.ndarray, X_test: np.ndarray, y_test: np.ndarray,
                       pred: np.ndarray, class_names: Sequence[str] = (),
                       height: int = 460) -> go.Figure:
     """Test points on the training set's first two principal components: green when predicted
-    right, red when wrong, the marker shape per true class (at most ``MAX_PROJECTED`` points)."""
+    right, red when wrong, the marker shape per true class (at most ``MAX_PROJECTED`` points).
+    The legend has right and wrong (a click hides either) and one grey shape per class."""
     fit = X_train[subsample(len(X_train), 20_000)]
     idx = subsample(len(X_test), MAX_PROJECTED)
     P, ratio = project_2d(fit, X_test[idx])
     y, p = np.asarray(y_test)[idx], np.asarray(pred)[idx]
     names = _escape(class_names or [str(k) for k in range(int(max(y.max(), p.max())) + 1)])
-    symbols = ("circle", "diamond", "square", "triangle-up", "cross", "x", "star", "hexagon")
     traces = []
     for ok, color, what in ((True, RIGHT, "right"), (False, WRONG, "wrong")):
         mask = (y == p) == ok
-        if not mask.any():
-            continue
-        traces.append(go.Scatter(
-            x=P[mask, 0], y=P[mask, 1], mode="markers", name=f"{what} ({int(mask.sum())})",
-            marker=dict(color=color, size=7, opacity=0.8, line=dict(width=0.5, color="white"),
-                        symbol=[symbols[int(k) % len(symbols)] for k in y[mask]]),
-            customdata=np.column_stack([np.array(names, dtype=object)[y[mask]],
-                                        np.array(names, dtype=object)[p[mask]]]),
-            hovertemplate="true %{customdata[0]}, predicted %{customdata[1]}<extra></extra>"))
+        if mask.any():
+            traces += _projected(P[mask], y[mask], p[mask], names, color, f"{what} ({int(mask.sum())})")
+    traces += _shape_key(names, np.unique(y))
     wrong = int((y != p).sum())
     heading = f"Test points on 2 principal components: {wrong} of {len(y)} wrong"
     layout = dict(title=chart_title(heading), height=height, margin=MARGIN,
@@ -70,6 +68,35 @@ def projection_figure(X_train: np.ndarray, X_test: np.ndarray, y_test: np.ndarra
                   xaxis=dict(title=dict(text="PC 1"), zeroline=False),
                   yaxis=dict(title=dict(text="PC 2"), zeroline=False))
     return go.Figure(traces, layout)
+
+
+def _projected(P: np.ndarray, y: np.ndarray, p: np.ndarray, names: list[str], color: str,
+               name: str) -> list[go.Scatter]:
+    """The points of one colour (right or wrong): a legend entry (a plain circle) and the points,
+    shaped by true class, in the entry's group."""
+    label = np.array(names, dtype=object)
+    entry = go.Scatter(x=[None], y=[None], mode="markers", name=name, legendgroup=name,
+                       marker=dict(color=color, size=9, symbol="circle"))
+    points = go.Scatter(
+        x=P[:, 0], y=P[:, 1], mode="markers", name=name, legendgroup=name, showlegend=False,
+        marker=dict(color=color, size=7, opacity=0.8, line=dict(width=0.5, color="white"),
+                    symbol=[SYMBOLS[int(k) % len(SYMBOLS)] for k in y]),
+        customdata=np.column_stack([label[y], label[p]]),
+        hovertemplate="true %{customdata[0]}, predicted %{customdata[1]}<extra></extra>")
+    return [entry, points]
+
+
+def _shape_key(names: list[str], shown: np.ndarray, most: int = 3) -> list[go.Scatter]:
+    """One grey legend entry per marker shape, named by its classes (shapes repeat after
+    ``len(SYMBOLS)`` classes: 'a / i / q')."""
+    key = []
+    for s, symbol in enumerate(SYMBOLS):
+        classes = [names[k] for k in shown if int(k) % len(SYMBOLS) == s]
+        if classes:
+            text = " / ".join(classes[:most]) + (" / …" if len(classes) > most else "")
+            key.append(go.Scatter(x=[None], y=[None], mode="markers", name=text,
+                                  marker=dict(color=SHAPE_KEY, size=9, symbol=symbol)))
+    return key
 
 
 def _class_scale(n_classes: int) -> list[list]:
@@ -134,6 +161,8 @@ def plane_ticks(low: float = PLANE_RANGE[0], high: float = PLANE_RANGE[1],
 
 
 CLICK_TRACE = 0                   # the click-catching grid is the figure's first trace
+# as the page's radio says ("A click": "adds class k" or "removes a point"); fits a phone
+PLANE_TITLE = "Click the plane to add or remove a point"
 
 
 def plane_figure(X: np.ndarray, y: np.ndarray, n_classes: int,
@@ -161,8 +190,8 @@ def plane_figure(X: np.ndarray, y: np.ndarray, n_classes: int,
     low, high = PLANE_RANGE
     axis = dict(range=[low - 0.1, high + 0.1], showgrid=True, gridcolor="#eeeeee", zeroline=False,
                 fixedrange=True, constrain="domain")     # a square plane, all of it clickable
-    layout = dict(title=chart_title("Click the plane to add a point; switch to 'Remove' to take one away"),
-                  height=height, margin=MARGIN, clickmode="event+select",
+    layout = dict(title=chart_title(PLANE_TITLE), height=height, margin=MARGIN,
+                  clickmode="event+select",
                   dragmode=False, hovermode="closest", uirevision="plane", legend=LEGEND_UNDER,
                   xaxis=dict(**axis), yaxis=dict(**axis, scaleanchor="x"))
     return go.Figure(traces, layout)
