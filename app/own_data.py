@@ -425,7 +425,7 @@ def _points_part(cfg: RunConfig | None, s: TrainSession) -> None:
     counts = ", ".join(f"class {k}: {n}" for k, n in enumerate(points.counts()) if n)
     problem = points.problem()
     st.caption(f"{len(points)} point{'s' * (len(points) != 1)} ({counts or 'none yet'}). "
-               + (plain(problem) + "." if problem else "Ready: press **Train**.")
+               + (plain(problem[:1].upper() + problem[1:]) + "." if problem else "Ready: press **Train**.")
                + (" The shaded regions are the current model's prediction." if model is not None else ""))
     st.download_button("Download the points (.csv)", points.to_csv(), file_name="points.csv",
                        mime="text/csv", key="own.dl_points", on_click="ignore",

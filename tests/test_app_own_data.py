@@ -230,7 +230,7 @@ def test_too_few_points_say_what_is_missing():
     at.session_state["own.points"] = Points(4, [(0.0, 0.0, 0), (1.0, 1.0, 1)])
     at.session_state["own.version"] = 5
     at.run()
-    assert any("class 0 has 1 point" in c and "needs at least 5" in c for c in _texts(at, "caption"))
+    assert any("Class 0 has 1 point" in c and "needs at least 5" in c for c in _texts(at, "caption"))
     assert at.button(key="train.go").disabled
 
 

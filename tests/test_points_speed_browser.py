@@ -5,6 +5,7 @@ messages (``script_finished``: a whole run or a fragment's). Click-to-point time
 to tests/artifacts/points-click-times.txt, with screenshots (desktop and 390x844)."""
 from __future__ import annotations
 
+import re
 import statistics
 import time
 
@@ -108,9 +109,45 @@ def test_a_click_on_the_plane_reruns_only_the_plane(app_url, page, artifacts):
     page.locator(".js-plotly-plot .gtitle", has_text="Decision boundary").wait_for(timeout=60_000)
     page.wait_for_function("() => /Done: epoch 30/.test(document.querySelector('[data-testid=stMain]').innerText)",
                            timeout=60_000)
+    page.evaluate("t => " + FIND + "(t).scrollIntoView({block: 'start'})", PLANE)
     page.mouse.move(5, 995)
     page.wait_for_timeout(800)
-    page.screenshot(path=str(artifacts / "points-plane-desktop.png"), full_page=True)
+    page.screenshot(path=str(artifacts / "points-plane-desktop.png"))
+
+
+def _clicks(page, runs: Runs, spots, n_before: int) -> tuple[list[float], list[int]]:
+    times, full_runs = [], []
+    for i, (x, y) in enumerate(spots):
+        before = runs.full
+        times.append(_click(page, x, y, n_before + i + 1))
+        _settled(page, n_before + i + 1)
+        full_runs.append(runs.full - before)
+    return times, full_runs
+
+
+def test_clicks_after_training_leave_the_trained_page_alone(app_url, page, artifacts):
+    """With a model's charts on the page (where a whole rerun costs most), only the first click
+    (the points now differ from the model's: Continue is disabled, the page says why) reruns it."""
+    runs = Runs(page)
+    main = open_train_page(page, app_url + "/?preset=moons&dataset=points&hidden=8&epochs=20")
+    main.get_by_test_id("stSelectbox").filter(has_text="Start from").click()
+    page.get_by_role("option", name=re.compile("two moons")).click()
+    main.get_by_role("button", name="Start over").click()
+    _settled(page, 200)
+    main.get_by_role("button", name="Train", exact=True).click()
+    page.wait_for_function("() => /Done: epoch 20/.test(document.querySelector('[data-testid=stMain]').innerText)",
+                           timeout=60_000)
+    page.locator(".js-plotly-plot .gtitle", has_text="Decision boundary").wait_for(timeout=30_000)
+    _settled(page, 200)
+    page.wait_for_timeout(1000)
+    times, full_runs = _clicks(page, runs, [(-2.2, 2.2 - 0.4 * i) for i in range(10)], 200)
+    with open(artifacts / "points-click-times.txt", "a") as f:
+        f.write("after training: " + " ".join(f"{t:.3f}" for t in times)
+                + f"\nmedian {statistics.median(times):.3f}\nfull page runs per click: {full_runs}\n")
+    print("after training", [round(t, 3) for t in times], "median", statistics.median(times))
+    assert full_runs[1:] == [0] * 9, full_runs
+    expect(main.get_by_role("button", name=re.compile("^Continue"))).to_be_disabled()
+    assert "You changed" in main.inner_text()
 
 
 def test_the_plane_on_a_phone(app_url, browser, artifacts):
