@@ -20,15 +20,17 @@ from typing import Any, Callable
 import numpy as np
 import streamlit as st
 
-from app import uploads
+from app import jobs, uploads
 from nn.data import TOY_DATASETS, Dataset, DatasetUnavailable
-from nn.data.tables import BadRowsError, Points, TableError, dataset_to_csv, read_table, table_limits
+from nn.data.tables import (BadRowsError, Points, TableError, dataset_to_csv, decoded_bytes, read_table,
+                            table_limits)
 from nn.data.tables.describe import describe_table
 from nn.data.tables.figures import CLICK_TRACE, PLANE_RANGE, plane_figure, projection_figure, regions_figure
 from nn.hosting import HostingConfigError
 from nn.runs.app_state import TrainSession, plain
 from nn.runs.config import OWN_DATASETS, RunConfig
 from nn.runs.experiment import TABLE_SPLIT_SEED, table_dataset
+from nn.runs.slots import BudgetRefused
 from nn.views import plots
 
 LABELS = {"table": "Your own table (upload)", "points": "Draw points"}
@@ -228,7 +230,9 @@ def _read(file: Any) -> None:
     try:
         frame = read_table(file)
         summary = describe_table(frame, HEAD_ROWS)
-    except (TableError, HostingConfigError) as exc:
+        # the table counts against this visitor's share and the server's budget while kept
+        jobs.keep(frame, decoded_bytes(frame), "this table")
+    except (TableError, HostingConfigError, BudgetRefused) as exc:
         ss["own.table_error"] = f"Could not read **{plain(file.name)}**: {plain(exc, limit=400)}"
         ss[TABLE] = None
         ss["own.read_file"] = file.file_id

@@ -242,3 +242,20 @@ def test_dataset_csv_download_for_moons_and_tables(iris_csv):
     at = _upload(open_app(**TABLE), iris_csv)
     button = [b for b in at.get("download_button") if "Download dataset" in b.proto.label]
     assert button and not button[0].proto.disabled
+
+
+def test_a_kept_table_counts_against_the_visitors_share(monkeypatch):
+    """Issue 17, row 4: a table the session keeps is admitted against the visitor's memory share
+    (its decoded size) and refused in plain words when it does not fit; a small one still fits."""
+    from nn.runs.slots import JOBS
+    monkeypatch.setenv("NN_PUBLIC", "1")
+    monkeypatch.setenv("NN_CLIENT_MB", "2")
+    rng = np.random.default_rng(0)
+    big = pd.DataFrame({"a": rng.random(100_000), "b": rng.random(100_000), "label": rng.integers(0, 2, 100_000)})
+    at = _upload(open_app(**TABLE), big.to_csv(index=False).encode(), "big.csv")
+    assert any("Keeping this table" in e and "share" in e for e in _texts(at, "error"))
+    assert at.session_state["own.table"] is None
+    small = big.head(1000).to_csv(index=False).encode()
+    at = _upload(at, small, "small.csv")
+    assert at.session_state["own.table"]["name"] == "small.csv"
+    assert any(nbytes < 2 * 1024 * 1024 for _, nbytes in JOBS._kept.values())
