@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from test_layers import numeric
 
 import nn
 from nn.core import Conv2D, Dense, Flatten, MaxPool2D, ReLU, Sequential, Sigmoid, Tanh
@@ -66,19 +67,7 @@ def network(layers, input_shape, bias: float) -> Sequential:
 
 def central_differences(net: Sequential, X: np.ndarray, y: np.ndarray, h: float = 1e-6) -> list[np.ndarray]:
     """dL/dp ~ (L(p + h) - L(p - h)) / 2h for every parameter, one entry at a time."""
-    loss = lambda: net.loss_and_grads(X, y)[0]  # noqa: E731
-    out = []
-    for p in net.params:
-        g = np.zeros_like(p)
-        for idx in np.ndindex(p.shape):
-            old = p[idx]
-            p[idx] = old + h
-            plus = loss()
-            p[idx] = old - h
-            g[idx] = (plus - loss()) / (2 * h)
-            p[idx] = old
-        out.append(g)
-    return out
+    return [numeric(lambda: net.loss_and_grads(X, y)[0], p, h) for p in net.params]
 
 
 def relative_error(a: np.ndarray, b: np.ndarray) -> float:
