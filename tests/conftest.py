@@ -101,3 +101,13 @@ def artifacts() -> Path:
     """Folder for screenshots to look at (git-ignored)."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     return ARTIFACTS
+
+
+@pytest.fixture(autouse=True)
+def _streamlit_error_details():
+    """``client.showErrorDetails`` is process-wide and dashboard.py sets it to 'none' in hosting
+    mode (NN_PUBLIC=1): put it back after every test, so a later local-mode test sees details."""
+    from streamlit import config
+    before = config.get_option("client.showErrorDetails")
+    yield
+    config.set_option("client.showErrorDetails", before)
