@@ -1,6 +1,15 @@
 """Opening the app's pages in headless Chromium, shared by the browser tests."""
 from __future__ import annotations
 
+# The Draw points plane: its title, and the screen position of a point (x, y) on a chart by title
+PLANE = "Click the plane"
+TO_SCREEN = """([title, x, y]) => {
+  const gd = [...document.querySelectorAll('.js-plotly-plot')]
+      .find(g => (g.querySelector('.gtitle') || {}).textContent?.startsWith(title));
+  const L = gd._fullLayout, r = gd.getBoundingClientRect();
+  return [r.left + L.xaxis._offset + L.xaxis.l2p(x), r.top + L.yaxis._offset + L.yaxis.l2p(y)];
+}"""
+
 
 def open_train_page(page, url: str):
     """Go to ``url`` (the Train page, a link's settings in its query) and wait until the page is

@@ -2,6 +2,7 @@
 headless Chromium driven by Playwright."""
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -50,27 +51,38 @@ def _wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 60) -> None
     raise TimeoutError("streamlit did not become healthy in time")
 
 
+SERVER_ARGS = ["--server.headless", "true", "--server.address", "127.0.0.1",
+               "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
+
+
+@contextlib.contextmanager
+def streamlit_server(command: list[str], log_path: Path, **env: str):
+    """A Streamlit server from ``command`` (+ its port and SERVER_ARGS) on a free loopback port,
+    its output in ``log_path``; yields its URL once healthy, ends it afterwards."""
+    port = _free_port()
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen([*command, "--server.port", str(port), *SERVER_ARGS], cwd=ROOT,
+                                stdout=log, stderr=subprocess.STDOUT,
+                                env={**os.environ, "PYTHONPATH": str(ROOT), **env})
+        url = f"http://127.0.0.1:{port}"
+        try:
+            _wait_healthy(url, proc)
+            yield url
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
 @pytest.fixture(scope="session")
 def app_url() -> str:
     """A `streamlit run dashboard.py` server on a free loopback port, for the whole session."""
-    port = _free_port()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    log = open(ARTIFACTS / "streamlit-server.log", "w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard.py"),
-         "--server.headless", "true", "--server.port", str(port), "--server.address", "127.0.0.1",
-         "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONPATH": str(ROOT)})
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_healthy(url, proc)
+    with streamlit_server([sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard.py")],
+                          ARTIFACTS / "streamlit-server.log") as url:
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 @pytest.fixture(scope="session")

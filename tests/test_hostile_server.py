@@ -6,16 +6,14 @@ for tracebacks."""
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, _free_port, _wait_healthy
+from conftest import ROOT, streamlit_server
 
 pytestmark = pytest.mark.browser
 
@@ -47,27 +45,10 @@ main()
 
 @pytest.fixture(scope="module")
 def public_url(tmp_path_factory):
-    port = _free_port()
     global SERVER_LOG
     SERVER_LOG = tmp_path_factory.mktemp("server") / "server.log"
-    log = open(SERVER_LOG, "w")
-    proc = subprocess.Popen(
-        [sys.executable, "-c", LAUNCHER, "--server.headless", "true", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
-         "--server.fileWatcherType", "none"],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-        env={**os.environ, "PYTHONPATH": str(ROOT), "NN_PUBLIC": "1"})
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_healthy(url, proc)
+    with streamlit_server([sys.executable, "-c", LAUNCHER], SERVER_LOG, NN_PUBLIC="1") as url:
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
 
 
 class Session:

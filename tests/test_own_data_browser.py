@@ -8,17 +8,10 @@ import re
 import numpy as np
 import pytest
 from sklearn.datasets import load_iris
-from browser_pages import open_train_page, screenshot
+from browser_pages import PLANE, TO_SCREEN, open_train_page, screenshot
 
 pytestmark = pytest.mark.browser
 
-PLANE = "Click the plane"
-TO_SCREEN = """([title, x, y]) => {
-  const gd = [...document.querySelectorAll('.js-plotly-plot')]
-      .find(g => (g.querySelector('.gtitle') || {}).textContent?.startsWith(title));
-  const L = gd._fullLayout, r = gd.getBoundingClientRect();
-  return [r.left + L.xaxis._offset + L.xaxis.l2p(x), r.top + L.yaxis._offset + L.yaxis.l2p(y)];
-}"""
 
 
 def _wait_text(page, pattern: str, timeout: int = 30_000) -> None:

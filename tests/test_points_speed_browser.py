@@ -10,19 +10,12 @@ import statistics
 import time
 
 import pytest
-from browser_pages import open_train_page
+from browser_pages import PLANE, TO_SCREEN, open_train_page
 from playwright.sync_api import expect
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
 pytestmark = pytest.mark.browser
 
-PLANE = "Click the plane"
-TO_SCREEN = """([title, x, y]) => {
-  const gd = [...document.querySelectorAll('.js-plotly-plot')]
-      .find(g => (g.querySelector('.gtitle') || {}).textContent?.startsWith(title));
-  const L = gd._fullLayout, r = gd.getBoundingClientRect();
-  return [r.left + L.xaxis._offset + L.xaxis.l2p(x), r.top + L.yaxis._offset + L.yaxis.l2p(y)];
-}"""
 FIND = """(title => [...document.querySelectorAll('.js-plotly-plot')]
     .find(g => (g.querySelector('.gtitle') || {}).textContent?.startsWith(title)))"""
 DRAWN = """([title, n]) => {     // exactly one plane, with n points drawn (its class traces)
