@@ -6,6 +6,7 @@ from streamlit.errors import FragmentHandledException
 from streamlit.logger import get_logger
 
 from nn.hosting import TRUE_WORDS
+from nn.runs.isolated import SPARES
 
 log = get_logger("nn.dashboard")
 public = os.environ.get("NN_PUBLIC", "").strip().lower() in TRUE_WORDS
@@ -21,6 +22,8 @@ st.set_page_config(page_title="NumPy network dashboard", page_icon=":material/ne
 # script runs; during training that steals CPU from training itself (measured: about half of the
 # app's overhead in headless Chromium on 2 cores). The Train page shows its own progress bar.
 st.html("<style>[data-testid='stStatusWidget']{display:none}</style>")
+
+SPARES.warm()                 # a worker process ready for the first run (see nn.runs.isolated)
 
 pages = [
     st.Page("pages/train.py", title="Train", icon=":material/monitoring:", default=True),

@@ -23,7 +23,7 @@ from nn.core.init import INITS
 from nn.core.optimizers import OPTIMIZERS
 from nn.data import TOY_DATASETS, Dataset, DatasetUnavailable
 from nn.files.io import model_to_bytes
-from nn.hosting import limits
+from nn.hosting import cores, limits
 from nn.runs.app_state import (WIDGET_LIMITS, TrainSession, config_from_query, config_to_query,
                                format_seconds, history_csv, model_changed, model_settings, plain)
 from nn.runs.config import (CNN_ACTIVATIONS, CNN_INITS, IMAGE_SHAPES, LR_SCHEDULES, MAX_EPOCHS,
@@ -31,6 +31,7 @@ from nn.runs.config import (CNN_ACTIVATIONS, CNN_INITS, IMAGE_SHAPES, LR_SCHEDUL
 from nn.runs.experiment import (check_config_limit, config_from_preset, count_config_params,
                                 estimate_config_epoch_seconds, load_data)
 from nn.runs import budget
+from nn.runs.remote_training import JobLimits
 from nn.runs.slots import JOBS, BudgetRefused, Need
 from nn.views import pictures, plots
 
@@ -52,6 +53,7 @@ DEFAULT_ARCH = CNN_PRESETS["mnist-cnn"]["arch"]
 DEFAULT_AUGMENT = CNN_PRESETS["mnist-cnn"]["augment"]
 NETWORK_KINDS = ("MLP", "CNN")
 GRID_IMAGES = 24
+CPU_HEADROOM = 1.5                       # a run's CPU limit: its time limit x threads x this
 
 
 # --- data and session ----------------------------------------------------------------------------
@@ -694,7 +696,7 @@ def _train_in_slot(view: View, s: TrainSession, data: Dataset) -> None:
     # a small network's redraws too get one BLAS thread (a second one would spin in between)
     with one_blas_thread(s.trainer.small_steps):
         try:
-            for _ in inside_view.follow(s, data, s.steps()):
+            for _ in inside_view.follow(s, data, s.steps(_job_limits(s, data), data)):
                 if s.throttle.due() and s.trainer.epochs_done < s.target:    # the last: drawn below
                     drawn = time.perf_counter()
                     s.add_time(drawn - counted)          # the progress text shows it
@@ -709,6 +711,16 @@ def _train_in_slot(view: View, s: TrainSession, data: Dataset) -> None:
                     f"and its history are kept (Continue trains further).")
     if not s.running:
         st.rerun()                       # done: refresh the buttons and messages too
+
+
+def _job_limits(s: TrainSession, data: Dataset) -> JobLimits:
+    """The worker's limits for this run: its admitted memory estimate; CPU time for the
+    visitor's longest run (none on one's own machine); both cores only on an idle server."""
+    used, _ = JOBS.used()
+    blas = cores() if used <= 1 and JOBS.waiting == 0 else 1
+    most = limits().max_run_seconds
+    return JobLimits(budget.run_estimate(s.cfg, data).bytes,
+                     most * blas * CPU_HEADROOM + 60 if most else None, blas)
 
 
 def loaded_ok(cfg: RunConfig) -> bool:

@@ -167,6 +167,30 @@ class Trainer:
         # step (a pass over START_ROWS rows: not here, so building a trainer costs nothing)
         self.start_loss: float | None = None
 
+    # --- moving a trainer between processes (nn.runs.remote_training) ------------------------
+    DATA = ("X", "y", "X_val", "y_val")
+    LOCAL = ("also_stop", "deadline")       # callables and clock times mean nothing elsewhere
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Everything but the data and this process's stop hooks: the model, the optimizer's
+        state, the row order and position, the random generator, the history."""
+        state = self.__dict__.copy()
+        for name in self.DATA + self.LOCAL:
+            state[name] = None
+        return state
+
+    def attach(self, X: np.ndarray, y: np.ndarray, X_val: np.ndarray | None,
+               y_val: np.ndarray | None) -> None:
+        """Give an unpickled trainer its data back (the arrays it was trained on)."""
+        self.X, self.y, self.X_val, self.y_val = X, y, X_val, y_val
+
+    def take_state(self, other: "Trainer") -> None:
+        """Become ``other`` (this trainer's run, finished in another process), keeping this
+        trainer's data, stop hooks and model object (which takes ``other.model``'s state)."""
+        mine = {name: getattr(self, name) for name in self.DATA + self.LOCAL}
+        self.model.__dict__.update(other.model.__dict__)
+        self.__dict__.update(other.__dict__, model=self.model, **mine)
+
     def _start_pass(self) -> bool:
         """The loss on the first START_ROWS rows and the divergence limits from it, in pieces
         (False if told to stop first)."""

@@ -26,6 +26,7 @@ from nn.hosting import limits
 from nn.runs.config import AUGMENT_KEYS, ConfigError, RunConfig
 from nn.runs.experiment import build_model, build_trainer, check_model_fits, config_from_preset
 from nn.runs.presets import PRESETS
+from nn.runs.remote_training import JobFailed, JobLimits, run_isolated
 
 TRAIN_FIELDS = ("optimizer", "lr", "batch_size", "momentum", "weight_decay", "seed", "lr_schedule",
                 "augment")
@@ -344,19 +345,35 @@ class TrainSession:
         self.wall_seconds += seconds
         self.run_wall += seconds
 
-    def steps(self) -> Iterator[Record]:
+    def steps(self, job: JobLimits | None = None, data: Dataset | None = None) -> Iterator[Record]:
         """Train towards ``target``, yielding each record. Safe to abandon mid-way: the next call
-        goes on from exactly where this one stopped."""
+        goes on from exactly where this one stopped. With ``job``, the steps run in a worker
+        process under its limits (``nn.runs.remote_training``); a worker that fails (out of its
+        memory or time) stops training with a message, the model keeping its last weights."""
         if not self.running or self.trainer is None:
             return
+        epochs = self.target - self.trainer.epochs_done
         try:
-            yield from self.trainer.run(self.target - self.trainer.epochs_done)
+            if job is None:
+                yield from self.trainer.run(epochs)
+            else:
+                yield from run_isolated(self.trainer, epochs, memory_bytes=job.memory_bytes,
+                                        cpu_seconds=job.cpu_seconds, blas_threads=job.blas_threads,
+                                        on_test_logp=lambda logp: self._keep_test(data, logp))
         except TrainingDiverged as exc:
             self.error = (f"{exc} Press Train for a fresh model, or lower the learning rate and "
                           f"Continue from the kept weights.")
             self.running = False
+        except JobFailed as exc:
+            self.error = (f"Training stopped: {exc}. The model keeps its weights from epoch "
+                          f"{self.epoch:g}; a smaller network, batch or dataset fits better.")
+            self.running = False
         if self.trainer.epochs_done >= self.target:      # not when merely told to stop
             self.running = False
+
+    def _keep_test(self, data: Dataset | None, logp: np.ndarray) -> None:
+        if data is not None and len(logp) == len(data.y_test):
+            self._test_cache = (self._test_key(data), logp)
 
     def model_moved(self) -> None:
         """The weights changed outside training (a Step): the cached test figures are stale."""

@@ -1,0 +1,150 @@
+"""Work in single-use worker processes (nn.runs.isolated) and training there (nn.runs.remote_training)."""
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+
+import numpy as np
+import pytest
+
+from nn.runs import isolated
+from nn.runs.app_state import TrainSession
+from nn.runs.experiment import config_from_preset, load_data
+from nn.runs.isolated import IsolatedJob, JobFailed, JobStopped, probe, run
+from nn.runs.remote_training import STOP_WAIT, JobLimits
+
+MB = 2**20
+
+
+def test_a_job_runs_in_another_process_and_gets_its_arrays_intact():
+    X = np.arange(12, dtype=np.float32).reshape(3, 4)
+    y = np.array([1, 2, 3], dtype=np.intp)
+    out = run(probe, {}, {"X": X, "y": y, "empty": np.zeros((0, 4))})
+    assert out["pid"] != os.getpid()
+    assert out["sums"] == {"X": float(X.sum()), "y": 6.0, "empty": 0.0}
+
+
+def test_each_job_gets_a_fresh_process():
+    pids = {run(probe, {}, {})["pid"] for _ in range(3)}
+    assert len(pids) == 3
+
+
+def test_a_job_beyond_its_memory_ends_with_a_message_and_this_process_goes_on():
+    with pytest.raises(JobFailed, match="more memory than the 100 MB"):
+        run(probe, {"megabytes": 600}, {}, memory_bytes=100 * MB, what="this probe")
+    assert run(probe, {"megabytes": 50}, {}, memory_bytes=100 * MB)["bytes"] == 50 * MB
+
+
+def test_a_job_beyond_its_cpu_time_is_ended_by_the_kernel():
+    started = time.monotonic()
+    with pytest.raises(JobFailed, match="CPU time"):
+        run(probe, {"busy_seconds": 30}, {}, cpu_seconds=1)
+    assert time.monotonic() - started < 15
+
+
+def test_should_stop_ends_a_job_at_once():
+    started = time.monotonic()
+    with pytest.raises(JobStopped):
+        run(probe, {"busy_seconds": 60}, {}, should_stop=lambda: time.monotonic() - started > 0.3)
+    assert time.monotonic() - started < 1.0
+
+
+def test_a_stopped_job_hears_it_and_returns():
+    with IsolatedJob(probe, {"busy_seconds": 60}) as job:
+        while not any(kind == "started" for kind, _ in job.messages(1.0)):
+            pass
+        job.stop()
+        started = time.monotonic()
+        while not job.finished:
+            job.messages(0.1)
+        assert job.result["stopped"] and time.monotonic() - started < 1.0
+
+
+def test_a_failing_task_gives_a_message_without_traceback():
+    with pytest.raises(JobFailed) as info:
+        run(probe, {"megabytes": "lots"}, {})
+    assert "Traceback" not in str(info.value) and "ValueError" in str(info.value)
+
+
+def test_a_worker_is_gone_once_its_job_is_closed():
+    job = IsolatedJob(probe, {"busy_seconds": 60})
+    pid = job.pid
+    job.close()
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+
+
+# --- training in a worker ----------------------------------------------------------------------
+def _session(preset: str, **overrides) -> tuple[TrainSession, object]:
+    cfg = config_from_preset(preset, **overrides)
+    data = load_data(cfg)
+    s = TrainSession()
+    s.new_model(cfg, data)
+    s.start(cfg.epochs)
+    return s, data
+
+
+def test_training_in_a_worker_gives_exactly_the_in_process_model_and_history():
+    results = []
+    for job in (None, JobLimits(200 * MB)):
+        s, data = _session("moons", epochs=3)
+        records = list(s.steps(job, data))
+        results.append((s, records))
+    (a, ra), (b, rb) = results
+    assert [r["train_loss"] for r in ra] == [r["train_loss"] for r in rb]
+    assert all(np.array_equal(p, q) for p, q in zip(a.model.params, b.model.params))
+    timeless = lambda h: [{k: v for k, v in r.items() if k != "seconds"} for r in h]   # noqa: E731
+    assert timeless(a.history) == timeless(b.history) and b.trainer.steps_done == a.trainer.steps_done
+    assert not b.running and b.epoch == 3
+    assert b.test_ready(data)                       # the worker evaluated the test set too
+
+
+def test_a_cnn_stopped_in_a_worker_continues_exactly_where_it_stopped():
+    """A run stopped mid-epoch and continued ends with the same weights as one run through."""
+    overrides = dict(dataset="digits", arch="conv 3x3x4, pool 2, dense 16", epochs=2, batch_size=32,
+                     augment=None)
+    whole, data = _session("mnist-cnn", **overrides)
+    list(whole.steps(None, data))
+    parts, data = _session("mnist-cnn", **overrides)
+    parts.trainer.config = dataclasses.replace(parts.trainer.config, report_every=0.0)   # a record a step
+    steps = parts.steps(JobLimits(200 * MB), data)
+    for i, _ in enumerate(steps):
+        if i == 5:
+            parts.stop()                            # Stop, as the page does
+    assert 0 < parts.trainer.steps_done < whole.trainer.steps_done
+    parts._run_to(parts.target, 2)                  # Continue
+    list(parts.steps(JobLimits(200 * MB), data))
+    assert parts.trainer.steps_done == whole.trainer.steps_done
+    assert all(np.allclose(p, q, atol=1e-6) for p, q in zip(whole.model.params, parts.model.params))
+
+
+def test_stop_ends_a_worker_run_within_a_second_and_keeps_its_place():
+    s, data = _session("moons", epochs=100_000, n_samples=20_000, hidden=[256, 256])
+    steps = s.steps(JobLimits(300 * MB), data)
+    next(steps)
+    s.stop()
+    started = time.monotonic()
+    for _ in steps:
+        pass
+    assert time.monotonic() - started < 1.0
+    assert not s.running and s.error is None and s.trainer.steps_done > 0
+
+
+def test_leaving_a_worker_run_mid_way_takes_its_state_back():
+    """A rerun closes the page's generator: the child's state still comes back."""
+    s, data = _session("moons", epochs=100_000, n_samples=20_000, hidden=[256, 256])
+    steps = s.steps(JobLimits(300 * MB), data)
+    first = next(steps)
+    started = time.monotonic()
+    steps.close()
+    assert time.monotonic() - started < STOP_WAIT + 0.5
+    assert s.trainer.steps_done >= s.history[-1]["step"] >= first["step"]
+
+
+def test_a_run_beyond_its_memory_estimate_ends_with_a_message_not_the_server():
+    s, data = _session("moons", epochs=5, n_samples=2000)
+    before = [p.copy() for p in s.model.params]
+    list(s.steps(JobLimits(memory_bytes=-isolated.AS_MARGIN), data))   # no room at all
+    assert not s.running and "memory" in s.error and "keeps its weights" in s.error
+    assert all(np.array_equal(p, q) for p, q in zip(before, s.model.params))
