@@ -25,7 +25,7 @@ from nn.data import TOY_DATASETS, Dataset, DatasetUnavailable
 from nn.files.io import model_to_bytes
 from nn.hosting import cores, limits
 from nn.runs.app_state import (WIDGET_LIMITS, TrainSession, config_from_query, config_to_query,
-                               format_seconds, history_csv, model_changed, model_settings, plain)
+                               format_seconds, history_csv, model_changed, plain, upload_config)
 from nn.runs.config import (CNN_ACTIVATIONS, CNN_INITS, IMAGE_SHAPES, LR_SCHEDULES, MAX_EPOCHS,
                             MAX_HIDDEN_LAYERS, MAX_HIDDEN_SIZE, ConfigError, RunConfig)
 from nn.runs.experiment import (check_config_limit, config_from_preset, count_config_params,
@@ -399,15 +399,15 @@ def _on_upload() -> None:
     blob = file.getvalue()
     uploads.release(file)                        # read once: Streamlit's copy is let go
     try:
-        cfg = current_config()
-        data = dataset(cfg)
         model = nn.load(blob)
-        arch = model_settings(model)             # hidden sizes, or a CNN's architecture text
-        cfg = RunConfig.from_dict({**cfg.to_dict(), **arch}).validate()
+        cfg, switched = upload_config(model, current_config())   # the model's own dataset and settings
+        data = dataset(cfg)
         JOBS.check(Need(0, budget.PARAM_COPIES * sum(p.nbytes for p in model.params),
                         jobs.client_id(), "this model"))
         session().adopt(model, cfg, data)        # checks all first: on error nothing changes
         keep_model(session())
+        if switched:
+            session().notice = f"{switched} {session().notice}"
     except Exception as exc:                     # whatever the file does, the session's model stays
         st.session_state["train_upload_error"] = f"Could not use **{plain(file.name)}**: {_reason(exc)}"
         return

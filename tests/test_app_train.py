@@ -147,8 +147,40 @@ def test_upload_a_saved_model_and_refuse_bad_files():
     assert _session(at).model.layer_sizes == [2, 6, 2]          # nothing lost
     digits = config_from_preset("moons", dataset="digits", hidden=[4], epochs=1)
     wrong = build_trainer(digits, load_data(digits)).model
+    for key in ("config", "dataset"):              # a file that does not say its dataset
+        del wrong.meta[key]
     at.file_uploader(key="tw.upload").set_value(("digits.npz", model_to_bytes(wrong), "application/octet-stream")).run()
     assert any("64 inputs" in e.value for e in at.error)
+
+
+def test_an_uploaded_model_brings_its_dataset_and_settings():
+    """Issue 19, bug 1: a circles model uploaded on a fresh (moons) page is evaluated and
+    continued on circles, with the settings it was trained with, not on moons."""
+    cfg = config_from_preset("moons", dataset="circles", hidden=[8, 8], activation="tanh", lr=0.03,
+                             epochs=40, n_samples=400, batch_size=16, optimizer="adam")
+    trainer = build_trainer(cfg, load_data(cfg))
+    list(trainer.run())
+    at = open_app()
+    at.file_uploader(key="tw.upload").set_value(("c.npz", model_to_bytes(trainer.model), "application/octet-stream")).run()
+    s = _session(at)
+    assert not at.exception and s.model is not None and s.cfg.dataset == "circles"
+    assert at.selectbox(key="tw.dataset").value == "circles"
+    query = {k: at.query_params[k] for k in ("dataset", "lr", "n_samples", "batch_size")}
+    assert query == {"dataset": "circles", "lr": "0.03", "n_samples": "400", "batch_size": "16"}
+    accuracy = float(at.metric[0].value.rstrip("%")) / 100
+    assert accuracy == pytest.approx(trainer.history[-1]["val_accuracy"], abs=1e-6)
+    assert any("Switched to **circles**" in i.value for i in at.info)
+    at.button(key="train.continue").click().run()
+    assert _session(at).cfg.dataset == "circles" and _session(at).epoch > 40
+
+
+def test_an_own_table_model_asks_for_its_table_first():
+    cfg = config_from_preset("moons", hidden=[4], epochs=1)
+    model = build_trainer(cfg, load_data(cfg)).model
+    model.meta["config"] = {**model.meta["config"], "dataset": "table"}
+    at = open_app()
+    at.file_uploader(key="tw.upload").set_value(("t.npz", model_to_bytes(model), "application/octet-stream")).run()
+    assert any("your own table" in e.value for e in at.error) and _session(at).model is None
 
 
 def test_digits_shows_image_grid_confusion_and_wrong_gallery():
@@ -290,9 +322,9 @@ def test_an_uploaded_model_reads_loaded_not_done_of_zero():
     at.file_uploader(key="tw.upload").set_value(("m.npz", model_to_bytes(trainer.model), "application/octet-stream")).run()
     text = at.get("progress")[0].proto.text
     assert "Loaded a model trained for 2 epochs" in text and "of 0" not in text
-    assert at.button(key="train.continue").label == "Continue to 5"     # Epochs is 3: 2 + 3
+    assert at.button(key="train.continue").label == "Continue to 4"     # the file's Epochs, 2: 2 + 2
     at.button(key="train.continue").click().run()
-    assert _session(at).epoch == 5 and "Done: epoch 5 of 5" in at.get("progress")[0].proto.text
+    assert _session(at).epoch == 4 and "Done: epoch 4 of 4" in at.get("progress")[0].proto.text
 
 
 def test_too_many_parameters_are_shown_next_to_the_network_settings(monkeypatch):

@@ -23,7 +23,7 @@ from nn.core.mlp import EvaluationStopped
 from nn.core.training import Record, Trainer, TrainingDiverged, log_proba_in_pieces
 from nn.data import TOY_DATASETS, Dataset
 from nn.hosting import limits
-from nn.runs.config import AUGMENT_KEYS, ConfigError, RunConfig
+from nn.runs.config import AUGMENT_KEYS, OWN_DATASETS, ConfigError, RunConfig
 from nn.runs.experiment import build_model, build_trainer, check_model_fits, config_from_preset
 from nn.runs.presets import PRESETS
 from nn.runs.remote_training import JobFailed, JobLimits, run_isolated
@@ -33,6 +33,7 @@ TRAIN_FIELDS = ("optimizer", "lr", "batch_size", "momentum", "weight_decay", "se
 HISTORY_COLUMNS = ("epoch", "step", "seconds", "train_loss", "train_accuracy", "val_loss",
                    "val_accuracy", "end_of_epoch")
 DEFAULT_PRESET = "moons"
+DATASET_NAMES = (*TOY_DATASETS, "digits", "mnist", "fashion_mnist")
 # Where the page's widgets are narrower than what the library accepts (RunConfig.validate), a
 # link's value is clamped to the widget's range with a warning naming it. Everything else the
 # library accepts, the widgets accept too.
@@ -173,6 +174,34 @@ def model_settings(model: MLP | Sequential) -> dict[str, Any]:
         return dict(arch=arch, activation=model.activation, init=init)
     return dict(hidden=model.layer_sizes[1:-1], activation=model.activation, init=model.init,
                 arch=None, augment=None)
+
+
+def upload_config(model: MLP | Sequential, current: RunConfig) -> tuple[RunConfig, str | None]:
+    """The settings to use an uploaded ``model`` with, and a note when they switch the dataset.
+
+    A model file records the dataset and settings it was trained with (``meta['config']``): the
+    page takes them, so the model is evaluated and continued on its own data, never on whatever
+    dataset the page happened to show. A file without them keeps the page's settings. A model
+    trained on the visitor's own table or points needs that data chosen first (ValueError)."""
+    saved = model.meta.get("config")
+    cfg = current
+    if isinstance(saved, dict):
+        try:
+            cfg = RunConfig.from_dict({**current.to_dict(), **saved}).validate()
+        except (ConfigError, TypeError, ValueError):
+            cfg = current
+    elif model.meta.get("dataset") in DATASET_NAMES:
+        cfg = RunConfig.from_dict({**current.to_dict(), "dataset": model.meta["dataset"]})
+    if cfg.dataset in OWN_DATASETS and cfg.dataset != current.dataset:
+        what = "table" if cfg.dataset == "table" else "drawn points"
+        raise ValueError(f"this model was trained on your own {what}: choose that dataset (and "
+                         f"give it the same data) first, then upload the model again")
+    cfg = RunConfig.from_dict({**cfg.to_dict(), **model_settings(model)}).validate()
+    note = None
+    if cfg.dataset != current.dataset:
+        note = (f"Switched to **{cfg.dataset}**, the dataset this model was trained on, with the "
+                f"settings it was trained with.")
+    return cfg, note
 
 
 def describe_network(model: MLP | Sequential) -> str:
