@@ -1,5 +1,7 @@
 """Sweep page: train many networks over a range of one setting, several trials each, and plot
-mean test accuracy with a band of one standard deviation. The engine is nn.sweep."""
+mean test accuracy with a band of one standard deviation. The engine is nn.sweep; the form's
+logic (settings to a sweep, Values per parameter, messages naming the page's controls) is
+nn.sweep.form."""
 from __future__ import annotations
 
 import streamlit as st
@@ -12,28 +14,28 @@ from nn.core.init import INITS
 from nn.core.optimizers import OPTIMIZERS
 from nn.data import DATASETS, DatasetUnavailable
 from nn.hosting import limits
-from nn.runs.config import ConfigError, RunConfig
+from nn.runs.config import ConfigError
 from nn.runs.presets import get_preset
 from nn.runs.slots import JOBS, MB, BudgetRefused, Need
-from nn.sweep import (PARAMS, SweepConfig, SweepError, default_workers, estimate, parse_values,
-                      start_sweep, summarize, summary_csv)
+from nn.sweep import (PARAMS, SweepConfig, SweepError, default_workers, estimate, start_sweep, summarize,
+                      summary_csv)
 from nn.sweep.budget import duration, megabytes
+from nn.sweep.form import (DEFAULT_VALUES, OVERRIDDEN, build_sweep, describe, page_message, stopped_text,
+                           values_for, which_wins)
 from nn.sweep.pool import worker_limits
 from nn.sweep.plots import LABELS, sweep_figure
 
 # The moons tutorial's experiment: seed-moons, 100 epochs, hidden 3..40, 3 trials.
 TUTORIAL = {**get_preset("seed-moons"), "epochs": 100}
 DEFAULTS = {
-    "dataset": TUTORIAL["dataset"], "n_samples": 5000, "noise": 0.1, "param": "hidden", "values": "3:40",
-    "trials": 3, "hidden": " ".join(map(str, TUTORIAL["hidden"])), "activation": TUTORIAL["activation"],
-    "init": TUTORIAL["init"], "optimizer": TUTORIAL["optimizer"], "lr": TUTORIAL["lr"],
-    "batch_size": str(TUTORIAL["batch_size"]), "epochs": TUTORIAL["epochs"], "momentum": 0.9,
-    "weight_decay": 0.0, "seed": 0, "workers": default_workers(), "scheduler": "",
+    "dataset": TUTORIAL["dataset"], "n_samples": 5000, "noise": 0.1, "param": "hidden",
+    "values": DEFAULT_VALUES["hidden"], "trials": 3, "hidden": " ".join(map(str, TUTORIAL["hidden"])),
+    "activation": TUTORIAL["activation"], "init": TUTORIAL["init"], "optimizer": TUTORIAL["optimizer"],
+    "lr": TUTORIAL["lr"], "batch_size": str(TUTORIAL["batch_size"]), "epochs": TUTORIAL["epochs"],
+    "momentum": 0.9, "weight_decay": 0.0, "seed": 0, "workers": default_workers(), "scheduler": "",
 }
 POLL_SECONDS = 0.5       # the page waits for results in short polls: a Stop click or a closed tab
                          # stops the script at its next st.* call, and the sweep with it
-EXAMPLES = {"hidden": "3:40", "lr": "0.0001 0.0003 0.001 0.003 0.01", "batch_size": "1 10 32 100 full",
-            "depth": "1:4"}
 
 
 def keep_settings() -> None:
@@ -44,20 +46,42 @@ def keep_settings() -> None:
         st.session_state.setdefault(f"sw_{name}", value)
 
 
-def settings_form() -> dict | None:
+def param_changed() -> None:
+    """The swept parameter changed: Values gets the text last used for the new one, or its
+    default (hidden units "3:40" are no learning rates); the old one's text is kept for a switch
+    back. Kept in the saved settings too, so that leaving the page keeps the pair together."""
+    saved = st.session_state["sweep_settings"]
+    new = st.session_state["sw_param"]
+    remembered = st.session_state.setdefault("sweep_values_by_param", {})
+    text = values_for(new, saved.get("param", DEFAULTS["param"]), str(st.session_state.get("sw_values", "")),
+                      remembered)
+    st.session_state["sw_values"] = text
+    saved["param"], saved["values"] = new, text
+
+
+def param_ui() -> str:
+    """The parameter to sweep, outside the form so that the form follows it at once: Values
+    gets a text for it and the field it overrides is greyed out."""
+    c1, c2 = st.columns([1, 3], vertical_alignment="bottom")
+    param = c1.selectbox("Parameter to sweep", PARAMS, key="sw_param", on_change=param_changed,
+                         help=", ".join(f"{p}: {LABELS[p]}" for p in PARAMS))
+    c2.caption(which_wins(param))
+    return param
+
+
+def settings_form(param: str) -> dict | None:
     """The widgets; the settings when Run is pressed."""
+    swept = OVERRIDDEN.get(param)
     with st.form("sweep_form"):
-        c1, c2, c3, c4 = st.columns(4)
+        c1, c2 = st.columns([3, 1])
+        c1.text_input("Values (numbers, and ranges START:STOP or START:STOP:STEP)", key="sw_values",
+                      help="Examples: " + "; ".join(f"{p}: {v}" for p, v in DEFAULT_VALUES.items()))
+        c2.number_input("Trials per value", 1, 100, key="sw_trials")
+        st.markdown("**The rest of the configuration**")
+        c1, c2, c3, _ = st.columns(4)
         c1.selectbox("Dataset", DATASETS, key="sw_dataset")
         c2.number_input("Samples (2-D sets)", 20, 1_000_000, step=500, key="sw_n_samples")
         c3.number_input("Noise (2-D sets)", 0.0, 2.0, step=0.05, key="sw_noise")
-        c4.number_input("Trials per value", 1, 100, key="sw_trials")
-        c1, c2 = st.columns([1, 3])
-        c1.selectbox("Parameter to sweep", PARAMS, key="sw_param",
-                     help=", ".join(f"{p}: {LABELS[p]}" for p in PARAMS))
-        c2.text_input("Values: numbers and ranges START:STOP[:STEP]", key="sw_values",
-                      help="Examples: " + "; ".join(f"{p}: {v}" for p, v in EXAMPLES.items()))
-        st.markdown("**The rest of the configuration**")
         c1, c2, c3, c4 = st.columns(4)
         c1.text_input("Hidden layers", key="sw_hidden", help="sizes, e.g. '64' or '32 32'. Sweeping "
                       "hidden sets every layer to the value; sweeping depth repeats the first size")
@@ -65,8 +89,11 @@ def settings_form() -> dict | None:
         c3.selectbox("Init", INITS, key="sw_init")
         c4.selectbox("Optimizer", OPTIMIZERS, key="sw_optimizer")
         c1, c2, c3, c4 = st.columns(4)
-        c1.number_input("Learning rate", 1e-6, 100.0, format="%g", key="sw_lr")
-        c2.text_input("Batch size", key="sw_batch_size", help="a whole number or 'full'")
+        c1.number_input("Learning rate", 1e-6, 100.0, format="%g", key="sw_lr", disabled=swept == "lr",
+                        help="not used: the learning rate is swept (see Values)" if swept == "lr" else None)
+        c2.text_input("Batch size", key="sw_batch_size", disabled=swept == "batch_size",
+                      help="not used: the batch size is swept (see Values)" if swept == "batch_size"
+                      else "a whole number or 'full'")
         c3.number_input("Epochs", 1, 100_000, key="sw_epochs")
         c4.number_input("Seed (trial t uses seed + t)", 0, 2**32 - 1, key="sw_seed")
         lim = limits()
@@ -89,33 +116,6 @@ def settings_form() -> dict | None:
         st.session_state["sweep_settings"] = dict(settings)
         return settings
     return None
-
-
-def build_sweep(s: dict) -> SweepConfig:
-    """The widgets' settings as a validated sweep; ConfigError names what is wrong."""
-    hidden = s["hidden"].replace(",", " ").split()
-    if not all(h.isascii() and h.isdigit() for h in hidden):       # int("²") raises ValueError
-        raise ConfigError("hidden", f"hidden layers must be whole numbers, e.g. '64' or '32 32'; "
-                                    f"got {s['hidden']!r}")
-    hidden = [int(h) for h in hidden]
-    run = RunConfig(dataset=s["dataset"], n_samples=int(s["n_samples"]), noise=float(s["noise"]),
-                    hidden=hidden, activation=s["activation"], init=s["init"], optimizer=s["optimizer"],
-                    lr=float(s["lr"]), batch_size=batch_size(s["batch_size"]), epochs=int(s["epochs"]),
-                    momentum=float(s["momentum"]), weight_decay=float(s["weight_decay"]), seed=int(s["seed"]))
-    values = parse_values(s["param"], [s["values"]])
-    return SweepConfig(run, s["param"], values, int(s["trials"])).validate()
-
-
-def batch_size(text: str) -> int | str:
-    """The batch size from its text box: a whole number (ASCII digits only: "²" counts as a
-    digit for str.isdigit but not for int) or 'full'; ConfigError otherwise."""
-    bs = text.strip().lower()
-    if bs == "full":
-        return bs
-    if not (bs.isascii() and bs.isdigit()):
-        raise ConfigError("batch_size", f"batch size must be a whole number from 1 to 10000000 or "
-                                        f"'full'; got {text!r}")
-    return int(bs)
 
 
 def scheduler_of(settings: dict) -> str | None:
@@ -161,37 +161,48 @@ def admitted(sweep: SweepConfig, workers: int, scheduler: str | None) -> None:
 def run(sweep: SweepConfig, workers: int, scheduler: str | None) -> None:
     """Run in worker processes, polling for results every POLL_SECONDS: the progress bar and
     the figure are redrawn as results come in. However the script ends (done, an error, Stop,
-    another click, a closed tab), leaving ``with`` cancels the sweep and ends its workers."""
+    another click, a closed tab), leaving ``with`` cancels the sweep and ends its workers.
+    The previous results stay until this sweep has started; from then on ``sweep_partial``
+    holds how far it got (a Stop shows it), until it finishes."""
     total = len(sweep.values) * sweep.trials
-    st.session_state["sweep_result"] = None
-    st.session_state["sweep_partial"] = None
     with start_sweep(sweep, workers, scheduler, in_process=False) as sweep_run:
+        st.session_state["sweep_result"] = None
+        partial = {"sweep": sweep, "summary": [], "trained": 0, "total": total, "progress": 0.0}
+        st.session_state["sweep_partial"] = partial
         where = "the server's Dask cluster" if limits().public and scheduler else sweep_run.where
         st.caption(sweep_run.estimate.describe())
-        st.button("Stop", key="sw_stop", help="stop the sweep and its worker processes; the results "
-                                              "so far stay")
+        stop = st.empty()                  # emptied when the sweep ends: no Stop without a sweep
+        stop.button("Stop", key="sw_stop", help="stop the sweep and its worker processes; the results "
+                                                "so far stay")
         bar = st.progress(0.0, text=f"Training {total} networks on {where}...")
         chart = st.empty()
         trials: list[dict] = []
-        while not sweep_run.done:
-            part = sweep_run.poll(POLL_SECONDS)
-            if part is not None:
-                trials += part
-                summary = summarize(sweep, trials)
-                chart.plotly_chart(sweep_figure(summary, sweep.param), width="stretch")
-                st.session_state["sweep_partial"] = {"sweep": sweep, "summary": summary,
-                                                     "trained": len(trials), "total": total}
-            bar.progress(sweep_run.progress, text=f"{len(trials)} of {total} networks trained "
-                                                  f"({sweep_run.progress:.0%} of the work) on {where}")
+        try:
+            while not sweep_run.done:
+                part = sweep_run.poll(POLL_SECONDS)
+                if part is not None:
+                    trials += part
+                    partial.update(summary=summarize(sweep, trials), trained=len(trials))
+                    chart.plotly_chart(sweep_figure(partial["summary"], sweep.param), width="stretch")
+                partial["progress"] = sweep_run.progress
+                bar.progress(sweep_run.progress, text=f"{len(trials)} of {total} networks trained "
+                                                      f"({sweep_run.progress:.0%} of the work) on {where}")
+        except Exception:                  # an error: the page says so, with the results so far
+            stop.empty()                   # (a Stop or another click is no Exception: it reruns)
+            bar.empty()
+            chart.empty()
+            raise
+        stop.empty()
+        bar.empty()
+        chart.empty()
     st.session_state["sweep_result"] = {"sweep": sweep, "summary": summarize(sweep, trials)}
     st.session_state["sweep_partial"] = None
-    bar.empty()
-    chart.empty()
 
 
 def error_text(exc: Exception, scheduler: str | None) -> str:
-    """The message, without the operator's cluster address in hosting mode."""
-    text = str(exc)
+    """The message, naming the page's controls (not the command line's flags), and without the
+    operator's cluster address in hosting mode."""
+    text = page_message(str(exc))
     if limits().public and scheduler:
         text = text.replace(repr(scheduler), "(the server's cluster)").replace(scheduler, "(the server's cluster)")
     return text
@@ -214,24 +225,52 @@ def show(result: dict) -> None:
                        mime="text/csv", key="sweep_csv")
 
 
+def results_ui(pressed_run: bool, failed: bool, partial_before: dict | None) -> None:
+    """The results under the form, each time saying which sweep they are of. After an error
+    message, an earlier sweep's results come under their own heading, so that nobody reads them
+    as the answer to the settings just refused; a stopped sweep says how far it got."""
+    result = st.session_state.get("sweep_result")
+    partial = st.session_state.get("sweep_partial")
+    if failed and partial is not None and partial is not partial_before:     # it started, then failed
+        st.info(f"The sweep ended at this error after {partial['trained']} of {partial['total']} runs"
+                + ("; the results so far:" if partial["summary"] else "."))
+        if partial["summary"]:
+            show(partial)
+        return
+    if failed:
+        previous = result or (partial if partial and partial["summary"] else None)
+        if previous:
+            st.divider()
+            st.subheader("The previous sweep's results")
+            st.caption(f"Not the settings above (they did not run): the sweep before, "
+                       f"{describe(previous['sweep'])}.")
+            show(previous)
+        return
+    if result:
+        st.subheader("Results")
+        st.caption(describe(result["sweep"]))
+        show(result)
+    elif not pressed_run and partial:
+        st.info(stopped_text(partial, stopped=bool(st.session_state.get("sw_stop"))))
+        if partial["summary"]:
+            st.caption(describe(partial["sweep"]))
+            show(partial)
+
+
 require_navigation()
 st.title("Sweep")
 st.caption("Train networks that differ in one setting, a few trials each (trial t uses seed + t), and "
            "compare their test accuracy. Networks train side by side in lockstep, on every local core or "
            "on a Dask cluster. The defaults are the moons tutorial's unfinished experiment.")
 keep_settings()
-settings = settings_form()
+settings = settings_form(param_ui())
+failed = False
+partial_before = st.session_state.get("sweep_partial")
 if settings is not None:
     scheduler = scheduler_of(settings)
     try:
         admitted(build_sweep(settings), int(settings["workers"]), scheduler)
     except (ConfigError, DatasetUnavailable, SweepError, BudgetRefused) as exc:
         st.error(error_text(exc, scheduler))
-if st.session_state.get("sweep_result"):
-    show(st.session_state["sweep_result"])
-elif settings is None and st.session_state.get("sweep_partial"):
-    partial = st.session_state["sweep_partial"]
-    how = "stopped" if st.session_state.get("sw_stop") else "interrupted"
-    st.info(f"The last sweep was {how} after {partial['trained']} of {partial['total']} networks "
-            "(its worker processes are ended); its results so far:")
-    show(partial)
+        failed = True
+results_ui(settings is not None, failed, partial_before)

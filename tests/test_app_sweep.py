@@ -50,8 +50,8 @@ def test_bad_values_get_a_clear_message():
     at = tiny(sweep_page(), values="0 5")
     at.button(key="sw_run").click().run()
     assert not at.exception
-    assert any("--param hidden must be whole numbers from 1 to 4096" in e.value for e in at.error)
-    at.selectbox(key="sw_param").set_value("lr")
+    assert any("Values for hidden must be whole numbers from 1 to 4096" in e.value for e in at.error)
+    at.selectbox(key="sw_param").set_value("lr").run()     # (a rerun of its own, as in the browser)
     at.text_input(key="sw_values").set_value("0.01 banana")
     at.button(key="sw_run").click().run()
     assert any("could not read 'banana'" in e.value for e in at.error)

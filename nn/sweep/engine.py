@@ -144,14 +144,19 @@ def _value_ok(param: str, v: Any) -> bool:
 
 def parse_values(param: str, tokens: Sequence[str]) -> list[Any]:
     """Values from text: numbers, and inclusive ranges ``START:STOP`` or ``START:STOP:STEP``
-    (``3:40`` is 3, 4, ..., 40; ``0.01:0.05:0.01`` is 0.01, 0.02, ..., 0.05)."""
+    (``3:40`` is 3, 4, ..., 40; ``0.01:0.05:0.01`` is 0.01, 0.02, ..., 0.05). ConfigError naming
+    --values: text that is not a number or a range, a range that leaves what ``param`` allows
+    (out of range) or that gives more than MAX_VALUES values."""
     out: list[Any] = []
     for token in (t for tok in tokens for t in str(tok).replace(",", " ").split()):
         try:
             out += _parse_range(param, token) if ":" in token else [_number(param, token)]
-        except ValueError:
+        except ConfigError:
+            raise                         # readable, but out of range or too many: it says so
+        except ValueError as exc:
+            why = f": {exc}" if str(exc).startswith("a range") else ""
             raise ConfigError("values", f"values (--values) for --param {param} must be {allowed(param)}, "
-                                        f"or ranges START:STOP[:STEP]; could not read {token!r}") from None
+                                        f"or ranges START:STOP[:STEP]; could not read {token!r}{why}") from None
     return check_values(param, out)
 
 
@@ -167,12 +172,22 @@ def _parse_range(param: str, token: str) -> list[Any]:
         raise ValueError(token)
     start, stop = parts[0], parts[1]
     step = parts[2] if len(parts) == 3 else 1
-    if step <= 0 or stop < start:
+    if not all(math.isfinite(x) for x in parts):
         raise ValueError(token)
+    if stop < start or step <= 0:
+        raise ValueError("a range needs START <= STOP and a STEP above 0")
+    for end in (start, stop):
+        if not _value_ok(param, end):
+            raise ConfigError("values", f"values (--values): {token} is out of range for --param "
+                                        f"{param}, which takes {allowed(param)} ({end:g} is not)")
     count = int(math.floor((stop - start) / step + 1e-9)) + 1
     if count > MAX_VALUES:
-        raise ConfigError("values", f"values (--values) takes 1 to {MAX_VALUES} values; "
-                                    f"{token} gives {count}")
+        hint = ""
+        if param != "lr":
+            hint = f" (e.g. {start}:{stop}:{math.ceil((stop - start + 1) / MAX_VALUES)})"
+        raise ConfigError("values", f"values (--values): {token} gives {count} values for --param "
+                                    f"{param}, and a sweep takes at most {MAX_VALUES}: use a larger "
+                                    f"step{hint} or a shorter range")
     if param == "lr":
         return [float(f"{start + i * step:.12g}") for i in range(count)]
     return [start + i * step for i in range(count)]
