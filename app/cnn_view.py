@@ -1,6 +1,8 @@
 """Streamlit side of the Train page's CNN view: the first conv layer's filters and, for one test
 image, each conv layer's feature maps, redrawn as still pictures while a CNN trains
-(``nn.views.cnn_pictures``). Shown only when the session's model is a convolutional network."""
+(``nn.views.cnn_pictures``). Shown only when the session's model is a convolutional network,
+which then gets this view instead of ``app.inside_view``'s section (its health and Step cover
+fully connected networks only, so none of its widgets is shown for a CNN)."""
 from __future__ import annotations
 
 import time
@@ -47,7 +49,9 @@ def layout(s: Any, data: Dataset | None) -> Slots | None:
     index = st.number_input("Test image shown", 0, len(data.X_test) - 1, step=1, key=key,
                             on_change=_keep, help="Which test image's feature maps to show")
     st.caption("Left: what each first-layer filter looks for. Right: what each conv layer "
-               "computes for this image (bright: strong response). They change as the network learns.")
+               "computes for this image (bright: strong response). They change as the network learns. "
+               "The health per layer and Step through backprop cover fully connected networks (MLPs): "
+               "choose Kind MLP to see them.")
     left, right = st.columns([1, 1])
     return Slots(left.empty(), right.empty(), int(index))
 

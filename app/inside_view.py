@@ -24,6 +24,7 @@ import numpy as np
 import streamlit as st
 
 from nn.data import Dataset, DatasetUnavailable
+from nn.hosting import cores
 from nn.runs import budget
 from nn.runs.config import ConfigError
 from nn.runs.slots import JOBS, BudgetRefused, Need
@@ -34,6 +35,7 @@ from nn.core.mlp import MLP
 from nn.views.inspect import figures
 from nn.views.inspect import pictures as ip
 from nn.views.inspect.backprop import step_is_finite
+from nn.views.inspect.step_worker import JobFailed, JobStopped, step_in_worker
 from nn.views.inspect.neurons import unit_activity
 
 STATE, KEPT, K = "inside_state", "inside_kept", "inside."
@@ -141,11 +143,27 @@ def _choices(data: Dataset | None) -> list[str]:
     return [*first, HEALTH, HISTOGRAMS, STEP]
 
 
-def layout(s: Any, data: Dataset | None) -> Slots:
-    """The section's heading, its widgets (drawn once per run) and placeholders."""
+def covered(s: Any) -> bool:
+    """Whether the section applies: the session's model is an MLP (or, before there is one, the
+    settings make one). A CNN has its own view (``app.cnn_view``: filters and feature maps)
+    and gets none of this section's widgets: none of them would work for it."""
+    if s.model is not None:
+        return inspectable(s.model)
+    from app import train_view as tv            # here: train_view imports this module
+    try:
+        return not tv.current_config().arch
+    except (ConfigError, KeyError, ValueError):  # settings that don't fit: the page says why
+        return True
+
+
+def layout(s: Any, data: Dataset | None) -> Slots | None:
+    """The section's heading, its widgets (drawn once per run) and placeholders (None: not for
+    this network, see ``covered``)."""
     current = st.session_state.get(STATE)
     if current is not None and current.model is not s.model:      # reset, a new or uploaded model
         st.session_state.pop(STATE)
+    if not covered(s):
+        return None
     st.subheader("Inside the network")
     left, right = st.columns([1, 2.4])
     live = left.toggle("Show the inside view while training", key=_restore("live", _live_default(data)),
@@ -201,10 +219,7 @@ def _update_monitor(inside: InsideState, record: dict | None) -> None:
 def draw(slots: Slots | None, s: Any, data: Dataset | None, final: bool) -> None:
     """The live pictures while training runs (when on, within ``PICTURE_BUDGET``); when it
     stops, the chosen interactive view, else the same still pictures."""
-    if slots is None:
-        return
-    if s.model is not None and not inspectable(s.model):
-        slots.pictures.caption("The inside view covers fully connected networks (MLPs) only.")
+    if slots is None or (s.model is not None and not inspectable(s.model)):
         return
     inside = state(s, data)
     if inside is None:
@@ -362,6 +377,9 @@ def _on_step() -> None:
         inside.last_step = None                   # the previous Step's arrays go before this one's
         _step_in_slot(inside, stepper, s.model.layer_sizes)
         s.model_moved()
+    except (JobFailed, JobStopped) as exc:         # a worker's Step: nothing changed
+        words = "Step stopped" if isinstance(exc, JobStopped) else f"Step: {exc}"
+        st.session_state[STATE].step_error = f"{words}. The model and its optimizer are unchanged."
     except (ConfigError, ValueError, DatasetUnavailable) as exc:
         if STATE in st.session_state:
             st.session_state[STATE].step_error = str(exc)
@@ -373,16 +391,26 @@ def _on_step() -> None:
 
 def _step_in_slot(inside: InsideState, stepper: BackpropStepper, sizes: list[int]) -> None:
     """One Step, admitted like any job (its memory from the network's sizes and its capped
-    batch); a busy server says so instead of queueing a click."""
+    batch); a busy server says so instead of queueing a click. A Step estimated above
+    ``budget.STEP_IN_PROCESS_MB`` or ``STEP_IN_PROCESS_SECONDS`` runs in a worker process
+    under a hard limit (``step_worker``); Stop or a closed tab ends it within ``POLL``."""
     from app import jobs
-    place = JOBS.slot(Need(1, budget.step_bytes(sizes, stepper.batch_size), jobs.client_id(), "a Step"))
+    rows = stepper.batch_size
+    place = JOBS.slot(Need(1, budget.step_bytes(sizes, rows), jobs.client_id(), "a Step"))
     with place as slot:
         if not slot.try_acquire(timeout=2.0):
             raise ValueError("The server is busy with other visitors' jobs: press Step again in a "
                              "moment.")
-        sample = int(st.session_state.get(K + "sample", 0))
+        sample = min(int(st.session_state.get(K + "sample", 0)), rows - 1)
         with np.errstate(over="ignore", invalid="ignore"):
-            view = stepper.step(sample=min(sample, stepper.batch_size - 1))
+            if budget.step_in_worker(sizes, rows):
+                used, _ = JOBS.used()
+                blas = cores() if used <= 1 and JOBS.waiting == 0 else 1
+                view = step_in_worker(stepper, sample, memory_bytes=budget.step_worker_bytes(sizes, rows),
+                                      cpu_seconds=budget.step_cpu_seconds(sizes, rows) * blas,
+                                      blas_threads=blas, should_stop=jobs.interrupted)
+            else:
+                view = stepper.step(sample=sample).compact()
     inside.last_step, inside.steps_taken = view, inside.steps_taken + 1
     inside.step_error = None
 

@@ -35,6 +35,12 @@ CNN_WORKERS = 2              # a Sequential's worker threads (at most the cores;
 STEP_SECONDS = 0.5           # a Step's compute, at most
 STEP_MB = 200                # a Step's memory, at most (it keeps every array to show it)
 STEP_ROW_COPIES = 10         # a Step keeps Z, A, dZ, dA and the library's own pass per layer
+# A Step estimated above either of these runs in a worker process (nn.views.inspect.step_worker)
+# under a hard memory and CPU limit; below both (the moons' default: ~0.1 MB, ~0.1 ms) it stays
+# in the server's process, where a click answers without a worker's ~30 ms start and transfer.
+STEP_IN_PROCESS_MB = 32
+STEP_IN_PROCESS_SECONDS = 0.1
+STEP_WORKER_PARAM_COPIES = 8  # a worker's Step also holds the pickled weights and optimizer, both ways
 
 
 @dataclass(frozen=True)
@@ -146,6 +152,31 @@ def step_batch(layer_sizes: Sequence[int], batch: int, max_bytes: int | None = N
 def step_bytes(layer_sizes: Sequence[int], rows: int) -> int:
     params = sum(a * b + b for a, b in zip(layer_sizes[:-1], layer_sizes[1:]))
     return 6 * params * ITEM + rows * step_row_bytes(layer_sizes)
+
+
+def step_seconds(layer_sizes: Sequence[int], rows: int, flops_per_second: float | None = None) -> float:
+    """A Step's estimated compute: a training pass and the view's own, at a quarter of the
+    measured matmul rate (as ``step_batch``)."""
+    flops = 4 * 2 * sum(a * b for a, b in zip(layer_sizes[:-1], layer_sizes[1:])) * rows
+    return flops / ((flops_per_second or experiment.matmul_flops_per_second()) * 0.25)
+
+
+def step_in_worker(layer_sizes: Sequence[int], rows: int) -> bool:
+    """Whether a Step of ``rows`` rows runs in a worker process (see ``STEP_IN_PROCESS_MB``)."""
+    return (step_bytes(layer_sizes, rows) > STEP_IN_PROCESS_MB * MB
+            or step_seconds(layer_sizes, rows) > STEP_IN_PROCESS_SECONDS)
+
+
+def step_worker_bytes(layer_sizes: Sequence[int], rows: int) -> int:
+    """A worker's memory for a Step, beyond the arrays it is sent."""
+    params = sum(a * b + b for a, b in zip(layer_sizes[:-1], layer_sizes[1:]))
+    return step_bytes(layer_sizes, rows) + STEP_WORKER_PARAM_COPIES * params * ITEM
+
+
+def step_cpu_seconds(layer_sizes: Sequence[int], rows: int) -> float:
+    """A worker's CPU time limit for a Step: far above its estimate (a busy moment's slow
+    probe), yet an end to a Step gone wrong."""
+    return 10.0 + 20 * step_seconds(layer_sizes, rows)
 
 
 def describe_need(n: Need) -> str:

@@ -29,6 +29,7 @@ from nn.views.inspect.neurons import _check_layer, _fprime, forward, n_layers
 
 MINUS = "\u2212"
 SMALL_NETWORK = 64          # hidden neurons in all: up to this, the step view shows every number
+SHOWN_ITEMS = 8             # numbers per vector (and rows per matrix) the step view writes out
 
 
 @dataclass
@@ -72,6 +73,8 @@ class BackpropStep:
     lr: float
     step: int                # steps this stepper has taken, this one included
     small: bool = field(default=True)   # whether the network is small enough to show every number
+    summary_rows: list[dict] | None = None   # ``summaries()``, kept by ``compact``
+    finite: bool | None = None               # ``step_is_finite``, kept by ``compact``
 
     @property
     def m(self) -> int:
@@ -93,7 +96,40 @@ class BackpropStep:
 
     def summaries(self) -> list[dict[str, float | int | str]]:
         """Per-layer summaries for networks too big to show number by number."""
+        if self.summary_rows is not None:
+            return self.summary_rows
         return [_summary(self, s) for s in self.layers]
+
+    def compact(self, max_items: int = SHOWN_ITEMS) -> "BackpropStep":
+        """Only what the step view shows, for any sample: the summaries, and the equations'
+        numbers (``max_items`` + 1 columns per row, so the "…" stays; the output layer whole)
+        for a small network, the output layer's A and dZ for a big one. Its size grows with the
+        batch's rows only, never with the network's width (what a session keeps, what a worker
+        sends back)."""
+        k = max_items + 1
+        last = len(self.layers)
+
+        def cut(s: LayerStep) -> LayerStep:
+            out = s.layer == last
+            if not self.small:
+                empty = np.empty((0, 0), s.Z.dtype)
+                return LayerStep(s.layer, empty, empty, empty, s.A if out else empty, s.dZ if out else empty,
+                                 None, empty, empty, empty, empty)
+            rows = (lambda a: a) if out else (lambda a: a[:, :k])     # noqa: E731
+            return LayerStep(s.layer, s.W_before[:k, :k], s.b_before[:k], rows(s.Z), rows(s.A), rows(s.dZ),
+                             None if s.dA_prev is None else s.dA_prev[:, :k], s.dW[:k, :k], s.db[:k],
+                             s.W_after[:k, :k], s.b_after[:k])
+
+        copied = {name: np.ascontiguousarray(a) for name, a in (("X", self.X[:, :k] if self.small else self.X[:, :0]),
+                                                                 ("Y", self.Y))}
+        layers = [cut(s) for s in self.layers]
+        for s in layers:                        # own arrays, not views keeping the batch's alive
+            for name, a in vars(s).items():
+                if isinstance(a, np.ndarray):
+                    setattr(s, name, a.copy())
+        return BackpropStep(copied["X"], self.y.copy(), copied["Y"], self.loss, layers, self.sample,
+                            self.activation, self.optimizer, self.lr, self.step, self.small,
+                            summary_rows=self.summaries(), finite=step_is_finite(self))
 
 
 class BackpropStepper:
@@ -118,14 +154,26 @@ class BackpropStepper:
         self._pos = 0
         self.steps = 0
 
-    def next_batch(self) -> tuple[np.ndarray, np.ndarray]:
+    def next_rows(self) -> np.ndarray:
+        """The next minibatch's rows of ``X`` (all of them, in order, for a full batch)."""
         if self._pos >= len(self._order):
             full = self.batch_size >= len(self.X)
             self._order = np.arange(len(self.X)) if full else self.rng.permutation(len(self.X))
             self._pos = 0
         rows = self._order[self._pos:self._pos + self.batch_size]
         self._pos += len(rows)
+        return rows
+
+    def next_batch(self) -> tuple[np.ndarray, np.ndarray]:
+        rows = self.next_rows()
         return self.X[rows], self.y[rows]
+
+    def position(self) -> tuple:
+        """Where the batches are (``restore`` goes back there: a step that did not happen)."""
+        return copy.deepcopy(self.rng.bit_generator.state), self._order, self._pos
+
+    def restore(self, position: tuple) -> None:
+        self.rng.bit_generator.state, self._order, self._pos = position
 
     def step(self, sample: int = 0, X: np.ndarray | None = None, y: np.ndarray | None = None,
              apply: bool = True) -> BackpropStep:
@@ -321,4 +369,6 @@ def _sum_text(terms: list[tuple[float, str]], digits: int) -> str:
 
 
 def step_is_finite(view: BackpropStep) -> bool:
+    if view.finite is not None:
+        return view.finite
     return math.isfinite(view.loss) and all(np.isfinite(s.W_after).all() for s in view.layers)
