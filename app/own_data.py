@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import re
+import time
 from typing import Any, Callable
 
 import numpy as np
@@ -22,15 +23,16 @@ import streamlit as st
 
 from app import jobs, uploads
 from nn.data import TOY_DATASETS, Dataset, DatasetUnavailable
-from nn.data.tables import (BadRowsError, Points, TableError, dataset_to_csv, decoded_bytes, read_table,
-                            table_limits)
+from nn.data.tables import (BadRowsError, Points, TableError, dataset_to_csv, decoded_bytes, parse_job,
+                            read_table, table_limits)
 from nn.data.tables.describe import describe_table
 from nn.data.tables.figures import CLICK_TRACE, PLANE_RANGE, plane_figure, projection_figure, regions_figure
 from nn.hosting import HostingConfigError
 from nn.runs.app_state import TrainSession, plain
 from nn.runs.config import OWN_DATASETS, RunConfig
 from nn.runs.experiment import TABLE_SPLIT_SEED, table_dataset
-from nn.runs.slots import BudgetRefused
+from nn.runs.isolated import JobStopped
+from nn.runs.slots import JOBS, BudgetRefused, Need
 from nn.views import plots
 
 LABELS = {"table": "Your own table (upload)", "points": "Draw points"}
@@ -60,12 +62,14 @@ def start_run() -> None:
 
 def _take_upload(file: Any) -> None:
     """Read ``file`` if it is one not read yet (each upload is read once, refused or not), then
-    let Streamlit's copy of it go."""
+    let Streamlit's copy of it go (kept when the read was stopped: the next run reads it)."""
     if hasattr(file, "getvalue") and file.file_id != st.session_state.get("own.read_file"):
+        stopped = False
         try:
-            _read(file)
+            stopped = not _read(file)
         finally:
-            uploads.release(file)
+            if not stopped:
+                uploads.release(file)
 
 
 # --- datasets ------------------------------------------------------------------------------------
@@ -224,19 +228,22 @@ def _table_panel(cfg: RunConfig | None) -> None:
         _table_status(cfg, summary)
 
 
-def _read(file: Any) -> None:
+def _read(file: Any) -> bool:
+    """Read the uploaded ``file`` into the session (or note why not); False if it was stopped."""
     ss = st.session_state
     ss.pop("own.table_error", None)
     try:
-        frame = read_table(file)
+        frame = _parse(file)
         summary = describe_table(frame, HEAD_ROWS)
         # the table counts against this visitor's share and the server's budget while kept
         jobs.keep(frame, decoded_bytes(frame), "this table")
+    except JobStopped:
+        return False
     except (TableError, HostingConfigError, BudgetRefused) as exc:
         ss["own.table_error"] = f"Could not read **{plain(file.name)}**: {plain(exc, limit=400)}"
         ss[TABLE] = None
         ss["own.read_file"] = file.file_id
-        return
+        return True
     ss["own.read_file"] = file.file_id
     ss[TABLE] = dict(name=file.name, file_id=file.file_id, frame=frame, summary=summary,
                      id=ss.get("own.table_count", 0) + 1)
@@ -246,6 +253,45 @@ def _read(file: Any) -> None:
         del ss[key]
     label = (summary.label_candidates or [None])[0]
     ss[CHOICES] = dict(label=label, features=_default_features(summary, label), standardize=True, drop=False)
+    return True
+
+
+PARSE_WAIT = 10.0        # seconds an upload waits for a job slot before the visitor is told
+
+
+def _parse(file: Any) -> Any:
+    """The uploaded table, read in a worker process (``parse_job``) under a job slot: its memory
+    estimated from the file before parsing and counted against this visitor and the server;
+    ``JobStopped`` as soon as this run is interrupted (a click, Stop, a closed tab)."""
+    limits = table_limits()
+    size = getattr(file, "size", None)
+    if isinstance(size, int) and size > limits.max_bytes:
+        read_table(file, limits=limits)                  # refuses it, with the reader's message
+    data = file.getvalue()
+    plan = parse_job.estimate(data, file.name, limits)
+    _check_keep(plan.cells_bytes)
+    started = time.monotonic()
+    waited = lambda: time.monotonic() - started > PARSE_WAIT          # noqa: E731
+    with JOBS.slot(Need(1, plan.bytes, jobs.client_id(), "reading this table")) as slot:
+        if not slot.acquire(should_stop=jobs.stop_check(waited)):
+            if jobs.interrupted():
+                raise JobStopped("reading this table")
+            raise TableError("the server is busy with other visitors' jobs: upload the table again "
+                             "in a moment")
+        return parse_job.read_table_isolated(data, file.name, limits, should_stop=jobs.interrupted,
+                                             plan=plan)
+
+
+class _Reserve:
+    """Stands for a table not read yet in the budget's ledger."""
+
+
+def _check_keep(nbytes: int) -> None:
+    """``BudgetRefused`` before parsing when even the least the table will take once read (8
+    bytes a cell) could not be kept in this visitor's share or the server's budget."""
+    token = _Reserve()
+    jobs.keep(token, nbytes, "this table")
+    JOBS.release(token)
 
 
 def _default_features(summary: Any, label: str | None) -> list[str]:
@@ -288,7 +334,24 @@ def _table_choices(summary: Any) -> None:
     if text:
         shown = ", ".join(plain(n, 40) for n in text[:10]) + (", ..." if len(text) > 10 else "")
         st.caption(f"Left out (not numeric): {shown}.")
+    _decimal_note(summary)
     c.update(label=label, features=list(features))
+
+
+def _decimal_note(summary: Any) -> None:
+    """Say what happened to numbers written with a decimal comma (5,1): read as such, or left
+    out as text, and how to fix the file."""
+    if st.session_state[TABLE]["frame"].attrs.get("decimal_comma"):
+        st.caption("Numbers written with a decimal comma (5,1) were read as 5.1: the file separates "
+                   "its fields with another character.")
+    commas = summary.decimal_comma_columns
+    if commas:
+        shown = ", ".join(plain(n, 40) for n in commas[:5]) + (", ..." if len(commas) > 5 else "")
+        st.warning(f"Column{'s' * (len(commas) > 1)} {shown} hold{'s' * (len(commas) == 1)} numbers "
+                   f"written with a decimal comma (5,1), which this file's commas cannot tell apart "
+                   f"from its separators. Save the table with decimal points (5.1), or with fields "
+                   f"separated by semicolons (in Excel: 'CSV (semicolon-separated)'), and upload "
+                   f"it again.", icon=":material/info:")
 
 
 def _table_status(cfg: RunConfig, summary: Any) -> None:

@@ -14,6 +14,7 @@ NN_MAX_TABLE_COLUMNS; once read, a table may take at most ``MEMORY_FACTOR`` x NN
 from nn.data.tables.building import (BadRowsError, TableDataset, dataset_from_table, schema_damage,
                                      schema_problem, table_arrays)
 from nn.data.tables.describe import ColumnInfo, TableSummary, column_kind, describe_table
+from nn.data.tables import parse_job
 from nn.data.tables.export import dataset_frame, dataset_to_csv
 from nn.data.tables.points import Points
 from nn.data.tables.reading import (MAX_TABLE_COLUMNS, MAX_TABLE_MB, MAX_TABLE_ROWS, MEMORY_FACTOR,

@@ -72,6 +72,11 @@ class TableSummary:
         return [c.name for c in self.columns if not c.usable_as_feature]
 
     @property
+    def decimal_comma_columns(self) -> list[str]:
+        """Text columns holding numbers written with a decimal comma (5,1)."""
+        return [c.name for c in self.columns if "decimal comma" in c.note]
+
+    @property
     def label_candidates(self) -> list[str]:
         """Columns that could be the label, the likeliest (text, fewest classes, last) first."""
         found = [c for c in self.columns if c.usable_as_label]
@@ -120,6 +125,7 @@ def bad_value_masks(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
 
 
 NUMBER = r"\s*[-+]?(?:\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?|[iI]nf(?:inity)?|nan|NaN)\s*"
+DECIMAL_COMMA = r"\s*[-+]?\d+,\d+(?:[eE][-+]?\d+)?\s*"
 NOTE_SAMPLE = 200
 
 
@@ -130,6 +136,8 @@ def _text_note(series: pd.Series) -> str:
     if present.empty:
         return "empty"
     as_text = present.astype(str)
+    if as_text.iloc[:NOTE_SAMPLE].str.fullmatch(DECIMAL_COMMA).mean() >= 0.5:
+        return f"not numeric: numbers written with a decimal comma, e.g. {q(present.iloc[0])}"
     if as_text.iloc[:NOTE_SAMPLE].str.fullmatch(NUMBER).mean() < 0.5:
         return ""
     numeric = as_text.str.fullmatch(NUMBER).to_numpy(dtype=bool)

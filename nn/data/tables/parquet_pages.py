@@ -95,10 +95,11 @@ class _Thrift:
             raise ValueError(f"unknown Thrift type {kind}")
 
 
-def _column_chunks(data: bytes, reader: _Thrift) -> list[list[tuple[int, int]]]:
-    """(first page's offset, compressed size) of each column chunk, row group by row group, from
-    the footer's Thrift (pyarrow's own ``RowGroupMetaData.column`` aborts the whole process on
-    some damaged footers instead of raising)."""
+def _column_chunks(data: bytes, reader: _Thrift) -> tuple[list[list[tuple[int, int]]], int]:
+    """(first page's offset, compressed size) of each column chunk, row group by row group, and
+    the rows the footer declares, from the footer's Thrift (pyarrow's own
+    ``RowGroupMetaData.column`` aborts the whole process on some damaged footers instead of
+    raising)."""
     footer = int.from_bytes(data[-8:-4], "little")
     if len(data) < 12 or data[-4:] != b"PAR1" or not 0 < footer <= len(data) - 12:
         raise TableError("not a readable Parquet file (no footer: it must end with 'PAR1')")
@@ -136,35 +137,56 @@ def _column_chunks(data: bytes, reader: _Thrift) -> list[list[tuple[int, int]]]:
                 groups.append(list(chunks) if rows else [])    # no rows: no page is read
         return field == 4
 
-    reader.struct(read=row_groups)
-    return groups
+    rows = reader.struct(want=(3,), read=row_groups).get(3, 0)
+    return groups, max(int(rows), 0)
+
+
+def _row_group_pages(reader: _Thrift, chunks: list[tuple[int, int]],
+                     n_pages: int) -> tuple[int, int, int, bool]:
+    """(bytes inflated at once, bytes inflated in all, pages read so far, any dictionary) of one
+    row group: the largest data page of each column and its dictionary, from the page headers."""
+    at_once = total = 0
+    dictionary = False
+    for start, size in chunks:
+        if start < 0 or size < 0:
+            raise TableError("the Parquet file's footer is damaged (a column has no offset)")
+        reader.pos, end, largest = start, start + size, 0
+        while reader.pos < end:
+            sizes = reader.struct(want=(1, 2, 3))             # page type, inflated, compressed
+            inflated, compressed = sizes.get(2, -1), sizes.get(3, -1)
+            if inflated < 0 or compressed < 0:
+                raise TableError("the Parquet file has a damaged page header")
+            if sizes.get(1) == 2:                     # a dictionary page: kept for the chunk
+                at_once += inflated
+                dictionary = True
+            else:                                     # data pages: one at a time
+                largest = max(largest, inflated)
+            total += inflated
+            reader.pos += compressed
+            n_pages += 1
+            if n_pages > MAX_PAGES:
+                raise TableError(f"the Parquet file has more than {MAX_PAGES:,} pages")
+        at_once += largest
+    return at_once, total, n_pages, dictionary
 
 
 def check_pages(data: bytes, limits: TableLimits) -> None:
     """Refuse a file whose largest pages, one per column of a row group, would inflate to more
     than a quarter of the memory limit at once (read from the page headers, not the footer)."""
-    cap, reader, n_pages = limits.max_decoded_bytes // 4, _Thrift(data), 0
-    for i, chunks in enumerate(_column_chunks(data, reader)):
-        at_once = 0
-        for start, size in chunks:
-            if start < 0 or size < 0:
-                raise TableError("the Parquet file's footer is damaged (a column has no offset)")
-            reader.pos, end, largest = start, start + size, 0
-            while reader.pos < end:
-                sizes = reader.struct(want=(1, 2, 3))             # page type, inflated, compressed
-                inflated, compressed = sizes.get(2, -1), sizes.get(3, -1)
-                if inflated < 0 or compressed < 0:
-                    raise TableError("the Parquet file has a damaged page header")
-                if sizes.get(1) == 2:                     # a dictionary page: kept for the chunk
-                    at_once += inflated
-                else:                                     # data pages: one at a time
-                    largest = max(largest, inflated)
-                reader.pos += compressed
-                n_pages += 1
-                if n_pages > MAX_PAGES:
-                    raise TableError(f"the Parquet file has more than {MAX_PAGES:,} pages")
-            at_once += largest
+    sizes(data, limits)
+
+
+def sizes(data: bytes, limits: TableLimits) -> tuple[int, int, int, bool]:
+    """(rows, columns, bytes all pages inflate to, any dictionary page) of a Parquet file, from
+    its footer and page headers, refusing it as ``check_pages`` does. Dictionary-encoded text
+    decodes to more than its pages: up to the reader's limit, which refuses it beyond."""
+    cap, reader, n_pages, total, dictionary = limits.max_decoded_bytes // 4, _Thrift(data), 0, 0, False
+    groups, rows = _column_chunks(data, reader)
+    for i, chunks in enumerate(groups):
+        at_once, inflated, n_pages, has_dictionary = _row_group_pages(reader, chunks, n_pages)
+        total, dictionary = total + inflated, dictionary or has_dictionary
         if at_once > cap:
             raise TableError(f"the Parquet file's pages inflate to {at_once / 2**20:,.0f} MB at "
                              f"once (row group {i + 1}); the limit is {cap // 2**20} MB (a quarter "
                              f"of 4 x NN_MAX_TABLE_MB; pages of ordinary files are about 1 MB)")
+    return rows, max((len(c) for c in groups), default=0), total, dictionary

@@ -277,9 +277,10 @@ def _read_text(data: bytes, name: str, limits: TableLimits) -> pd.DataFrame:
     delim = forced or _sniff_delimiter(first)
     header = _header(first[0], delim, limits)
     _check_csv_memory(data, delim, header, limits)
+    decimal = decimal_mark(first[1:], delim)
     try:
         frame = pd.read_csv(io.BytesIO(data), sep=delim, nrows=limits.max_rows + 1, engine="c",
-                            encoding="utf-8", skip_blank_lines=True)
+                            encoding="utf-8", skip_blank_lines=True, decimal=decimal)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError, UnicodeDecodeError) as exc:
         _check_shape(data, delim, header, limits)          # names the line and column, if it can
         raise TableError(f"could not read the table: {_parser_message(exc)}") from None
@@ -293,7 +294,28 @@ def _read_text(data: bytes, name: str, limits: TableLimits) -> pd.DataFrame:
     size = decoded_bytes(frame)
     if size > limits.max_decoded_bytes:                           # e.g. long text cells
         raise too_big(size, len(frame), len(frame), len(header), limits)
+    if decimal == ",":
+        frame.attrs["decimal_comma"] = True                       # the page says so
     return frame
+
+
+DECIMAL_COMMA = re.compile(r"\s*[-+]?\d+,\d+(?:[eE][-+]?\d+)?\s*")
+DECIMAL_POINT = re.compile(r"\s*[-+]?\d*\.\d+(?:[eE][-+]?\d+)?\s*")
+
+
+def decimal_mark(lines: list[str], delim: str) -> str:
+    """',' when the fields are not separated by commas and the numbers of the first data
+    ``lines`` are written with a decimal comma (5,1), as spreadsheets in much of Europe save
+    them; else '.'. Either mark seen alone decides; both seen (or neither): '.'."""
+    if delim == ",":
+        return "."
+    try:
+        cells = [cell for row in csv.reader(lines, delimiter=delim) for cell in row]
+    except csv.Error:
+        return "."
+    commas = any(DECIMAL_COMMA.fullmatch(c) for c in cells)
+    points = any(DECIMAL_POINT.fullmatch(c) for c in cells)
+    return "," if commas and not points else "."
 
 
 def _check_csv_memory(data: bytes, delim: str, header: list[str], limits: TableLimits) -> None:
