@@ -15,7 +15,7 @@ import numpy as np
 import streamlit as st
 
 import nn
-from app import cnn_view, inside_view, jobs, own_data, uploads
+from app import cnn_view, first_screen, inside_view, jobs, own_data, uploads
 from nn.core import CNN_PRESETS
 from nn.core.activations import ACTIVATIONS
 from nn.core.blas_threads import one_blas_thread
@@ -163,6 +163,20 @@ def _options(values: list[Any], current: Any) -> list[Any]:
     return numbers + [v for v in values if isinstance(v, str)]
 
 
+PRESETS_SHOWN = ("moons", "mnist", "seed-moons", "seed-mnist", "mnist-cnn")
+PHONE_ONLY = "<style>@media (min-width: 640px) {.st-key-phone_presets {display: none}}</style>"
+
+
+def phone_presets() -> None:
+    """The presets above the buttons on a narrow screen, where the sidebar starts collapsed (on
+    a wide one they are in the sidebar, and this row is hidden by CSS)."""
+    st.html(PHONE_ONLY)
+    with st.container(horizontal=True, key="phone_presets"):
+        for name in PRESETS_SHOWN:
+            st.button(name, key=f"phone.preset.{name}", help=PRESET_HELP[name], on_click=_apply_preset,
+                      args=(name,), type="tertiary", width="content")
+
+
 def sidebar() -> tuple[RunConfig | None, list[str]]:
     """Draw the settings; return the config (None if invalid) and messages for the user."""
     messages = _first_visit()
@@ -170,7 +184,7 @@ def sidebar() -> tuple[RunConfig | None, list[str]]:
     with st.sidebar:
         st.subheader("Presets")
         cols = st.columns(2)
-        for i, name in enumerate(("moons", "mnist", "seed-moons", "seed-mnist", "mnist-cnn")):
+        for i, name in enumerate(PRESETS_SHOWN):
             cols[i % 2].button(name, key=f"preset.{name}", help=PRESET_HELP[name],
                                on_click=_apply_preset, args=(name,), width="stretch")
         _data_widgets()
@@ -353,20 +367,20 @@ def model_dataset(s: TrainSession, data: Dataset | None) -> Dataset | None:
 
 def controls(s: TrainSession, cfg: RunConfig | None, data: Dataset | None) -> None:
     changed = model_changed(s.cfg, cfg) + own_data.changed(s, cfg) if (s.model is not None and cfg is not None) else []
-    c = st.columns([1, 1, 1.5, 1, 2.5])
+    c = [st.container(horizontal=True, key="train_buttons")] * 4   # a row, on a phone too
     until = s.continue_target(cfg.epochs if cfg is not None else 0) if s.model is not None else 0
     c[0].button("Train", key="train.go", type="primary", icon=":material/play_arrow:", on_click=_on_train,
-                disabled=cfg is None or data is None, width="stretch",
+                disabled=cfg is None or data is None, width="content",
                 help="Build a new network from the settings and train it")
     c[1].button("Stop", key="train.stop", icon=":material/stop:", on_click=s.stop, disabled=not s.running,
-                width="stretch", help="Stop; the model and its history are kept")
+                width="content", help="Stop; the model and its history are kept")
     c[2].button(f"Continue to {until}" if s.model is not None else "Continue", key="train.continue",
                 icon=":material/fast_forward:", on_click=_on_continue,
-                disabled=s.model is None or s.running or cfg is None or bool(changed), width="stretch",
+                disabled=s.model is None or s.running or cfg is None or bool(changed), width="content",
                 help=(f"Finish the stopped run: train the same model up to epoch {until}"
                       if s.interrupted else "Train the same model for 'Epochs' more epochs"))
     c[3].button("Reset", key="train.reset", icon=":material/restart_alt:", on_click=_on_reset, disabled=s.model is None,
-                width="stretch", help="Forget the model and its history")
+                width="content", help="Forget the model and its history")
     if cfg is not None and not s.running:
         _estimate(cfg, data)
     if changed:
@@ -463,6 +477,8 @@ class View:
     draws: int = 0
     inside: Any = None                   # app.inside_view.Slots
     cnn: Any = None                      # app.cnn_view.Slots (a CNN's filters and feature maps)
+    cfg: RunConfig | None = None         # the settings (the first screen previews them)
+    missing: str | None = None           # why Train is off, if it is
 
 
 def layout() -> View:
@@ -476,18 +492,23 @@ def layout() -> View:
 
 def _progress(view: View, s: TrainSession) -> None:
     if s.model is None:
-        view.progress.progress(0.0, text="Ready: choose settings and press **Train**.")
+        view.progress.progress(0.0, text=view.missing or "Ready: choose settings and press **Train**.")
         return
     span = max(s.target - s.run_from, 1e-9)
     frac = min(max((s.epoch - s.run_from) / span, 0.0), 1.0)
     if s.running:
-        text = (f"Epoch {_epoch(s.epoch)} of {s.target} · {format_seconds(s.wall_seconds)} elapsed · "
-                f"about {format_seconds(s.eta_seconds())} left")
+        eta = s.eta_seconds()
+        left = f"about {format_seconds(eta)} left" if math.isfinite(eta) else "estimating the time left…"
+        text = f"Epoch {_epoch(s.epoch)} of {s.target} · {format_seconds(s.wall_seconds)} elapsed · {left}"
         last = s.history[-1] if s.history else {}
         if last.get("val_accuracy") is not None:
             text += f" · test accuracy {last['val_accuracy']:.2%}, loss {last['val_loss']:.4f}"
     elif s.error:
         text = f"Stopped at epoch {_epoch(s.epoch)} of {s.target}: training diverged"
+    elif not s.history and not s.uploaded:          # a network built by Step, not trained yet
+        text = ("A new network, not trained yet: each Step through backprop changes its weights "
+                "(see below) · press Continue to train it from here, or Train for a fresh one")
+        frac = 0.0
     elif s.uploaded:
         text = (f"Loaded a model trained for {_epoch(s.epoch)} epochs · press Continue to train it "
                 f"further, or Train for a new one")
@@ -514,7 +535,7 @@ def _metrics(view: View, s: TrainSession, data: Dataset) -> None:
         c[0].metric("Test accuracy", f"{test_acc:.2%}")
         c[1].metric("Test loss", f"{test_loss:.4f}")
         c[2].metric("Parameters", f"{s.model.n_params:,}", help=f"layers {_layers(s.model)}")
-        c[3].metric("Time per epoch", f"{s.trainer.seconds / epochs:.3f} s",
+        c[3].metric("Time per epoch", f"{s.trainer.seconds / epochs:.3f} s" if s.trainer.epochs_done else "–",
                     help="compute time per epoch (as `python -m nn train` reports it)")
         c[4].metric("Epochs trained", _epoch(s.epoch))
         if s.history:
@@ -570,7 +591,12 @@ def draw(view: View, s: TrainSession, data: Dataset | None, final: bool) -> None
     test accuracy) and still pictures. The metrics and the interactive figures come at the end.
     """
     _progress(view, s)
-    if s.model is None or data is None:
+    if s.model is None:
+        if data is not None and view.cfg is not None:
+            first_screen.show(view.data, view.cfg, data)       # the data and the untrained network
+        return
+    first_screen.forget()
+    if data is None:
         return
     if final and not s.test_ready(data):
         view.metrics.caption("The test figures are not computed yet (interrupted): they come with "
@@ -606,7 +632,7 @@ def _after_training(view: View, s: TrainSession, data: Dataset) -> None:
             right.success("No test image is misclassified.")
 
 
-def live(data: Dataset | None) -> None:
+def live(data: Dataset | None, cfg: RunConfig | None = None, missing: str | None = None) -> None:
     """Progress, charts and results; while training runs, train here and redraw as it goes.
 
     Redraws are paced by the session's ``Throttle`` (about once a second, spaced so that
@@ -614,6 +640,7 @@ def live(data: Dataset | None) -> None:
     run at the next redraw; the trainer keeps its place, so nothing is lost.
     """
     s, view = session(), layout()
+    view.cfg, view.missing = cfg, missing
     view.cnn = cnn_view.layout(s, data)
     view.inside = inside_view.layout(s, data)
     if s.trainer is not None:

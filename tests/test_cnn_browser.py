@@ -28,7 +28,7 @@ def test_train_page_trains_a_cnn_with_live_filters(app_url, page, artifacts, mni
     page.wait_for_function(                                     # the pictures change as it learns
         "old => [...document.querySelectorAll(\"[data-testid='stMain'] img[src]\")].some("
         "e => !old.includes(e.src))", arg=first, timeout=60_000)
-    assert "covers fully connected networks (MLPs) only" in main.inner_text()
+    assert "cover fully connected networks (MLPs): choose Kind MLP" in main.inner_text()
     screenshot(page, artifacts / "train-cnn-live.png", height=2000)
     page.wait_for_function(
         "() => [...document.querySelectorAll('[data-testid=\"stProgress\"]')].some(e => e.innerText.includes('Done'))",

@@ -13,11 +13,44 @@ HISTORY = [{"epoch": e, "train_loss": 1 / e, "val_loss": 1.2 / e, "train_accurac
 
 def test_curves_have_train_and_validation():
     fig = plots.loss_figure(HISTORY)
-    assert [t.name for t in fig.data] == ["training (epoch mean so far)", "validation (test set)"]
+    assert [t.name for t in fig.data] == ["training (smoothed)", "validation (test set)"]
     assert fig.layout.yaxis.type == "log"
     assert list(fig.data[0].x) == [1, 2, 3, 4, 5] and fig.data[1].y[-1] == 1.2 / 5
     acc = plots.accuracy_figure(HISTORY)
     assert acc.layout.yaxis.tickformat == ".0%" and len(acc.data[0].y) == 5
+
+
+def _running_means(step_losses: list[float], per_epoch: int, every: int) -> list[dict]:
+    """Records as the Trainer writes them: each epoch's running mean so far, every ``every`` steps."""
+    records = []
+    for i in range(0, len(step_losses), every):
+        epoch, pos = divmod(i + every, per_epoch)
+        start = (i // per_epoch) * per_epoch
+        mean = float(np.mean(step_losses[start:i + every]))
+        end = pos == 0
+        records.append({"epoch": epoch if end else epoch + pos / per_epoch, "train_loss": mean,
+                        "end_of_epoch": end, "val_loss": None})
+    return records
+
+
+def test_the_training_line_does_not_restart_each_epoch():
+    """Issue 19: the running mean restarts every epoch (it jumps back up at each epoch's start);
+    the smoothed line follows the steps' losses across epochs."""
+    steps = [2.0 * 0.99 ** i for i in range(400)]           # a loss falling smoothly, 100 steps an epoch
+    history = _running_means(steps, per_epoch=100, every=10)
+    raw = [r["train_loss"] for r in history]
+    raw_jump = max(a - b for a, b in zip(raw, raw[1:]))      # the running mean restarting
+    x, y = plots.smoothed_training(history, "loss")
+    assert all(b < a for a, b in zip(y, y[1:]))             # falls all the way...
+    assert max(a - b for a, b in zip(y, y[1:])) < raw_jump / 4   # ... without a step at epoch starts
+    assert abs(y[-1] - np.mean(steps[-10:])) < 0.05         # near the latest steps, not the epoch mean
+    fig = plots.loss_figure(history)
+    assert list(fig.data[0].y) == y
+
+
+def test_a_record_per_epoch_is_shown_almost_as_it_is():
+    x, y = plots.smoothed_training(HISTORY, "loss")
+    assert x == [1, 2, 3, 4, 5] and np.allclose(y, [1 / e for e in range(1, 6)], rtol=0.05)
 
 
 def test_curves_skip_missing_validation_and_thin_long_histories():

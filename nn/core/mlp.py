@@ -147,6 +147,10 @@ class MLP(Classifier):
         from nn.files.io import save_model
         save_model(self, path)
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled (to a worker process and back) without the batch buffers: they are rebuilt."""
+        return {**self.__dict__, "_workspaces": {}}
+
     def copy_params_from(self, params: Sequence[np.ndarray]) -> None:
         for dst, src in zip(self.params, params, strict=True):
             np.copyto(dst, src)

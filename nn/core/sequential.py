@@ -400,6 +400,10 @@ class Sequential(Classifier):
         from nn.files.io import save_model
         save_model(self, path)
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled (to a worker process and back) without scratch gradients: they are rebuilt."""
+        return {**self.__dict__, "_scratch_grads": {}}
+
     def copy_params_from(self, params: Sequence[np.ndarray]) -> None:
         for dst, src in zip(self.params, params, strict=True):
             np.copyto(dst, src)

@@ -33,6 +33,7 @@ TRAIN_FIELDS = ("optimizer", "lr", "batch_size", "momentum", "weight_decay", "se
 HISTORY_COLUMNS = ("epoch", "step", "seconds", "train_loss", "train_accuracy", "val_loss",
                    "val_accuracy", "end_of_epoch")
 DEFAULT_PRESET = "moons"
+ETA_AFTER_S = 1.0           # seconds of measured pace before a time left is shown
 DATASET_NAMES = (*TOY_DATASETS, "digits", "mnist", "fashion_mnist")
 # Where the page's widgets are narrower than what the library accepts (RunConfig.validate), a
 # link's value is clamped to the widget's range with a warning naming it. Everything else the
@@ -285,6 +286,7 @@ class TrainSession:
         self.uploaded = False                     # the model came from a file, not trained here yet
         self.run_epochs = 0                       # the 'Epochs' setting the last run started with
         self.queue_ahead: int | None = None       # waiting for a training slot: runs ahead in line
+        self._pace_from: tuple[float, float] | None = None   # (run_wall, epoch) the ETA counts from
         self._test_cache: tuple[Any, np.ndarray] | None = None
 
     # state
@@ -334,6 +336,7 @@ class TrainSession:
         self.target, self.run_epochs = int(target), int(epochs)
         self.running, self.error, self.notice, self.uploaded = True, None, None, False
         self.run_wall, self.run_from = 0.0, self.epoch
+        self._pace_from = None
         self.throttle = Throttle()
 
     @property
@@ -448,6 +451,14 @@ class TrainSession:
 
     # progress text
     def eta_seconds(self) -> float:
-        done = self.epoch - self.run_from
-        left = self.target - self.epoch
-        return self.run_wall / done * left if done > 0 else math.inf
+        """Seconds left, from the pace measured since this run's first record (its start-up, a
+        worker starting and the first pass, says nothing about the pace); inf ("estimating...")
+        until ``ETA_AFTER_S`` of measured training."""
+        if self._pace_from is None or self._pace_from[1] >= self.epoch:
+            if self.history and self.epoch > self.run_from:
+                self._pace_from = (self.run_wall, self.epoch)
+            return math.inf
+        wall, epoch = self._pace_from
+        if self.run_wall - wall < ETA_AFTER_S:
+            return math.inf
+        return (self.run_wall - wall) / (self.epoch - epoch) * max(self.target - self.epoch, 0.0)

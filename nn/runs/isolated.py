@@ -51,6 +51,7 @@ AS_MARGIN = 256 * 2**20     # address space beyond the estimate: thread stacks, 
 START_TIMEOUT = 60.0        # seconds a new worker may take to import its modules
 SOCKET_BUFFER = 4 * 2**20
 MEMORY_EXIT = 3             # a worker's exit code when it ran out of memory and could not say so
+BLAS_EXIT = 1               # OpenBLAS exits with 1 when it cannot map a buffer (out of address space)
 PRELOAD = ("numpy", "nn.core.training", "nn.runs.experiment")
 Task = Callable[["Channel", Any, dict[str, np.ndarray]], Any]
 
@@ -215,7 +216,7 @@ class IsolatedJob:
             code = self.proc.wait(2)
         except subprocess.TimeoutExpired:
             code = None
-        if code == MEMORY_EXIT:
+        if code == MEMORY_EXIT or (code == BLAS_EXIT and self.memory_bytes):
             return (f"{self.what} needed more memory than the {_mb(self.memory_bytes)} estimated "
                     f"for it and was ended; nothing else was affected")
         if code in (-signal.SIGKILL, -signal.SIGXCPU) and self.cpu_seconds:
@@ -344,6 +345,14 @@ def _blas_threads(n: int) -> None:
         pass
 
 
+def _warm_blas() -> None:
+    """A product in each precision, so that OpenBLAS maps its buffers before the memory limit
+    (a buffer it cannot map later ends the process with exit code 1)."""
+    for dtype in (np.float32, np.float64):
+        a = np.ones((128, 128), dtype)
+        a @ a
+
+
 def worker_main(fd: int) -> None:
     parent = os.getppid()
     _die_with_parent()
@@ -362,6 +371,7 @@ def worker_main(fd: int) -> None:
     failed = False
     try:
         _blas_threads(job["blas"])
+        _warm_blas()
         _limit_self(job["memory"], job["cpu"])
         arrays = _receive_arrays(conn, job["arrays"])
         result = job["task"](Channel(conn), job["payload"], arrays)

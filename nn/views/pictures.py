@@ -15,8 +15,9 @@ from typing import Any, Callable, Sequence
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from nn.views.plots import (BOUNDARY_SCALE, CLASS_COLORS, RIGHT, TRAIN_COLOR, VAL_COLOR, WRONG,
-                            curve_points, grid_title, hex_rgb, mosaic, plane_grid, subsample)
+from nn.views.plots import (BOUNDARY_SCALE, CLASS_COLORS, RIGHT, TRAIN_COLOR, TRAIN_NAME, VAL_COLOR, WRONG,
+                            grid_title, hex_rgb, mosaic, plane_grid, subsample)
+from nn.views.plots import series as curve_series
 
 Record = dict[str, Any]
 INK, GRID, MUTED = "#262730", "#e6e6ea", "#6b6d7a"          # text, grid lines, tick labels
@@ -56,8 +57,8 @@ def _y_axis(metric: str, values: np.ndarray) -> tuple[Callable[[np.ndarray], np.
 def curves_image(history: Sequence[Record], metric: str, width: int = 560, height: int = 320) -> np.ndarray:
     """Training and validation ``metric`` ('loss' or 'accuracy') against the epoch, as a picture:
     the live stand-in for ``plots.loss_figure`` / ``plots.accuracy_figure``."""
-    series = [(curve_points(history, f"{split}_{metric}"), color, name)
-              for split, color, name in (("train", TRAIN_COLOR, "training"),
+    series = [(curve_series(history, split, metric), color, name)
+              for split, color, name in (("train", TRAIN_COLOR, TRAIN_NAME),
                                          ("val", VAL_COLOR, "validation (test set)"))]
     values = np.array([v for (_, ys), _, _ in series for v in ys], float)
     to_y, y_lo, y_hi, y_ticks = _y_axis(metric, values)

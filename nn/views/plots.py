@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import io
+import math
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -40,11 +41,59 @@ def curve_points(history: Sequence[Record], key: str, max_points: int = 400) -> 
     return [r["epoch"] for r in rows], [r[key] for r in rows]
 
 
+SMOOTHING_EPOCHS = 0.25       # the smoothed training line's time constant, in epochs
+TRAIN_NAME = "training (smoothed)"
+
+
+def _interval_means(history: Sequence[Record], key: str) -> tuple[list[float], list[float]]:
+    """(epochs, the mean of ``key`` over each stretch between two records). A record's training
+    figure is its epoch's running mean so far (it restarts every epoch); with f the fraction of
+    the epoch done, a stretch's own mean is (m_k f_k - m_(k-1) f_(k-1)) / (f_k - f_(k-1))."""
+    xs, ys, last_epoch, last_f, last_m = [], [], None, 0.0, 0.0
+    for r in history:
+        m = r.get(key)
+        if m is None:
+            continue
+        e = float(r["epoch"])
+        f = 1.0 if r.get("end_of_epoch") else e - math.floor(e)
+        whole = math.ceil(e) if r.get("end_of_epoch") else math.floor(e) + 1    # which epoch
+        if whole != last_epoch or f <= last_f:           # a new epoch (or one begun afresh)
+            last_f, last_m = 0.0, 0.0
+        xs.append(e)
+        ys.append((m * f - last_m * last_f) / (f - last_f) if f > last_f else m)
+        last_epoch, last_f, last_m = whole, f, m
+    return xs, ys
+
+
+def smoothed_training(history: Sequence[Record], metric: str, max_points: int = 400,
+                      span: float = SMOOTHING_EPOCHS) -> tuple[list, list]:
+    """The training ``metric`` as a line that does not restart each epoch: the stretch means
+    (``_interval_means``) through an exponential moving average with a time constant of ``span``
+    epochs (a stretch of d epochs weighs the past by w = exp(-d / span)), debiased as TensorBoard
+    does (divided by the weights' sum, so the line starts at the first value); thinned like
+    ``curve_points``. A record per whole epoch passes almost unchanged (w = 0.02)."""
+    xs, ys = _interval_means(history, f"train_{metric}")
+    smooth, s, norm, last = [], 0.0, 0.0, 0.0
+    for x, y in zip(xs, ys):
+        w = math.exp(-max(x - last, 0.0) / span)
+        s, norm, last = w * s + (1 - w) * y, w * norm + (1 - w), x
+        smooth.append(s / norm if norm > 0 else y)
+    if len(xs) > max_points:
+        idx = np.unique(np.linspace(0, len(xs) - 1, max_points).round().astype(int))
+        xs, smooth = [xs[i] for i in idx], [smooth[i] for i in idx]
+    return xs, smooth
+
+
+def series(history: Sequence[Record], split: str, metric: str) -> tuple[list, list]:
+    """The points of one line of a curves chart: training smoothed, validation as recorded."""
+    return smoothed_training(history, metric) if split == "train" else curve_points(history, f"val_{metric}")
+
+
 def _curves(history: Sequence[Record], metric: str, heading: str, height: int, yaxis: dict) -> go.Figure:
     traces = []
     for split, color in (("train", TRAIN_COLOR), ("val", VAL_COLOR)):
-        x, y = curve_points(history, f"{split}_{metric}")
-        name = "training (epoch mean so far)" if split == "train" else "validation (test set)"
+        x, y = series(history, split, metric)
+        name = TRAIN_NAME if split == "train" else "validation (test set)"
         traces.append(go.Scatter(x=x, y=y, name=name, mode="lines", line=dict(color=color, width=2)))
     layout = dict(title=chart_title(heading), height=height, margin=MARGIN, uirevision=metric,
                   legend=LEGEND_UNDER, xaxis=dict(title=dict(text="epoch")), yaxis=yaxis)
