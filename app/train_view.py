@@ -24,7 +24,7 @@ from nn.core.optimizers import OPTIMIZERS
 from nn.data import TOY_DATASETS, Dataset, DatasetUnavailable
 from nn.files.io import model_to_bytes
 from nn.hosting import cores, limits
-from nn.runs.app_state import (WIDGET_LIMITS, TrainSession, config_from_query, config_to_query,
+from nn.runs.app_state import (TRAIN_FIELDS, WIDGET_LIMITS, TrainSession, config_from_query, config_to_query,
                                format_seconds, history_csv, model_changed, plain, upload_config)
 from nn.runs.config import (CNN_ACTIVATIONS, CNN_INITS, IMAGE_SHAPES, LR_SCHEDULES, MAX_EPOCHS,
                             MAX_HIDDEN_LAYERS, MAX_HIDDEN_SIZE, ConfigError, RunConfig)
@@ -383,10 +383,27 @@ def controls(s: TrainSession, cfg: RunConfig | None, data: Dataset | None) -> No
                 width="content", help="Forget the model and its history")
     if cfg is not None and not s.running:
         _estimate(cfg, data)
-    if changed:
+    _changed_notes(s, cfg, changed)
+
+
+def _changed_notes(s: TrainSession, cfg: RunConfig | None, changed: list[str]) -> None:
+    """Say at once what a settings change does to the model there is (as Playground resets at
+    once): a change of network or data needs a new model; a change of how to train applies from
+    the next Train or Continue, not to the run under way."""
+    if changed and s.running:
+        st.warning(f"You changed **{', '.join(changed)}**: the network training now "
+                   f"({_layers(s.model)} on {s.cfg.dataset}) cannot take that. Press **Train** to start "
+                   f"over with the new settings (this run's model is let go), or put them back.")
+    elif changed:
         st.warning(f"You changed **{', '.join(changed)}**: the current model "
                    f"({_layers(s.model)} on {s.cfg.dataset}) cannot take that. Press **Train** for a "
                    f"new model (its history starts afresh), or put the settings back to Continue.")
+    elif s.running and cfg is not None:
+        a, b = s.cfg.to_dict(), cfg.to_dict()
+        later = [f for f in TRAIN_FIELDS if a[f] != b[f]]
+        if later:
+            st.info(f"**{', '.join(later)}** changed: this run goes on as it started. The new value "
+                    f"applies when you Stop and Continue (the same model), or on the next Train.")
 
 
 def _estimate(cfg: RunConfig, data: Dataset | None = None) -> None:

@@ -106,3 +106,18 @@ def test_the_time_left_is_measured_from_the_pace_not_the_start_up():
         s.run_wall = wall
         eta = s.eta_seconds()
         assert eta == float("inf") if epoch < 3 else eta == 3.5  # 7 epochs left at 0.5 s, not 14 s
+
+
+def test_a_network_change_during_a_run_is_answered_at_once(app_url, page):
+    """Playground resets at once; here the page says at once that the running network cannot
+    take the change (AppTest cannot catch a page mid-run: it runs each script to its end)."""
+    main = open_train_page(page, app_url + "/?preset=moons&epochs=5000&n_samples=2000")
+    main.get_by_role("button", name="Train", exact=True).click()
+    page.get_by_text("elapsed").first.wait_for(timeout=30_000)
+    size = page.get_by_test_id("stSidebar").get_by_label("Layer 1 size")
+    size.fill("9")
+    size.press("Enter")
+    page.get_by_text("the network training now").wait_for(timeout=30_000)
+    assert "elapsed" in main.inner_text()                   # said while the run goes on
+    main.get_by_role("button", name="Stop").click()
+    page.get_by_text("Stopped at epoch").first.wait_for(timeout=30_000)
