@@ -12,7 +12,7 @@ TINY = {"preset": "moons", "n_samples": "400", "epochs": "3", "hidden": "4"}
 
 
 def _captions(at: AppTest) -> list[str]:
-    return [img.caption for e in at.get("image") for img in e.proto.imgs]
+    return [img.caption for e in at.get("image") for img in e.proto.imgs] + [c.value for c in at.caption]
 
 
 def _progress(at: AppTest) -> str:
@@ -118,6 +118,7 @@ def test_a_network_change_during_a_run_is_answered_at_once(app_url, page):
     size.fill("9")
     size.press("Enter")
     page.get_by_text("the network training now").wait_for(timeout=30_000)
-    assert "elapsed" in main.inner_text()                   # said while the run goes on
+    page.get_by_text("elapsed").first.wait_for(timeout=30_000)   # said while the run goes on
+    assert "the network training now" in main.inner_text()
     main.get_by_role("button", name="Stop").click()
     page.get_by_text("Stopped at epoch").first.wait_for(timeout=30_000)
