@@ -122,3 +122,14 @@ def test_a_network_change_during_a_run_is_answered_at_once(app_url, page):
     assert "the network training now" in main.inner_text()
     main.get_by_role("button", name="Stop").click()
     page.get_by_text("Stopped at epoch").first.wait_for(timeout=30_000)
+
+
+def test_the_chart_library_is_loaded_before_training_ends(app_url, page):
+    """No grey placeholders after Done: the first screen's chart has loaded Plotly already, so
+    the final charts only draw (the library's first load took 2-4 s on a busy machine)."""
+    main = open_train_page(page, app_url + "/?preset=moons&epochs=5")
+    page.wait_for_selector("[data-testid=stMain] .js-plotly-plot .main-svg", timeout=30_000)
+    main.get_by_role("button", name="Train", exact=True).click()
+    page.get_by_text("Done: epoch 5 of 5").first.wait_for(timeout=60_000)
+    page.wait_for_function("[...document.querySelectorAll('.js-plotly-plot .gtitle')]"
+                           ".some(e => e.textContent.includes('Accuracy'))", timeout=30_000)
