@@ -292,7 +292,7 @@ class Channel:
         return self.stopped
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     """Linux: SIGKILL this process when the thread that started it ends."""
     try:
         import ctypes
@@ -355,7 +355,7 @@ def _warm_blas() -> None:
 
 def worker_main(fd: int) -> None:
     parent = os.getppid()
-    _die_with_parent()
+    die_with_parent()
     if os.getppid() != parent:                          # the parent ended before prctl
         return
     signal.signal(signal.SIGINT, signal.SIG_IGN)        # Ctrl-C is the parent's to handle

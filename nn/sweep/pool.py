@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from nn.hosting import cores, limits
+from nn.runs.isolated import die_with_parent
 
 ROOT = str(Path(__file__).resolve().parents[2])       # so that ``import nn`` works in a worker
 PROGRESS_EVERY = 0.5                                   # seconds between a worker's progress notes
@@ -177,15 +178,6 @@ class WorkerPool:
 
 
 # --- in the worker ---------------------------------------------------------------------------
-def _die_with_parent() -> None:
-    """Linux: SIGKILL this process when the thread that started it ends."""
-    try:
-        import ctypes
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)      # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
-
-
 def _limit_self() -> None:
     """The hard limits the parent passed (see the module's docstring), on this process."""
     for name, kind, scale in (("NN_WORKER_AS_MB", resource.RLIMIT_AS, 2**20),
@@ -199,7 +191,7 @@ def _limit_self() -> None:
 
 def worker_main(fd: int) -> None:
     parent = os.getppid()
-    _die_with_parent()
+    die_with_parent()
     _limit_self()
     if os.getppid() != parent:                         # the parent ended before prctl
         return
