@@ -145,7 +145,7 @@ def admitted(sweep: SweepConfig, workers: int, scheduler: str | None) -> None:
     line = st.empty()
     idle = JOBS.used()[0] == 0               # else each worker gets one BLAS thread
     with JOBS.slot(need) as slot:
-        if not slot.acquire(on_wait=lambda ahead: line.info(
+        if not slot.acquire(should_stop=jobs.interrupted, on_wait=lambda ahead: line.info(
                 f"Waiting for room on the server: {ahead} job(s) ahead. {limits().describe()}")):
             return
         line.empty()

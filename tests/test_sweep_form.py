@@ -9,29 +9,18 @@ import time
 from pathlib import Path
 
 import pytest
-from app_pages import open_page
 from streamlit.testing.v1 import AppTest
+from test_app_sweep import sweep_page, tiny
 
 from nn.hosting import limits
 from nn.runs.config import ConfigError
 from nn.sweep import parse_values
 from nn.sweep.form import DEFAULT_VALUES, page_message, values_for
 
-SHOTS = Path("/tmp/shots")
+SHOTS = Path(__file__).resolve().parent / "artifacts"      # git-ignored
 VALUES = "Values (numbers, and ranges START:STOP or START:STOP:STEP)"
 
 
-def sweep_page() -> AppTest:
-    return open_page("pages/sweep.py")
-
-
-def tiny(at: AppTest, values: str = "2:4") -> AppTest:
-    at.number_input(key="sw_n_samples").set_value(200)
-    at.number_input(key="sw_trials").set_value(2)
-    at.number_input(key="sw_epochs").set_value(2)
-    at.number_input(key="sw_workers").set_value(1)
-    at.text_input(key="sw_values").set_value(values)
-    return at
 
 
 def errors(at: AppTest) -> list[str]:
@@ -213,7 +202,7 @@ def _fill(main, label: str, value: str) -> None:
 
 
 def _shots(page, name: str, message) -> None:
-    """/tmp/shots/sweep_<name>_{desktop,phone}.png: 1280x1800 and 390x844, ``message`` in view."""
+    """tests/artifacts/sweep_<name>_{desktop,phone}.png: 1280x1800 and 390x844, ``message`` in view."""
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.mouse.move(1, 1)
     for tag, size in (("desktop", {"width": 1280, "height": 1800}), ("phone", {"width": 390, "height": 844})):

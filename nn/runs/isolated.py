@@ -19,9 +19,9 @@ The child sets its own limits when its job arrives (``resource.setrlimit``): an 
 what it holds then, plus ``memory_bytes`` and ``AS_MARGIN`` (RLIMIT_AS: an allocation beyond fails
 with MemoryError) and ``cpu_seconds`` of CPU time (RLIMIT_CPU: the kernel ends it). It dies with
 this process (Linux ``PR_SET_PDEATHSIG``, tied to the long-lived thread that starts workers) and
-when its socket closes. Workers are started ahead of need (``SPARES``: one warm worker waits with
-NumPy and the network code imported), so a job starts in milliseconds, not the 0.6 s an
-interpreter takes to import them.
+when its socket closes. Workers are started ahead of need (``SPARES``: a warm worker per job slot
+waits with NumPy and the network code imported), so a job starts in milliseconds, not the 0.6 s
+(seconds on a loaded machine) an interpreter takes to import them.
 
 Messages are pickled only between this process and its own children, never from elsewhere.
 """
@@ -45,11 +45,14 @@ from typing import Any, Callable, Iterator, Mapping
 
 import numpy as np
 
+from nn.hosting import limits
+
 log = logging.getLogger(__name__)
 ROOT = str(Path(__file__).resolve().parents[2])       # so that ``import nn`` works in a worker
 AS_MARGIN = 256 * 2**20     # address space beyond the estimate: thread stacks, BLAS buffers, slack
 START_TIMEOUT = 60.0        # seconds a new worker may take to import its modules
 SOCKET_BUFFER = 4 * 2**20
+MAX_SPARES = 4              # warm workers kept ready, at most (each holds about 55 MB)
 MEMORY_EXIT = 3             # a worker's exit code when it ran out of memory and could not say so
 BLAS_EXIT = 1               # OpenBLAS exits with 1 when it cannot map a buffer (out of address space)
 PRELOAD = ("numpy", "nn.core.training", "nn.runs.experiment")
@@ -70,13 +73,19 @@ class Spares:
     """Warm worker processes, started ahead of need by one long-lived thread (a worker dies
     with the thread that started it, so that thread must outlive every job)."""
 
-    def __init__(self, keep: int = 1) -> None:
-        self.keep = keep
+    def __init__(self, keep: int | None = None) -> None:
+        self._keep = keep
         self._ready: deque[tuple[subprocess.Popen, Connection]] = deque()
         self._takers = 0
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
         self._error: str | None = None
+
+    @property
+    def keep(self) -> int:
+        """Spares kept ready: one per job slot (at most ``MAX_SPARES``), so that jobs starting
+        together do not wait for an interpreter to start (seconds on a loaded machine)."""
+        return self._keep if self._keep is not None else min(limits().job_slots, MAX_SPARES)
 
     def take(self, timeout: float = START_TIMEOUT) -> tuple[subprocess.Popen, Connection]:
         """A ready worker (waits for one to start if none is ready)."""
