@@ -5,6 +5,7 @@ import streamlit as st
 from streamlit.errors import FragmentHandledException
 from streamlit.logger import get_logger
 
+from app import uploads
 from nn.hosting import TRUE_WORDS
 from nn.runs.isolated import SPARES
 
@@ -24,6 +25,7 @@ st.set_page_config(page_title="NumPy network dashboard", page_icon=":material/ne
 st.html("<style>[data-testid='stStatusWidget']{display:none}</style>")
 
 SPARES.warm()                 # a worker process ready for the first run (see nn.runs.isolated)
+uploads.start_sweeper()       # uploads no page reads are dropped (see app.uploads)
 
 pages = [
     st.Page("pages/train.py", title="Train", icon=":material/monitoring:", default=True),

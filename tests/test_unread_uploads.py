@@ -1,0 +1,55 @@
+"""Uploads that no page reads are dropped (issue 17, row 3): a visitor may PUT files into its own
+session's upload endpoint without any widget asking for them, and Streamlit would hold each until
+the session ends."""
+from __future__ import annotations
+
+import sys
+import time
+
+import pytest
+from conftest import ROOT, streamlit_server
+from test_hostile_server import uploaded_bytes
+
+from app.uploads import UnreadUploads
+
+sys.path.insert(0, str(ROOT / "benchmarks"))
+pytestmark = pytest.mark.browser
+
+
+class FakeManager:
+    def __init__(self) -> None:
+        self.file_storage: dict[str, dict[str, bytes]] = {"s1": {"a": b"x"}, "s2": {"b": b"y"}}
+
+    def remove_file(self, session_id: str, file_id: str) -> None:
+        self.file_storage[session_id].pop(file_id, None)
+
+
+def test_a_file_held_past_its_time_is_dropped_and_a_fresh_one_kept():
+    manager = FakeManager()
+    sweeper = UnreadUploads(manager, seconds=30)
+    assert sweeper.sweep(now=0.0) == 0                       # first seen
+    manager.file_storage["s1"]["c"] = b"z"                     # arrives later
+    assert sweeper.sweep(now=31.0) == 2                        # a and b: 31 s old
+    assert manager.file_storage == {"s1": {"c": b"z"}, "s2": {}}
+    assert sweeper.sweep(now=60.0) == 0 and sweeper.sweep(now=62.0) == 1
+
+
+def test_a_put_no_widget_asked_for_is_let_go(tmp_path):
+    from hostile_clients import Session
+    with streamlit_server([sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard.py")],
+                          tmp_path / "server.log", NN_PUBLIC="1", NN_UPLOAD_UNREAD_SECONDS="3") as url:
+        tab = Session(url, "127.0.0.1", "preset=moons").open()
+        try:
+            tab.run()
+            status = tab.put(tab.file_id("junk.bin"), "junk.bin", b"\0" * (8 << 20))
+            assert status == "204"
+            deadline = time.monotonic() + 10                     # the metrics refresh every 5 s
+            while not uploaded_bytes(url) and time.monotonic() < deadline:
+                time.sleep(0.5)
+            assert uploaded_bytes(url) >= 8 << 20                 # held at first...
+            deadline = time.monotonic() + 30
+            while uploaded_bytes(url) and time.monotonic() < deadline:
+                time.sleep(1)
+            assert uploaded_bytes(url) == 0                       # ... then dropped, the tab still open
+        finally:
+            tab.close()
