@@ -21,6 +21,9 @@ _FLAG = r"\\?-\\?-((?:[a-z]|\\?-)+)"
 # "n_samples (--n-samples)" (the setting's name, then its flag) or a flag alone
 _NAMED = re.compile(r"(?:\b[a-z][a-z\\_]*\s)?\\?\(" + _FLAG + r"\\?\)|" + _FLAG)
 PAGE_MESSAGES = ("train_data_error", "train_upload_error")     # kept for the page in session state
+# "Invalid setting **n_samples**: " (the Train page names the setting), then perhaps the label
+# ``page_text`` just put in for its flag: "'Number of samples'" with ": " (escaped or not) or " "
+_SETTING = re.compile(r"Invalid setting \*\*([a-z_]+)\*\*: (?:'([^'\n]+)'(?:\\?:\u2060?)? )?")
 
 
 def page_text(text: str) -> str:
@@ -29,7 +32,16 @@ def page_text(text: str) -> str:
     def label(m: re.Match) -> str:
         flag = (m.group(1) or m.group(2)).replace("\\", "")
         return f"'{LABELS[flag]}'" if flag in LABELS else m.group(0)
-    return _NAMED.sub(label, text)
+
+    def setting(m: re.Match) -> str:
+        """"Invalid setting **arch**: 'Architecture': item 1 ..." -> "Invalid setting
+        **'Architecture'**: item 1 ...": the label once, in place of the setting's name."""
+        name = LABELS.get(m.group(1).replace("_", "-"))
+        if name is None:
+            return m.group(0)
+        head = f"Invalid setting **'{name}'**: "
+        return head if m.group(2) == name else head + m.group(0)[len(f"Invalid setting **{m.group(1)}**: "):]
+    return _SETTING.sub(setting, _NAMED.sub(label, text))
 
 
 def relabel(problems: list[str]) -> list[str]:

@@ -23,6 +23,7 @@ from typing import Any, Iterator
 import numpy as np
 import streamlit as st
 
+from app.control_labels import page_text
 from nn.data import Dataset, DatasetUnavailable
 from nn.hosting import cores
 from nn.runs import budget
@@ -52,6 +53,8 @@ SUMMARY_NAMES = {"shape": "W shape", "Z_rms": "Z (RMS)", "A_mean": "A (mean)", "
                  "active_share": "active ReLUs"}
 UNIT_CHOICES = ("most active on the test set", "least active on the test set", "first units")
 
+# Said only under the network's diagram (2-D data), the one picture with lines: the weight tiles
+# (images) have their own words and a table's network (iris) has no main picture
 COLOURS = ("**Colours**: red is positive (a neuron's high output, a positive weight), blue is "
            "negative, white is zero. Thicker, darker lines are larger weights.")
 NEURON_WORDS = ("Each small square is one neuron's output over the same plane as the decision "
@@ -255,7 +258,8 @@ def _live_pictures(slots: Slots, inside: InsideState, data: Dataset) -> None:
         with slots.pictures.container():
             left, right = st.columns([1.5, 1])
             slots.live_slots = (left.empty(), right.empty(), right.empty())
-            left.caption(words + " " + COLOURS)
+            if words:                          # none for a table's network (no main picture)
+                left.caption(_joined(words, _colour_words(data)))
             right.caption(HEALTH_WORDS)
     main, health, readings = slots.live_slots
     if picture is not None:
@@ -280,6 +284,8 @@ def _units(model: MLP, data: Dataset, how: str, n: int) -> np.ndarray:
 
 
 def _main_picture(inside: InsideState, data: Dataset, slots: Slots) -> tuple[np.ndarray | None, str]:
+    """The main picture and the words that describe it; none for data that is neither images
+    nor 2-D."""
     model = inside.model
     if data.image_shape is not None:
         units = _units(model, data, slots.units, slots.n_units)
@@ -294,6 +300,15 @@ def _main_picture(inside: InsideState, data: Dataset, slots: Slots) -> tuple[np.
     return None, ""
 
 
+def _colour_words(data: Dataset) -> str:
+    """``COLOURS`` where the main picture is the network's diagram (2-D data), else nothing."""
+    return COLOURS if data.image_shape is None and data.n_features == 2 else ""
+
+
+def _joined(*parts: str) -> str:
+    return " ".join(p for p in parts if p)
+
+
 def _still_pictures(slot: Any, inside: InsideState, data: Dataset, slots: Slots) -> None:
     picture, words = _main_picture(inside, data, slots)
     history = inside.monitor.history
@@ -304,7 +319,7 @@ def _still_pictures(slot: Any, inside: InsideState, data: Dataset, slots: Slots)
         if history:
             right.image(ip.health_image(history), caption=HEALTH_WORDS)
             right.markdown(_readings_text(history[-1]))
-        left.caption(COLOURS + " " + RULE_WORDS)
+        left.caption(_joined(_colour_words(data), RULE_WORDS))
 
 
 def _readings_text(entry: dict) -> str:
@@ -434,7 +449,7 @@ def _stepper(inside: InsideState, s: Any, data: Dataset) -> BackpropStepper:
 
 def _step_view(slots: Slots, inside: InsideState) -> None:
     if inside.step_error:
-        st.error(inside.step_error)
+        st.error(page_text(inside.step_error))       # controls' labels, not CLI flags
     if inside.step_note:
         st.info(inside.step_note)
     view = inside.last_step

@@ -15,7 +15,7 @@ import numpy as np
 import streamlit as st
 
 import nn
-from app import cnn_view, first_screen, inside_view, jobs, own_data, uploads
+from app import cnn_view, control_labels, first_screen, inside_view, jobs, own_data, uploads
 from nn.core import CNN_PRESETS
 from nn.core.activations import ACTIVATIONS
 from nn.core.blas_threads import one_blas_thread
@@ -196,7 +196,7 @@ def sidebar() -> tuple[RunConfig | None, list[str]]:
         check_config_limit(cfg, own_data.current(cfg))
     except ConfigError as exc:
         if exc.param in ("hidden", "arch"):
-            network_note.error(plain(exc, limit=400), icon=":material/block:")
+            network_note.error(control_labels.page_text(plain(exc, limit=400)), icon=":material/block:")
         messages.append(f"Invalid setting **{exc.param}**: {plain(exc, limit=400)}")
         return None, messages
     limit = limits().max_params

@@ -1,0 +1,155 @@
+"""Issue 19, item 9: words that match what the page shows. The inside view's "Thicker, darker
+lines are larger weights" only under the network's diagram (not under weight tiles nor for a
+table's network, where no lines are drawn); messages next to the settings and the Step's errors
+name the controls as labelled, never a CLI flag."""
+from __future__ import annotations
+
+import re
+
+import pytest
+from app_pages import open_app
+from streamlit.delta_generator import DeltaGenerator
+from streamlit.testing.v1 import AppTest
+from test_app_own_data import _upload, iris_csv  # noqa: F401  (iris_csv: a fixture)
+
+from app import inside_view
+from app.control_labels import page_text
+from nn.runs.app_state import Throttle, plain
+from nn.runs.config import ConfigError
+
+LINES = "Thicker, darker lines"
+FLAG = re.compile(r"\\?-\\?-[a-z]")
+
+
+@pytest.fixture
+def sent_captions(monkeypatch) -> list[str]:
+    """Every caption the page sends into a column or placeholder (the live pictures' captions
+    are replaced by the still ones when training ends, so the final page does not show them)."""
+    sent: list[str] = []
+    caption = DeltaGenerator.caption
+    monkeypatch.setattr(Throttle, "due", lambda self: True)      # a live redraw after every step
+
+    def record(self, body, *args, **kwargs):
+        sent.append(str(body))
+        return caption(self, body, *args, **kwargs)
+    monkeypatch.setattr(DeltaGenerator, "caption", record)
+    return sent
+
+
+def _words(at: AppTest) -> str:
+    images = [img.caption for e in at.get("image") for img in e.proto.imgs]
+    return " ".join([c.value for c in at.caption] + images)
+
+
+def _train(at: AppTest) -> AppTest:
+    at.button(key="train.go").click().run()
+    assert not at.exception, at.exception
+    assert at.session_state["train_session"].model is not None
+    return at
+
+
+@pytest.mark.parametrize("live", ["0", "1"])
+def test_weight_tiles_get_no_words_about_lines(monkeypatch, sent_captions, live):
+    monkeypatch.setenv("NN_INSIDE_LIVE", live)
+    at = _train(open_app(preset="moons", dataset="digits", hidden="16", epochs="2"))
+    words = _words(at)
+    assert "Each tile is one first-layer unit's incoming weights" in words     # the tiles' own words
+    assert "W ← W − lr·dW" in words
+    assert LINES not in words and LINES not in " ".join(sent_captions)
+    assert any(c.startswith("Health per layer") for c in sent_captions) == (live == "1")   # live drawn
+    at.segmented_control(key="inside.view").set_value(inside_view.WEIGHTS).run()
+    assert not at.exception and LINES not in _words(at)
+
+
+def test_a_tables_network_gets_no_words_about_lines_or_colours(monkeypatch, sent_captions, iris_csv):  # noqa: F811
+    monkeypatch.setenv("NN_INSIDE_LIVE", "1")
+    at = _train(_upload(open_app(preset="moons", dataset="table", hidden="8", epochs="5"), iris_csv))
+    words = _words(at)
+    assert "W ← W − lr·dW" in words and "Health per layer" in words
+    assert LINES not in words and "**Colours**" not in words
+    assert LINES not in " ".join(sent_captions) and "Health per layer" in " ".join(sent_captions)
+
+
+def test_the_network_diagram_keeps_its_words_about_lines():
+    at = _train(open_app(preset="moons", n_samples="400", epochs="2", hidden="4"))
+    assert LINES in _words(at) and "red is positive" in _words(at)
+    at.segmented_control(key="inside.view").set_value(inside_view.NEURONS).run()
+    assert not at.exception and LINES in _words(at)
+
+
+def _set_hidden(at: AppTest, sizes: list[int]) -> AppTest:
+    at.slider(key="tw.layers").set_value(len(sizes)).run()
+    for i, n in enumerate(sizes):
+        at.number_input(key=f"tw.h{i}").set_value(n)
+    return at.run()
+
+
+def test_the_parameter_limit_next_to_the_settings_names_the_control():
+    at = _set_hidden(open_app(preset="moons"), [4000, 4000, 4000])
+    assert not at.exception
+    side = [e.value for e in at.sidebar.error]
+    assert len(side) == 1 and "'Hidden layers'" in side[0] and "32,028,002 parameters" in side[0]
+    assert not FLAG.search(side[0]), side
+    shown = [w.value for w in at.warning]
+    assert any(w.startswith("Invalid setting **'Hidden layers'**: a 2") for w in shown), shown
+    assert not any(FLAG.search(w) or "**hidden**" in w for w in shown), shown
+
+
+@pytest.mark.parametrize("arch, words", [("nonsense", "each item starts with conv, pool, dense or dropout"),
+                                         ("," * 5, "'Architecture' takes 1 to 20 comma")])
+def test_an_architecture_that_cannot_be_read_names_the_control(arch, words):
+    at = open_app(preset="moons", dataset="digits", arch="conv 3x3x4, dense 8")
+    assert at.segmented_control(key="tw.kind").value == "CNN"
+    at.text_input(key="tw.arch").set_value(arch).run()
+    assert not at.exception
+    side = [e.value.replace("\\", "") for e in at.sidebar.error]
+    assert len(side) == 1 and words in side[0], side
+    assert not FLAG.search(side[0]), side
+    shown = [w.value for w in at.warning]
+    assert any(w.startswith("Invalid setting **'Architecture'**: ") for w in shown), shown
+    assert not any(FLAG.search(w) for w in shown), shown
+
+
+def test_a_steps_error_names_the_control(monkeypatch):
+    at = _train(open_app(preset="moons", n_samples="400", epochs="2", hidden="4"))
+    at.segmented_control(key="inside.view").set_value(inside_view.STEP).run()
+
+    def refuse(*args, **kwargs):
+        raise ConfigError("batch_size", "batch_size (--batch-size) must be a whole number from 1 to "
+                                        "300 or 'full'; got 0")
+    monkeypatch.setattr(inside_view, "_stepper", refuse)
+    at.button(key="inside.step").click().run()
+    assert not at.exception
+    errors = [e.value for e in at.error]
+    assert any(e.startswith("'Batch size' must be a whole number") for e in errors), errors
+    assert not any(FLAG.search(e) for e in errors), errors
+
+
+@pytest.mark.parametrize("raw, want", [
+    ("Invalid setting **arch**: arch (--arch): item 1 ('x'): each item starts with conv",
+     "Invalid setting **'Architecture'**: item 1 ('x'): each item starts with conv"),
+    ("Invalid setting **noise**: noise (--noise) must be in [0, 2]; got 5",
+     "Invalid setting **'Noise'**: must be in [0, 2]; got 5"),
+    ("Invalid setting **arch**: the architecture (--arch) takes 1 to 20 items",
+     "Invalid setting **'Architecture'**: the 'Architecture' takes 1 to 20 items"),
+    ("Invalid setting **save**: --save: a folder", "Invalid setting **save**: --save: a folder"),
+])
+def test_page_text_names_an_invalid_setting_once(raw, want):
+    assert page_text(raw) == want
+    head, _, rest = raw.partition(": ")
+    escaped = page_text(f"{head}: {plain(rest, limit=400)}")
+    assert escaped.replace("\\", "").replace("\u2060", "") == want
+
+
+def test_the_servers_upload_limit_is_the_model_limit():
+    """The Train page's model uploader states Streamlit's server.maxUploadSize ("64MB per
+    file"): it must be the model file limit (NN_MAX_MODEL_MB's default) and let a table of the
+    table limit through (the table uploader states its own, ``tests/test_own_data_words.py``)."""
+    import tomllib
+    from pathlib import Path
+
+    from nn.data.tables import table_limits
+    from nn.hosting import Limits
+    config = tomllib.loads((Path(__file__).resolve().parents[1] / ".streamlit/config.toml").read_text())
+    assert config["server"]["maxUploadSize"] == Limits.max_model_mb
+    assert config["server"]["maxUploadSize"] >= table_limits().max_mb
