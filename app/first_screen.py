@@ -12,6 +12,7 @@ data alone is shown. When Train is off, ``why_not_ready`` says what is missing i
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -30,6 +31,7 @@ PREVIEW_PARAMS = 1_000_000      # larger networks are not built just to be looke
 PREVIEW_SECONDS = 0.3           # nor those whose first guesses would take longer than this
 GRID_IMAGES = 24
 NETWORK_UNITS = 12
+BUILT_IN = ("moons", "circles", "digits", "mnist", "fashion_mnist")   # settings decide these sets
 
 
 def why_not_ready(cfg: RunConfig | None, data: Dataset | None, own: bool) -> str | None:
@@ -44,22 +46,53 @@ def why_not_ready(cfg: RunConfig | None, data: Dataset | None, own: bool) -> str
 
 
 def _model(cfg: RunConfig, data: Dataset) -> Any | None:
-    """The untrained network of ``cfg`` (kept per settings), or None when it is too costly."""
-    key = (cfg.to_dict().__repr__(), id(data))
-    kept = st.session_state.get(KEY)
-    if kept is not None and kept[0] == key:
-        return kept[1]
-    model = None
+    """The untrained network of ``cfg``, or None when it is too costly to build for a look."""
     seconds = estimate_config_epoch_seconds(cfg, data) / max(3 * len(data.y_train), 1) * GRID_IMAGES
-    if seconds < PREVIEW_SECONDS:
-        try:
-            model = build_model(cfg, data)
-        except (ValueError, MemoryError):
-            model = None
-        if model is not None and model.n_params > PREVIEW_PARAMS:
-            model = None
-    st.session_state[KEY] = (key, model)
-    return model
+    if seconds >= PREVIEW_SECONDS:
+        return None
+    try:
+        model = build_model(cfg, data)
+    except (ValueError, MemoryError):
+        return None
+    return model if model.n_params <= PREVIEW_PARAMS else None
+
+
+@dataclass(frozen=True)
+class Pictures:
+    """What the first screen shows: a chart, maybe the network's picture, and their captions."""
+    figure: Any
+    caption: str
+    network: np.ndarray | None = None
+    network_caption: str = ""
+
+
+def _pictures(cfg: RunConfig, data: Dataset) -> Pictures | None:
+    model = _model(cfg, data)
+    if data.image_shape is not None:
+        return _images(data, model)
+    if data.n_features == 2:
+        return _plane(data, model)
+    return None
+
+
+@st.cache_resource(max_entries=32, show_spinner=False)
+def _shared_pictures(key: str, _cfg: RunConfig, _data: Dataset) -> Pictures | None:
+    """A built-in dataset's first screen, made once per settings for every session (many
+    visitors opening the same link cost one build, not one each)."""
+    return _pictures(_cfg, _data)
+
+
+def pictures(cfg: RunConfig, data: Dataset) -> Pictures | None:
+    """The first screen for these settings: kept in the session while they stay; shared between
+    sessions only for built-in datasets (a visitor's own data is never shown to another)."""
+    key = repr(sorted(cfg.to_dict().items()))
+    kept = st.session_state.get(KEY)
+    if kept is not None and kept[0] == (key, id(data)):
+        return kept[1]
+    shared = cfg.dataset in BUILT_IN                 # never a visitor's own table or points
+    made = _shared_pictures(key, cfg, data) if shared else _pictures(cfg, data)
+    st.session_state[KEY] = ((key, id(data)), made)
+    return made
 
 
 def forget() -> None:
@@ -69,15 +102,17 @@ def forget() -> None:
 
 def show(slot: Any, cfg: RunConfig, data: Dataset) -> None:
     """The data, and the untrained network on it when cheap, in ``slot``."""
-    model = _model(cfg, data)
+    made = pictures(cfg, data)
     with slot.container():
-        if data.image_shape is not None:
-            _images(data, model)
-        elif data.n_features == 2:
-            _plane(data, model)
-        else:
+        if made is None:
             st.caption(f"{data.name}: {len(data.y_train):,} training and {len(data.y_test):,} test rows, "
                        f"{data.n_features} features, {data.n_classes} classes.")
+            return
+        left, right = st.columns(2) if made.network is not None else (st.container(), None)
+        left.plotly_chart(made.figure, width="stretch", key="train.preview")
+        left.caption(made.caption)
+        if right is not None:
+            right.image(made.network, caption=made.network_caption)
 
 
 def _describe(model: Any) -> str:
@@ -88,23 +123,23 @@ def _describe(model: Any) -> str:
     return f"the untrained {'-'.join(map(str, model.layer_sizes))} network ({model.n_params:,} parameters)"
 
 
-def _plane(data: Dataset, model: Any) -> None:
-    left, right = st.columns(2)
+def _plane(data: Dataset, model: Any) -> Pictures:
     if model is None:
         proba = lambda X: np.full((len(X), data.n_classes), 1.0 / data.n_classes)   # noqa: E731
     else:
         proba = model.predict_proba
     fig = plots.decision_boundary_figure(proba, data.X_train, data.y_train, data.X_test, data.y_test)
-    left.plotly_chart(fig, width="stretch", key="train.preview")
-    left.caption(f"Before training: {_describe(model)} · the colour is P(class 1), still random")
-    if model is not None and not isinstance(model, Sequential):
-        right.image(ip.network_image(model, neuron_maps(model, data.X_train, 40), height=600,
-                                     max_units=NETWORK_UNITS),
-                    caption="The network: each square is a neuron's output over the same plane. Its "
-                            "weights are the seed's first draw; Train shapes them.")
+    caption = f"Before training: {_describe(model)} · the colour is P(class 1), still random"
+    if model is None or isinstance(model, Sequential):
+        return Pictures(fig, caption)
+    network = ip.network_image(model, neuron_maps(model, data.X_train, 40), height=600,
+                               max_units=NETWORK_UNITS)
+    return Pictures(fig, caption, network, "The network: each square is a neuron's output over the "
+                                           "same plane. Its weights are the seed's first draw; Train "
+                                           "shapes them.")
 
 
-def _images(data: Dataset, model: Any) -> None:
+def _images(data: Dataset, model: Any) -> Pictures:
     idx = np.linspace(0, len(data.X_test) - 1, GRID_IMAGES).round().astype(int)
     images = data.X_test[idx].reshape(-1, *data.image_shape)
     if model is None:
@@ -114,7 +149,6 @@ def _images(data: Dataset, model: Any) -> None:
         proba = model.predict_proba(data.X_test[idx])
         pred = proba.argmax(axis=1)
         conf, title = proba[np.arange(len(idx)), pred], "Test images: the untrained network's guesses"
-    st.plotly_chart(plots.image_grid_figure(images, data.y_test[idx], pred, conf, data.label, title=title),
-                    width="stretch", key="train.preview")
-    st.caption(f"Before training: {_describe(model)}. Train turns the guesses from red (wrong) to "
-               f"green (right).")
+    fig = plots.image_grid_figure(images, data.y_test[idx], pred, conf, data.label, title=title)
+    return Pictures(fig, f"Before training: {_describe(model)}. Train turns the guesses from red "
+                         f"(wrong) to green (right).")

@@ -40,8 +40,10 @@ def test_before_train_an_image_set_shows_the_untrained_networks_guesses():
 
 def test_a_network_too_big_to_preview_shows_the_data_alone(monkeypatch):
     monkeypatch.setattr(first_screen, "PREVIEW_PARAMS", 10)
+    first_screen._shared_pictures.clear()                  # made with the usual limit by earlier tests
     at = open_app(**TINY)
     assert "the network is built when you press Train" in " ".join(_captions(at))
+    first_screen._shared_pictures.clear()
 
 
 def test_when_train_is_off_the_page_says_what_is_missing_not_ready():
@@ -133,3 +135,14 @@ def test_the_chart_library_is_loaded_before_training_ends(app_url, page):
     page.get_by_text("Done: epoch 5 of 5").first.wait_for(timeout=60_000)
     page.wait_for_function("[...document.querySelectorAll('.js-plotly-plot .gtitle')]"
                            ".some(e => e.textContent.includes('Accuracy'))", timeout=30_000)
+
+
+def test_only_built_in_datasets_share_their_first_screen(monkeypatch):
+    """Many visitors on one link cost one build; a visitor's own points never reach another."""
+    shared = []
+    real = first_screen._pictures
+    monkeypatch.setattr(first_screen, "_shared_pictures",
+                        lambda key, cfg, data: shared.append(cfg.dataset) or real(cfg, data))
+    open_app(**TINY)
+    at = open_app(preset="moons", dataset="points", hidden="4")
+    assert not at.exception and shared == ["moons"]

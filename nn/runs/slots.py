@@ -123,13 +123,15 @@ class RunSlots:
     def used(self, client: str | None = None) -> tuple[int, int]:
         """(slots, bytes) in use on the server, or by ``client``: running jobs and kept data."""
         with self._cond:
-            jobs = [n for n in self._running.values() if client is None or n.client == client]
-            kept = sum(b for c, b in self._kept.values() if client is None or c == client)
+            jobs = [n for n in list(self._running.values()) if client is None or n.client == client]
+            kept = sum(b for c, b in list(self._kept.values()) if client is None or c == client)
             return sum(n.slots for n in jobs), sum(n.bytes for n in jobs) + kept
 
     def kept_bytes(self, client: str | None = None) -> int:
         with self._cond:
-            return sum(b for c, b in self._kept.values() if client is None or c == client)
+            # a copy: a kept object's finalizer (``_forget``, run by the garbage collector in
+            # this very thread, the lock being re-entrant) may drop an entry mid-sum
+            return sum(b for c, b in list(self._kept.values()) if client is None or c == client)
 
     def _ahead(self, ticket: int) -> int:
         with self._cond:
