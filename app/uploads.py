@@ -33,9 +33,9 @@ def release(file: Any) -> None:
 # A browser may PUT files to ``/_stcore/upload_file/<its session>/<any id>`` without any widget
 # asking for them (issue 17, row 3): Streamlit would keep each until the session ends. Every page
 # that takes an upload reads it in the rerun that the upload triggers and lets it go (``release``),
-# within a second or two; a file still held ``NN_UPLOAD_UNREAD_SECONDS`` (15) after it was first
+# within a second or two; a file still held ``NN_UPLOAD_UNREAD_SECONDS`` (10) after it was first
 # seen is one no page will read, and the sweeper drops it.
-UNREAD_SECONDS = 15.0
+UNREAD_SECONDS = 10.0
 SWEEP_EVERY = 2.0
 _sweeper: "UnreadUploads | None" = None
 _sweeper_lock = threading.Lock()
