@@ -148,3 +148,20 @@ def test_a_run_beyond_its_memory_estimate_ends_with_a_message_not_the_server():
     list(s.steps(JobLimits(memory_bytes=-isolated.AS_MARGIN + 5 * MB), data))   # room for 5 MB
     assert not s.running and "memory" in s.error and "keeps its weights" in s.error
     assert all(np.array_equal(p, q) for p, q in zip(before, s.model.params))
+
+
+def test_a_shared_array_reaches_a_worker_without_a_copy_and_goes_with_its_array():
+    import gc
+
+    from nn.data.shared_arrays import share, shared_name
+    a = share(np.arange(1 << 20, dtype=np.float32))           # 4 MB: in shared memory
+    name = shared_name(a)
+    assert name is not None and not a.flags.writeable
+    assert os.path.exists(f"/dev/shm/{name}")
+    out = run(probe, {}, {"X": a})
+    assert out["sums"]["X"] == float(a.sum())                  # mapped in the worker, same numbers
+    assert os.path.exists(f"/dev/shm/{name}")                  # the worker left the block alone
+    del a
+    gc.collect()
+    assert not os.path.exists(f"/dev/shm/{name}")              # unlinked with the server's array
+    assert shared_name(np.zeros(10)) is None                   # small or plain arrays go as bytes

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from nn.data.shared_arrays import share
+
 DATASETS = ("moons", "circles", "digits", "mnist", "fashion_mnist")
 TOY_DATASETS = ("moons", "circles")
 IMAGE_DATASETS = ("digits", "mnist", "fashion_mnist")
@@ -105,6 +107,7 @@ def _keras_images(name: str, path: str | None) -> Dataset:
     """Cached per (name, local path): pointing MNIST_PATH elsewhere loads afresh."""
     (x_tr, y_tr), (x_te, y_te) = _read_keras_npz(name, path)
     arrays = [_scale_images(x_tr), y_tr.astype(np.int64), _scale_images(x_te), y_te.astype(np.int64)]
+    arrays = [share(a) for a in arrays]          # worker processes map these, not copy them
     return Dataset(name, *_frozen(*arrays), n_classes=10, image_shape=(28, 28),
                    preprocessing="mnist-28x28/255",
                    class_names=FASHION_CLASSES if name == "fashion_mnist" else ())

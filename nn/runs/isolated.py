@@ -46,6 +46,7 @@ from typing import Any, Callable, Iterator, Mapping
 import numpy as np
 
 from nn.hosting import limits
+from nn.data.shared_arrays import attach, shared_name
 
 log = logging.getLogger(__name__)
 ROOT = str(Path(__file__).resolve().parents[2])       # so that ``import nn`` works in a worker
@@ -165,14 +166,14 @@ class IsolatedJob:
         self.proc, self.conn = SPARES.take()
         try:
             arrays = {k: np.ascontiguousarray(v) for k, v in (arrays or {}).items() if v is not None}
-            specs = [(k, a.dtype.str, a.shape) for k, a in arrays.items()]
+            specs = [(k, a.dtype.str, a.shape, shared_name(a)) for k, a in arrays.items()]
             self.conn.send(("job", dict(task=task, payload=payload, arrays=specs, memory=self.memory_bytes,
                                         cpu=cpu_seconds, blas=int(blas_threads))))
             raw = socket.socket(fileno=os.dup(self.conn.fileno()))    # arrays: raw bytes
             with raw:
                 _big_buffers(raw, socket.SO_SNDBUF)
-                for a in arrays.values():
-                    if a.nbytes:
+                for (_, _, _, shared), a in zip(specs, arrays.values()):
+                    if a.nbytes and shared is None:           # a shared one: its name says it
                         raw.sendall(memoryview(a).cast("B"))
         except (OSError, EOFError):
             self.close()
@@ -329,12 +330,16 @@ def _limit_self(memory: int, cpu: float | None) -> None:
         resource.setrlimit(resource.RLIMIT_CPU, (soft, soft + 5))     # SIGXCPU, then SIGKILL
 
 
-def _receive_arrays(conn: Connection, specs: list[tuple[str, str, tuple]]) -> dict[str, np.ndarray]:
-    """The arrays the parent sent after the job, straight into their memory (no copy)."""
+def _receive_arrays(conn: Connection, specs: list[tuple[str, str, tuple, str | None]]) -> dict[str, np.ndarray]:
+    """The arrays the parent sent after the job, straight into their memory (no copy), or
+    mapped from the parent's shared memory (``nn.data.shared_arrays``)."""
     arrays = {}
     with socket.socket(fileno=os.dup(conn.fileno())) as raw:
         _big_buffers(raw, socket.SO_RCVBUF)
-        for name, dtype, shape in specs:
+        for name, dtype, shape, shared in specs:
+            if shared is not None:
+                arrays[name] = attach(shared, dtype, shape)
+                continue
             a = np.empty(shape, dtype=np.dtype(dtype))
             view, got = (memoryview(a).cast("B") if a.nbytes else None), 0
             while got < a.nbytes:
