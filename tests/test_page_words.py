@@ -153,3 +153,12 @@ def test_the_servers_upload_limit_is_the_model_limit():
     config = tomllib.loads((Path(__file__).resolve().parents[1] / ".streamlit/config.toml").read_text())
     assert config["server"]["maxUploadSize"] == Limits.max_model_mb
     assert config["server"]["maxUploadSize"] >= table_limits().max_mb
+
+
+def test_the_model_uploader_states_the_model_file_limit(monkeypatch):
+    """Issue 19, item 9: the Train page's model uploader says NN_MAX_MODEL_MB, not the server's
+    general upload size."""
+    monkeypatch.setenv("NN_MAX_MODEL_MB", "12")
+    at = open_app()
+    uploaders = {u.proto.label: u.proto.max_upload_size_mb for u in at.get("file_uploader")}
+    assert uploaders["Upload a model saved earlier (.npz)"] == 12
