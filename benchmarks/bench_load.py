@@ -234,23 +234,33 @@ def descendants(root: int) -> list[int]:
     return out
 
 
-class MemorySampler:
-    """The server's VmRSS and the sum over its process tree, every ``every`` seconds; the peaks."""
+class Sampler:
+    """A background thread running ``_run`` until ``stop``."""
 
-    def __init__(self, pid: int, every: float = 0.25) -> None:
-        self.pid, self.every = pid, every
-        self.server_peak = self.tree_peak = self.pss_peak = 0.0
-        self.tree_peak_at, self.most_children, self.samples = 0.0, 0, 0
+    def __init__(self) -> None:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def start(self) -> "MemorySampler":
+    def start(self) -> "Sampler":
         self._thread.start()
         return self
 
     def stop(self) -> None:
         self._stop.set()
         self._thread.join()
+
+    def _run(self) -> None:
+        raise NotImplementedError
+
+
+class MemorySampler(Sampler):
+    """The server's VmRSS and the sum over its process tree, every ``every`` seconds; the peaks."""
+
+    def __init__(self, pid: int, every: float = 0.25) -> None:
+        super().__init__()
+        self.pid, self.every = pid, every
+        self.server_peak = self.tree_peak = self.pss_peak = 0.0
+        self.tree_peak_at, self.most_children, self.samples = 0.0, 0, 0
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -266,22 +276,13 @@ class MemorySampler:
             self._stop.wait(self.every)
 
 
-class UploadSampler:
+class UploadSampler(Sampler):
     """Bytes of uploaded files Streamlit holds (its own metrics, asked of the server directly as an
     operator would, every second; Streamlit refreshes them about every 5 s); the peak."""
 
     def __init__(self, server_url: str) -> None:
+        super().__init__()
         self.url, self.peak, self.peak_at, self.errors = server_url, 0, 0.0, 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def start(self) -> "UploadSampler":
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join()
 
     def _run(self) -> None:
         import re
