@@ -44,6 +44,13 @@ def page_text(text: str) -> str:
     return _SETTING.sub(setting, _NAMED.sub(label, text))
 
 
+def labels(names: list[str]) -> str:
+    """Settings' names as the page labels them: ["lr", "batch_size"] -> "'Learning rate',
+    'Batch size'" (a name without a control stays as it is)."""
+    return ", ".join(f"'{LABELS[n.replace('_', '-')]}'" if n.replace("_", "-") in LABELS else n
+                     for n in names)
+
+
 def relabel(problems: list[str]) -> list[str]:
     """The Train page's messages (``problems`` and those waiting in session state) in the
     page's words."""

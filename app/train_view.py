@@ -391,18 +391,18 @@ def _changed_notes(s: TrainSession, cfg: RunConfig | None, changed: list[str]) -
     once): a change of network or data needs a new model; a change of how to train applies from
     the next Train or Continue, not to the run under way."""
     if changed and s.running:
-        st.warning(f"You changed **{', '.join(changed)}**: the network training now "
+        st.warning(f"You changed **{control_labels.labels(changed)}**: the network training now "
                    f"({_layers(s.model)} on {s.cfg.dataset}) cannot take that. Press **Train** to start "
                    f"over with the new settings (this run's model is let go), or put them back.")
     elif changed:
-        st.warning(f"You changed **{', '.join(changed)}**: the current model "
+        st.warning(f"You changed **{control_labels.labels(changed)}**: the current model "
                    f"({_layers(s.model)} on {s.cfg.dataset}) cannot take that. Press **Train** for a "
                    f"new model (its history starts afresh), or put the settings back to Continue.")
     elif s.running and cfg is not None:
         a, b = s.cfg.to_dict(), cfg.to_dict()
         later = [f for f in TRAIN_FIELDS if a[f] != b[f]]
         if later:
-            st.info(f"**{', '.join(later)}** changed: this run goes on as it started. The new value "
+            st.info(f"**{control_labels.labels(later)}** changed: this run goes on as it started. The new value "
                     f"applies when you Stop and Continue (the same model), or on the next Train.")
 
 

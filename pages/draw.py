@@ -24,6 +24,7 @@ import numpy as np
 import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
+from app.control_labels import page_text
 from app.inside_view import drawing_inside
 from app.navigation import require_navigation
 
@@ -124,7 +125,7 @@ def _on_upload() -> None:
     try:
         model = load_mnist_model(file.getvalue())      # checked before anything is built
     except ValueError as exc:                         # ModelFormatError is a ValueError
-        ss.draw_upload_error = {"name": file.name, "error": str(exc)}
+        ss.draw_upload_error = {"name": file.name, "error": page_text(str(exc))}   # controls, not flags
         return
     ss.draw_uploaded = {"name": file.name, "model": model}
     ss.draw_model_choice = "Uploaded"

@@ -162,3 +162,25 @@ def test_the_model_uploader_states_the_model_file_limit(monkeypatch):
     at = open_app()
     uploaders = {u.proto.label: u.proto.max_upload_size_mb for u in at.get("file_uploader")}
     assert uploaders["Upload a model saved earlier (.npz)"] == 12
+
+
+def test_a_changed_setting_is_named_by_its_control():
+    at = open_app(preset="moons", n_samples="400", epochs="2", hidden="4")
+    at.button(key="train.go").click().run()
+    at.number_input(key="tw.h0").set_value(6).run()
+    text = " ".join(w.value for w in at.warning)
+    assert "You changed **'Hidden layers'**" in text
+
+
+def test_a_draw_page_upload_error_names_controls_not_flags():
+    from app_pages import open_page
+
+    from nn.files.io import model_to_bytes
+    from nn.runs.experiment import build_model, config_from_preset, load_data
+    cfg = config_from_preset("moons", dataset="digits", hidden=[4])
+    model = build_model(cfg, load_data(cfg))
+    model.meta["config"] = {**model.meta["config"], "lr": -1.0}          # out of range
+    at = open_page("pages/draw.py")
+    at.file_uploader(key="draw_upload").set_value(("m.npz", model_to_bytes(model), "application/octet-stream")).run()
+    shown = " ".join(e.value for e in at.error) + " ".join(c.value for c in at.caption)
+    assert "--lr" not in shown.replace("\\", "") and "Learning rate" in shown
