@@ -155,8 +155,8 @@ def covered(s: Any) -> bool:
     from app import train_view as tv            # here: train_view imports this module
     try:
         return not tv.current_config().arch
-    except (ConfigError, KeyError, ValueError):  # settings that don't fit: the page says why
-        return True
+    except (ConfigError, KeyError, ValueError):  # settings that don't fit: the page says why;
+        return st.session_state.get("tw.kind") != "CNN"   # a CNN's unreadable text is still a CNN
 
 
 def layout(s: Any, data: Dataset | None) -> Slots | None:

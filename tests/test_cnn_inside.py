@@ -52,3 +52,12 @@ def test_the_same_page_with_an_mlp_has_the_inside_section_and_its_step_works():
     at.button(key="inside.step").click().run()
     assert not at.exception, at.exception
     assert at.session_state["inside_state"].last_step is not None
+
+
+def test_a_cnn_with_an_unreadable_architecture_gets_no_mlp_widgets():
+    from app_pages import open_app
+    at = open_app(preset="mnist-cnn", dataset="digits", arch="conv 3x3x4, pool 2, dense 16")
+    at.text_input(key="tw.arch").set_value("nonsense").run()
+    assert not at.exception
+    assert not [b for b in at.button if b.key == "inside.step"]
+    assert "Inside the network" not in [h.value for h in at.subheader]
