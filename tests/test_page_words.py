@@ -10,6 +10,7 @@ import pytest
 from app_pages import open_app
 from streamlit.delta_generator import DeltaGenerator
 from streamlit.testing.v1 import AppTest
+from test_app_draw import canvas  # noqa: F401  (a fixture: the drawing board's stand-in)
 from test_app_own_data import _upload, iris_csv  # noqa: F401  (iris_csv: a fixture)
 
 from app import inside_view
@@ -172,15 +173,15 @@ def test_a_changed_setting_is_named_by_its_control():
     assert "You changed **'Hidden layers'**" in text
 
 
-def test_a_draw_page_upload_error_names_controls_not_flags():
-    from app_pages import open_page
+def test_a_draw_page_upload_error_names_controls_not_flags(canvas):
+    from test_app_draw import draw_page
 
     from nn.files.io import model_to_bytes
     from nn.runs.experiment import build_model, config_from_preset, load_data
     cfg = config_from_preset("moons", dataset="digits", hidden=[4])
     model = build_model(cfg, load_data(cfg))
     model.meta["config"] = {**model.meta["config"], "lr": -1.0}          # out of range
-    at = open_page("pages/draw.py")
+    at = draw_page()
     at.file_uploader(key="draw_upload").set_value(("m.npz", model_to_bytes(model), "application/octet-stream")).run()
     shown = " ".join(e.value for e in at.error) + " ".join(c.value for c in at.caption)
     assert "--lr" not in shown.replace("\\", "") and "Learning rate" in shown
