@@ -78,6 +78,7 @@ class Spares:
         self._keep = keep
         self._ready: deque[tuple[subprocess.Popen, Connection]] = deque()
         self._takers = 0
+        self._running = 0          # jobs running now: spares are refilled when none runs
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
         self._error: str | None = None
@@ -99,10 +100,22 @@ class Spares:
                     raise JobFailed("no worker process could be started in time")
                 if not self._ready:
                     raise JobFailed(f"no worker process could be started ({self._error})")
+                self._running += 1
                 return self._ready.popleft()
             finally:
                 self._takers -= 1
                 self._cond.notify_all()
+
+    def job_ended(self) -> None:
+        """A job taken with ``take`` has ended: when none runs, the spares are refilled."""
+        with self._cond:
+            self._running = max(self._running - 1, 0)
+            self._cond.notify_all()
+
+    def _wanted(self) -> int:
+        """Spares to have now: ``keep`` while no job runs; while jobs run, only those waited for
+        (an interpreter importing NumPy takes a core for 0.3-0.6 s: not while a job computes)."""
+        return (self.keep if self._running == 0 else 0) + self._takers
 
     def warm(self) -> None:
         """Start the spare now (e.g. when the app starts), so the first job need not wait."""
@@ -118,7 +131,7 @@ class Spares:
     def _spawner(self) -> None:
         while True:
             with self._cond:
-                self._cond.wait_for(lambda: len(self._ready) < self.keep + self._takers)
+                self._cond.wait_for(lambda: len(self._ready) < self._wanted())
             try:
                 worker = _start_worker()
             except Exception as exc:               # e.g. out of processes: tell the takers
@@ -163,6 +176,7 @@ class IsolatedJob:
         self.result: Any = None
         self.finished = False
         self.failed: str | None = None          # why it failed (JobFailed was raised)
+        self.closed = False
         self.proc, self.conn = SPARES.take()
         try:
             arrays = {k: np.ascontiguousarray(v) for k, v in (arrays or {}).items() if v is not None}
@@ -236,6 +250,9 @@ class IsolatedJob:
 
     def close(self, grace: float = 0.2) -> None:
         """End the worker now (SIGTERM, then SIGKILL after ``grace`` seconds)."""
+        if not self.closed:
+            self.closed = True
+            SPARES.job_ended()
         self.conn.close()
         if self.proc.poll() is None:
             self.proc.terminate()
