@@ -7,7 +7,7 @@ from streamlit.logger import get_logger
 
 from app import uploads
 from nn.hosting import TRUE_WORDS
-from nn.runs.isolated import SPARES
+from nn.hosting.isolated import SPARES
 
 log = get_logger("nn.dashboard")
 public = os.environ.get("NN_PUBLIC", "").strip().lower() in TRUE_WORDS
@@ -24,7 +24,7 @@ st.set_page_config(page_title="NumPy network dashboard", page_icon=":material/ne
 # app's overhead in headless Chromium on 2 cores). The Train page shows its own progress bar.
 st.html("<style>[data-testid='stStatusWidget']{display:none}</style>")
 
-SPARES.warm()                 # a worker process ready for the first run (see nn.runs.isolated)
+SPARES.warm()                 # a worker process ready for the first run (see nn.hosting.isolated)
 uploads.start_sweeper()       # uploads no page reads are dropped (see app.uploads)
 
 pages = [

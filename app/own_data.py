@@ -31,7 +31,7 @@ from nn.hosting import HostingConfigError
 from nn.runs.app_state import TrainSession, plain
 from nn.runs.config import OWN_DATASETS, RunConfig
 from nn.runs.experiment import TABLE_SPLIT_SEED, table_dataset
-from nn.runs.isolated import JobStopped
+from nn.hosting.isolated import JobStopped
 from nn.runs.slots import JOBS, BudgetRefused, Need
 from nn.views import plots
 

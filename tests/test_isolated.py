@@ -1,4 +1,4 @@
-"""Work in single-use worker processes (nn.runs.isolated) and training there (nn.runs.remote_training)."""
+"""Work in single-use worker processes (nn.hosting.isolated) and training there (nn.runs.remote_training)."""
 from __future__ import annotations
 
 import dataclasses
@@ -8,10 +8,10 @@ import time
 import numpy as np
 import pytest
 
-from nn.runs import isolated
+from nn.hosting import isolated
 from nn.runs.app_state import TrainSession
 from nn.runs.experiment import config_from_preset, load_data
-from nn.runs.isolated import IsolatedJob, JobFailed, JobStopped, probe, run
+from nn.hosting.isolated import IsolatedJob, JobFailed, JobStopped, probe, run
 from nn.runs.remote_training import STOP_WAIT, JobLimits
 
 MB = 2**20
@@ -153,7 +153,7 @@ def test_a_run_beyond_its_memory_estimate_ends_with_a_message_not_the_server():
 def test_a_shared_array_reaches_a_worker_without_a_copy_and_goes_with_its_array():
     import gc
 
-    from nn.data.shared_arrays import share, shared_name
+    from nn.hosting.shared_arrays import share, shared_name
     a = share(np.arange(1 << 20, dtype=np.float32))           # 4 MB: in shared memory
     name = shared_name(a)
     assert name is not None and not a.flags.writeable

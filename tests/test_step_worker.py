@@ -19,7 +19,8 @@ from streamlit.testing.v1 import AppTest
 from threadpoolctl import threadpool_limits
 
 from nn.core.mlp import MLP
-from nn.runs import budget, isolated
+from nn.hosting import isolated
+from nn.runs import budget
 from nn.runs.config import TrainConfig
 from nn.views.inspect import BackpropStepper
 from nn.views.inspect.step_worker import JobFailed, JobStopped, batch_arrays, step_in_worker
@@ -145,7 +146,7 @@ def test_on_the_page_a_step_past_its_limit_says_so_and_keeps_the_model(monkeypat
     """An estimate far too small (1 MB and half the margin, for a Step of about 300 MB): the
     worker runs out of its memory; the page says so and the model and the optimizer are as they
     were. (The allocation that fails may be OpenBLAS's own buffer: it then exits with code 1,
-    which nn.runs.isolated reports as "ended unexpectedly".)"""
+    which nn.hosting.isolated reports as "ended unexpectedly".)"""
     at, calls = _step_page(monkeypatch, True, preset="moons", n_samples="9000", hidden="640-640",
                            batch_size="full")
     at.button(key="inside.step").click().run()

@@ -20,7 +20,7 @@ import pytest
 from app_pages import open_app
 
 from nn.data.tables import TableError, TableLimits, parse_job, read_table
-from nn.runs.isolated import JobStopped
+from nn.hosting.isolated import JobStopped
 
 ROOT = Path(__file__).resolve().parents[1]
 TABLE = {"preset": "moons", "dataset": "table", "hidden": "16", "epochs": "20"}
@@ -102,7 +102,7 @@ SERVER = """
 import sys, time
 sys.path.insert(0, {root!r})
 from nn.data.tables import parse_job, TableError, TableLimits
-from nn.runs import isolated
+from nn.hosting import isolated
 for name in ("COPIES_OF_FILE", "COPIES_OF_TABLE", "PIECE_BYTES", "SLACK"):
     setattr(parse_job, name, 0)                 # the estimate deliberately too small
 data = open({path!r}, "rb").read()

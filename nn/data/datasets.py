@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nn.data.shared_arrays import share
+from nn.hosting.shared_arrays import share
 
 DATASETS = ("moons", "circles", "digits", "mnist", "fashion_mnist")
 TOY_DATASETS = ("moons", "circles")

@@ -1,4 +1,4 @@
-"""A ``Trainer``'s run in a worker process (``nn.runs.isolated``), followed from this one.
+"""A ``Trainer``'s run in a worker process (``nn.hosting.isolated``), followed from this one.
 
 ``run_isolated(trainer, epochs, ...)`` behaves like ``trainer.run(epochs)`` — it yields the same
 records, raises ``TrainingDiverged`` the same way, and leaves the trainer (optimizer state, row
@@ -22,7 +22,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from nn.core.training import Record, Trainer, TrainingDiverged, log_proba_in_pieces
-from nn.runs.isolated import Channel, IsolatedJob, JobFailed
+from nn.hosting.isolated import Channel, IsolatedJob, JobFailed
 
 STOP_WAIT = 0.8              # seconds a stopped child may take to send its state back
 POLL = 0.05                  # seconds between stop checks while waiting for the child

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from nn.hosting import cores, limits
-from nn.runs.isolated import die_with_parent
+from nn.hosting.isolated import die_with_parent
 
 ROOT = str(Path(__file__).resolve().parents[2])       # so that ``import nn`` works in a worker
 PROGRESS_EVERY = 0.5                                   # seconds between a worker's progress notes

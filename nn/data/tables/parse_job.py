@@ -1,7 +1,7 @@
 """Reading an uploaded table in a worker process with hard limits (issue 17), for the app.
 
 ``read_table`` stays the reader (the command line calls it in its own process). The app calls
-``read_table_isolated``: the bytes go to a single-use worker (``nn.runs.isolated``) whose memory
+``read_table_isolated``: the bytes go to a single-use worker (``nn.hosting.isolated``) whose memory
 limit comes from ``estimate``, made before anything is parsed from the file's actual size and
 what the existing checks count (rows x columns x 8 for text tables; for Parquet the rows,
 columns and inflated page sizes read from the file's own Thrift, never by pyarrow in this
@@ -145,8 +145,8 @@ def read_table_isolated(data: bytes, name: str = "", limits: TableLimits | None 
                         plan: ParseEstimate | None = None) -> pd.DataFrame:
     """``read_table(data, name, limits)`` in a worker process limited to ``plan`` (default:
     ``estimate``). Raises ``TableError`` (the reader's refusal, or the worker's: out of memory
-    or time, as a message), or ``nn.runs.isolated.JobStopped`` once ``should_stop()``."""
-    from nn.runs.isolated import JobFailed, run
+    or time, as a message), or ``nn.hosting.isolated.JobStopped`` once ``should_stop()``."""
+    from nn.hosting.isolated import JobFailed, run
     limits = limits or table_limits()
     plan = plan or estimate(data, name, limits)
     columns: dict[int, list] = {}

@@ -1,4 +1,4 @@
-"""A Step through backprop in a worker process (``nn.runs.isolated``), for Steps too big to run
+"""A Step through backprop in a worker process (``nn.hosting.isolated``), for Steps too big to run
 in the server's own process (``nn.runs.budget.step_in_worker``).
 
 The worker gets the model's weights and the optimizer's state (pickled, without the model's
@@ -18,7 +18,7 @@ from typing import Any, Callable
 import numpy as np
 
 from nn.core.optimizers import Optimizer
-from nn.runs.isolated import Channel, IsolatedJob, JobFailed, JobStopped
+from nn.hosting.isolated import Channel, IsolatedJob, JobFailed, JobStopped
 
 from nn.views.inspect.backprop import BackpropStep, BackpropStepper, one_step
 

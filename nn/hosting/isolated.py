@@ -46,7 +46,7 @@ from typing import Any, Callable, Iterator, Mapping
 import numpy as np
 
 from nn.hosting import limits
-from nn.data.shared_arrays import attach, shared_name
+from nn.hosting.shared_arrays import attach, shared_name
 
 log = logging.getLogger(__name__)
 ROOT = str(Path(__file__).resolve().parents[2])       # so that ``import nn`` works in a worker
@@ -149,7 +149,7 @@ class Spares:
 def _start_worker() -> tuple[subprocess.Popen, Connection]:
     ours, theirs = socket.socketpair()
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (ROOT, os.environ.get("PYTHONPATH")) if p)}
-    proc = subprocess.Popen([sys.executable, "-m", "nn.runs.isolated", str(theirs.fileno())],
+    proc = subprocess.Popen([sys.executable, "-m", "nn.hosting.isolated", str(theirs.fileno())],
                             pass_fds=(theirs.fileno(),), env=env, stdin=subprocess.DEVNULL)
     theirs.close()
     conn = Connection(ours.detach())
@@ -349,7 +349,7 @@ def _limit_self(memory: int, cpu: float | None) -> None:
 
 def _receive_arrays(conn: Connection, specs: list[tuple[str, str, tuple, str | None]]) -> dict[str, np.ndarray]:
     """The arrays the parent sent after the job, straight into their memory (no copy), or
-    mapped from the parent's shared memory (``nn.data.shared_arrays``)."""
+    mapped from the parent's shared memory (``nn.hosting.shared_arrays``)."""
     arrays = {}
     with socket.socket(fileno=os.dup(conn.fileno())) as raw:
         _big_buffers(raw, socket.SO_RCVBUF)

@@ -1,7 +1,7 @@
 """Read-only arrays in shared memory, so worker processes use the server's copy without copying.
 
 A process keeps each image dataset once (MNIST: 220 MB, ``nn.data.datasets``). A training run's
-worker process (``nn.runs.isolated``) would otherwise receive its own copy: 0.3-0.5 s per run and
+worker process (``nn.hosting.isolated``) would otherwise receive its own copy: 0.3-0.5 s per run and
 220 MB more per worker. ``share(a)``
 puts an array in a POSIX shared-memory block (``/dev/shm``) and returns a read-only array backed by
 it; ``IsolatedJob`` sends a worker the block's name instead of the bytes (``shared_name``), and the
