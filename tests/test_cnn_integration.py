@@ -155,7 +155,7 @@ def test_trained_cnn_round_trips_and_continues(tmp_path):
     list(trainer.run())
     model = trainer.model
     path = tmp_path / "cnn.npz"
-    model.save(path)
+    nn.save(model, path)
     loaded = nn.load(path)
     assert isinstance(loaded, Sequential) and loaded.spec() == model.spec()
     assert loaded.meta == json.loads(json.dumps(model.meta))

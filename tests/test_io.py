@@ -20,7 +20,7 @@ def trained(tmp_path):
     list(Trainer(model, data.X_train, data.y_train, data.X_test, data.y_test,
                  TrainConfig(epochs=2)).run())
     path = tmp_path / "model.npz"
-    model.save(path)
+    nn.save(model, path)
     return model, path, data
 
 

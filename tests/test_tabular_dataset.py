@@ -99,7 +99,7 @@ def test_choices_are_checked(table):
         dataset_from_table(table, "kind", features=["f1", "kind"])
     with pytest.raises(TableError, match="listed twice"):
         dataset_from_table(table, "kind", features=["f1", "f1"])
-    with pytest.raises(TableError, match=r"test_size must be in \[0.05, 0.9\]"):
+    with pytest.raises(TableError, match=r"test_size must be a number in \[0.05, 0.9\]"):
         dataset_from_table(table, "kind", test_size=0.95)
     with pytest.raises(TableError, match="seed must be a whole number from 0"):
         dataset_from_table(table, "kind", seed=-1)
@@ -200,7 +200,7 @@ def test_schema_damage():
                     reason="nn.files.model_meta does not accept a 'schema' entry yet")
 def test_schema_survives_save_and_load(trained, tmp_path):
     d, model = trained
-    model.save(tmp_path / "m.npz")
+    nn.save(model, tmp_path / "m.npz")
     assert nn.load(tmp_path / "m.npz").meta["schema"] == d.schema
 
 

@@ -16,6 +16,7 @@ from nn.core.init import INITS
 from nn.core.optimizers import OPTIMIZERS
 from nn.core.training import Trainer, TrainingDiverged
 from nn.data import DATASETS, DatasetUnavailable
+from nn.files.io import save
 from nn.runs.config import ConfigError, RunConfig
 from nn.runs.config import LR_SCHEDULES
 from nn.runs.experiment import build_trainer, check_config_limit, config_from_preset, load_data
@@ -126,7 +127,7 @@ def _train_command(args: argparse.Namespace) -> int:
     train_loss, train_acc = model.evaluate(data.X_train, data.y_train)
     test_loss, test_acc = model.evaluate(data.X_test, data.y_test)
     if save_to:
-        model.save(save_to)
+        save(model, save_to)
     summary: dict[str, Any] = {
         "dataset": data.name, "layers": model.layer_sizes, "activation": model.activation,
         "arch": model.meta.get("arch"),

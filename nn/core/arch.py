@@ -23,16 +23,17 @@ import math
 import re
 from typing import Any, Sequence
 
-from nn.core.layers import (ACTIVATION_LAYERS, INITS, Conv2D, Dense, Dropout, Flatten, Layer,
-                            LAYER_TYPES, MaxPool2D)
-from nn.core.sequential import DTYPES, Sequential, _internal_shape, plan_shapes
+from nn.core.layers import (ACTIVATION_LAYERS, Conv2D, Dense, Dropout, Flatten, Layer, LAYER_TYPES,
+                            MaxPool2D)
+from nn.core.sequential import Sequential, _internal_shape, plan_shapes
+from nn.core.settings import CNN_INITS, SETTINGS
 
 MAX_ITEMS = 20                 # items of an architecture text (layers of a spec: 3x that)
 KERNEL_RANGE = (1, 11)
 FILTERS_RANGE = (1, 512)
 STRIDE_RANGE = (1, 4)
 POOL_RANGE = (2, 8)
-UNITS_RANGE = (1, 4096)
+UNITS_RANGE = (SETTINGS["hidden"].low, SETTINGS["hidden"].high)     # a dense layer's, as an MLP's
 MAX_INPUT_SIDE = 512
 MAX_CLASSES = 1000
 
@@ -189,12 +190,14 @@ def layers_from_blocks(blocks: Sequence[dict[str, Any]], n_classes: int,
 
 
 def build_network(arch: str, input_shape: Sequence[int], n_classes: int, activation: str = "relu",
-                  seed: int = 0, dtype: str = "float32", init: str = "he") -> Sequential:
+                  seed: int = 0, dtype: str = "float32", init: str = "he",
+                  max_params: int | None = None) -> Sequential:
     """A fresh network from an architecture text, e.g. for MNIST
-    ``build_network("conv 5x5x16, pool 2, dense 128", (1, 28, 28), 10)``."""
+    ``build_network("conv 5x5x16, pool 2, dense 128", (1, 28, 28), 10)``; ArchError (before
+    allocating) above ``max_params`` parameters."""
     _check_input(input_shape, n_classes)
     layers = layers_from_blocks(parse_arch(arch), n_classes, activation)
-    net = _sequential(layers, input_shape, seed, dtype, init)
+    net = _sequential(layers, input_shape, seed, dtype, init, max_params)
     net.meta["arch"] = describe_arch(parse_arch(arch))
     return net
 
@@ -214,9 +217,9 @@ def _check_input(input_shape: Sequence[int], n_classes: int) -> None:
 
 
 def _sequential(layers: list[Layer], input_shape: Sequence[int], seed: int, dtype: str,
-                init: str) -> Sequential:
+                init: str, max_params: int | None) -> Sequential:
     try:
-        return Sequential(layers, input_shape, seed=seed, dtype=dtype, init=init)
+        return Sequential(layers, input_shape, seed=seed, dtype=dtype, init=init, max_params=max_params)
     except ArchError:
         raise
     except ValueError as exc:                        # shapes that do not fit, too many parameters
@@ -289,10 +292,11 @@ def plan_spec(spec: Any) -> tuple[list[Layer], list[int], str, str, int, list[tu
     if not isinstance(input_shape, list):
         raise ArchError("a spec needs 'input_shape': [channels, height, width] or [features]")
     dtype, init, seed = spec.get("dtype", "float32"), spec.get("init", "he"), spec.get("seed", 0)
-    if dtype not in DTYPES or init not in INITS:
-        raise ArchError(f"dtype must be one of {DTYPES} and init one of {INITS}; got {dtype!r}, {init!r}")
-    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
-        raise ArchError(f"seed must be a whole number from 0 to 2**32 - 1; got {seed!r}")
+    if dtype not in SETTINGS["dtype"].choices or init not in CNN_INITS:
+        raise ArchError(f"dtype must be one of {SETTINGS['dtype'].choices} and init one of {CNN_INITS}; "
+                        f"got {dtype!r}, {init!r}")
+    if not (isinstance(seed, int) and SETTINGS["seed"].item_ok(seed)):
+        raise ArchError(f"seed must be {SETTINGS['seed'].allowed()}; got {seed!r}")
     shapes, n_params = _plan(layers, input_shape)
     _check_input(input_shape, shapes[-1][0] if len(shapes[-1]) == 1 else 0)
     return layers, input_shape, dtype, init, seed, shapes, n_params
@@ -311,11 +315,11 @@ def spec_param_shapes(spec: Any) -> tuple[dict[str, tuple[int, ...]], str]:
     return shapes, dtype
 
 
-def from_spec(spec: Any) -> Sequential:
+def from_spec(spec: Any, max_params: int | None = None) -> Sequential:
     """A network from ``Sequential.spec()`` (e.g. read back from a file): every field checked,
-    the shapes planned and the parameter count compared with the limit before allocating."""
+    the shapes planned and the parameter count compared with ``max_params`` before allocating."""
     layers, input_shape, dtype, init, seed, _, _ = plan_spec(spec)
-    return _sequential(layers, input_shape, seed, dtype, init)
+    return _sequential(layers, input_shape, seed, dtype, init, max_params)
 
 
 def arch_cost(arch: str, input_shape: Sequence[int], n_classes: int,
@@ -385,10 +389,10 @@ def param_arrays(model: Sequential) -> dict[str, Any]:
     return arrays
 
 
-def network_from_arrays(spec: Any, arrays: dict[str, Any]) -> Sequential:
+def network_from_arrays(spec: Any, arrays: dict[str, Any], max_params: int | None = None) -> Sequential:
     """Rebuild a saved network: the spec checked by ``from_spec`` (parameter limit first), then
     every array checked by name, shape and dtype; missing or extra arrays are refused."""
-    model = from_spec(spec)
+    model = from_spec(spec, max_params)
     expected = param_arrays(model)
     extra = sorted(set(arrays) - set(expected))
     if extra:

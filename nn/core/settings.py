@@ -30,7 +30,9 @@ IMAGE_SHAPES = {"digits": (8, 8), "mnist": (28, 28), "fashion_mnist": (28, 28)}
 # What a network given by ``arch`` (nn.core.layers) offers of ``activation`` and ``init``.
 CNN_ACTIVATIONS = ("relu", "tanh", "sigmoid")
 CNN_INITS = ("he", "xavier")
-AUGMENT_KEYS = ("shift", "rotate", "scale")
+# Each augmentation's largest value: shift (pixels), rotate (degrees), scale (fraction); 0 is none.
+AUGMENT_RANGES = {"shift": 8.0, "rotate": 45.0, "scale": 0.5}
+AUGMENT_KEYS = tuple(AUGMENT_RANGES)
 
 
 class ConfigError(ValueError):

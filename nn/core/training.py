@@ -18,10 +18,9 @@ from nn.core import Conv2D, Sequential
 from nn.core.blas_threads import step_is_small, training_steps
 from nn.core.mlp import EVAL_CHUNK, MLP, EvaluationStopped
 from nn.core.optimizers import Optimizer, make_optimizer
-from nn.files.model_meta import check_history
-from nn.runs.config import TrainConfig
+from nn.core.config import TrainConfig
+from nn.core.history import Record, check_history
 
-Record = dict[str, Any]
 # Divergence. A stable softmax keeps an exploding loss finite, so waiting for NaN is not enough:
 # - one step's loss this many times above where training started (or chance level, ln C);
 EXPLODE_FACTOR = 100.0

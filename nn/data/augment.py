@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from nn.core.settings import AUGMENT_RANGES
+
 
 @dataclass(frozen=True)
 class Augment:
@@ -21,8 +23,8 @@ class Augment:
     scale: float = 0.1
 
     def validate(self) -> "Augment":
-        for name, value, high in (("shift", self.shift, 8.0), ("rotate", self.rotate, 45.0),
-                                  ("scale", self.scale, 0.5)):
+        for name, high in AUGMENT_RANGES.items():
+            value = getattr(self, name)
             if not 0 <= value <= high:
                 raise ValueError(f"augment {name} must be in [0, {high:g}]; got {value!r}")
         return self

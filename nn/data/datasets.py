@@ -14,9 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
+from nn.core.settings import BUILT_IN_DATASETS as DATASETS
+from nn.core.settings import check
 from nn.hosting.shared_arrays import share
 
-DATASETS = ("moons", "circles", "digits", "mnist", "fashion_mnist")
 TOY_DATASETS = ("moons", "circles")
 IMAGE_DATASETS = ("digits", "mnist", "fashion_mnist")
 FASHION_CLASSES = ("T-shirt", "Trouser", "Pullover", "Dress", "Coat",
@@ -63,12 +64,9 @@ def load_dataset(name: str, n_samples: int = 5000, noise: float = 0.1, test_size
 
 
 def _check_toy_settings(n_samples: int, noise: float, test_size: float) -> None:
-    if not 20 <= n_samples <= 1_000_000:
-        raise ValueError(f"n_samples must be from 20 to 1000000; got {n_samples}")
-    if not 0 <= noise <= 2:
-        raise ValueError(f"noise must be in [0, 2]; got {noise}")
-    if not 0.05 <= test_size <= 0.9:
-        raise ValueError(f"test_size must be in [0.05, 0.9]; got {test_size}")
+    """ConfigError (a ValueError) naming the first setting out of its range."""
+    for name, value in (("n_samples", n_samples), ("noise", noise), ("test_size", test_size)):
+        check(name, value)
 
 
 def _frozen(*arrays: np.ndarray) -> list[np.ndarray]:

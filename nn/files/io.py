@@ -21,7 +21,7 @@ from typing import IO, Any
 
 import numpy as np
 
-from nn import hosting
+from nn.hosting import limits as server_limits
 from nn.core import Sequential, network_from_arrays, param_arrays
 from nn.core.mlp import MLP
 from nn.files.model_file import (READ_ERRORS, Header, ModelFormatError, check_layout, open_archive,
@@ -29,7 +29,7 @@ from nn.files.model_file import (READ_ERRORS, Header, ModelFormatError, check_la
 from nn.files.model_meta import (ARCHITECTURE, FORMAT, MAX_META_CHARS, SEQ_ARCHITECTURE, SEQ_FORMAT,
                                  arch_from_layers, check_meta, check_seq_meta, parse_meta)
 
-__all__ = ["FORMAT", "SEQ_FORMAT", "ModelFormatError", "load", "model_to_bytes", "save_model"]
+__all__ = ["FORMAT", "SEQ_FORMAT", "ModelFormatError", "load", "model_to_bytes", "save"]
 Model = MLP | Sequential
 
 
@@ -37,7 +37,9 @@ def _param_names(n_layers: int) -> list[str]:
     return [f"{kind}{i}" for i in range(1, n_layers + 1) for kind in ("W", "b")]
 
 
-def save_model(model: Model, path_or_file: str | Path | IO[bytes]) -> None:
+def save(model: Model, path_or_file: str | Path | IO[bytes]) -> None:
+    """Write ``model`` as a pickle-free ``.npz``: its arrays and, in ``meta``, its spec (the layer
+    sizes, or a Sequential's ``spec()``) and metadata; ``load`` reads it back, checking everything."""
     if isinstance(model, Sequential):
         meta = {"format": SEQ_FORMAT, "spec": model.spec(), **model.meta}
         arrays = param_arrays(model)
@@ -51,7 +53,7 @@ def save_model(model: Model, path_or_file: str | Path | IO[bytes]) -> None:
 
 def model_to_bytes(model: Model) -> bytes:
     buf = io.BytesIO()
-    save_model(model, buf)
+    save(model, buf)
     return buf.getvalue()
 
 
@@ -64,10 +66,10 @@ def _json_default(value: Any) -> Any:
 
 
 def load(source: str | Path | bytes | IO[bytes]) -> Model:
-    """Load a model saved by ``MLP.save`` or ``Sequential.save`` from a path, bytes or a binary file; raise
+    """Load a model written by ``save`` from a path, bytes or a binary file; raise
     ``ModelFormatError`` (one line, the reason) for anything else. Nothing is built until the
     whole file has been checked, and no more memory is spent than its checked sizes imply."""
-    limits = hosting.limits()
+    limits = server_limits()
     f = open_source(source, limits.max_model_bytes)
     try:
         with open_archive(f, limits.max_model_bytes) as archive:
@@ -166,7 +168,7 @@ def _build(meta: dict[str, Any], arrays: list[np.ndarray]) -> MLP:
 def _build_sequential(meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> Sequential:
     """A Sequential from its checked spec and arrays (``network_from_arrays`` checks them again)."""
     try:
-        model = network_from_arrays(meta["spec"], arrays)
+        model = network_from_arrays(meta["spec"], arrays, server_limits().max_params)
     except (TypeError, ValueError) as exc:
         raise ModelFormatError(f"bad network in the file ({str(exc)[:200]})") from None
     model.meta = {k: v for k, v in meta.items() if k not in (*SEQ_ARCHITECTURE, "arch")}

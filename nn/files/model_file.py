@@ -22,6 +22,8 @@ from typing import IO, Iterator
 
 import numpy as np
 
+from nn.core.history import short
+
 # An MLP file: meta + W1..W11, b1..b11 (12 layer sizes at most). A Sequential's ("nn-seq/1"):
 # meta + layerK_W, layerK_b for each layer with parameters (K up to 62, nn.core.arch's 3 x 20
 # items + 2; at most 21 such layers: 20 items and the output layer).
@@ -37,12 +39,6 @@ READ_ERRORS = (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile, zlib
 
 class ModelFormatError(ValueError):
     """The file is not a model this library saved, or it is damaged."""
-
-
-def short(value: object, limit: int = 60) -> str:
-    """``repr(value)`` cut to ``limit`` characters: a message never echoes a whole hostile file."""
-    text = repr(value)
-    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def readable_error(exc: BaseException) -> ModelFormatError:

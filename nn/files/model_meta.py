@@ -15,22 +15,17 @@ from typing import Any, Callable
 
 import numpy as np
 
-from nn.core.activations import ACTIVATIONS
-from nn.core.init import INITS
-from nn.core.mlp import DTYPES, validate_layer_sizes
-from nn.files.model_file import ModelFormatError, short
-from nn.runs.config import MAX_EPOCHS, ConfigError, RunConfig
+from nn.core.config import RunConfig
+from nn.core.history import HistoryError, check_history, short
+from nn.core.mlp import validate_layer_sizes
+from nn.core.settings import SETTINGS, ConfigError
+from nn.files.model_file import ModelFormatError
 
 FORMAT = "nn-mlp/1"
 SEQ_FORMAT = "nn-seq/1"         # a Sequential (nn.core): its spec instead of layer_sizes
 MAX_META_CHARS = 8_000_000      # the JSON text; a record of history is about 220 characters
 MAX_DEPTH = 8                   # meta {history [record {}]}: 3 levels are used
 MAX_LAYERS = 12                 # input, up to 10 hidden, output (and one spare)
-MAX_HISTORY = 100_000           # records kept in a file
-MAX_RECORD_EPOCH = 10 * MAX_EPOCHS   # a model can be continued past one run's epochs
-MAX_STEP = 2**53                # exact in JSON's numbers
-MAX_SECONDS = 1e9
-MAX_SEED = 2**63 - 1
 TEXT = re.compile(r"[\w .,:/+=-]{0,100}", re.ASCII)    # names: no markup, no control characters
 _TOKENS = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|"|[\[\]{}]+')
 _OPENERS = np.frombuffer(b"[{", np.uint8)
@@ -95,15 +90,12 @@ def check_meta(meta: dict[str, Any], max_params: int) -> dict[str, Any]:
                                f"{', '.join(short(k, 30) for k in unknown[:5])}")
     checked = dict(meta)
     checked["layer_sizes"] = check_layer_sizes(meta.get("layer_sizes"), max_params)
-    if meta.get("activation") not in ACTIVATIONS:
-        raise ModelFormatError(f"unknown activation {short(meta.get('activation'))}; "
-                               f"expected one of {', '.join(ACTIVATIONS)}")
-    if meta.get("dtype") not in DTYPES:
-        raise ModelFormatError(f"unsupported dtype {short(meta.get('dtype'))}; expected one of {DTYPES}")
-    if meta.get("init", "he") not in INITS:
-        raise ModelFormatError(f"unknown init {short(meta.get('init'))}; expected one of {', '.join(INITS)}")
-    if "seed" in meta and not _whole(meta["seed"], 0, MAX_SEED):
-        raise ModelFormatError(f"seed must be a whole number from 0 to {MAX_SEED}; got {short(meta['seed'])}")
+    for name, words in (("activation", "unknown activation"), ("init", "unknown init"),
+                        ("dtype", "unsupported dtype"), ("seed", "bad seed")):
+        setting = SETTINGS[name]
+        value = meta.get(name, setting.default)
+        if not setting.item_ok(value):
+            raise ModelFormatError(f"{words} {short(value)}; {name} must be {setting.allowed()}")
     for key, check in OPTIONAL.items():
         if key in meta:
             check(meta[key])
@@ -216,48 +208,11 @@ def _check_config(value: Any) -> None:
         raise ModelFormatError(f"bad config in the model file: {str(exc)[:200]}") from None
 
 
-# the fields of a history record: (required, check, what it must be)
-_FINITE = lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)  # noqa: E731
-RECORD_FIELDS: dict[str, tuple[bool, Callable[[Any], bool], str]] = {
-    "epoch": (True, lambda v: _FINITE(v) and 0 <= v <= MAX_RECORD_EPOCH, f"a number from 0 to {MAX_RECORD_EPOCH}"),
-    "step": (True, lambda v: _whole(v, 0, MAX_STEP), "a whole number >= 0"),
-    "seconds": (True, lambda v: _FINITE(v) and 0 <= v <= MAX_SECONDS, "a number of seconds >= 0"),
-    "train_loss": (False, lambda v: v is None or (_FINITE(v) and v >= 0), "a loss >= 0 or null"),
-    "val_loss": (False, lambda v: v is None or (_FINITE(v) and v >= 0), "a loss >= 0 or null"),
-    "train_accuracy": (False, lambda v: v is None or (_FINITE(v) and 0 <= v <= 1), "an accuracy in [0, 1] or null"),
-    "val_accuracy": (False, lambda v: v is None or (_FINITE(v) and 0 <= v <= 1), "an accuracy in [0, 1] or null"),
-    "end_of_epoch": (False, lambda v: isinstance(v, bool), "true or false"),
-}
-
-
-def check_history(value: Any) -> None:
-    """Raise ModelFormatError (a ValueError) unless ``value`` is a list of training records as
-    ``Trainer`` writes them: a history from a file must not break the trainer or the charts."""
-    if not isinstance(value, list):
-        raise ModelFormatError(f"history must be a list of records; got {short(value)}")
-    if len(value) > MAX_HISTORY:
-        raise ModelFormatError(f"history holds {len(value)} records; at most {MAX_HISTORY}")
-    for i, record in enumerate(value):
-        _check_record(i, record)
-
-
-def _check_record(i: int, record: Any) -> None:
-    if not isinstance(record, dict):
-        raise ModelFormatError(f"history record {i} is not a record; got {short(record)}")
-    unknown = sorted(set(record) - set(RECORD_FIELDS))
-    if unknown:
-        raise ModelFormatError(f"history record {i} has unknown fields: "
-                               f"{', '.join(short(k, 30) for k in unknown[:5])}")
-    for key, (required, ok, what) in RECORD_FIELDS.items():
-        if key not in record:
-            if required:
-                raise ModelFormatError(f"history record {i} lacks {key}")
-        elif not ok(record[key]):
-            raise ModelFormatError(f"history record {i}: {key} must be {what}; got {short(record[key])}")
-
-
-def _whole(value: Any, low: int, high: int) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+def _check_history(value: Any) -> None:
+    try:
+        check_history(value)
+    except HistoryError as exc:
+        raise ModelFormatError(str(exc)) from None
 
 
 def _check_schema(value: Any) -> None:
@@ -272,6 +227,6 @@ OPTIONAL: dict[str, Callable[[Any], None]] = {
     "dataset": _text("dataset"),
     "preprocessing": _text("preprocessing"),
     "config": _check_config,
-    "history": check_history,
+    "history": _check_history,
     "schema": _check_schema,
 }

@@ -127,7 +127,8 @@ def build_model(cfg: RunConfig, data: Dataset) -> MLP | Sequential:
     if cfg.arch is not None:
         try:
             model = build_network(cfg.arch, input_shape_for(cfg, data), data.n_classes,
-                                  activation=cfg.activation, seed=cfg.seed, init=cfg.init)
+                                  activation=cfg.activation, seed=cfg.seed, init=cfg.init,
+                                  max_params=limits().max_params)
         except ArchError as exc:
             raise ConfigError("arch", f"arch (--arch): {exc}") from None
     else:

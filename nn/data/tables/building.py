@@ -19,13 +19,13 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
+from nn.core.settings import SETTINGS
 from nn.data import Dataset
 from nn.data.tables.describe import (BOOLEAN, MAX_CLASSES, NUMERIC, TEXT, bad_value_masks, column_kind,
                                      describe_column, row_numbers, rows_text)
 from nn.data.tables.reading import TableError, names_text, q
 
 SCHEMA_KIND, SCHEMA_VERSION = "table", 1
-TEST_SIZE_RANGE = (0.05, 0.9)
 MIN_CLASSES = 2
 MIN_ROWS_PER_CLASS = 2          # one to train on, one to test on
 FLOAT32_MAX = float(np.finfo(np.float32).max)
@@ -103,10 +103,9 @@ def _check_name_lengths(label: str, features: list[str], classes: list[str]) -> 
 
 
 def _check_test_size(test_size: float) -> float:
-    low, high = TEST_SIZE_RANGE
-    ok = isinstance(test_size, (int, float, np.number)) and not isinstance(test_size, bool)
-    if not ok or not low <= float(test_size) <= high:
-        raise TableError(f"test_size must be in [{low:g}, {high:g}] (the share of rows kept for "
+    setting = SETTINGS["test_size"]
+    if not setting.item_ok(test_size):
+        raise TableError(f"test_size must be {setting.allowed()} (the share of rows kept for "
                          f"testing); got {q(test_size)}")
     return float(test_size)
 
@@ -258,8 +257,8 @@ def dataset_from_table(frame: pd.DataFrame, label: str, features: Sequence[str] 
     raise ``BadRowsError`` (with counts) unless ``drop_bad_rows``. Raises ``TableError``."""
     label = str(label)
     test_size = _check_test_size(test_size)
-    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or not 0 <= seed < 2**32:
-        raise TableError(f"seed must be a whole number from 0 to {2**32 - 1}; got {q(seed)}")
+    if not SETTINGS["seed"].item_ok(seed):
+        raise TableError(f"seed must be {SETTINGS['seed'].allowed()}; got {q(seed)}")
     frame = frame.reset_index(drop=True)
     features = _check_columns(frame, label, features)
     bad, counts = _bad_rows(frame, label, features)

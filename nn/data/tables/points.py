@@ -6,6 +6,7 @@ from typing import Sequence
 
 import numpy as np
 
+from nn.core.settings import SETTINGS
 from nn.data import TOY_DATASETS, Dataset, load_dataset
 from nn.data.tables.building import freeze, split_indices
 from nn.data.tables.reading import TableError, q
@@ -138,8 +139,8 @@ class Points:
         problem = self.problem()
         if problem:
             raise TableError(problem)
-        if not 0.05 <= test_size <= 0.9:
-            raise TableError(f"test_size must be in [0.05, 0.9]; got {q(test_size)}")
+        if not SETTINGS["test_size"].item_ok(test_size):
+            raise TableError(f"test_size must be {SETTINGS['test_size'].allowed()}; got {q(test_size)}")
         X, y = self.X, self.y
         n_classes = int(y.max()) + 1
         train, test = split_indices(y, n_classes, test_size, seed)
