@@ -17,6 +17,7 @@ under a lock: whoever enters or leaves re-decides.
 """
 from __future__ import annotations
 
+import os
 import threading
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any, Iterator, Sequence
@@ -30,6 +31,14 @@ _runs = 0               # stretches of training steps running now (any size)
 _one_thread = 0         # holders that want one thread: small runs, and their pages' redraws
 _limiter: Any = None    # the active one-thread limit (threadpoolctl), if any
 _controller: Any = None
+
+
+def cores() -> int:
+    """The cores this process may run on (its CPU affinity)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:           # not on Linux
+        return max(1, os.cpu_count() or 1)
 
 
 def step_is_small(layer_sizes: Sequence[int], batch_size: int) -> bool:

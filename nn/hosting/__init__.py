@@ -38,15 +38,9 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from nn.core.blas_threads import cores
+
 TRUE_WORDS = ("1", "true", "yes", "on")
-
-
-def cores() -> int:
-    """The cores this process may run on (its CPU affinity)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:           # not on Linux
-        return max(1, os.cpu_count() or 1)
 
 
 @dataclass(frozen=True)
