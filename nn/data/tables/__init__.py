@@ -17,9 +17,9 @@ from nn.data.tables.describe import ColumnInfo, TableSummary, column_kind, descr
 from nn.data.tables import parse_job
 from nn.data.tables.export import dataset_frame, dataset_to_csv
 from nn.data.tables.points import Points
-from nn.data.tables.reading import (MAX_TABLE_COLUMNS, MAX_TABLE_MB, MAX_TABLE_ROWS, MEMORY_FACTOR,
-                                    TableError, TableLimits, decoded_bytes, read_table,
-                                    table_limits)
+from nn.data.tables.limits import (MAX_TABLE_COLUMNS, MAX_TABLE_MB, MAX_TABLE_ROWS, MEMORY_FACTOR,
+                                   TableError, TableLimits, table_limits)
+from nn.data.tables.reading import decoded_bytes, read_table
 
 __all__ = ["read_table", "decoded_bytes", "table_limits", "TableLimits", "TableError", "BadRowsError",
            "describe_table", "TableSummary", "ColumnInfo", "column_kind", "dataset_from_table",

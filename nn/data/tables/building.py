@@ -23,7 +23,7 @@ from nn.core.settings import SETTINGS
 from nn.data import Dataset
 from nn.data.tables.describe import (BOOLEAN, MAX_CLASSES, NUMERIC, TEXT, bad_value_masks, column_kind,
                                      describe_column, row_numbers, rows_text)
-from nn.data.tables.reading import TableError, names_text, q
+from nn.data.tables.limits import TableError, names_text, q
 
 SCHEMA_KIND, SCHEMA_VERSION = "table", 1
 MIN_CLASSES = 2

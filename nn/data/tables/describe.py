@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from nn.data.tables.reading import q
+from nn.data.tables.limits import q
 
 NUMERIC, BOOLEAN, TEXT = "numeric", "boolean", "text"
 MAX_CLASSES = 50

@@ -15,9 +15,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from nn.data.tables.limits import (MEMORY_FACTOR, TableError, TableLimits, first_line, names_text,
+                                   q, too_big)
 from nn.data.tables.parquet_pages import check_pages
-from nn.data.tables.reading import (MEMORY_FACTOR, TableError, TableLimits, first_line, names_text,
-                                    q, too_big)
 
 BATCH_ROWS = 8192            # rows decoded at a time
 

@@ -8,7 +8,7 @@ so the footer's column chunks are read here too, with just enough of Thrift's co
 """
 from __future__ import annotations
 
-from nn.data.tables.reading import TableError, TableLimits
+from nn.data.tables.limits import TableError, TableLimits
 
 MAX_PAGES = 200_000          # page headers read at most (honest files have a few thousand)
 MAX_CHUNKS = 50_000          # row groups x columns: pyarrow keeps ~1 KB for each

@@ -20,7 +20,8 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
-from nn.data.tables.reading import TableError, TableLimits, _is_parquet, read_table, table_limits
+from nn.data.tables.limits import TableError, TableLimits, table_limits
+from nn.data.tables.reading import _is_parquet, read_table
 
 MB = 2**20
 WHAT = "this table"

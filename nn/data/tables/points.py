@@ -9,7 +9,7 @@ import numpy as np
 from nn.core.settings import SETTINGS
 from nn.data import TOY_DATASETS, Dataset, load_dataset
 from nn.data.tables.building import freeze, split_indices
-from nn.data.tables.reading import TableError, q
+from nn.data.tables.limits import TableError, q
 
 MAX_POINT_CLASSES = 10
 MAX_POINTS = 5000

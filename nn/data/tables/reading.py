@@ -17,19 +17,12 @@ import csv
 import io
 import os
 import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Union
 
 import pandas as pd
 
-from nn.hosting import env_int
-
-# Defaults of the limits; each is overridden by its environment variable (read at every call).
-MAX_TABLE_MB = 50            # NN_MAX_TABLE_MB: the file's size
-MAX_TABLE_ROWS = 200_000     # NN_MAX_TABLE_ROWS: data rows (the header not counted)
-MAX_TABLE_COLUMNS = 200      # NN_MAX_TABLE_COLUMNS: columns
-MEMORY_FACTOR = 4            # a table may take this many times the byte limit once read
+from nn.data.tables.limits import TableError, TableLimits, names_text, q, table_limits, too_big
 
 DELIMITERS = (",", "\t", ";", "|")
 TEXT_SUFFIXES = {".csv": None, ".txt": None, ".tsv": "\t", ".tab": "\t"}
@@ -37,48 +30,6 @@ PARQUET_SUFFIXES = (".parquet", ".pq")
 SNIFF_LINES = 20
 
 Source = Union[bytes, bytearray, memoryview, str, os.PathLike, IO[bytes]]
-
-
-def q(value: object, limit: int = 60) -> str:
-    """``repr(value)`` cut to ``limit`` characters: a message never echoes a whole hostile cell."""
-    text = repr(value if isinstance(value, (int, float)) else str(value))
-    return text if len(text) <= limit else text[:limit - 4] + "...'"
-
-
-class TableError(ValueError):
-    """The table cannot be used; the message says where and why (no traceback for users)."""
-
-    def __init__(self, message: str, row: int | None = None, column: str | None = None) -> None:
-        super().__init__(message)
-        self.row, self.column = row, column
-
-
-@dataclass(frozen=True)
-class TableLimits:
-    max_mb: int = MAX_TABLE_MB
-    max_rows: int = MAX_TABLE_ROWS
-    max_columns: int = MAX_TABLE_COLUMNS
-
-    @property
-    def max_bytes(self) -> int:
-        return self.max_mb * 1024 * 1024
-
-    @property
-    def max_decoded_bytes(self) -> int:
-        """The memory a table may take once read (decoded): MEMORY_FACTOR x the file limit."""
-        return MEMORY_FACTOR * self.max_bytes
-
-    def describe(self) -> str:
-        """One line for the page: the limits in force."""
-        return (f"at most {self.max_mb} MB, {self.max_rows:,} rows and {self.max_columns} columns "
-                f"(CSV, TSV or Parquet), and {self.max_decoded_bytes // 2**20} MB once read")
-
-
-def table_limits() -> TableLimits:
-    """The table limits in force now, from NN_MAX_TABLE_MB, NN_MAX_TABLE_ROWS, NN_MAX_TABLE_COLUMNS."""
-    return TableLimits(max_mb=env_int("NN_MAX_TABLE_MB", MAX_TABLE_MB),
-                       max_rows=env_int("NN_MAX_TABLE_ROWS", MAX_TABLE_ROWS),
-                       max_columns=env_int("NN_MAX_TABLE_COLUMNS", MAX_TABLE_COLUMNS))
 
 
 # --- getting the bytes, bounded -----------------------------------------------------------------
@@ -367,12 +318,6 @@ def _header(line: str, delim: str, limits: TableLimits) -> list[str]:
     return header
 
 
-def names_text(cols, most: int = 8) -> str:
-    cols = [str(c) if len(str(c)) <= 60 else str(c)[:56] + "..." for c in cols]
-    shown = ", ".join(cols[:most])
-    return shown + (f" and {len(cols) - most} more" if len(cols) > most else "")
-
-
 def _parser_message(exc: Exception) -> str:
     text = str(exc).strip()
     m = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", text)
@@ -381,30 +326,11 @@ def _parser_message(exc: Exception) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def too_big(total: int, rows: int, n_rows: int, n_cols: int, limits: TableLimits,
-             column: str | None = None) -> TableError:
-    """Refusal of a table whose values take more memory than the limit (counted, not declared)."""
-    part = f"its first {rows:,} of {n_rows:,} rows" if rows < n_rows else f"its {n_rows:,} rows"
-    largest = f", the largest {q(column)}" if column is not None else ""
-    cols = f"{n_cols} column{'s' * (n_cols != 1)}{largest}"
-    return TableError(f"the table takes more than {limits.max_decoded_bytes // 2**20} MB of memory "
-                      f"once read: {part} ({cols}) take at least "
-                      f"{total / 2**20:,.0f} MB. The limit is {MEMORY_FACTOR} x NN_MAX_TABLE_MB; "
-                      f"a table with fewer rows or columns fits (NN_MAX_TABLE_ROWS, "
-                      f"NN_MAX_TABLE_COLUMNS)",
-                      column=column)
-
-
 def decoded_bytes(frame: pd.DataFrame) -> int:
     """The memory a table's values take once read (text counted by its characters): what a
     server-wide budget counts for a kept table. The reader refuses tables over
     ``table_limits().max_decoded_bytes`` by this measure."""
     return int(frame.memory_usage(index=True, deep=True).sum())
-
-
-def first_line(exc: Exception) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _read_parquet(data: bytes, limits: TableLimits) -> pd.DataFrame:
