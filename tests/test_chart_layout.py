@@ -9,7 +9,7 @@ import json
 import numpy as np
 import pytest
 
-from nn.data.tables.figures import plane_figure, projection_figure, regions_figure
+from nn.views.table_figures import plane_figure, projection_figure, regions_figure
 from nn.sweep.plots import sweep_figure
 from nn.views import plots
 

@@ -8,7 +8,7 @@ import pytest
 from app_pages import open_app
 
 from app.control_labels import page_text
-from nn.data.tables.figures import projection_figure
+from nn.views.table_figures import projection_figure
 from nn.runs.app_state import plain
 
 
