@@ -9,7 +9,7 @@ import nn
 from nn.data import load_dataset
 from nn.views.inspect import figures, health, neurons
 from nn.views.inspect import pictures as ip
-from nn.runs.config import MAX_HIDDEN_LAYERS
+from nn.core.settings import SETTINGS
 from nn.views.plots import hex_rgb
 
 
@@ -136,7 +136,7 @@ def test_pushes_picture_and_inside_pictures(moons):
     assert set(pics) == {"network", "health"} and pics["network"].shape == (560, 720, 3)
 
 
-@pytest.mark.parametrize("depth", [1, 5, 8, MAX_HIDDEN_LAYERS])
+@pytest.mark.parametrize("depth", [1, 5, 8, SETTINGS["hidden"].count[1]])
 @pytest.mark.parametrize("width", [720, 480])
 def test_network_picture_column_titles_never_overlap(moons, depth, width):
     """Issue 19: with 5 or more hidden layers the titles ran into each other."""

@@ -21,7 +21,7 @@ from threadpoolctl import threadpool_limits
 from nn.core.mlp import MLP
 from nn.hosting import isolated
 from nn.runs import budget
-from nn.runs.config import TrainConfig
+from nn.core.config import TrainConfig
 from nn.views.inspect import BackpropStepper
 from nn.views.inspect.step_worker import JobFailed, JobStopped, batch_arrays, step_in_worker
 

@@ -9,7 +9,7 @@ import pytest
 
 import nn
 from nn.core import mlp as model_mod
-from nn.runs.config import ConfigError
+from nn.core.settings import ConfigError
 from nn.runs.experiment import (build_model, check_param_limit, config_from_preset, count_params,
                                 estimate_epoch_seconds, layer_sizes_for, load_data)
 from nn.core.training import GRAD_CHUNK, check_history

@@ -1,7 +1,7 @@
 """Every setting of a run, declared once: its name, kind, default, allowed values and help.
 
 The models are scikit-learn's ``_parameter_constraints`` and TensorFlow Playground's ``state.ts``:
-one table (``SETTINGS``) that the validators (``TrainConfig``, ``nn.runs.config.RunConfig``), the
+one table (``SETTINGS``) that the validators (``TrainConfig``, ``nn.core.config.RunConfig``), the
 command line's options and help, the app's URL reader and widgets, the sweep's value checks and
 the model-file checks all read. A range changed here changes everywhere.
 

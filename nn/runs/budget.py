@@ -23,7 +23,7 @@ from nn.core.arch import ArchError, layers_from_blocks, parse_arch
 from nn.core.mlp import EVAL_CHUNK
 from nn.core.sequential import WORKSPACE_BYTES, _values_per_sample, plan_shapes
 from nn.core.training import GRAD_CHUNK, START_ROWS
-from nn.runs.config import RunConfig
+from nn.core.config import RunConfig
 from nn.runs import experiment
 from nn.runs.experiment import (data_shape, estimate_config_epoch_seconds, input_shape_for,
                                 layer_sizes_for)

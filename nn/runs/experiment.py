@@ -12,7 +12,8 @@ from nn.core.mlp import MLP
 from nn.core.training import Trainer
 from nn.data import TOY_DATASETS, Dataset, load_dataset
 from nn.hosting import limits
-from nn.runs.config import IMAGE_SHAPES, OWN_DATASETS, ConfigError, RunConfig
+from nn.core.config import RunConfig
+from nn.core.settings import IMAGE_SHAPES, OWN_DATASETS, ConfigError
 from nn.runs.presets import get_preset
 
 

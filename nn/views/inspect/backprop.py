@@ -23,7 +23,7 @@ import numpy as np
 
 from nn.core.mlp import MLP
 from nn.core.optimizers import Optimizer, make_optimizer
-from nn.runs.config import TrainConfig
+from nn.core.config import TrainConfig
 
 from nn.views.inspect.neurons import _check_layer, _fprime, forward, n_layers
 
