@@ -2,8 +2,8 @@
 the time in proportion to their size, and the time panel reads right on a log axis."""
 import pytest
 
-from nn.runs.config import RunConfig
-from nn.sweep.engine import SweepConfig, Task, run_task, summarize
+from nn.core.config import RunConfig
+from nn.sweep import SweepConfig, Task, run_task, summarize
 from nn.sweep.plots import sweep_figure
 
 

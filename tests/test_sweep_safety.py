@@ -18,10 +18,11 @@ import pytest
 from app_pages import open_page
 from processes import sweep_workers
 from nn.cli import main
+from nn.core.config import RunConfig
+from nn.core.settings import ConfigError
 from nn.hosting import limits
-from nn.runs.config import ConfigError, RunConfig
 from nn.runs.experiment import config_from_preset
-from nn.sweep import engine as sweep_mod
+from nn.sweep import run_dask
 from nn.sweep import SweepConfig, SweepError, estimate, iter_sweep, parse_values, start_sweep
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -127,7 +128,7 @@ def test_a_task_raising_on_the_cluster_is_an_error(monkeypatch):
 
     def broken(*args, **kwargs):
         raise RuntimeError("boom in the worker")
-    monkeypatch.setattr(sweep_mod, "run_task", broken)
+    monkeypatch.setattr(run_dask, "run_task", broken)
     sweep = SweepConfig(RunConfig(dataset="moons", n_samples=200, epochs=1), "hidden", [2, 3], 1).validate()
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
         with pytest.raises(SweepError, match="could not run the sweep's tasks.*boom in the worker"):

@@ -32,7 +32,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from nn.runs.config import ConfigError
+from nn.core.settings import ConfigError
 
 # Fitted by calibrate() on the project's 2-core machine (see the module's docstring).
 STEP_S = 3.0e-5         # fixed cost of one lockstep step (about twenty NumPy calls)

@@ -11,8 +11,8 @@ import time
 from typing import Any
 
 from nn.cli.commands import add_run_options, config_from_args
-from nn.sweep.engine import (DTYPES, MAX_TRIALS, PARAMS, SweepConfig, SweepError, SweepResult,
-                             check_workers, parse_values, start_sweep)
+from nn.sweep import (DTYPES, MAX_TRIALS, PARAMS, SweepConfig, SweepError, SweepResult,
+                      check_workers, parse_values, start_sweep)
 
 EXIT_FAILED = 1          # the sweep started but could not finish (a worker or the cluster failed)
 

@@ -23,7 +23,7 @@ import threading
 import time
 from typing import Any
 
-from nn.runs.config import ConfigError
+from nn.core.settings import ConfigError
 
 PROBE_SECONDS = 5.0
 CONNECT_SECONDS = 10.0

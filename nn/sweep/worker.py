@@ -1,7 +1,7 @@
 """A sweep worker process: ``python -m nn.sweep.worker FD``, started by ``nn.sweep.pool``.
 
 Its own module, which the package does not import: run as ``-m nn.sweep.pool``, the pool module
-was first imported with the package (``nn.sweep`` -> engine -> pool) and then run a second time
+was first imported with the package (``nn.sweep`` -> run_local -> pool) and then run a second time
 as ``__main__``, which Python warned about in every worker."""
 import sys
 
