@@ -11,28 +11,16 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from nn.cli.data_options import add_data_options, check_data_options, table_from_args
-from nn.core.activations import ACTIVATIONS
-from nn.core.init import INITS
-from nn.core.optimizers import OPTIMIZERS
+from nn.cli.options import add_run_options, add_setting, config_from_args
+from nn.cli.sweep import add_sweep_parser
+from nn.core.settings import ConfigError
 from nn.core.training import Trainer, TrainingDiverged
-from nn.data import DATASETS, DatasetUnavailable
+from nn.data import DatasetUnavailable
 from nn.files.io import save
-from nn.runs.config import ConfigError, RunConfig
-from nn.runs.config import LR_SCHEDULES
-from nn.runs.experiment import build_trainer, check_config_limit, config_from_preset, load_data
-from nn.runs.presets import PRESETS
+from nn.runs.experiment import build_trainer, check_config_limit, load_data
 
 EXIT_BAD_INPUT = 2
 EXIT_DIVERGED = 3
-
-
-def batch_size_arg(text: str) -> int | str:
-    if text == "full":
-        return text
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number or 'full'; got {text!r}") from None
 
 
 def positive_int(text: str) -> int:
@@ -59,26 +47,6 @@ def save_path(text: str) -> str:
     return path
 
 
-def add_run_options(p: argparse.ArgumentParser) -> None:
-    """The options shared by ``train`` and ``sweep``: dataset, network, training."""
-    p.add_argument("--preset", choices=list(PRESETS), help="start from a named configuration")
-    p.add_argument("--dataset", choices=DATASETS)
-    p.add_argument("--n-samples", type=int, help="2-D datasets: number of points (default 5000)")
-    p.add_argument("--noise", type=float, help="2-D datasets: noise (default 0.1)")
-    p.add_argument("--test-size", type=float, help="test share, 0.05 to 0.9 (default 0.25)")
-    p.add_argument("--hidden", type=int, nargs="+", metavar="N", help="hidden layer sizes, e.g. 128 64")
-    p.add_argument("--activation", choices=list(ACTIVATIONS))
-    p.add_argument("--init", choices=INITS)
-    p.add_argument("--optimizer", choices=OPTIMIZERS)
-    p.add_argument("--momentum", type=float, help="momentum coefficient, 0 <= mu < 1 (default 0.9)")
-    p.add_argument("--weight-decay", type=float, help="L2 weight decay, 0 <= wd < 1 (default 0)")
-    p.add_argument("--lr", type=float, help="learning rate, 0 < lr <= 100")
-    p.add_argument("--batch-size", type=batch_size_arg, help="a whole number, or 'full'")
-    p.add_argument("--epochs", type=int, help="epochs (full batch: iterations)")
-    p.add_argument("--seed", type=int, help="seed for initialisation and shuffling")
-    p.add_argument("--json", action="store_true", help="end with one JSON line of results")
-
-
 def add_cnn_options(p: argparse.ArgumentParser) -> None:
     """A convolutional network instead of the MLP (``train`` only; the sweep trains MLPs)."""
     from nn.core import arch as core_arch
@@ -89,22 +57,12 @@ def add_cnn_options(p: argparse.ArgumentParser) -> None:
                         "comma-separated: " + "; ".join(_syntax_line(line) for line in syntax.splitlines())
                         + ". The activation follows each conv and dense layer; a dense output layer "
                           "with one unit per class ends the network (preset mnist-cnn)")
-    p.add_argument("--lr-schedule", choices=LR_SCHEDULES,
-                   help="constant (default) or cosine: epoch e of E trains at lr (1 + cos(pi e / E)) / 2")
+    add_setting(p, "lr_schedule")
 
 
 def _syntax_line(line: str) -> str:
     """'    conv 5x5x16     a 5x5 convolution ...' -> 'conv 5x5x16: a 5x5 convolution ...'"""
     return ": ".join(" ".join(part.split()) for part in re.split(r"\s{2,}", line.strip(), maxsplit=1)).replace("``", "'")
-
-
-def config_from_args(args: argparse.Namespace) -> RunConfig:
-    overrides = {name: getattr(args, name, None) for name in RunConfig.__dataclass_fields__}
-    if args.preset:
-        return config_from_preset(args.preset, **overrides)
-    base = RunConfig().to_dict()
-    base.update({k: v for k, v in overrides.items() if v is not None})
-    return RunConfig.from_dict(base).validate()
 
 
 def _train_command(args: argparse.Namespace) -> int:
@@ -203,7 +161,6 @@ def build_parser() -> argparse.ArgumentParser:
                             "units after each epoch, with a reading of classic failures; --json gains "
                             "a 'health' list (one entry per epoch)")
     train.set_defaults(func=_train_command, parser=train)
-    from nn.sweep.cli import add_sweep_parser    # here: the sweep CLI imports this module
     add_sweep_parser(sub)
     return parser
 

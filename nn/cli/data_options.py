@@ -9,7 +9,8 @@ from __future__ import annotations
 import argparse
 
 from nn.data import Dataset
-from nn.runs.config import ConfigError, RunConfig
+from nn.core.config import RunConfig
+from nn.core.settings import ConfigError
 
 
 def add_data_options(p: argparse.ArgumentParser) -> None:

@@ -10,9 +10,11 @@ import sys
 import time
 from typing import Any
 
-from nn.cli.commands import add_run_options, config_from_args
-from nn.sweep import (DTYPES, MAX_TRIALS, PARAMS, SweepConfig, SweepError, SweepResult,
-                      check_workers, parse_values, start_sweep)
+from nn.cli.options import add_run_options, config_from_args, setting_help
+from nn.core.settings import SETTINGS
+from nn.sweep import (MAX_TRIALS, PARAMS, SweepConfig, SweepError, SweepResult, check_workers,
+                      parse_values, start_sweep)
+from nn.sweep.values import allowed
 
 EXIT_FAILED = 1          # the sweep started but could not finish (a worker or the cluster failed)
 
@@ -31,7 +33,7 @@ def add_sweep_parser(subparsers: Any) -> argparse.ArgumentParser:
                         "depth: the number of hidden layers, each as wide as the first --hidden)")
     p.add_argument("--values", nargs="+", metavar="V", required=True,
                    help="values: numbers and inclusive ranges START:STOP[:STEP], e.g. 3:40 or "
-                        "0.001 0.01 0.1 (batch_size also takes 'full')")
+                        "0.001 0.01 0.1; " + "; ".join(f"{param} takes {allowed(param)}" for param in PARAMS))
     p.add_argument("--trials", type=int, default=3, help=f"trials per value, 1 to {MAX_TRIALS} (default 3)")
     p.add_argument("--workers", type=int, default=-1,
                    help="local worker processes, at most the machine's cores or NN_MAX_WORKERS "
@@ -39,7 +41,8 @@ def add_sweep_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--scheduler", metavar="ADDRESS",
                    help="run on a Dask cluster, e.g. tcp://10.0.0.5:8786 (its workers need this "
                         "package). Results from it are unpickled here: use only a cluster you trust")
-    p.add_argument("--dtype", choices=DTYPES, default="float32", help="float precision (default float32)")
+    dtype = SETTINGS["dtype"]
+    p.add_argument(dtype.flag, choices=dtype.choices, default=dtype.default, help=setting_help(dtype, ""))
     p.set_defaults(func=sweep_command, parser=p)
     return p
 
