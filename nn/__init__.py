@@ -10,14 +10,11 @@ loop), ``nn.data`` (datasets, drawing preprocessing, augmentation, the user's ta
 """
 from nn.core import (Conv2D, Dense, Dropout, Flatten, MaxPool2D, ReLU, Sequential, Sigmoid, Tanh,
                      build_network)
-from nn import _moved
 from nn.core.mlp import MLP
 from nn.core.config import RunConfig, TrainConfig
 from nn.core.settings import SETTINGS, ConfigError
 from nn.core.training import Trainer, TrainingDiverged
 from nn.files.io import ModelFormatError, load, save
-
-_moved.install()                     # old paths (nn.model, nn.preprocess, ...) stay importable
 
 __all__ = ["MLP", "Sequential", "Dense", "Conv2D", "MaxPool2D", "Flatten", "ReLU", "Tanh", "Sigmoid",
            "Dropout", "build_network", "Trainer", "TrainConfig", "RunConfig", "ConfigError",
