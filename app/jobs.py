@@ -12,6 +12,7 @@ from typing import Any, Callable
 
 import streamlit as st
 
+from app.internals import rerun_requested
 from nn.runs.slots import JOBS
 
 LOCAL = "local"
@@ -46,15 +47,8 @@ def client_from(socket_ip: str | None, headers: Any) -> str:
 def interrupted() -> bool:
     """True once Streamlit asked this script run to stop or rerun (a click, a closed tab): a long
     computation checks it between pieces, since Streamlit itself interrupts a run only at its
-    next ``st`` call."""
-    try:
-        from streamlit.runtime.scriptrunner import get_script_run_ctx
-        from streamlit.runtime.scriptrunner_utils.script_requests import ScriptRequestType
-        ctx = get_script_run_ctx(suppress_warning=True)
-        requests = getattr(ctx, "script_requests", None)
-        return requests is not None and requests._state != ScriptRequestType.CONTINUE
-    except Exception:                   # another Streamlit: rely on the st calls
-        return False
+    next ``st`` call (``app.internals.rerun_requested``)."""
+    return rerun_requested()
 
 
 def stop_check(*others: Callable[[], bool]) -> Callable[[], bool]:

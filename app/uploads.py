@@ -15,18 +15,14 @@ import threading
 import time
 from typing import Any
 
-from streamlit.runtime.scriptrunner import get_script_run_ctx
+from app.internals import drop_upload, uploaded_files
 
 log = logging.getLogger(__name__)
 
 
 def release(file: Any) -> None:
     """Drop Streamlit's stored copy of an uploaded ``file`` whose bytes have been read."""
-    file_id = getattr(file, "file_id", None)
-    ctx = get_script_run_ctx()
-    remove = getattr(getattr(ctx, "uploaded_file_mgr", None), "remove_file", None)
-    if file_id is not None and remove is not None:      # the in-memory manager (the only one)
-        remove(session_id=ctx.session_id, file_id=file_id)
+    drop_upload(file)
 
 
 # --- uploads no page reads ------------------------------------------------------------------------
@@ -77,9 +73,8 @@ def start_sweeper() -> None:
     with _sweeper_lock:
         if _sweeper is not None:
             return
-        ctx = get_script_run_ctx()
-        manager = getattr(ctx, "uploaded_file_mgr", None)
-        if manager is None or not hasattr(manager, "file_storage"):
+        manager = uploaded_files()
+        if manager is None:
             return                              # not Streamlit's in-memory manager: nothing to do
         seconds = float(os.environ.get("NN_UPLOAD_UNREAD_SECONDS", "") or UNREAD_SECONDS)
         _sweeper = UnreadUploads(manager, seconds)
