@@ -1,4 +1,4 @@
-"""Streamlit entry point: `streamlit run dashboard.py`. Each page lives in pages/."""
+"""Streamlit entry point: `streamlit run dashboard.py`. Each page lives in app/pages/ (its logic in app/<page>/)."""
 import os
 
 import streamlit as st
@@ -28,9 +28,9 @@ SPARES.warm()                 # a worker process ready for the first run (see nn
 uploads.start_sweeper()       # uploads no page reads are dropped (see app.uploads)
 
 pages = [
-    st.Page("pages/train.py", title="Train", icon=":material/monitoring:", default=True),
-    st.Page("pages/draw.py", title="Draw a digit", icon=":material/draw:"),
-    st.Page("pages/sweep.py", title="Sweep", icon=":material/tune:"),
+    st.Page("app/pages/train.py", title="Train", icon=":material/monitoring:", default=True),
+    st.Page("app/pages/draw.py", title="Draw a digit", icon=":material/draw:"),
+    st.Page("app/pages/sweep.py", title="Sweep", icon=":material/tune:"),
 ]
 try:
     st.navigation(pages).run()

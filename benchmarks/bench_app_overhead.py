@@ -52,7 +52,7 @@ def cli_reported(preset: str, over: dict[str, str]) -> dict[str, float]:
 def cli_loop(preset: str, over: dict[str, str]) -> dict[str, float]:
     """Wall time of the CLI's own training loop (run in a child process, like the others)."""
     from nn.cli.commands import _train_with_progress
-    from nn.runs.app_state import config_from_query
+    from app.train.state import config_from_query
     from nn.runs.experiment import build_trainer, load_data
     cfg, _ = config_from_query({"preset": preset, **over})
     trainer = build_trainer(cfg, load_data(cfg))

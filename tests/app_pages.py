@@ -5,7 +5,8 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
-APP = str(Path(__file__).resolve().parents[1] / "dashboard.py")
+ROOT = Path(__file__).resolve().parents[1]
+APP = str(ROOT / "dashboard.py")
 
 
 def open_app(**query: str) -> AppTest:
@@ -15,9 +16,15 @@ def open_app(**query: str) -> AppTest:
     return at.run()
 
 
+def page_path(page: str) -> str:
+    """A page's file for ``AppTest.switch_page``: "draw", "draw.py" or "app/pages/draw.py" all
+    name app/pages/draw.py."""
+    return f"app/pages/{Path(page).stem}.py"
+
+
 def open_page(page: str) -> AppTest:
-    """The dashboard switched to ``page`` (e.g. "pages/draw.py"), checked to run cleanly."""
+    """The dashboard switched to ``page`` (e.g. "draw", see ``page_path``), checked to run cleanly."""
     at = open_app()
-    at.switch_page(page).run()
+    at.switch_page(page_path(page)).run()
     assert not at.exception, at.exception
     return at

@@ -14,9 +14,9 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 import nn
+from app.draw.logic import model_choices, session_mnist_model
 from nn.views.draw import (CNN_MODEL_PATH, DEFAULT_MODEL_PATH, describe_model, digit_drawing,
-                           load_mnist_model, mnist_model_problem, model_choices, predict_drawing,
-                           probability_figure, session_mnist_model)
+                           load_mnist_model, mnist_model_problem, predict_drawing, probability_figure)
 from nn.files.io import model_to_bytes
 
 
@@ -58,7 +58,7 @@ def canvas(monkeypatch):
 
 
 def draw_page() -> AppTest:
-    return open_page("pages/draw.py")
+    return open_page("app/pages/draw.py")
 
 
 def one(h: int = 280, w: int = 280) -> np.ndarray:
@@ -120,9 +120,9 @@ def test_drawing_and_settings_survive_a_visit_to_another_page(canvas):
     at = draw_page()
     at.slider(key="draw_stroke").set_value(32).run()
     board = canvas.calls[-1]["key"]
-    at.switch_page("pages/train.py").run()
+    at.switch_page("app/pages/train.py").run()
     canvas.image = None                                    # a remounted board has sent nothing
-    at.switch_page("pages/draw.py").run()
+    at.switch_page("app/pages/draw.py").run()
     assert not at.exception
     call = canvas.calls[-1]
     assert call["key"] != board                            # a new board, mounted ...
@@ -134,7 +134,7 @@ def test_drawing_and_settings_survive_a_visit_to_another_page(canvas):
 def test_session_model_is_preferred_and_others_are_offered(canvas):
     at = open_app()
     at.session_state["train_session"] = types.SimpleNamespace(model=mnist_model())
-    at.switch_page("pages/draw.py").run()
+    at.switch_page("app/pages/draw.py").run()
     radio = at.radio(key="draw_model_choice")
     assert radio.options == ["Trained in this session", "Shipped default", "Shipped MLP"]
     assert radio.value == "Trained in this session"
@@ -143,7 +143,7 @@ def test_session_model_is_preferred_and_others_are_offered(canvas):
 def test_a_model_for_another_dataset_in_the_session_is_ignored(canvas):
     at = open_app()
     at.session_state["model"] = nn.MLP([2, 8, 2])
-    at.switch_page("pages/draw.py").run()
+    at.switch_page("app/pages/draw.py").run()
     assert not at.exception
     assert at.radio(key="draw_model_choice").options == ["Shipped default", "Shipped MLP"]
 

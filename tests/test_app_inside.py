@@ -123,7 +123,7 @@ def test_reset_forgets_the_inside_state():
 
 @pytest.mark.parametrize("budget", [1.0, 0.0])
 def test_health_follows_the_records_within_its_time_budget(monkeypatch, budget):
-    import app.inside_view as iv
+    import app.train.inside as iv
     monkeypatch.setattr(iv, "HEALTH_BUDGET", budget)    # all the time there is / none at all
     at = open_app(preset="moons", n_samples="1000", epochs="8", hidden="8-8")
     at.button(key="train.go").click().run(timeout=120)

@@ -8,7 +8,7 @@ from streamlit.testing.v1 import AppTest
 
 
 def sweep_page() -> AppTest:
-    return open_page("pages/sweep.py")
+    return open_page("app/pages/sweep.py")
 
 
 def tiny(at: AppTest, values: str = "2:4") -> AppTest:
@@ -39,8 +39,8 @@ def test_a_tiny_sweep_runs_and_its_results_stay():
     assert [s["value"] for s in summary] == [2, 3, 4]
     assert all(s["trials"] == 2 and len(s["runs"]) == 2 and 0 <= s["mean_accuracy"] <= 1 for s in summary)
     assert any("Best mean test accuracy" in c.value for c in at.caption)
-    at.switch_page("pages/train.py").run()                  # leave and come back: still there
-    at.switch_page("pages/sweep.py").run()
+    at.switch_page("app/pages/train.py").run()                  # leave and come back: still there
+    at.switch_page("app/pages/sweep.py").run()
     assert not at.exception
     assert at.session_state["sweep_result"]["summary"] == summary
     assert at.text_input(key="sw_values").value == "2:4"    # and so are the settings

@@ -8,7 +8,8 @@ from streamlit.testing.v1 import AppTest
 
 import nn
 from nn.files.io import model_to_bytes
-from nn.runs.app_state import TrainSession, config_from_query, config_to_query, history_csv
+from app.train.session import TrainSession
+from app.train.state import config_from_query, config_to_query, history_csv
 from nn.runs.experiment import build_trainer, config_from_preset, load_data
 
 TINY = {"preset": "moons", "n_samples": "400", "epochs": "3", "hidden": "8-8"}
@@ -211,7 +212,7 @@ def test_mnist_trains_one_short_epoch(mnist_path, monkeypatch):
 
 
 def test_throttle_paces_redraws_by_their_cost():
-    from nn.runs.app_state import Throttle
+    from app.train.session import Throttle
     t = Throttle(min_gap=0.5, max_gap=1.0, budget=0.05)
     assert t.due(0.0)                                  # never drawn nor begun: draw at once
     t.begin(now=0.0)                                   # a run starts: first redraw after min_gap

@@ -24,8 +24,8 @@ from nn.core import build_network
 from nn.core.mlp import EvaluationStopped
 from nn.core.training import Trainer, evaluate_in_pieces
 from nn.runs import budget
-from nn.runs.app_state import TrainSession
-from nn.runs.config import TrainConfig
+from app.train.session import TrainSession
+from nn.core.config import TrainConfig
 from nn.runs.experiment import config_from_preset
 from nn.runs.slots import MB, BudgetRefused, Capacity, Need, RunSlots
 from nn.sweep.pool import WorkerFailed, WorkerPool, probe
@@ -313,7 +313,7 @@ def test_a_sweep_over_a_visitors_budget_is_refused_in_plain_words(monkeypatch):
     """Row 4's sweeps: each within the old per-sweep budget, now counted as one visitor's job."""
     from app_pages import open_page
     monkeypatch.setenv("NN_PUBLIC", "1")
-    at = open_page("pages/sweep.py")
+    at = open_page("app/pages/sweep.py")
     at.number_input(key="sw_n_samples").set_value(1_000_000)
     at.text_input(key="sw_values").set_value("512 1024")
     at.number_input(key="sw_trials").set_value(3)

@@ -6,8 +6,9 @@ from test_draw_robustness import board_agreement
 
 import nn
 from nn.core import Sequential
+from app.draw.logic import model_choices
 from nn.views.draw import (CNN_MODEL_PATH, DEFAULT_MODEL_PATH, describe_model, load_mnist_model,
-                           mnist_model_problem, model_choices, predict_drawing)
+                           mnist_model_problem, predict_drawing)
 
 N_DIGITS = 1000
 MIN_AGREEMENT = 0.99

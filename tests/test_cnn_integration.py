@@ -17,7 +17,7 @@ from app_pages import open_app
 
 import nn
 from nn.core import Sequential, build_network
-from nn.runs.app_state import config_from_query, config_to_query, model_changed, model_settings
+from app.train.state import config_from_query, config_to_query, model_changed, model_settings
 from nn.core.config import RunConfig, TrainConfig
 from nn.core.settings import ConfigError
 from nn.runs.experiment import (build_model, build_trainer, check_config_limit, config_from_preset,

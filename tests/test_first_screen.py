@@ -6,7 +6,7 @@ from app_pages import open_app
 from browser_pages import open_train_page
 from streamlit.testing.v1 import AppTest
 
-from app import first_screen
+from app.train import first_screen
 
 TINY = {"preset": "moons", "n_samples": "400", "epochs": "3", "hidden": "4"}
 
@@ -94,7 +94,7 @@ def test_on_a_phone_the_presets_and_train_are_on_the_first_screen(app_url, brows
 
 
 def test_the_time_left_is_measured_from_the_pace_not_the_start_up():
-    from nn.runs.app_state import TrainSession
+    from app.train.session import TrainSession
     from nn.runs.experiment import config_from_preset, load_data
     cfg = config_from_preset("moons", n_samples=200, hidden=[4], epochs=10)
     s = TrainSession()

@@ -11,7 +11,7 @@ from app_pages import open_app
 from streamlit.proto.WidgetStates_pb2 import WidgetState
 from streamlit.testing.v1 import AppTest
 
-from app.own_data import apply_click, clicked_point
+from app.train.own_data import apply_click, clicked_point
 from nn.data.tables import Points
 
 START = [(0.5, 0.5, 0), (-0.5, -0.5, 1)]
@@ -118,7 +118,7 @@ def page_text(at: AppTest) -> str:
 
 def test_a_failing_page_shows_a_plain_message_to_a_visitor(monkeypatch, error_details):
     monkeypatch.setenv("NN_PUBLIC", "1")
-    monkeypatch.setattr("app.own_data.start_run", _fail)         # the Train page calls it first
+    monkeypatch.setattr("app.train.own_data.start_run", _fail)         # the Train page calls it first
     at = open_app(preset="moons")
     text = page_text(at)
     assert not at.exception
@@ -129,7 +129,7 @@ def test_a_failing_page_shows_a_plain_message_to_a_visitor(monkeypatch, error_de
 
 def test_a_failing_widget_callback_shows_no_details_to_a_visitor(monkeypatch, error_details):
     monkeypatch.setenv("NN_PUBLIC", "1")
-    monkeypatch.setattr("app.own_data._start_over", _fail)       # the "Start over" button's callback
+    monkeypatch.setattr("app.train.own_data._start_over", _fail)       # the "Start over" button's callback
     at = open_app(preset="moons", dataset="points")
     at.button(key="own.restart").click().run()
     assert at.exception                                          # Streamlit's generic notice
@@ -140,7 +140,7 @@ def test_a_failing_widget_callback_shows_no_details_to_a_visitor(monkeypatch, er
 
 def test_on_ones_own_machine_the_details_are_shown(monkeypatch, error_details):
     monkeypatch.delenv("NN_PUBLIC", raising=False)
-    monkeypatch.setattr("app.own_data.start_run", _fail)
+    monkeypatch.setattr("app.train.own_data.start_run", _fail)
     at = open_app(preset="moons")
     assert at.exception and "boom" in at.exception[0].value
 

@@ -25,7 +25,7 @@ LAUNCHER = f"""
 import sys
 sys.path.insert(0, {str(ROOT)!r})
 import streamlit as st
-import app.own_data as own
+import app.train.own_data as own
 
 def fail(*args, **kwargs):
     raise RuntimeError({SECRET!r})

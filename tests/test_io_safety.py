@@ -363,7 +363,7 @@ def _cnn_file(arch_text: str | None, activation: str = "relu") -> tuple[bytes, "
 
 @pytest.mark.parametrize("lie", ["dense 4096, dense 4096", "conv 11x11x512, pool 8", None])
 def test_a_lying_arch_text_is_replaced_by_the_layers_own(lie):
-    from nn.runs.app_state import describe_network, model_settings
+    from app.train.state import describe_network, model_settings
     data, net = _cnn_file(lie)
     loaded = nn.load(data)
     assert loaded.meta["arch"] == "conv 3x3x4, pool 2, dense 16" == net.meta["arch"]

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from nn.hosting import isolated
-from nn.runs.app_state import TrainSession
+from app.train.session import TrainSession
 from nn.runs.experiment import config_from_preset, load_data
 from nn.hosting.isolated import IsolatedJob, JobFailed, JobStopped, probe, run
 from nn.runs.remote_training import STOP_WAIT, JobLimits

@@ -6,7 +6,8 @@ import pytest
 from app_pages import open_app
 from markdown_it import MarkdownIt
 
-from nn.runs.app_state import config_from_query, plain
+from app.text import plain
+from app.train.state import config_from_query
 
 
 def _warnings(at) -> str:

@@ -9,7 +9,7 @@ from app_pages import open_app
 
 from app.control_labels import page_text
 from nn.views.table_figures import projection_figure
-from nn.runs.app_state import plain
+from app.text import plain
 
 
 def _plane_title(at) -> str:

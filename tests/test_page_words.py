@@ -13,9 +13,11 @@ from streamlit.testing.v1 import AppTest
 from test_app_draw import canvas  # noqa: F401  (a fixture: the drawing board's stand-in)
 from test_app_own_data import _upload, iris_csv  # noqa: F401  (iris_csv: a fixture)
 
-from app import inside_view
+from app.train import inside as inside_view
+from app.train import step
 from app.control_labels import page_text
-from nn.runs.app_state import Throttle, plain
+from app.text import plain
+from app.train.session import Throttle
 from nn.runs.config import ConfigError
 
 LINES = "Thicker, darker lines"
@@ -118,7 +120,7 @@ def test_a_steps_error_names_the_control(monkeypatch):
     def refuse(*args, **kwargs):
         raise ConfigError("batch_size", "batch_size (--batch-size) must be a whole number from 1 to "
                                         "300 or 'full'; got 0")
-    monkeypatch.setattr(inside_view, "_stepper", refuse)
+    monkeypatch.setattr(step, "_stepper", refuse)
     at.button(key="inside.step").click().run()
     assert not at.exception
     errors = [e.value for e in at.error]

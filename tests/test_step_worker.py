@@ -108,7 +108,7 @@ def test_stop_ends_a_worker_step_within_a_second_and_changes_nothing():
 
 # --- on the page --------------------------------------------------------------------------------
 def _step_page(monkeypatch, worker: bool, **query: str) -> tuple[AppTest, list]:
-    import app.inside_view as iv
+    import app.train.step as iv
     limit = 0 if worker else 1e12
     monkeypatch.setattr(budget, "STEP_IN_PROCESS_MB", limit)
     monkeypatch.setattr(budget, "STEP_IN_PROCESS_SECONDS", limit)

@@ -15,7 +15,7 @@ from test_app_sweep import sweep_page, tiny
 from nn.hosting import limits
 from nn.runs.config import ConfigError
 from nn.sweep import parse_values
-from nn.sweep.form import DEFAULT_VALUES, page_message, values_for
+from app.sweep.form import DEFAULT_VALUES, page_message, values_for
 
 SHOTS = Path(__file__).resolve().parent / "artifacts"      # git-ignored
 VALUES = "Values (numbers, and ranges START:STOP or START:STOP:STEP)"
@@ -48,8 +48,8 @@ def test_switching_back_brings_back_what_was_typed():
     assert at.text_input(key="sw_values").value == "5:9"
     at.selectbox(key="sw_param").set_value("lr").run()
     assert at.text_input(key="sw_values").value == "0.5 0.05"
-    at.switch_page("pages/train.py").run()                   # leave and come back: the pair stays
-    at.switch_page("pages/sweep.py").run()
+    at.switch_page("app/pages/train.py").run()                   # leave and come back: the pair stays
+    at.switch_page("app/pages/sweep.py").run()
     assert at.selectbox(key="sw_param").value == "lr"
     assert at.text_input(key="sw_values").value == "0.5 0.05"
 
@@ -129,7 +129,7 @@ def test_the_engine_keeps_the_cli_flags_in_its_messages(param, token, needle):
     ("text_input", "sw_values", "0 5", "Values for hidden must be whole numbers from 1 to 4096"),
     ("text_input", "sw_values", "3 3", "Values must not repeat"),
     ("text_input", "sw_values", "banana", "Values for hidden must be"),
-    ("text_input", "sw_hidden", "0", "Hidden layers must be a whole number from 1 to 4096"),
+    ("text_input", "sw_hidden", "0", "Hidden layers must be 1 to 10 whole numbers, each from 1 to 4096"),
     ("number_input", "sw_seed", 2**32 - 1, "Seed plus trials must stay below 2**32"),
 ])
 def test_page_messages_name_the_control_not_the_flag(widget, key, value, needle):

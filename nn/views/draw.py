@@ -1,6 +1,7 @@
-"""The Draw page's logic without Streamlit: which model reads the drawing, the prediction, the
-probability chart, an MNIST test digit laid on the board as a drawing, and the check of what the
-board sends before it is decoded."""
+"""A drawn digit as a network reads it, without Streamlit: the models that can read one, the
+prediction and when not to trust it, the probability chart, an MNIST test digit laid on a
+drawing board, and the check of what the board sends before it is decoded. (The Draw page's
+own logic, which model it offers, is ``app.draw.logic``.)"""
 from __future__ import annotations
 
 import base64
@@ -26,8 +27,6 @@ DEFAULT_MODEL_PATH = Path(__file__).resolve().parents[2] / "models" / "mnist.npz
 # page's default, it reads drawings moved and resized on the board better than the MLP.
 CNN_MODEL_PATH = DEFAULT_MODEL_PATH.with_name("mnist-cnn.npz")
 Model = MLP | Sequential
-TRAIN_SESSION_KEY = "train_session"  # the Train page's TrainSession; its .model is the network
-SESSION_MODEL_KEY = "model"          # fallback: a bare model in session state
 MNIST_PREPROCESSING = "mnist-28x28/255"
 BOARD = 280                          # the drawing board's side in screen pixels
 # What the board sends: a PNG of BOARD x BOARD RGBA pixels (the canvas exports at multiplier 1,
@@ -76,19 +75,6 @@ def mnist_model_problem(model: Any) -> str | None:
     return None
 
 
-def session_mnist_model(state: Any) -> Model | None:
-    """The MNIST model trained in this session, if there is one: the Train page's
-    ``state["train_session"].model``, else ``state["model"]``; untrained models are skipped."""
-    if not hasattr(state, "get"):
-        return None
-    trained = getattr(state.get(TRAIN_SESSION_KEY), "model", None)
-    for model in (trained, state.get(SESSION_MODEL_KEY)):
-        if (model is not None and mnist_model_problem(model) is None
-                and model.meta.get("dataset") == "mnist" and model.meta.get("history")):
-            return model
-    return None
-
-
 def load_mnist_model(source: str | Path | bytes) -> Model:
     """Load a model file and check it reads digits; ``ValueError`` (incl. ``ModelFormatError``)
     with the reason otherwise."""
@@ -97,15 +83,6 @@ def load_mnist_model(source: str | Path | bytes) -> Model:
     if problem:
         raise ValueError(f"this model cannot read drawings: {problem}")
     return model
-
-
-def model_choices(session: Model | None, uploaded: Model | None, shipped: Model | None,
-                  shipped_mlp: Model | None = None) -> dict[str, Model]:
-    """The models on offer, in the order of preference: session, upload, the shipped default
-    (the CNN), the shipped MLP (whose inside the page can show)."""
-    named = {"Trained in this session": session, "Uploaded": uploaded, "Shipped default": shipped,
-             "Shipped MLP": shipped_mlp}
-    return {name: m for name, m in named.items() if m is not None}
 
 
 def describe_model(model: Model) -> str:

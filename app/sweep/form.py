@@ -1,14 +1,19 @@
-"""The Sweep page's form without Streamlit: its settings as a sweep, the Values text that suits
-each swept parameter, which field the swept parameter overrides, messages that name the page's
-controls (the engine's name the command line's flags), and what to say of a stopped sweep."""
+"""The Sweep page's logic without Streamlit: the form's defaults (the moons tutorial's
+experiment), its settings as a sweep, the Values text that suits each swept parameter, which
+field the swept parameter overrides, where the sweep runs, messages that name the page's
+controls (the engine's name the command line's flags), and what to say of a stopped sweep.
+The engine is ``nn.sweep``."""
 from __future__ import annotations
 
 import re
 from typing import Any
 
+from nn.core.config import RunConfig
+from nn.core.settings import SETTINGS, ConfigError
 from nn.data.datasets import TOY_DATASETS
-from nn.runs.config import ConfigError, RunConfig
-from nn.sweep.engine import PARAMS, SweepConfig, parse_values
+from nn.hosting import limits
+from nn.runs.presets import get_preset
+from nn.sweep import PARAMS, SweepConfig, default_workers, parse_values
 
 # Each setting as its control is labelled on the page (the CLI names it by its flag instead).
 LABELS = {
@@ -22,6 +27,15 @@ LABELS = {
 # The Values text a parameter starts with when it is chosen (each runs within the default budget).
 DEFAULT_VALUES = {"hidden": "3:40", "lr": "0.0001 0.001 0.01 0.1 1", "batch_size": "10 32 100 1000 full",
                   "depth": "1:4"}
+# The moons tutorial's experiment: seed-moons, 100 epochs, hidden 3..40, 3 trials.
+TUTORIAL = {**get_preset("seed-moons"), "epochs": 100}
+DEFAULTS = {
+    "dataset": TUTORIAL["dataset"], "n_samples": 5000, "noise": 0.1, "param": "hidden",
+    "values": DEFAULT_VALUES["hidden"], "trials": 3, "hidden": " ".join(map(str, TUTORIAL["hidden"])),
+    "activation": TUTORIAL["activation"], "init": TUTORIAL["init"], "optimizer": TUTORIAL["optimizer"],
+    "lr": TUTORIAL["lr"], "batch_size": str(TUTORIAL["batch_size"]), "epochs": TUTORIAL["epochs"],
+    "momentum": 0.9, "weight_decay": 0.0, "seed": 0, "workers": default_workers(), "scheduler": "",
+}
 # The field whose value the swept parameter replaces (disabled while it is swept). Sweeping hidden
 # or depth still reads Hidden layers (the number of layers, or the size of each), so it stays.
 OVERRIDDEN = {"lr": "lr", "batch_size": "batch_size"}
@@ -66,8 +80,8 @@ def batch_size(text: str) -> int | str:
     if bs == "full":
         return bs
     if not (bs.isascii() and bs.isdigit()):
-        raise ConfigError("batch_size", f"Batch size: the batch size must be a whole number from 1 to "
-                                        f"10000000 or 'full'; got {text!r}")
+        raise ConfigError("batch_size", f"Batch size: the batch size must be "
+                                        f"{SETTINGS['batch_size'].allowed()}; got {text!r}")
     return int(bs)
 
 
@@ -109,3 +123,21 @@ def stopped_text(partial: dict[str, Any], stopped: bool) -> str:
         return (f"{text} (about {share:.0%} of the work done; runs finish in groups, and none had "
                 "finished), so there are no results to show. Its worker processes are ended.")
     return f"{text}; its worker processes are ended. The results so far:"
+
+
+def scheduler_of(settings: dict) -> str | None:
+    """Where the sweep runs: in hosting mode only the operator's cluster (NN_DASK_SCHEDULER) or
+    this machine, whatever was sent; locally the address typed in, if any."""
+    lim = limits()
+    if lim.public:
+        return lim.dask_scheduler
+    return str(settings.get("scheduler") or "").strip() or None
+
+
+def error_text(exc: Exception, scheduler: str | None) -> str:
+    """The message, naming the page's controls (not the command line's flags), and without the
+    operator's cluster address in hosting mode."""
+    text = page_message(str(exc))
+    if limits().public and scheduler:
+        text = text.replace(repr(scheduler), "(the server's cluster)").replace(scheduler, "(the server's cluster)")
+    return text

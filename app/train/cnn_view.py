@@ -1,7 +1,7 @@
 """Streamlit side of the Train page's CNN view: the first conv layer's filters and, for one test
 image, each conv layer's feature maps, redrawn as still pictures while a CNN trains
 (``nn.views.cnn_pictures``). Shown only when the session's model is a convolutional network,
-which then gets this view instead of ``app.inside_view``'s section (its health and Step cover
+which then gets this view instead of ``app.train.inside``'s section (its health and Step cover
 fully connected networks only, so none of its widgets is shown for a CNN)."""
 from __future__ import annotations
 

@@ -18,18 +18,20 @@ import re
 import time
 from typing import Any, Callable
 
-import numpy as np
 import streamlit as st
 
 from app import jobs, uploads
+from app.keep import restore
+from app.text import plain
+from app.train.session import TrainSession
+from nn.core.config import RunConfig
+from nn.core.settings import OWN_DATASETS
 from nn.data import TOY_DATASETS, Dataset, DatasetUnavailable
 from nn.data.tables import (BadRowsError, Points, TableError, dataset_to_csv, decoded_bytes, parse_job,
                             read_table, table_limits)
 from nn.data.tables.describe import describe_table
-from nn.data.tables.figures import CLICK_TRACE, PLANE_RANGE, plane_figure, projection_figure, regions_figure
+from nn.views.table_figures import PLANE_RANGE, plane_figure, projection_figure, regions_figure
 from nn.hosting import HostingConfigError
-from nn.runs.app_state import TrainSession, plain
-from nn.runs.config import OWN_DATASETS, RunConfig
 from nn.runs.experiment import TABLE_SPLIT_SEED, table_dataset
 from nn.hosting.isolated import JobStopped
 from nn.runs.slots import JOBS, BudgetRefused, Need
@@ -300,11 +302,8 @@ def _default_features(summary: Any, label: str | None) -> list[str]:
 
 def _widget(name: str) -> str:
     """The key of choice widget ``name``, its value put back from ``own.choices`` when the widget
-    was not drawn in the last run (Streamlit forgets it then; see train_view._restore)."""
-    key = "own.w." + name
-    if key not in st.session_state:
-        st.session_state[key] = _choices().get(name)
-    return key
+    was not drawn in the last run (Streamlit forgets it then; see ``app.keep``)."""
+    return restore("own.w." + name, _choices().get(name), resend=False)
 
 
 def _on_label() -> None:

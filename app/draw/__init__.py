@@ -1,0 +1,1 @@
+"""The Draw page's home: its logic (``logic``, no Streamlit) and its Streamlit side."""
