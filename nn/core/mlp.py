@@ -8,10 +8,10 @@ import numpy as np
 
 from nn.core.activations import get_activation
 from nn.core.classifier import Classifier
+from nn.core.dtypes import check_dtype
 from nn.core.init import INITS, init_params
 from nn.core.losses import softmax_cross_entropy_grad
 
-DTYPES = ("float32", "float64")
 MAX_LAYER_SIZE = 100_000
 # Rows per forward pass at inference (evaluate, predict...): bounds the memory of the activations
 # (one chunk's, not the whole set's) and lets a caller stop between chunks, so a Stop never waits
@@ -59,10 +59,8 @@ class MLP(Classifier):
         self.act = get_activation(activation)
         if init not in INITS:
             raise ValueError(f"init must be one of {', '.join(INITS)}; got {init!r}")
-        if str(dtype) not in DTYPES:
-            raise ValueError(f"dtype must be one of {', '.join(DTYPES)}; got {dtype!r}")
         self.activation, self.init, self.seed = activation, init, int(seed)
-        self.dtype = np.dtype(dtype)
+        self.dtype = check_dtype(dtype)
         self.params: list[np.ndarray] = init_params(self.layer_sizes, init, self.seed, self.dtype)
         self.meta: dict[str, Any] = {}          # dataset, preprocessing, history: set by the trainer
         self._workspaces: dict[int, _Workspace] = {}
@@ -142,11 +140,7 @@ class MLP(Classifier):
             self._workspaces[n] = _Workspace(n, self.layer_sizes, self.dtype)
         return self._workspaces[n]
 
-    # --- persistence -----------------------------------------------------------------------
-    def save(self, path: str | Path) -> None:
-        from nn.files.io import save_model
-        save_model(self, path)
-
+    # --- pickling (to a worker process and back; files: nn.save) ------------------------------
     def __getstate__(self) -> dict[str, Any]:
         """Pickled (to a worker process and back) without the batch buffers: they are rebuilt."""
         return {**self.__dict__, "_workspaces": {}}

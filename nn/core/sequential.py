@@ -7,7 +7,6 @@ outputs are the logits of a softmax cross-entropy loss.
 from __future__ import annotations
 
 import math
-import os
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor, wait
@@ -16,12 +15,13 @@ from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
+from nn.core.blas_threads import cores
 from nn.core.classifier import Classifier
+from nn.core.dtypes import check_dtype
 from nn.core.layers import ACTIVATION_LAYERS, INITS, Conv2D, Dropout, Layer, MaxPool2D, Shape
 from nn.core.losses import softmax_cross_entropy_grad
 from nn.core.mlp import EvaluationStopped
 
-DTYPES = ("float32", "float64")
 # Rows per forward/backward pass are capped so that one pass keeps at most this many bytes of
 # activations and im2col copies: a 10000-image evaluation or a full-batch step runs in chunks.
 WORKSPACE_BYTES = 256 * 1024 * 1024
@@ -33,13 +33,6 @@ WORKSPACE_BYTES = 256 * 1024 * 1024
 MIN_CHUNK_ROWS = 16           # below this a chunk's Python overhead outweighs a second core
 _pool_lock = threading.Lock()
 _pool: ThreadPoolExecutor | None = None
-
-
-def _cores() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:
-        return max(1, os.cpu_count() or 1)
 
 
 _malloc_tuned = False
@@ -107,7 +100,7 @@ def _run_parallel(tasks: list[Callable[[], Any]]) -> list[Any]:
     from nn.core.blas_threads import one_blas_thread
     with _pool_lock:
         if _pool is None:
-            _pool = ThreadPoolExecutor(max_workers=_cores(), thread_name_prefix="nn-core")
+            _pool = ThreadPoolExecutor(max_workers=cores(), thread_name_prefix="nn-core")
     with one_blas_thread(), _quick_gil_handover():
         futures = [_pool.submit(task) for task in tasks[:-1]]
         try:
@@ -118,7 +111,7 @@ def _run_parallel(tasks: list[Callable[[], Any]]) -> list[Any]:
 
 
 class ModelTooLarge(ValueError):
-    """The architecture has more parameters than the server allows (``nn.hosting``)."""
+    """The architecture has more parameters than its builder allows (``max_params``)."""
 
 
 def plan_shapes(layers: Sequence[Layer], input_shape: Shape) -> tuple[list[Shape], int]:
@@ -163,14 +156,13 @@ class Sequential(Classifier):
     ``Sequential([Conv2D(16, 5), MaxPool2D(2), ReLU(), Flatten(), Dense(10)], input_shape=(1, 28, 28))``.
     ``params`` lists every layer's parameters in order (conv: W (out, in, kh, kw), b (out,);
     dense: W (fan_in, fan_out), b (fan_out,)). The parameter count is checked against
-    ``nn.hosting.limits().max_params`` before anything is allocated.
+    ``max_params`` (the server's limit, passed by whoever builds the network) before anything is
+    allocated.
     """
 
     def __init__(self, layers: Sequence[Layer], input_shape: Sequence[int], seed: int = 0,
-                 dtype: str = "float32", init: str = "he") -> None:
-        from nn.hosting import limits
-        if str(dtype) not in DTYPES:
-            raise ValueError(f"dtype must be one of {', '.join(DTYPES)}; got {dtype!r}")
+                 dtype: str = "float32", init: str = "he", max_params: int | None = None) -> None:
+        check_dtype(dtype)
         if init not in INITS:
             raise ValueError(f"init must be one of {', '.join(INITS)}; got {init!r}")
         self.layers = list(layers)
@@ -181,16 +173,15 @@ class Sequential(Classifier):
         self.shapes, n_params = plan_shapes(self.layers, self.input_shape)
         if len(self.shapes[-1]) != 1 or self.shapes[-1][0] < 2:
             raise ValueError(f"the last layer must give at least 2 class scores; it gives {self.shapes[-1]}")
-        cap = limits().max_params
-        if n_params > cap:
-            raise ModelTooLarge(f"this network has {n_params:,} parameters; the limit is {cap:,} "
+        if max_params is not None and n_params > max_params:
+            raise ModelTooLarge(f"this network has {n_params:,} parameters; the limit is {max_params:,} "
                                 f"(NN_MAX_PARAMS)")
         self.seed, self.init, self.dtype = int(seed), init, np.dtype(dtype)
         self._build()
         self.meta: dict[str, Any] = {}
         per_sample = _values_per_sample(self.layers, self.input_shape, self.shapes) * self.dtype.itemsize
         self.max_rows = max(1, WORKSPACE_BYTES // per_sample)
-        self.workers = min(_cores(), 8)     # threads per pass; 1 = no threads
+        self.workers = min(cores(), 8)     # threads per pass; 1 = no threads
         self._steps = 0                      # training passes so far: seeds dropout masks
         self._scratch_grads: dict[int, list[np.ndarray]] = {}
         # training-time augmentation of one-channel images (nn.data.augment.Augment), or None; done
@@ -393,12 +384,6 @@ class Sequential(Classifier):
             dA = backward(dA, ctxs[i], grads[self._slices[i]], need_dx=i > 0)
             ctxs[i] = None                           # free each layer's copies as soon as done
         return loss, n_correct
-
-    def save(self, path: Any) -> None:
-        """Save to a pickle-free ``.npz`` (format "nn-seq/1": the spec, the metadata and the
-        parameters by name); ``nn.load`` reads it back, checking everything first."""
-        from nn.files.io import save_model
-        save_model(self, path)
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickled (to a worker process and back) without scratch gradients: they are rebuilt."""
