@@ -3,6 +3,9 @@
 Each activation is a pair of functions side by side: ``forward(Z, out)`` computes A = f(Z) into
 ``out``; ``backward(dA, Z, A, out)`` computes dZ = dA * f'(Z) into ``out`` (which may be ``dA``
 itself: the training loop passes its own scratch buffer, never an array the caller still needs).
+``MLP`` calls them on its preallocated buffers, and the activation layers of ``nn.core.layers``
+(``ReLU``, ``Tanh``, ``Sigmoid``) on arrays of their own. f'(Z) reads ``Z`` only through its sign
+(relu, leaky relu), which A = f(Z) shares, so a caller that kept only A may pass it for ``Z``.
 """
 from __future__ import annotations
 

@@ -23,7 +23,8 @@ from typing import Any
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided, sliding_window_view
-from scipy.special import expit
+
+from nn.core.activations import ACTIVATIONS
 
 Array = np.ndarray
 Shape = tuple[int, ...]
@@ -443,39 +444,27 @@ class Flatten(Layer):
         return dy.reshape(n, C, H, W).transpose(0, 2, 3, 1)
 
 
-class ReLU(Layer):
+class _ActivationLayer(Layer):
+    """A = f(Z) elementwise, f the activation of ``nn.core.activations`` named by ``kind``."""
+
+    def forward(self, x, train=False):
+        y = ACTIVATIONS[self.kind].forward(x, np.empty_like(x))
+        return y, (y if train else None)
+
+    def backward(self, dy, ctx, grads, need_dx=True):
+        return ACTIVATIONS[self.kind].backward(dy, ctx, ctx, dy)   # dZ = dA * f'(Z), from A (kept as Z)
+
+
+class ReLU(_ActivationLayer):
     kind = "relu"
 
-    def forward(self, x, train=False):
-        y = np.maximum(x, 0)                         # A = max(Z, 0)
-        return y, (y if train else None)
 
-    def backward(self, dy, ctx, grads, need_dx=True):
-        return np.multiply(dy, ctx > 0, out=dy)      # dZ = dA * [Z > 0]  (A > 0 exactly where Z > 0)
-
-
-class Tanh(Layer):
+class Tanh(_ActivationLayer):
     kind = "tanh"
 
-    def forward(self, x, train=False):
-        y = np.tanh(x)                               # A = tanh(Z)
-        return y, (y if train else None)
 
-    def backward(self, dy, ctx, grads, need_dx=True):
-        dy *= 1 - ctx * ctx                          # dZ = dA * (1 - A^2)
-        return dy
-
-
-class Sigmoid(Layer):
+class Sigmoid(_ActivationLayer):
     kind = "sigmoid"
-
-    def forward(self, x, train=False):
-        y = expit(x)                                 # A = 1 / (1 + e^-Z)
-        return y, (y if train else None)
-
-    def backward(self, dy, ctx, grads, need_dx=True):
-        dy *= ctx * (1 - ctx)                        # dZ = dA * A (1 - A)
-        return dy
 
 
 class Dropout(Layer):
