@@ -6,7 +6,8 @@ whole channel runs. Shapes given to and returned by ``output_shape`` are per sam
 for images and ``(features,)`` after ``Flatten``. Parameters follow PyTorch where it has a
 convention: a convolution's weights are ``(out_channels, in_channels, kh, kw)`` and its biases
 ``(out_channels,)``; ``Flatten`` orders features (channel, row, column) as ``torch.nn.Flatten``
-does on NCHW tensors. ``Dense`` keeps ``nn.MLP``'s ``(fan_in, fan_out)`` weights.
+does on NCHW tensors. ``Dense`` has ``(fan_in, fan_out)`` weights: ``nn.MLP`` is a stack of them.
+Parameters are drawn by ``nn.core.init``, activations computed by ``nn.core.activations``.
 
 The contract, for every layer:
 
@@ -25,30 +26,19 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided, sliding_window_view
 
 from nn.core.activations import ACTIVATIONS
+from nn.core.init import layer_params
 
 Array = np.ndarray
 Shape = tuple[int, ...]
-INITS = ("he", "xavier")
 
 
-def _init_weights(rng: np.random.Generator, shape: Shape, fan_in: int, fan_out: int,
-                  init: str) -> Array:
-    """He normal N(0, 2 / fan_in) for ReLU; Glorot uniform U(-a, a), a = sqrt(6 / (fan_in + fan_out))."""
-    if init == "he":
-        return rng.standard_normal(shape) * math.sqrt(2.0 / fan_in)
-    if init == "xavier":
-        limit = math.sqrt(6.0 / (fan_in + fan_out))
-        return rng.uniform(-limit, limit, shape)
-    raise ValueError(f"init must be one of {', '.join(INITS)}; got {init!r}")
-
-
-_ONES: dict[tuple[int, str], Array] = {}
+_ONES: dict[tuple[int, str], Array] = {}      # (rows, dtype.char): a vector of ones
 
 
 def _column_sums(dY: Array, out: Array) -> Array:
     """out = 1^T dY, the sum over rows, through BLAS (several times faster than ``sum(axis=0)``
     on tall, narrow arrays)."""
-    key = (dY.shape[0], dY.dtype.str)
+    key = (len(dY), dY.dtype.char)
     ones = _ONES.get(key)                      # (worker threads share the cache: no KeyError race)
     if ones is None:
         if len(_ONES) > 16:
@@ -108,7 +98,8 @@ class Layer:
 
 
 class Dense(Layer):
-    """y = x W + b, with W of shape (fan_in, fan_out) as in ``nn.MLP``."""
+    """y = x W + b, with W of shape (fan_in, fan_out). With ``out`` (``forward``: the output's,
+    ``backward``: dX's), the result is written into that array: ``nn.MLP``'s buffers."""
     kind = "dense"
 
     def __init__(self, units: int) -> None:
@@ -125,23 +116,22 @@ class Dense(Layer):
 
     def build(self, in_shape, rng, dtype, init="he"):
         fan_in = in_shape[0]
-        W = _init_weights(rng, (fan_in, self.units), fan_in, self.units, init)
-        self.params = [W.astype(dtype), np.zeros(self.units, dtype)]
+        self.params = layer_params(rng, init, (fan_in, self.units), fan_in, self.units, self.units, dtype)
 
     def spec(self):
         return {"type": self.kind, "units": self.units}
 
-    def forward(self, x, train=False):
+    def forward(self, x, train=False, out=None):
         W, b = self.params
-        y = x @ W                                    # Y = X W + b
+        y = np.matmul(x, W, out=out)                 # Y = X W + b
         y += b
         return y, (x if train else None)
 
-    def backward(self, dy, ctx, grads, need_dx=True):
+    def backward(self, dy, ctx, grads, need_dx=True, out=None):
         W = self.params[0]
         np.matmul(ctx.T, dy, out=grads[0])           # dW = X^T dY
         _column_sums(dy, grads[1])                   # db = 1^T dY
-        return dy @ W.T if need_dx else None         # dX = dY W^T
+        return np.matmul(dy, W.T, out=out) if need_dx else None    # dX = dY W^T
 
 
 class Conv2D(Layer):
@@ -176,8 +166,7 @@ class Conv2D(Layer):
     def build(self, in_shape, rng, dtype, init="he"):
         shape = self.param_shapes(in_shape)[0]
         fan_in, fan_out = shape[1] * shape[2] * shape[3], shape[0] * shape[2] * shape[3]
-        W = _init_weights(rng, shape, fan_in, fan_out, init)
-        self.params = [W.astype(dtype), np.zeros(self.filters, dtype)]
+        self.params = layer_params(rng, init, shape, fan_in, fan_out, self.filters, dtype)
 
     def spec(self):
         return {"type": self.kind, "filters": self.filters, "kernel": list(self.kernel),

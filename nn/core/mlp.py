@@ -1,4 +1,5 @@
-"""The multilayer perceptron: dense layers, a hidden activation, softmax output."""
+"""The multilayer perceptron: dense layers (``nn.core.layers.Dense``), a hidden activation
+(``nn.core.activations``), softmax output, and a training step that reuses its buffers."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -9,7 +10,8 @@ import numpy as np
 from nn.core.activations import get_activation
 from nn.core.classifier import Classifier
 from nn.core.dtypes import check_dtype
-from nn.core.init import INITS, init_params
+from nn.core.init import check_init
+from nn.core.layers import Dense
 from nn.core.losses import softmax_cross_entropy_grad
 
 MAX_LAYER_SIZE = 100_000
@@ -36,20 +38,22 @@ def validate_layer_sizes(layer_sizes: Sequence[int]) -> list[int]:
 
 
 class _Workspace:
-    """Preallocated activations for one batch size, reused every step of training."""
+    """Preallocated activations for one batch size, reused every step of training: each dense
+    layer's output Z, each hidden layer's A = f(Z), and the gradient of each layer's input
+    (``dX[0]`` None: the inputs need none)."""
 
     def __init__(self, n: int, layer_sizes: list[int], dtype: np.dtype) -> None:
         self.Z = [np.empty((n, s), dtype) for s in layer_sizes[1:]]
         self.A = [np.empty((n, s), dtype) for s in layer_sizes[1:-1]]
-        self.dA = [np.empty((n, s), dtype) for s in layer_sizes[1:-1]]
-        self.ones = np.ones(n, dtype)      # db = 1^T dZ through BLAS beats a column sum
+        self.dX = [None, *(np.empty((n, s), dtype) for s in layer_sizes[1:-1])]
 
 
 class MLP(Classifier):
     """A multilayer perceptron with softmax output.
 
     ``layer_sizes`` lists the input size, the hidden sizes and the number of classes:
-    ``MLP([784, 128, 10])``. ``params`` is ``[W1, b1, W2, b2, ...]`` with W of shape
+    ``MLP([784, 128, 10])``. ``layers`` are the ``Dense`` layers, one a weight matrix, and
+    ``params`` their parameters (the same arrays): ``[W1, b1, W2, b2, ...]`` with W of shape
     (fan_in, fan_out) and b of shape (fan_out,).
     """
 
@@ -57,11 +61,13 @@ class MLP(Classifier):
                  seed: int = 0, dtype: str = "float32") -> None:
         self.layer_sizes = validate_layer_sizes(layer_sizes)
         self.act = get_activation(activation)
-        if init not in INITS:
-            raise ValueError(f"init must be one of {', '.join(INITS)}; got {init!r}")
-        self.activation, self.init, self.seed = activation, init, int(seed)
+        self.activation, self.init, self.seed = activation, check_init(init), int(seed)
         self.dtype = check_dtype(dtype)
-        self.params: list[np.ndarray] = init_params(self.layer_sizes, init, self.seed, self.dtype)
+        self.layers = [Dense(units) for units in self.layer_sizes[1:]]
+        rng = np.random.default_rng(self.seed)       # layer by layer (nn.core.init), as Sequential
+        for layer, fan_in in zip(self.layers, self.layer_sizes):
+            layer.build((fan_in,), rng, self.dtype, init)
+        self.params: list[np.ndarray] = [p for layer in self.layers for p in layer.params]
         self.meta: dict[str, Any] = {}          # dataset, preprocessing, history: set by the trainer
         self._workspaces: dict[int, _Workspace] = {}
 
@@ -74,12 +80,11 @@ class MLP(Classifier):
 
     # --- inference -------------------------------------------------------------------------
     def _forward(self, A: np.ndarray) -> np.ndarray:
-        last = len(self.params) // 2 - 1
-        for i in range(0, len(self.params), 2):
-            Z = A @ self.params[i]
-            Z += self.params[i + 1]
-            A = Z if i // 2 == last else self.act.forward(Z, out=Z)
-        return A
+        *hidden, last = self.layers
+        for layer in hidden:
+            Z, _ = layer.forward(A)
+            A = self.act.forward(Z, out=Z)
+        return last.forward(A)[0]
 
     def logit_chunks(self, X: np.ndarray, should_stop: Callable[[], bool] | None = None
                      ) -> Iterator[np.ndarray]:
@@ -112,25 +117,21 @@ class MLP(Classifier):
         X = np.asarray(X, dtype=self.dtype)
         y = np.asarray(y)
         ws = self._workspace(len(X)) if reuse_buffers else _Workspace(len(X), self.layer_sizes, self.dtype)
-        n_layers = len(self.params) // 2
         # forward: Z_i = A_{i-1} W_i + b_i,  A_i = f(Z_i)
         A = X
-        for i in range(n_layers):
-            Z = np.matmul(A, self.params[2 * i], out=ws.Z[i])
-            Z += self.params[2 * i + 1]
-            if i < n_layers - 1:
+        for i, layer in enumerate(self.layers):
+            Z, _ = layer.forward(A, out=ws.Z[i])
+            if i < len(ws.A):
                 A = self.act.forward(Z, out=ws.A[i])
         n_correct = int(np.count_nonzero(ws.Z[-1].argmax(axis=1) == y))
         # output: dZ_L = (softmax(Z_L) - onehot(y)) / n, in place of Z_L
         loss, dZ = softmax_cross_entropy_grad(ws.Z[-1], y)
-        for i in reversed(range(n_layers)):
-            A_prev = X if i == 0 else ws.A[i - 1]
-            np.matmul(A_prev.T, dZ, out=grads[2 * i])          # dW_i = A_{i-1}^T dZ_i
-            np.matmul(ws.ones, dZ, out=grads[2 * i + 1])        # db_i = 1^T dZ_i (sum over rows)
+        for i in reversed(range(len(self.layers))):
+            # dW_i = A_{i-1}^T dZ_i,  db_i = 1^T dZ_i,  dA_{i-1} = dZ_i W_i^T
+            dA = self.layers[i].backward(dZ, X if i == 0 else ws.A[i - 1], grads[2 * i:2 * i + 2],
+                                         need_dx=i > 0, out=ws.dX[i])
             if i > 0:
-                dA = np.matmul(dZ, self.params[2 * i].T, out=ws.dA[i - 1])  # dA_{i-1} = dZ_i W_i^T
-                self.act.backward(dA, ws.Z[i - 1], ws.A[i - 1], out=dA)     # dZ_{i-1} = dA * f'(Z)
-                dZ = dA
+                dZ = self.act.backward(dA, ws.Z[i - 1], ws.A[i - 1], out=dA)   # dZ_{i-1} = dA * f'(Z)
         return loss, n_correct
 
     def _workspace(self, n: int) -> _Workspace:

@@ -18,7 +18,8 @@ import numpy as np
 from nn.core.blas_threads import cores
 from nn.core.classifier import Classifier
 from nn.core.dtypes import check_dtype
-from nn.core.layers import ACTIVATION_LAYERS, INITS, Conv2D, Dropout, Layer, MaxPool2D, Shape
+from nn.core.init import LAYER_INITS, check_init
+from nn.core.layers import ACTIVATION_LAYERS, Conv2D, Dropout, Layer, MaxPool2D, Shape
 from nn.core.losses import softmax_cross_entropy_grad
 from nn.core.mlp import EvaluationStopped
 
@@ -163,8 +164,7 @@ class Sequential(Classifier):
     def __init__(self, layers: Sequence[Layer], input_shape: Sequence[int], seed: int = 0,
                  dtype: str = "float32", init: str = "he", max_params: int | None = None) -> None:
         check_dtype(dtype)
-        if init not in INITS:
-            raise ValueError(f"init must be one of {', '.join(INITS)}; got {init!r}")
+        check_init(init, LAYER_INITS)
         self.layers = list(layers)
         self.input_shape = tuple(int(s) for s in input_shape)
         if not self.layers or len(self.input_shape) not in (1, 3) or min(self.input_shape) < 1:
@@ -189,7 +189,7 @@ class Sequential(Classifier):
         self.augment: Any = None
 
     def _build(self) -> None:
-        rng = np.random.default_rng(self.seed)       # layer by layer, like nn.core.init
+        rng = np.random.default_rng(self.seed)       # layer by layer (nn.core.init), as MLP
         shape = _internal_shape(self.input_shape)
         for i, (layer, out) in enumerate(zip(self.layers, self.shapes)):
             layer.build(shape, rng, self.dtype, self.init)

@@ -27,7 +27,6 @@ import numpy as np
 from scipy.special import expit
 
 from nn.core.activations import get_activation
-from nn.core.init import init_params
 from nn.core.mlp import MLP
 from nn.core.optimizers import FLUSH_EVERY, flush_tiny
 
@@ -106,10 +105,9 @@ class Lockstep:
         self.W, self.B, self.WL = ps[:L], [None, *ps[L:2 * L - 1]], ps[-1]
         bias_in = self.W[0][:, d] if L == 1 else self.B[L - 1][:, 0]
         bias_in[:, self.bias_units] = 1                       # Z = 1 on the bias units: A = f(1)
-        for s, seed in enumerate(self.seeds):
-            for k in range(self.K):                           # exactly MLP(sizes, init=..., seed=seed)
-                params = init_params(self.layer_sizes(k), self.shared.init, seed, self.dtype)
-                for view, p in zip(self._views(s, k), params):
+        for s in range(self.S):
+            for k in range(self.K):                           # the weights MLP draws alone
+                for view, p in zip(self._views(s, k), self._alone(s, k).params):
                     view[...] = p
 
     def _views(self, s: int, k: int) -> list[np.ndarray]:
@@ -134,10 +132,14 @@ class Lockstep:
         ends = np.cumsum(sizes)
         return flat, [flat[e - n:e].reshape(shape) for e, n, shape in zip(ends, sizes, self.shapes)]
 
+    def _alone(self, s: int, k: int) -> MLP:
+        """Network (s, k) as ``MLP`` builds it with stream s's seed: its initial weights."""
+        return MLP(self.layer_sizes(k), self.shared.activation, self.shared.init, self.seeds[s],
+                   self.shared.dtype)
+
     def model(self, s: int, k: int) -> MLP:
         """Network (s, k) as a stand-alone ``MLP`` (its parameters copied)."""
-        m = MLP(self.layer_sizes(k), self.shared.activation, self.shared.init, self.seeds[s],
-                self.shared.dtype)
+        m = self._alone(s, k)
         m.copy_params_from(self._views(s, k))
         return m
 
