@@ -18,7 +18,7 @@ from app.train import step
 from app.control_labels import page_text
 from app.text import plain
 from app.train.session import Throttle
-from nn.runs.config import ConfigError
+from nn.core.settings import ConfigError
 
 LINES = "Thicker, darker lines"
 FLAG = re.compile(r"\\?-\\?-[a-z]")

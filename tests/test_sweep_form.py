@@ -13,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 from test_app_sweep import sweep_page, tiny
 
 from nn.hosting import limits
-from nn.runs.config import ConfigError
+from nn.core.settings import ConfigError
 from nn.sweep import parse_values
 from app.sweep.form import DEFAULT_VALUES, page_message, values_for
 

@@ -5,7 +5,6 @@ server; a stop ends a read within a second. Memory is measured in a child proces
 from __future__ import annotations
 
 import io
-import os
 import subprocess
 import sys
 import textwrap

@@ -20,7 +20,7 @@ import streamlit as st
 
 from nn.core import Sequential
 from nn.data import Dataset
-from nn.runs.config import RunConfig
+from nn.core.config import RunConfig
 from nn.runs.experiment import build_model, estimate_config_epoch_seconds
 from nn.views import plots
 from nn.views.inspect import pictures as ip

@@ -2,7 +2,6 @@
 (``nn.core.activations``), softmax output, and a training step that reuses its buffers."""
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np

@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 
 from nn.core.activations import ACTIVATIONS
-from nn.core.init import INITS
+from nn.core.dtypes import DTYPES
+from nn.core.init import INITS, LAYER_INITS
 from nn.core.optimizers import OPTIMIZERS
 
 BUILT_IN_DATASETS = ("moons", "circles", "digits", "mnist", "fashion_mnist")
@@ -29,7 +30,7 @@ OWN_DATASETS = ("table", "points")
 IMAGE_SHAPES = {"digits": (8, 8), "mnist": (28, 28), "fashion_mnist": (28, 28)}
 # What a network given by ``arch`` (nn.core.layers) offers of ``activation`` and ``init``.
 CNN_ACTIVATIONS = ("relu", "tanh", "sigmoid")
-CNN_INITS = ("he", "xavier")
+CNN_INITS = LAYER_INITS
 # Each augmentation's largest value: shift (pixels), rotate (degrees), scale (fraction); 0 is none.
 AUGMENT_RANGES = {"shift": 8.0, "rotate": 45.0, "scale": 0.5}
 AUGMENT_KEYS = tuple(AUGMENT_RANGES)
@@ -166,7 +167,7 @@ SETTINGS: dict[str, Setting] = _table(
             "shift (pixels), rotate (degrees), scale (fraction)"),
     Setting("report_every", "float", 0.5, "seconds between progress records inside an epoch",
             low=0.0, high=3600.0),
-    Setting("dtype", "choice", "float32", "float precision", choices=("float32", "float64")),
+    Setting("dtype", "choice", "float32", "float precision", choices=DTYPES),
 )
 
 
