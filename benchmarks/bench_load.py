@@ -45,6 +45,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
+sys.path.insert(0, str(ROOT))
+from deploy.proxy import stop_process  # noqa: E402  (the repository's root is on the path from here)
 
 
 @dataclass
@@ -73,14 +75,11 @@ class Visitor:
 
     def messages(self, deadline: float):
         """ForwardMsgs until ``deadline`` (monotonic seconds)."""
-        from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+        from hostile_clients import receive
         while time.monotonic() < deadline:
-            try:
-                data = self.ws.recv(timeout=max(0.1, deadline - time.monotonic()))
-            except TimeoutError:
+            msg = receive(self.ws, deadline, 0.1)
+            if msg is None:
                 return
-            msg = ForwardMsg()
-            msg.ParseFromString(data)
             if msg.WhichOneof("type") == "new_session":
                 self.page_hash = msg.new_session.page_script_hash or self.page_hash
             yield msg
@@ -373,7 +372,6 @@ def main() -> int:
     memory, uploads = MemorySampler(proc.pid).start(), UploadSampler(url).start()
     nginx = None
     if args.proxy:
-        sys.path.insert(0, str(ROOT))
         from deploy.proxy import start_proxy
         nginx, url, proxy_dir = start_proxy([url.split("//", 1)[1]])
         print(f"through nginx at {url} (pid {nginx.pid}, logs in {proxy_dir}/logs)", flush=True)
@@ -425,14 +423,8 @@ def main() -> int:
     finally:
         honest_done.set()
         if nginx is not None:
-            from deploy.proxy import stop_proxy
-            stop_proxy(nginx)
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+            stop_process(nginx, 10)
+        stop_process(proc, 15)
 
 
 def _commit() -> str:

@@ -29,6 +29,7 @@ import threading
 import time
 import uuid
 from collections import Counter, defaultdict
+from typing import Any, Callable
 from urllib.parse import quote, urlsplit
 
 ATTACKS = ("bomb", "step", "flood", "sessions", "cnn", "epochs")
@@ -116,6 +117,19 @@ def alerts(msgs: list, kinds=("error", "warning")) -> list[str]:
     return [t for t in texts(msgs) if any(t.startswith(f"[{k}]") for k in kinds)]
 
 
+def receive(ws: Any, deadline: float, least: float) -> Any:
+    """The next ForwardMsg on websocket ``ws`` before ``deadline`` (monotonic seconds; waiting at
+    least ``least`` s), or None."""
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+    try:
+        data = ws.recv(timeout=max(least, deadline - time.monotonic()))
+    except TimeoutError:
+        return None
+    msg = ForwardMsg()
+    msg.ParseFromString(data)
+    return msg
+
+
 def short(text: str, n: int = 110) -> str:
     text = " ".join(text.replace("*", "").replace("\\", "").replace("\u2060", "").split())
     return text if len(text) <= n else text[:n - 1] + "…"
@@ -162,15 +176,11 @@ class Session:
 
     def read(self, seconds: float, until=None) -> list:
         """ForwardMsgs for up to ``seconds`` (or until ``until(msg)`` is true)."""
-        from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
         got, deadline = [], time.monotonic() + seconds
         while time.monotonic() < deadline:
-            try:
-                data = self.ws.recv(timeout=max(0.05, deadline - time.monotonic()))
-            except TimeoutError:
+            msg = receive(self.ws, deadline, 0.05)
+            if msg is None:
                 break
-            msg = ForwardMsg()
-            msg.ParseFromString(data)
             got.append(msg)
             kind = msg.WhichOneof("type")
             if kind == "new_session":
@@ -294,6 +304,47 @@ class Hostile:
     def record(self, attack: str, outcome: str) -> None:
         self.log.add(attack, outcome)
 
+    def timed_outcome(self, attack: str, s: "Session", states: list, timeout: float,
+                      done: Callable[[str], Any], done_word: str) -> list:
+        """Run ``s`` with widget ``states``; record whether the page refused (an error alert),
+        did it (a text for which ``done`` is true: "<done_word> in N s") or said nothing."""
+        t0 = time.monotonic()
+        msgs = s.run(states, timeout=timeout)
+        dt = time.monotonic() - t0
+        if DEBUG:
+            print(f"{attack} texts:", texts(msgs), flush=True)
+        errors = alerts(msgs, ("error", "exception"))
+        finished = [t for t in texts(msgs) if done(t)]
+        if errors:
+            self.record(attack, f"refused in {dt:.0f} s: {short(errors[0], 150)}")
+        elif finished:
+            self.record(attack, f"{done_word} in {dt:.0f} s: {short(finished[0], 80)}")
+        else:
+            self.record(attack, f"no answer within {dt:.0f} s: {short(' | '.join(texts(msgs)[-3:]), 150)}")
+        return msgs
+
+    def control(self, attack: str, msgs: list, kind: str, label: str) -> Any:
+        """The page's ``kind`` element labelled ``label`` in ``msgs``, or None (recorded, with
+        the page's alerts)."""
+        found = find(msgs, kind, label)
+        if found is None:
+            self.record(attack, f"no '{label}' control: " + short(" | ".join(alerts(msgs)) or "-"))
+        return found
+
+    def put_table(self, s: "Session", attack: str, name: str, data: bytes) -> Any:
+        """PUT ``data`` as file ``name`` for the page's table uploader; the widget state that hands
+        it to the page, or None (recorded: no uploader, or the PUT was not accepted)."""
+        uploader = find(s.run(timeout=60), "file_uploader", "Upload a table")
+        if uploader is None:
+            self.record(attack, "no table uploader on the page")
+            return None
+        fid = s.file_id(name)
+        status = s.put(fid, name, data)
+        if status != "204":
+            self.record(attack, f"{name}: upload PUT answered {status}")
+            return None
+        return s.upload_state(uploader.id, fid, name, len(data))
+
     def session(self, query: str) -> Session | None:
         return Session(self.url, self.source, query).open()
 
@@ -321,26 +372,9 @@ class Hostile:
         data = payload("bomb")
         s = self.session("preset=moons&dataset=table")
         try:
-            uploader = find(s.run(), "file_uploader", "Upload a table")
-            if uploader is None:
-                self.record("bomb", "no table uploader on the page")
-                return
-            fid = s.file_id("bomb.parquet")
-            status = s.put(fid, "bomb.parquet", data)
-            if status != "204":
-                self.record("bomb", f"upload PUT answered {status}")
-                return
-            t0 = time.monotonic()
-            msgs = s.run([s.upload_state(uploader.id, fid, "bomb.parquet", len(data))], timeout=120)
-            dt = time.monotonic() - t0
-            errors = alerts(msgs, ("error", "exception"))
-            rows = [t for t in texts(msgs) if re.search(r"[\d,]+ rows", t)]
-            if errors:
-                self.record("bomb", f"refused in {dt:.0f} s: {short(errors[0], 150)}")
-            elif rows:
-                self.record("bomb", f"ACCEPTED in {dt:.0f} s: {short(rows[0])}")
-            else:
-                self.record("bomb", f"no answer within {dt:.0f} s: {short(' | '.join(texts(msgs)[-3:]), 150)}")
+            state = self.put_table(s, "bomb", "bomb.parquet", data)
+            if state is not None:
+                self.timed_outcome("bomb", s, [state], 120, lambda t: re.search(r"[\d,]+ rows", t), "ACCEPTED")
         finally:
             s.close()
 
@@ -349,10 +383,8 @@ class Hostile:
         from streamlit.proto.WidgetStates_pb2 import WidgetState
         s = self.session("preset=moons&n_samples=200000&batch_size=full&hidden=512")
         try:
-            msgs = s.run(timeout=60)
-            group = find(msgs, "button_group", "Look closer")
+            group = self.control("step", s.run(timeout=60), "button_group", "Look closer")
             if group is None:
-                self.record("step", "no 'Look closer' control: " + short(" | ".join(alerts(msgs)) or "-"))
                 return
             view = WidgetState(id=group.id)
             view.string_array_value.data.append("Step through backprop")
@@ -361,22 +393,11 @@ class Hostile:
             if step is None:
                 self.record("step", "no Step button")
                 return
-            t0 = time.monotonic()
-            msgs = s.run([trigger(step.id)], timeout=180)
-            dt = time.monotonic() - t0
-            if DEBUG:
-                print("step texts:", texts(msgs), flush=True)
-            errors = alerts(msgs, ("error", "exception"))
-            done = [t for t in texts(msgs) if t.replace("*", "").startswith("Step 1 on a minibatch")]
+            msgs = self.timed_outcome("step", s, [trigger(step.id)], 180,
+                                      lambda t: t.replace("*", "").startswith("Step 1 on a minibatch"), "stepped")
             capped = [t for t in texts(msgs) if "A Step on this server takes at most" in t]
             if capped:
                 self.record("step", short(capped[0], 150))
-            if errors:
-                self.record("step", f"refused/ended in {dt:.0f} s: {short(errors[0], 150)}")
-            elif done:
-                self.record("step", f"stepped in {dt:.0f} s: {short(done[0], 80)}")
-            else:
-                self.record("step", f"no answer within {dt:.0f} s")
         finally:
             s.close()
 
@@ -416,16 +437,10 @@ class Hostile:
             for s in sessions:
                 if self.stop.is_set():
                     return
-                uploader = find(s.run(timeout=60), "file_uploader", "Upload a table")
-                if uploader is None:
-                    self.record("sessions", "table upload: no uploader on the page")
+                state = self.put_table(s, "sessions", "empty.csv", data)
+                if state is None:
                     continue
-                fid = s.file_id("empty.csv")
-                status = s.put(fid, "empty.csv", data)
-                if status != "204":
-                    self.record("sessions", f"40 MB CSV: upload PUT answered {status}")
-                    continue
-                msgs = s.run([s.upload_state(uploader.id, fid, "empty.csv", len(data))], timeout=120)
+                msgs = s.run([state], timeout=120)
                 errors = alerts(msgs, ("error", "exception"))
                 rows = [t for t in texts(msgs) if re.search(r"[\d,]+ rows", t)]
                 if errors:
@@ -481,10 +496,8 @@ class Hostile:
     def attack_cnn(self) -> None:
         s = self.session(f"preset=mnist-cnn&arch={quote(CNN_ARCH)}")
         try:
-            msgs = s.run(timeout=90)
-            train = find(msgs, "button", "Train")
+            train = self.control("cnn", s.run(timeout=90), "button", "Train")
             if train is None:
-                self.record("cnn", "no Train button: " + short(" | ".join(alerts(msgs)) or "-"))
                 return
             s.send_rerun([trigger(train.id)])
             msgs = s.read(15, until=lambda m: m.WhichOneof("type") == "script_finished")

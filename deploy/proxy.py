@@ -52,10 +52,15 @@ def start_proxy(upstreams: list[str], directory: str | None = None,
 
 def stop_proxy(proc: subprocess.Popen) -> None:
     """SIGTERM to nginx's master (a fast shutdown of it and its workers)."""
+    stop_process(proc, 10)
+
+
+def stop_process(proc: subprocess.Popen, wait: float) -> None:
+    """SIGTERM ``proc``; SIGKILL it if it has not ended within ``wait`` seconds."""
     if proc.poll() is None:
         proc.terminate()
         try:
-            proc.wait(10)
+            proc.wait(wait)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(5)
