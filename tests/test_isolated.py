@@ -3,7 +3,10 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,6 +16,8 @@ from app.train.session import TrainSession
 from nn.runs.experiment import config_from_preset, load_data
 from nn.hosting.isolated import IsolatedJob, JobFailed, JobStopped, probe, run
 from nn.runs.remote_training import STOP_WAIT, JobLimits
+
+ROOT = Path(__file__).resolve().parent.parent
 
 MB = 2**20
 
@@ -165,3 +170,15 @@ def test_a_shared_array_reaches_a_worker_without_a_copy_and_goes_with_its_array(
     gc.collect()
     assert not os.path.exists(f"/dev/shm/{name}")              # unlinked with the server's array
     assert shared_name(np.zeros(10)) is None                   # small or plain arrays go as bytes
+
+
+@pytest.mark.parametrize("env, nice", [({"NN_PUBLIC": "1"}, 5), ({}, 0), ({"NN_PUBLIC": "1", "NN_WORKER_NICE": "12"}, 12)])
+def test_a_hosted_server_runs_its_jobs_at_a_lower_priority(env, nice):
+    """Hosting mode: job processes run at niceness 5, so the pages and the health check come first."""
+    code = ("import os; from nn.hosting.isolated import run, probe; "
+            "print(run(probe, {}, {})['nice'] - os.nice(0))")
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("NN_")}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                         env={**clean, **env, "PYTHONPATH": str(ROOT)})
+    assert out.returncode == 0, out.stderr
+    assert int(out.stdout.strip().splitlines()[-1]) == nice

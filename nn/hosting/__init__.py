@@ -25,6 +25,8 @@ each can be changed by its environment variable (see README, "Hosting").
 | NN_MAX_SWEEP_SECONDS      | 600       | a sweep's estimated work, in seconds of one core          |
 | NN_MAX_SWEEP_MEMORY_MB    | 2048      | a sweep's estimated peak memory, all workers together     |
 | NN_MAX_WORKERS            | cores     | local worker processes of a sweep                         |
+| NN_WORKER_NICE            | 5 / 0     | the niceness of job processes (hosting mode 5, else 0): the |
+|                           |           | pages and the health endpoint get the CPU first            |
 
 An uploaded table has its own limits (NN_MAX_TABLE_MB, NN_MAX_TABLE_ROWS, NN_MAX_TABLE_COLUMNS),
 read by ``nn.data.tables.table_limits``.
@@ -58,6 +60,7 @@ class Limits:
     max_sweep_seconds: float = 600.0
     max_sweep_memory_mb: int = 2048
     max_workers: int = 1
+    worker_nice: int = 0                  # added to a job process's niceness (0 to 19)
 
     @property
     def max_model_bytes(self) -> int:
@@ -119,4 +122,5 @@ def limits() -> Limits:
         max_sweep_seconds=float(env_int("NN_MAX_SWEEP_SECONDS", int(Limits.max_sweep_seconds))),
         max_sweep_memory_mb=env_int("NN_MAX_SWEEP_MEMORY_MB", Limits.max_sweep_memory_mb),
         max_workers=min(env_int("NN_MAX_WORKERS", n_cores), n_cores),
+        worker_nice=min(env_int("NN_WORKER_NICE", 5 if public else 0, low=0), 19),
     )

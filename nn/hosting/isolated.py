@@ -390,6 +390,7 @@ def worker_main(fd: int) -> None:
     if os.getppid() != parent:                          # the parent ended before prctl
         return
     signal.signal(signal.SIGINT, signal.SIG_IGN)        # Ctrl-C is the parent's to handle
+    os.nice(limits().worker_nice)                       # the server's pages first (hosting: 5)
     for name in PRELOAD:
         __import__(name)
     conn = Connection(fd)
@@ -433,7 +434,7 @@ def probe(channel: Channel, payload: Mapping[str, Any], arrays: dict[str, np.nda
     while time.process_time() < end and not channel.stop_requested():
         pass
     return {"pid": os.getpid(), "sums": {k: float(a.sum()) for k, a in arrays.items()},
-            "stopped": channel.stopped, "bytes": len(block)}
+            "stopped": channel.stopped, "bytes": len(block), "nice": os.nice(0)}
 
 
 if __name__ == "__main__":

@@ -196,6 +196,7 @@ def worker_main(fd: int) -> None:
     if os.getppid() != parent:                         # the parent ended before prctl
         return
     signal.signal(signal.SIGINT, signal.SIG_IGN)       # Ctrl-C is the parent's to handle
+    os.nice(limits().worker_nice)                      # the server's pages first (hosting: 5)
     conn = Connection(fd)
     context: dict[str, Any] = {}
     while True:
