@@ -106,3 +106,19 @@ def test_a_bad_link_warns_in_plain_text(app_url, page, artifacts):
     assert page.locator("a[href*='evil'], img[src*='evil']").count() == 0
     assert page.locator("[data-testid='stException']").count() == 0
     screenshot(page, artifacts / "train-bad-link.png", height=1000)
+
+
+def test_the_spiral_trains_from_a_link_and_its_boundary_winds(app_url, page, artifacts):
+    """Playground's spiral (issue 20): three layers of 32 learn it from a link."""
+    main = open_train_page(page, app_url + "/?preset=moons&dataset=spiral&noise=0&n_samples=1000"
+                                           "&hidden=32-32-32&epochs=150")
+    assert "Spiral (2-D)" in page.get_by_test_id("stSidebar").inner_text()
+    main.get_by_role("button", name="Train", exact=True).click()
+    _wait_status(page, "Done", 120_000)
+    page.wait_for_function(
+        "/Test accuracy\\s*\\d+\\.\\d\\d%/.test(document.querySelector('[data-testid=stMain]').innerText)",
+        timeout=30_000)
+    text = main.inner_text()
+    assert re.search(r"Test accuracy\s*9\d\.\d\d%", text), text[:600]
+    assert "Decision boundary" in " ".join(page.locator(".js-plotly-plot .gtitle").all_text_contents())
+    screenshot(page, artifacts / "train-spiral.png", height=1280)

@@ -21,6 +21,7 @@ import streamlit as st
 from nn.core import Sequential
 from nn.data import Dataset
 from nn.core.config import RunConfig
+from nn.core.settings import BUILT_IN_DATASETS
 from nn.runs.experiment import build_model, estimate_config_epoch_seconds
 from nn.views import plots
 from nn.views.inspect import pictures as ip
@@ -31,7 +32,6 @@ PREVIEW_PARAMS = 1_000_000      # larger networks are not built just to be looke
 PREVIEW_SECONDS = 0.3           # nor those whose first guesses would take longer than this
 GRID_IMAGES = 24
 NETWORK_UNITS = 12
-BUILT_IN = ("moons", "circles", "digits", "mnist", "fashion_mnist")   # settings decide these sets
 
 
 def why_not_ready(cfg: RunConfig | None, data: Dataset | None, own: bool) -> str | None:
@@ -89,7 +89,7 @@ def pictures(cfg: RunConfig, data: Dataset) -> Pictures | None:
     kept = st.session_state.get(KEY)
     if kept is not None and kept[0] == (key, id(data)):
         return kept[1]
-    shared = cfg.dataset in BUILT_IN                 # never a visitor's own table or points
+    shared = cfg.dataset in BUILT_IN_DATASETS                 # never a visitor's own table or points
     made = _shared_pictures(key, cfg, data) if shared else _pictures(cfg, data)
     st.session_state[KEY] = ((key, id(data)), made)
     return made

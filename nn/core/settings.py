@@ -22,7 +22,9 @@ from nn.core.dtypes import DTYPES
 from nn.core.init import INITS, LAYER_INITS
 from nn.core.optimizers import OPTIMIZERS
 
-BUILT_IN_DATASETS = ("moons", "circles", "digits", "mnist", "fashion_mnist")
+# The 2-D sets, generated from n_samples, noise and seed (TensorFlow Playground's four and moons).
+TOY_DATASETS = ("moons", "circles", "xor", "gaussian", "spiral")
+BUILT_IN_DATASETS = (*TOY_DATASETS, "digits", "mnist", "fashion_mnist")
 # The user's own data (nn.data.tables): its rows live in the app session or come from --data, never
 # from the settings, so these names only say which kind of own data a run or a model used.
 OWN_DATASETS = ("table", "points")

@@ -1,6 +1,7 @@
 """Datasets as float32 features and integer labels, split into train and test.
 
-2-D toy sets come from scikit-learn; ``digits`` is scikit-learn's bundled 8x8 set (offline);
+2-D toy sets: moons, circles and two Gaussian blobs from scikit-learn, XOR and the two-armed
+spiral drawn here as TensorFlow Playground draws them; ``digits`` is scikit-learn's bundled 8x8 set (offline);
 MNIST and Fashion-MNIST come from ``keras.datasets``, or from a local keras-format ``.npz`` named
 by ``MNIST_PATH`` / ``FASHION_MNIST_PATH`` (then nothing is downloaded). Arrays are read-only: one
 copy per process is shared by every caller.
@@ -15,10 +16,9 @@ from pathlib import Path
 import numpy as np
 
 from nn.core.settings import BUILT_IN_DATASETS as DATASETS
-from nn.core.settings import check
+from nn.core.settings import TOY_DATASETS, check
 from nn.hosting.shared_arrays import share
 
-TOY_DATASETS = ("moons", "circles")
 IMAGE_DATASETS = ("digits", "mnist", "fashion_mnist")
 FASHION_CLASSES = ("T-shirt", "Trouser", "Pullover", "Dress", "Coat",
                    "Sandal", "Shirt", "Sneaker", "Bag", "Boot")
@@ -77,15 +77,34 @@ def _frozen(*arrays: np.ndarray) -> list[np.ndarray]:
 
 @functools.lru_cache(maxsize=16)
 def _toy(name: str, n_samples: int, noise: float, test_size: float, seed: int) -> Dataset:
-    from sklearn.datasets import make_circles, make_moons
     from sklearn.model_selection import train_test_split
-    if name == "moons":
-        X, y = make_moons(n_samples=n_samples, noise=noise, random_state=seed)
-    else:
-        X, y = make_circles(n_samples=n_samples, noise=noise, factor=0.5, random_state=seed)
+    X, y = _toy_points(name, n_samples, noise, seed)
     X_tr, X_te, y_tr, y_te = train_test_split(X.astype(np.float32), y.astype(np.int64),
                                               test_size=test_size, random_state=seed)
     return Dataset(name, *_frozen(X_tr, y_tr, X_te, y_te), n_classes=2)
+
+
+def _toy_points(name: str, n: int, noise: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` points of a 2-D set and their classes (0/1); ``noise`` is a standard deviation."""
+    from sklearn.datasets import make_blobs, make_circles, make_moons
+    if name == "moons":
+        return make_moons(n_samples=n, noise=noise, random_state=seed)
+    if name == "circles":
+        return make_circles(n_samples=n, noise=noise, factor=0.5, random_state=seed)
+    if name == "gaussian":                    # two blobs; noise widens them into each other
+        return make_blobs(n_samples=n, centers=[(-1.0, -1.0), (1.0, 1.0)], cluster_std=0.4 + noise,
+                          random_state=seed)
+    rng = np.random.default_rng(seed)
+    y = np.arange(n) % 2
+    if name == "xor":                         # class 1 in the quadrants where x1 x2 > 0
+        X = rng.uniform(-1, 1, (n, 2))
+        X += np.sign(X) * 0.05                # a small gap along the axes, as Playground leaves
+        y = (X[:, 0] * X[:, 1] > 0).astype(np.int64)
+    else:                                     # spiral: two arms, 1.75 turns each, r from 0 to 1
+        r = rng.uniform(0, 1, n)
+        angle = 1.75 * 2 * np.pi * r + np.pi * y
+        X = np.column_stack([r * np.sin(angle), r * np.cos(angle)])
+    return X + rng.normal(0, noise, X.shape), y
 
 
 @functools.lru_cache(maxsize=4)

@@ -41,7 +41,7 @@ def load_data(cfg: RunConfig) -> Dataset:
 
 # (input features, classes, training rows, test rows) of each dataset, known without loading it;
 # the 2-D sets' rows depend on n_samples and test_size (see ``data_shape``).
-DATASET_SHAPES = {"moons": (2, 2, 0, 0), "circles": (2, 2, 0, 0), "digits": (64, 10, 1797, 0),
+DATASET_SHAPES = {**{name: (2, 2, 0, 0) for name in TOY_DATASETS}, "digits": (64, 10, 1797, 0),
                   "mnist": (784, 10, 60_000, 10_000), "fashion_mnist": (784, 10, 60_000, 10_000)}
 
 
