@@ -30,7 +30,7 @@ def train_alone(cfg: RunConfig, dtype: str) -> MLP:
     model = MLP([data.n_features, *cfg.hidden, data.n_classes], cfg.activation, cfg.init,
                 seed=cfg.seed, dtype=dtype)
     tc = TrainConfig(cfg.optimizer, cfg.lr, cfg.batch_size, cfg.epochs, cfg.momentum,
-                     cfg.weight_decay, seed=cfg.seed)
+                     cfg.weight_decay, l1=cfg.l1, seed=cfg.seed)
     for _ in Trainer(model, data.X_train, data.y_train, config=tc).run():
         pass
     return model
@@ -43,6 +43,8 @@ def by_key(result) -> dict:
 CASES = [
     ("hidden", (2, 5, 9), {}),
     ("lr", (0.01, 0.2), dict(optimizer="adam", weight_decay=0.05)),
+    ("hidden", (4, 8), dict(optimizer="momentum", l1=0.01)),
+    ("depth", (1, 2), dict(optimizer="adam", lr=0.01, l1=0.003, weight_decay=0.01)),
     ("batch_size", (7, 16, "full"), dict(optimizer="momentum", activation="tanh")),
     ("depth", (1, 2, 3), dict(activation="sigmoid", init="xavier", weight_decay=0.01, hidden=[5])),
     ("depth", (2, 3), dict(optimizer="adam", lr=0.01, init="he", weight_decay=0.01)),

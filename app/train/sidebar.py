@@ -177,3 +177,5 @@ def _training_widgets() -> None:
     c2.number_input("Seed", *_limits("seed"), step=1, key=widget("seed"))
     st.number_input("Weight decay (L2)", *_limits("weight_decay"), step=1e-4, format="%.4f",
                     key=widget("weight_decay"))
+    st.number_input("L1 regularization", *_limits("l1"), step=1e-4, format="%.4f", key=widget("l1"),
+                    help=_help("l1"))

@@ -13,7 +13,7 @@ from nn.runs.presets import PRESETS
 
 # The settings every run takes on the command line, in the order ``--help`` lists them.
 RUN_SETTINGS = ("dataset", "n_samples", "noise", "test_size", "hidden", "activation", "init",
-                "optimizer", "momentum", "weight_decay", "lr", "batch_size", "epochs", "seed")
+                "optimizer", "momentum", "weight_decay", "l1", "lr", "batch_size", "epochs", "seed")
 
 
 def add_run_options(p: argparse.ArgumentParser) -> None:

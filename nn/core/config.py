@@ -21,6 +21,7 @@ class TrainConfig:
     epochs: int = default("epochs")
     momentum: float = default("momentum")
     weight_decay: float = default("weight_decay")
+    l1: float = default("l1")
     seed: int = default("seed")
     report_every: float = default("report_every")    # seconds between records inside an epoch
     # "cosine": epoch e of a run of E epochs trains at lr (1 + cos(pi e / E)) / 2 (nn.core.training)
@@ -51,6 +52,7 @@ class RunConfig:
     epochs: int = default("epochs")
     momentum: float = default("momentum")
     weight_decay: float = default("weight_decay")
+    l1: float = default("l1")
     seed: int = default("seed")
     # A convolutional network instead of the MLP (``hidden`` is then unused): an architecture
     # text such as "conv 5x5x16, pool 2, dense 128" (nn.core.arch), for image datasets.

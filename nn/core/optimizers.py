@@ -30,10 +30,10 @@ def flush_tiny(arrays: list[np.ndarray]) -> None:
 
 
 class Optimizer:
-    def __init__(self, params: list[np.ndarray], lr: float, weight_decay: float = 0.0) -> None:
-        self.lr, self.weight_decay = float(lr), float(weight_decay)
+    def __init__(self, params: list[np.ndarray], lr: float, weight_decay: float = 0.0, l1: float = 0.0) -> None:
+        self.lr, self.weight_decay, self.l1 = float(lr), float(weight_decay), float(l1)
         self.steps = 0                                   # updates applied
-        self.is_weight = [p.ndim >= 2 for p in params]   # L2 applies to W and conv kernels, not biases
+        self.is_weight = [p.ndim >= 2 for p in params]   # L1, L2 apply to W and conv kernels, not biases
 
     def step(self, params: list[np.ndarray], grads: list[np.ndarray]) -> None:
         """Update ``params`` from ``grads`` (which are used as scratch space)."""
@@ -41,6 +41,10 @@ class Optimizer:
             for p, g, is_w in zip(params, grads, self.is_weight):
                 if is_w:                        # g += wd W  (gradient of wd/2 |W|^2)
                     g += self.weight_decay * p
+        if self.l1:
+            for p, g, is_w in zip(params, grads, self.is_weight):
+                if is_w:                        # g += l1 sign(W)  (a subgradient of l1 |W|_1)
+                    g += self.l1 * np.sign(p)
         self._update(params, grads)
         self.steps += 1
         if self.steps % FLUSH_EVERY == 0:
@@ -66,8 +70,8 @@ class SGD(Optimizer):
 class Momentum(Optimizer):
     """v = mu v - lr g;  w += v   (the Keras / PyTorch form)"""
 
-    def __init__(self, params, lr, weight_decay=0.0, momentum: float = 0.9):
-        super().__init__(params, lr, weight_decay)
+    def __init__(self, params, lr, weight_decay=0.0, momentum: float = 0.9, l1: float = 0.0):
+        super().__init__(params, lr, weight_decay, l1)
         self.mu = float(momentum)
         self.v = [np.zeros_like(p) for p in params]
 
@@ -87,8 +91,8 @@ class Adam(Optimizer):
     w -= lr_t m / (sqrt(v) + eps),  lr_t = lr sqrt(1 - b2^t) / (1 - b1^t)   (Kingma & Ba, sec. 2)"""
 
     def __init__(self, params, lr, weight_decay=0.0, beta1: float = 0.9, beta2: float = 0.999,
-                 eps: float = 1e-7):
-        super().__init__(params, lr, weight_decay)
+                 eps: float = 1e-7, l1: float = 0.0):
+        super().__init__(params, lr, weight_decay, l1)
         self.beta1, self.beta2, self.eps, self.t = beta1, beta2, eps, 0
         self.m = [np.zeros_like(p) for p in params]
         self.v = [np.zeros_like(p) for p in params]
@@ -115,11 +119,11 @@ class Adam(Optimizer):
 
 
 def make_optimizer(name: str, params: list[np.ndarray], lr: float, weight_decay: float = 0.0,
-                   momentum: float = 0.9) -> Optimizer:
+                   momentum: float = 0.9, l1: float = 0.0) -> Optimizer:
     if name == "sgd":
-        return SGD(params, lr, weight_decay)
+        return SGD(params, lr, weight_decay, l1)
     if name == "momentum":
-        return Momentum(params, lr, weight_decay, momentum)
+        return Momentum(params, lr, weight_decay, momentum, l1=l1)
     if name == "adam":
-        return Adam(params, lr, weight_decay)
+        return Adam(params, lr, weight_decay, l1=l1)
     raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}; got {name!r}")

@@ -164,6 +164,8 @@ SETTINGS: dict[str, Setting] = _table(
             open_high=True, widget=(0.0, 0.999)),
     Setting("weight_decay", "float", 0.0, "L2 weight decay", low=0.0, high=1.0, open_high=True,
             widget=(0.0, 0.9999)),
+    Setting("l1", "float", 0.0, "L1 regularization (adds l1 sign(W) to each weight's gradient)",
+            low=0.0, high=1.0, open_high=True, widget=(0.0, 0.9999)),
     Setting("seed", "int", 0, "the random seed (weights, batches, data)", low=0, high=2**32 - 1),
     Setting("augment", "mapping", None, "training-time augmentation of a CNN's images: "
             "shift (pixels), rotate (degrees), scale (fraction)"),

@@ -209,7 +209,7 @@ class Trainer:
 
     def _new_optimizer(self) -> Optimizer:
         c = self.config
-        return make_optimizer(c.optimizer, self.model.params, c.lr, c.weight_decay, c.momentum)
+        return make_optimizer(c.optimizer, self.model.params, c.lr, c.weight_decay, c.momentum, c.l1)
 
     def stop(self) -> None:
         """Ask a running ``run`` to return (safe from another thread). It returns within one

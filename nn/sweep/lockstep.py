@@ -52,6 +52,7 @@ class Shared:
     weight_decay: float = 0.0
     batch_size: int | str = 32
     dtype: str = "float32"
+    l1: float = 0.0
 
 
 class _Buffers:
@@ -153,7 +154,7 @@ class Lockstep:
         The rules are written as elementwise NumPy operations (not BLAS calls, which round
         differently at the ends of a vector), so a number never depends on its position in the
         stacked arrays: the same network gives the same bits however many run beside it."""
-        self.lr64, self.wd = self._rates()
+        self.lr64, self.wd, self.l1 = self._rates()
         self.lr = self.lr64.astype(self.dtype)                # float32(lr), as g * lr rounds it
         self.flat_g, self.grads = self._flat_arrays()
         self.tmp = np.zeros_like(self.flat_p)
@@ -162,30 +163,35 @@ class Lockstep:
         self.t = 0
         self.steps = 0
 
-    def _rates(self) -> tuple[np.ndarray, np.ndarray]:
-        """Learning rate (float64) and weight decay of every parameter, in the flat order: each
+    def _rates(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Learning rate (float64), weight decay and L1 of every parameter, in the flat order: each
         network's own learning rate, but 0 into the bias units (they must stay 1); weight decay
-        on weights, not on biases."""
+        and L1 on weights, not on biases."""
         L, d = self.L, self.shared.n_features
         lr_last = np.repeat([s.lr for s in self.specs], self.counts)   # per last-layer unit
         frozen = np.where(np.isin(np.arange(len(lr_last)), self.bias_units), 0.0, lr_last)
         lr, lrs = self._flat_arrays(np.float64)
-        wd, wds = self._flat_arrays(np.float64)
-        lr[:], wd[:] = self.specs[0].lr, self.shared.weight_decay  # (deeper: one network)
+        weight, weights = self._flat_arrays(np.float64)        # 1 on weights, 0 on biases
+        lr[:], weight[:] = self.specs[0].lr, 1.0               # (deeper: one network)
         lrs[L - 1][...] = frozen                              # W into the last hidden layer
         if L > 1:
             lrs[2 * L - 2][...] = frozen                      # and its B
         lrs[-1][...] = lr_last                                # W_L and b_L
-        wds[0][:, d] = 0                                      # b_1
-        for B in wds[L:-1]:
+        weights[0][:, d] = 0                                  # b_1
+        for B in weights[L:-1]:
             B[...] = 0                                        # b_i of deeper networks
-        wds[-1][:, :, self.bias_units] = 0                    # b_L
-        return lr, wd.astype(self.dtype)
+        weights[-1][:, :, self.bias_units] = 0                # b_L
+        return (lr, (weight * self.shared.weight_decay).astype(self.dtype),
+                (weight * self.shared.l1).astype(self.dtype))
 
     def _step(self) -> None:
         sh, p, g, tmp = self.shared, self.flat_p, self.flat_g, self.tmp
         if sh.weight_decay:                                   # g += wd W  (gradient of wd/2 |W|^2)
             np.multiply(p, self.wd, out=tmp)
+            g += tmp
+        if sh.l1:                                             # g += l1 sign(W)  (L1's subgradient)
+            np.sign(p, out=tmp)
+            tmp *= self.l1
             g += tmp
         if sh.optimizer == "sgd":                             # w -= lr g
             np.multiply(g, self.lr, out=tmp)

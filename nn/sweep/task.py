@@ -33,7 +33,7 @@ def run_task(sweep: dict[str, Any] | SweepConfig, task: Task, data: Dataset | No
     c0 = cfgs[0]
     data = data if data is not None else load_data(c0)
     shared = Shared(data.n_features, data.n_classes, c0.activation, c0.init, c0.optimizer,
-                    c0.momentum, c0.weight_decay, c0.batch_size, sw.dtype)
+                    c0.momentum, c0.weight_decay, c0.batch_size, sw.dtype, c0.l1)
     seeds = [sw.trial_seed(t) for t in task.trials]
     ls = Lockstep([NetSpec(tuple(c.hidden), c.lr) for c in cfgs], seeds, shared)
     started = time.perf_counter()

@@ -148,7 +148,7 @@ class BackpropStepper:
         bs = self.config.batch_size
         self.batch_size = len(self.X) if bs == "full" else min(int(bs), len(self.X))
         c = self.config
-        self.optimizer = optimizer or make_optimizer(c.optimizer, model.params, c.lr, c.weight_decay, c.momentum)
+        self.optimizer = optimizer or make_optimizer(c.optimizer, model.params, c.lr, c.weight_decay, c.momentum, c.l1)
         self.rng = np.random.default_rng([c.seed, 1])
         self._order = np.arange(0)
         self._pos = 0
