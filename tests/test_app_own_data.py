@@ -15,7 +15,7 @@ from sklearn.datasets import load_iris
 from streamlit.testing.v1 import AppTest
 
 import nn
-from app.train.own_data import apply_click
+from app.train.own_points import apply_click
 from nn.cli import main as cli_main
 from nn.data.tables import Points, read_table
 from nn.files.io import model_to_bytes

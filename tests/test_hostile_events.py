@@ -11,7 +11,7 @@ from app_pages import open_app
 from streamlit.proto.WidgetStates_pb2 import WidgetState
 from streamlit.testing.v1 import AppTest
 
-from app.train.own_data import apply_click, clicked_point
+from app.train.own_points import apply_click, clicked_point
 from nn.data.tables import Points
 
 START = [(0.5, 0.5, 0), (-0.5, -0.5, 1)]

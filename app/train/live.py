@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
-from app.train import cnn_view, first_screen, inside, own_data
+from app.train import cnn_view, first_screen, inside, own_results
 from app.train.session import TrainSession
 from app.train.state import format_seconds, layers_text
 from nn.core.config import RunConfig
@@ -108,8 +108,8 @@ def _chart(slot: Any, fig: Any, view: View, name: str) -> None:
 
 def _data_view(view: View, s: TrainSession, data: Dataset, final: bool) -> None:
     """The decision boundary (2-D data) or a grid of test images with their predictions."""
-    if own_data.handles(data):                      # own data: more features or classes
-        own_data.results_view(view.data, s, data, final, lambda slot, fig, name: _chart(slot, fig, view, name))
+    if own_results.handles(data):                      # own data: more features or classes
+        own_results.results_view(view.data, s, data, final, lambda slot, fig, name: _chart(slot, fig, view, name))
         return
     if data.image_shape is None:
         args = (s.model.predict_proba, data.X_train, data.y_train, data.X_test, data.y_test)

@@ -13,7 +13,6 @@ between sessions, and never on disk), bounded by ``nn.data.tables.table_limits()
 """
 from __future__ import annotations
 
-import math
 import re
 import time
 from typing import Any, Callable
@@ -23,6 +22,7 @@ import streamlit as st
 from app import jobs, uploads
 from app.keep import restore
 from app.text import plain
+from app.train.own_points import POINT_CLASSES, apply_click, clicked_point, selection
 from app.train.session import TrainSession
 from nn.core.config import RunConfig
 from nn.core.settings import OWN_DATASETS
@@ -30,17 +30,14 @@ from nn.data import TOY_DATASETS, Dataset, DatasetUnavailable
 from nn.data.tables import (BadRowsError, Points, TableError, dataset_to_csv, decoded_bytes, parse_job,
                             read_table, table_limits)
 from nn.data.tables.describe import describe_table
-from nn.views.table_figures import PLANE_RANGE, plane_figure, projection_figure, regions_figure
+from nn.views.table_figures import plane_figure
 from nn.hosting import HostingConfigError
 from nn.runs.experiment import TABLE_SPLIT_SEED, table_dataset
 from nn.hosting.isolated import JobStopped
 from nn.runs.slots import JOBS, BudgetRefused, Need
-from nn.views import plots
 
 LABELS = {"table": "Your own table (upload)", "points": "Draw points"}
 TABLE, POINTS, CHOICES, BUILT, MODEL_DATA = "own.table", "own.points", "own.choices", "own.built", "own.model_data"
-POINT_CLASSES = 4                    # classes offered on the drawing plane
-REMOVE_WITHIN = 0.3                  # a click removes the nearest point within this distance
 MAX_CSV_CELLS = 5_000_000            # larger datasets (MNIST) are not offered as CSV
 HEAD_ROWS = 10
 
@@ -388,36 +385,6 @@ def _plane_key() -> str:
     return f"own.plane.{st.session_state.get('own.clicks', 0)}"
 
 
-def apply_click(points: Points, mode: str | int, x: float, y: float) -> str | None:
-    """Add a point of class ``mode`` at (x, y) on the plane, or remove the nearest one
-    (``mode='remove'``). Returns a message for the user when nothing changed."""
-    try:
-        if mode == "remove":
-            gone = points.remove_nearest(x, y, max_distance=REMOVE_WITHIN)
-            return None if gone else "No point near there to remove."
-        points.add(x, y, int(mode), bounds=PLANE_RANGE)
-    except (TypeError, ValueError) as exc:
-        return str(exc)
-    return None
-
-
-def _selection(event: Any) -> dict:
-    selection = event.get("selection") if isinstance(event, dict) else None
-    return selection if isinstance(selection, dict) else {}
-
-
-def clicked_point(event: Any) -> tuple[float, float] | None:
-    """(x, y) of the first point of a plane's selection event; None for an event the chart
-    never sends (the browser's message is untrusted: any shape, any value may come)."""
-    picked = _selection(event).get("points")
-    point = picked[0] if isinstance(picked, list) and picked else None
-    if not isinstance(point, dict):
-        return None
-    x, y = point.get("x"), point.get("y")
-    ok = all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in (x, y))
-    return (float(x), float(y)) if ok else None
-
-
 def _edited() -> None:
     st.session_state["own.version"] = st.session_state.get("own.version", 0) + 1
 
@@ -426,7 +393,7 @@ def _on_click() -> None:
     ss = st.session_state
     event = ss.get(_plane_key())
     ss["own.clicks"] = ss.get("own.clicks", 0) + 1      # a fresh chart: the selection is cleared
-    if event is None or _selection(event).get("points") == []:
+    if event is None or selection(event).get("points") == []:
         return                                          # a click beside the points: nothing picked
     point = clicked_point(event)
     message = ("That click could not be read; nothing changed." if point is None
@@ -476,9 +443,8 @@ def _points_part(cfg: RunConfig | None, s: TrainSession) -> None:
     c1, c2, c3 = st.columns([3, 2, 1.3], vertical_alignment="bottom")
     c1.radio("A click", [*range(POINT_CLASSES), "remove"], key="own.click", horizontal=True,
              format_func=lambda m: "removes a point" if m == "remove" else f"adds class {m}")
-    c2.selectbox("Start from", ["empty", "moons", "circles"], key="own.start",
-                 format_func={"empty": "an empty plane", "moons": "two moons (200 points)",
-                              "circles": "circles (200 points)"}.get)
+    c2.selectbox("Start from", ["empty", *TOY_DATASETS], key="own.start",
+                 format_func=lambda name: "an empty plane" if name == "empty" else f"{name} (200 points)")
     c3.button("Start over", key="own.restart", on_click=_start_over, icon=":material/restart_alt:",
               width="stretch")
     model = s.model if s.model is not None and s.cfg.dataset == "points" else None
@@ -499,35 +465,6 @@ def _points_part(cfg: RunConfig | None, s: TrainSession) -> None:
 
 
 _points_fragment = st.fragment(_points_part)
-
-
-# --- results for own data ------------------------------------------------------------------------
-def handles(data: Dataset) -> bool:
-    """Own-data views take over for feature vectors that are not 2-D with 2 classes."""
-    return data.image_shape is None and (data.n_features != 2 or data.n_classes != 2)
-
-
-def results_view(slot: Any, s: TrainSession, data: Dataset, final: bool,
-                 chart: Callable[[Any, Any, str], None]) -> None:
-    """2 features: the predicted class over the plane; more: (when training stops) the
-    confusion matrix and the test points on two principal components, coloured right/wrong."""
-    names = [data.label(k) for k in range(data.n_classes)]
-    if data.n_features == 2:
-        features = getattr(data, "feature_names", None) or ["x1", "x2"]
-        chart(slot, regions_figure(s.model.predict_proba, data.X_train, data.y_train, data.X_test,
-                                   data.y_test, names, features), "data")
-        return
-    if not final:
-        slot.caption("The confusion matrix and the test points on two principal components "
-                     "appear when training stops.")
-        return
-    pred = s.test_log_proba(data).argmax(axis=1)
-    import html
-    with slot.container():
-        left, right = st.columns(2)
-        chart(left, plots.confusion_matrix_figure(data.y_test, pred, data.n_classes,
-                                                  [html.escape(n) for n in names]), "cm")
-        chart(right, projection_figure(data.X_train, data.X_test, data.y_test, pred, names), "pca")
 
 
 def download_dataset(data: Dataset | None) -> None:
