@@ -1,6 +1,5 @@
 """Streamlit entry point: `streamlit run dashboard.py`. Each page lives in app/pages/ (its logic in app/<page>/)."""
 import os
-import sys
 
 import streamlit as st
 from streamlit.errors import FragmentHandledException
@@ -17,10 +16,6 @@ if public:
     # below (a widget's callback runs before this script) gets Streamlit's generic notice, and
     # the details go to the server's log. Process-wide, read when an error is shown.
     st.set_option("client.showErrorDetails", "none")
-    # Many visitors' page runs share one interpreter: with Python's 5 ms GIL turns, the server's
-    # event loop (every websocket message, the health check) waited its turn behind each of them
-    # (issue 17: answers up to 2.6 s after 23 simultaneous clicks). 1 ms turns shorten that wait.
-    sys.setswitchinterval(0.001)
 
 st.set_page_config(page_title="NumPy network dashboard", page_icon=":material/neurology:", layout="wide")
 
