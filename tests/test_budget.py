@@ -323,3 +323,46 @@ def test_a_sweep_over_a_visitors_budget_is_refused_in_plain_words(monkeypatch):
     errors = " ".join(e.value for e in at.error)
     assert "would need about" in errors and "at most 384 MB" in errors
     assert "Traceback" not in errors and "sweep_result" not in at.session_state
+
+
+# --- turns: a long run gives way to other clients ---------------------------------------------------
+def test_a_long_job_gives_its_place_to_another_client_not_to_its_own_next_tab():
+    """Row 6 again: one client's 100,000-epoch link in four tabs, and an honest visitor waiting."""
+    jobs = RunSlots(lambda: CAP)                                   # 2 slots, 1 per client
+    tabs = [jobs.slot(Need(1, MB, "hostile")) for _ in range(4)]
+    assert tabs[0].try_acquire() and not tabs[0].turn_over(0.0)    # its own tabs wait: no other client
+    other = jobs.slot(Need(1, MB, "other"))
+    assert other.try_acquire()                                     # the second slot
+    honest = jobs.slot(Need(1, MB, "honest"))
+    assert not honest.try_acquire() and honest.ahead == 3          # behind the hostile tabs
+    assert tabs[0].turn_over(0.0) and not tabs[0].turn_over(3600.0)
+    tabs[0].give_way()
+    assert not tabs[1].try_acquire() and honest.try_acquire()      # the honest visitor goes first
+    honest.release()
+    assert tabs[1].try_acquire()                                   # and the hostile tab after it
+
+
+def test_a_training_run_stops_at_its_turns_end_and_goes_on_where_it_stopped(monkeypatch):
+    """The Train page's stop check (app.train.training._Turn): the run stops within a piece of work
+    once another client waits past its turn; continued, it ends exactly as a run never stopped."""
+    from app.train.training import _Turn
+    from nn.data import load_dataset
+    moons = load_dataset("moons", n_samples=400)
+    X, y = moons.X_train, moons.y_train
+    cfg = TrainConfig(optimizer="adam", lr=0.01, batch_size=8, epochs=40, seed=0)
+    alone = Trainer(build_network("dense 16", (2,), 2, seed=0), X, y, None, None, cfg)
+    list(alone.run())
+    jobs = RunSlots(lambda: Capacity(1, None, 1, None))
+    mine = jobs.slot(Need(1, 0, "a"))
+    assert mine.try_acquire()
+    trainer = Trainer(build_network("dense 16", (2,), 2, seed=0), X, y, None, None, cfg)
+    jobs.slot(Need(1, 0, "b"))                                      # another visitor waits
+    turn = _Turn(mine)
+    monkeypatch.setattr("nn.runs.slots.TURN_SECONDS", 0.0)
+    trainer.also_stop = lambda: turn() if trainer.steps_done >= 30 else False
+    list(trainer.run())
+    assert turn.over and 30 <= trainer.steps_done < alone.steps_done
+    trainer.also_stop = lambda: False
+    list(trainer.run(cfg.epochs - trainer.epochs_done))
+    for a, b in zip(trainer.model.params, alone.model.params):
+        np.testing.assert_array_equal(a, b)

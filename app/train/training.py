@@ -18,7 +18,7 @@ from nn.data import Dataset
 from nn.hosting import cores, limits
 from nn.runs import budget
 from nn.runs.remote_training import JobLimits
-from nn.runs.slots import JOBS, BudgetRefused, Need
+from nn.runs.slots import JOBS, BudgetRefused, Need, Slot
 
 CPU_HEADROOM = 1.5                       # a run's CPU limit: its time limit x threads x this
 CHEAP_EVALUATION_S = 0.5        # an evaluation estimated shorter runs without asking for a slot
@@ -73,7 +73,9 @@ def _evaluate(view: View, s: TrainSession, data: Dataset) -> None:
 def _train_and_draw(view: View, s: TrainSession, data: Dataset) -> None:
     """Train in one of the server's job slots (``nn.runs.slots``), its estimated memory counted
     against the server and the client: wait in line if there is no room, and give the place
-    back however this run ends (finished, Stop, a click, session gone)."""
+    back however this run ends (finished, Stop, a click, session gone), or when its turn is over
+    (``Slot.turn_over``: another client waits): then it joins the end of the line and goes on
+    from where it stopped when its turn comes again."""
     try:
         place = JOBS.slot(budget.need(s.cfg, data, jobs.client_id()))
     except BudgetRefused as exc:              # the budget or the client's kept data changed
@@ -87,7 +89,23 @@ def _train_and_draw(view: View, s: TrainSession, data: Dataset) -> None:
                 return
         finally:
             s.queue_ahead = None
-        _train_in_slot(view, s, data)
+        turn = _Turn(slot)
+        _train_in_slot(view, s, data, turn)
+        if turn.over:
+            slot.give_way()
+    if turn.over and s.running:
+        st.rerun()                       # in line again, at its end: the next page run waits there
+
+
+class _Turn:
+    """The running job's stop check for its turn in the slot (see ``nn.runs.slots``)."""
+
+    def __init__(self, slot: Slot) -> None:
+        self.slot, self.over = slot, False
+
+    def __call__(self) -> bool:
+        self.over = self.over or self.slot.turn_over()
+        return self.over
 
 
 def _waiting(view: View, s: TrainSession, ahead: int) -> None:
@@ -101,7 +119,7 @@ def _waiting(view: View, s: TrainSession, ahead: int) -> None:
                                      f"(Stop leaves the line)")
 
 
-def _train_in_slot(view: View, s: TrainSession, data: Dataset) -> None:
+def _train_in_slot(view: View, s: TrainSession, data: Dataset, turn: "_Turn") -> None:
     progress(view, s)                   # what stays put while training runs is drawn once
     view.metrics.caption("Live pictures while training runs; the charts become interactive (zoom, "
                          "hover) and the final figures appear when it stops.")
@@ -112,7 +130,7 @@ def _train_in_slot(view: View, s: TrainSession, data: Dataset) -> None:
     s.throttle.begin(counted)
     most = limits().max_run_seconds      # a visitor's run ends at the server's limit
     s.trainer.deadline = counted + max(most - s.run_wall, 0.0) if most else None
-    s.trainer.also_stop = jobs.interrupted    # a click or a closed tab: within a piece of work
+    s.trainer.also_stop = jobs.stop_check(turn)   # a click, a closed tab or the turn's end
     # a small network's redraws too get one BLAS thread (a second one would spin in between)
     with one_blas_thread(s.trainer.small_steps):
         try:

@@ -15,11 +15,18 @@ A job that fits waits in a first-come, first-served line; a client's job held ba
 share does not hold back anyone else's. Data a session keeps (a table, a model) is counted with
 ``keep``, given back when its owner object is garbage (a closed session) or ``release``d.
 A job always gives its place back however it ends (``with``: try/finally).
+
+A long job takes turns: once it has held its place ``TURN_SECONDS`` while another client's job
+waits that could start in its place (``Slot.turn_over``), it gives the place back and joins the
+end of the line (a training run stops within a piece of work and goes on where it stopped), so
+a link with 100,000 epochs opened in several tabs cannot keep honest visitors waiting for the
+run's whole time limit.
 """
 from __future__ import annotations
 
 import itertools
 import threading
+import time
 import weakref
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -27,6 +34,7 @@ from typing import Any, Callable
 from nn.hosting import limits
 
 MB = 2**20
+TURN_SECONDS = 20.0          # a job's turn while other clients wait (they may run before it goes on)
 
 
 @dataclass(frozen=True)
@@ -70,6 +78,7 @@ class RunSlots:
         self._cond = threading.Condition()
         self._running: dict[int, Need] = {}
         self._waiting: list[int] = []
+        self._gave_way: dict[str, float] = {}    # client -> when one of its jobs last gave way
         self._needs: dict[int, Need] = {}
         self._kept: dict[int, tuple[str, int]] = {}
         self._tickets = itertools.count(1)
@@ -154,9 +163,12 @@ class RunSlots:
 
     def _startable(self, ticket: int) -> bool:
         """First come, first served: earlier waiters that their client's share lets run keep
-        their room; one held back by its own client's share does not hold back others."""
+        their room; one held back by its own client's share does not hold back others; a client
+        that has just given its place away (``Slot.give_way``) goes after every other client."""
         c, reserved = self.cap(), [0, 0]
-        for earlier in self._waiting:
+        ready = [w for w in self._waiting if self._client_fits(self._needs[w], c)]
+        prompt = [w for w in ready if not self._gave_way_lately(self._needs[w].client)]
+        for earlier in prompt + [w for w in ready if w not in prompt]:
             if earlier == ticket:
                 return self._fits(self._needs[ticket], c, (reserved[0], reserved[1]))
             need = self._needs[earlier]
@@ -176,6 +188,17 @@ class RunSlots:
                 self._waiting.remove(ticket)
                 self._running[ticket] = self._needs[ticket]
             return True
+
+    def _gave_way_lately(self, client: str) -> bool:
+        since = self._gave_way.get(client)
+        return since is not None and time.monotonic() - since < TURN_SECONDS
+
+    def _others_waiting(self, ticket: int) -> bool:
+        """Another client's job waits that its own share lets run (so it could take this place)."""
+        with self._cond:
+            need, c = self._needs.get(ticket), self.cap()
+            return any(self._needs[w].client != getattr(need, "client", None) and self._client_fits(self._needs[w], c)
+                       for w in self._waiting)
 
     def _release(self, ticket: int) -> None:
         with self._cond:
@@ -225,6 +248,7 @@ class Slot:
     def __init__(self, pool: RunSlots, ticket: int) -> None:
         self.pool, self.ticket = pool, ticket
         self.released = False
+        self.started: float | None = None      # time.monotonic() when the place was taken
 
     @property
     def ahead(self) -> int:
@@ -238,7 +262,7 @@ class Slot:
         give up, returning False, as soon as ``should_stop()`` is True."""
         timeout = 0.0                       # room now: start at once, without a message
         while not should_stop():
-            if self.pool._try_start(self.ticket, timeout):
+            if self.try_acquire(timeout):
                 return True
             on_wait(self.ahead)
             timeout = poll
@@ -246,7 +270,27 @@ class Slot:
 
     def try_acquire(self, timeout: float = 0.0) -> bool:
         """Start if there is room within ``timeout`` seconds (no line to wait in); True if held."""
-        return self.pool._try_start(self.ticket, timeout)
+        held = self.pool._try_start(self.ticket, timeout)
+        if held and self.started is None:
+            self.started = time.monotonic()
+        return held
+
+    def turn_over(self, seconds: float | None = None) -> bool:
+        """True once this place has been held ``seconds`` (``TURN_SECONDS``) while another
+        client's job waits that could take it: the job should ``give_way`` and queue again."""
+        turn = TURN_SECONDS if seconds is None else seconds
+        return (self.started is not None and time.monotonic() - self.started >= turn
+                and self.pool._others_waiting(self.ticket))
+
+    def give_way(self) -> None:
+        """Release at the end of a turn: this client's jobs now wait behind other clients'."""
+        with self.pool._cond:
+            client, now = self.pool._needs.get(self.ticket, Need()).client, time.monotonic()
+            gave_way = self.pool._gave_way
+            for old in [k for k, t in gave_way.items() if now - t >= TURN_SECONDS]:
+                del gave_way[old]                   # bounded by the clients of the last turn
+            gave_way[client] = now
+        self.release()
 
     def release(self) -> None:
         if not self.released:
