@@ -326,7 +326,7 @@ def machine(when: str) -> None:
         print(f"    {cpu:>5}  {int(rss) / 1024:7.0f}  {args[:110]}", flush=True)
 
 
-def start_hosting_server() -> tuple[subprocess.Popen, str, Path]:
+def start_hosting_server(extra_env: dict[str, str] | None = None) -> tuple[subprocess.Popen, str, Path]:
     """``streamlit run dashboard.py`` as the README's hosting recipe starts it (NN_PUBLIC=1, the
     hosting defaults: no NN_* variable of this shell, showErrorDetails none) on a free port."""
     sys.path.insert(0, str(ROOT / "tests"))
@@ -339,7 +339,7 @@ def start_hosting_server() -> tuple[subprocess.Popen, str, Path]:
          "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats",
          "false", "--server.fileWatcherType", "none", "--client.showErrorDetails", "none"],
         cwd=ROOT, stdout=open(log, "w"), stderr=subprocess.STDOUT,
-        env={**env, "PYTHONPATH": str(ROOT), "NN_PUBLIC": "1"})
+        env={**env, "PYTHONPATH": str(ROOT), "NN_PUBLIC": "1", **(extra_env or {})})
     url = f"http://127.0.0.1:{port}"
     _wait_healthy(url, proc)
     return proc, url, log
@@ -357,6 +357,8 @@ def main() -> int:
     p.add_argument("--timeout", type=float, default=900, help="seconds each visitor may take")
     p.add_argument("--proxy", action="store_true",
                    help="visitors go through nginx with deploy/nginx.conf (needs /usr/sbin/nginx)")
+    p.add_argument("--server-env", nargs="*", default=[], metavar="NAME=VALUE",
+                   help="hosting settings for the server beyond the defaults, e.g. NN_WORKER_NICE=0")
     p.add_argument("--hostile", type=int, default=5, help="hostile clients repeating issue 17's attacks")
     p.add_argument("--hostile-rounds", type=int, default=20,
                    help="at most this many passes over the attacks per hostile client")
@@ -368,7 +370,7 @@ def main() -> int:
     print(f"code: {ROOT} ({_commit()}); {time.strftime('%Y-%m-%d %H:%M:%S')}", flush=True)
     machine("start")
     print(f"float32 2048x2048 matmul: {matmul_gflops():.0f} GFLOP/s at the start", flush=True)
-    proc, url, server_log = start_hosting_server()
+    proc, url, server_log = start_hosting_server(dict(kv.split("=", 1) for kv in args.server_env))
     memory, uploads = MemorySampler(proc.pid).start(), UploadSampler(url).start()
     nginx = None
     if args.proxy:
