@@ -190,14 +190,15 @@ class RunSlots:
             return True
 
     def _gave_way_lately(self, client: str) -> bool:
+        """One of ``client``'s jobs gave its place away within the last turn."""
         since = self._gave_way.get(client)
         return since is not None and time.monotonic() - since < TURN_SECONDS
 
     def _others_waiting(self, ticket: int) -> bool:
         """Another client's job waits that its own share lets run (so it could take this place)."""
         with self._cond:
-            need, c = self._needs.get(ticket), self.cap()
-            return any(self._needs[w].client != getattr(need, "client", None) and self._client_fits(self._needs[w], c)
+            mine, c = self._needs.get(ticket, Need()).client, self.cap()
+            return any(self._needs[w].client != mine and self._client_fits(self._needs[w], c)
                        for w in self._waiting)
 
     def _release(self, ticket: int) -> None:
