@@ -121,3 +121,22 @@ def test_the_spiral_trains_from_a_link_and_its_boundary_winds(app_url, page, art
     assert re.search(r"Test accuracy\s*9\d\.\d\d%", text), text[:600]
     assert "Decision boundary" in " ".join(page.locator(".js-plotly-plot .gtitle").all_text_contents())
     screenshot(page, artifacts / "train-spiral.png", height=1280)
+
+
+def test_moving_the_learning_rate_while_training_applies_and_is_marked(app_url, page, artifacts):
+    """Issue 20: the learning rate changed mid-run applies from the next step; the loss chart marks it."""
+    main = open_train_page(page, app_url + "/?preset=moons&epochs=1000")
+    main.get_by_role("button", name="Train", exact=True).click()
+    _wait_status(page, "elapsed", 30_000)
+    slider = page.get_by_test_id("stSidebar").get_by_role("slider", name="Learning rate (log scale)")
+    slider.focus()
+    slider.press("ArrowLeft")                                  # 0.01 -> 0.005, one step down
+    # a toast (Streamlit's Markdown draws "->" as an arrow); no "goes on as it started" note
+    page.get_by_text(re.compile(r"Changed while training: lr 0\.01 . 0\.005")).first.wait_for(timeout=30_000)
+    assert "goes on as it started" not in main.inner_text()
+    _wait_status(page, "elapsed", 30_000)                      # still training, at the new rate
+    main.get_by_role("button", name="Stop").click()
+    _wait_status(page, "Stopped")
+    page.wait_for_function("[...document.querySelectorAll('.js-plotly-plot .annotation-text')]"
+                           ".some(e => e.textContent.includes('lr 0.01 -> 0.005'))", timeout=30_000)
+    screenshot(page, artifacts / "train-rate-changed.png", height=1280)

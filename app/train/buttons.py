@@ -8,7 +8,7 @@ from app import control_labels, jobs
 from app.text import plain
 from app.train import own_data
 from app.train.current import PAGE_ERROR, current_config, keep_model, loaded, model_dataset, session
-from app.train.session import TrainSession
+from app.train.session import LIVE_RATES, TrainSession
 from app.train.state import TRAIN_FIELDS, format_seconds, layers_text, model_changed
 from nn.core.config import RunConfig
 from nn.core.settings import ConfigError
@@ -103,7 +103,7 @@ def controls(s: TrainSession, cfg: RunConfig | None, data: Dataset | None) -> No
 def _changed_notes(s: TrainSession, cfg: RunConfig | None, changed: list[str]) -> None:
     """Say at once what a settings change does to the model there is (as Playground resets at
     once): a change of network or data needs a new model; a change of how to train applies from
-    the next Train or Continue, not to the run under way."""
+    the next Train or Continue, not to the run under way (but for the rates, which apply at once)."""
     if changed and s.running:
         st.warning(f"You changed **{control_labels.labels(changed)}**: the network training now "
                    f"({layers_text(s.model)} on {s.cfg.dataset}) cannot take that. Press **Train** to start "
@@ -114,7 +114,7 @@ def _changed_notes(s: TrainSession, cfg: RunConfig | None, changed: list[str]) -
                    f"new model (its history starts afresh), or put the settings back to Continue.")
     elif s.running and cfg is not None:
         a, b = s.cfg.to_dict(), cfg.to_dict()
-        later = [f for f in TRAIN_FIELDS if a[f] != b[f]]
+        later = [f for f in TRAIN_FIELDS if a[f] != b[f] and f not in LIVE_RATES]
         if later:
             st.info(f"**{control_labels.labels(later)}** changed: this run goes on as it started. The new value "
                     f"applies when you Stop and Continue (the same model), or on the next Train.")

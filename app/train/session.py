@@ -54,6 +54,10 @@ class Throttle:
         self._last = now
 
 
+# Settings a running run takes from the page at its next step (Trainer.set_rates); the other
+# training settings apply at the next Train or Continue.
+LIVE_RATES = ("lr", "weight_decay", "l1")
+
 # --- one session's training ----------------------------------------------------------------------
 class TrainSession:
     """A browser session's model and its training, kept across Streamlit reruns.
@@ -161,6 +165,20 @@ class TrainSession:
         self._run_to(target, cfg.epochs)
         if changed:
             self.notice = f"Continuing with new {', '.join(changed)} (the optimizer starts afresh)."
+
+    def apply_rates(self, cfg: RunConfig) -> str | None:
+        """While a run trains: a learning rate or regularization changed on the page applies from
+        the next step (the optimizer keeps its state; the next record notes the change). Returns
+        the message for the visitor, or None when nothing changed."""
+        if not self.running or self.trainer is None or self.cfg is None:
+            return None
+        rates = {name: getattr(cfg, name) for name in LIVE_RATES}
+        changed = self.trainer.set_rates(**rates)
+        if not changed:
+            return None
+        self.cfg = RunConfig.from_dict({**self.cfg.to_dict(), **rates})
+        self.notice = f"Changed while training: {changed} (from the next step on)."
+        return self.notice
 
     def stop(self) -> None:
         """Stop training. Also tells the trainer, in case the page run that is training has not

@@ -26,7 +26,7 @@ from nn.runs.presets import PRESETS
 TRAIN_FIELDS = ("optimizer", "lr", "batch_size", "momentum", "weight_decay", "l1", "seed", "lr_schedule",
                 "augment")
 HISTORY_COLUMNS = ("epoch", "step", "seconds", "train_loss", "train_accuracy", "val_loss",
-                   "val_accuracy", "end_of_epoch")
+                   "val_accuracy", "end_of_epoch", "lr", "change")
 DEFAULT_PRESET = "moons"
 DATASET_NAMES = BUILT_IN_DATASETS
 

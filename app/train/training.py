@@ -39,6 +39,9 @@ def live(data: Dataset | None, cfg: RunConfig | None = None, missing: str | None
         s.trainer.stop()                 # an older run of this page may still be training...
     with s.lock:                         # ... wait until it has let go (within one step)
         if s.running and data is not None:
+            changed = s.apply_rates(cfg) if cfg is not None else None   # moved while it trains
+            if changed:
+                st.toast(changed, icon=":material/tune:")
             _train_and_draw(view, s, data)
         if s.model is not None and data is not None and not s.running:
             progress(view, s)               # "Stopped at ..." at once, before the evaluation

@@ -2,7 +2,11 @@
 charts draw), checked whenever a history comes from outside: a model file, a worker process.
 
     {"epoch": 1.5, "step": 240, "seconds": 0.8, "train_loss": 0.31, "train_accuracy": 0.9,
-     "val_loss": 0.35, "val_accuracy": 0.88, "end_of_epoch": False}
+     "val_loss": 0.35, "val_accuracy": 0.88, "end_of_epoch": False, "lr": 0.01}
+
+plus ``"change": "lr 0.01 -> 0.002"`` on the first record after the learning rate or the
+regularization was changed while training ran (``Trainer.set_rates``). Files written before
+these two fields existed have neither.
 """
 from __future__ import annotations
 
@@ -16,6 +20,7 @@ MAX_HISTORY = 100_000                              # records kept in a file
 MAX_RECORD_EPOCH = 10 * SETTINGS["epochs"].high    # a model can be continued past one run's epochs
 MAX_STEP = 2**53                                   # exact in JSON's numbers
 MAX_SECONDS = 1e9
+MAX_CHANGE_TEXT = 200
 
 
 class HistoryError(ValueError):
@@ -45,6 +50,10 @@ RECORD_FIELDS: dict[str, tuple[bool, Callable[[Any], bool], str]] = {
     "train_accuracy": (False, _accuracy, "an accuracy in [0, 1] or null"),
     "val_accuracy": (False, _accuracy, "an accuracy in [0, 1] or null"),
     "end_of_epoch": (False, lambda v: isinstance(v, bool), "true or false"),
+    "lr": (False, lambda v: v is None or (_finite(v) and 0 <= v <= SETTINGS["lr"].high),
+           f"a learning rate from 0 to {SETTINGS['lr'].high:g} or null"),
+    "change": (False, lambda v: isinstance(v, str) and len(v) <= MAX_CHANGE_TEXT,
+               f"a text of at most {MAX_CHANGE_TEXT} characters"),
 }
 
 

@@ -8,6 +8,7 @@ Every long pass is cut into pieces of about ``CHUNK_SECONDS`` with a stop check 
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from typing import Any, Callable, Iterator
@@ -19,7 +20,7 @@ from nn.core.blas_threads import step_is_small, training_steps
 from nn.core.mlp import EVAL_CHUNK, MLP, EvaluationStopped
 from nn.core.optimizers import Optimizer, make_optimizer
 from nn.core.config import TrainConfig
-from nn.core.history import Record, check_history
+from nn.core.history import MAX_CHANGE_TEXT, Record, check_history
 
 # Divergence. A stable softmax keeps an exploding loss finite, so waiting for NaN is not enough:
 # - one step's loss this many times above where training started (or chance level, ln C);
@@ -165,6 +166,7 @@ class Trainer:
         # divergence limits, from where this trainer starts: measured by ``run`` before its first
         # step (a pass over START_ROWS rows: not here, so building a trainer costs nothing)
         self.start_loss: float | None = None
+        self._change: str | None = None          # rates changed mid-run, for the next record
 
     # --- moving a trainer between processes (nn.runs.remote_training) ------------------------
     DATA = ("X", "y", "X_val", "y_val")
@@ -206,6 +208,24 @@ class Trainer:
         self._explode_at = EXPLODE_FACTOR * max(start, chance)           # one step's loss
         self._too_high = max(RISE_FACTOR * start, RISE_CHANCE * chance)  # a record's mean loss
         return True
+
+    def set_rates(self, lr: float | None = None, weight_decay: float | None = None,
+                  l1: float | None = None) -> str | None:
+        """Change the learning rate and the regularization from the next step on, keeping the
+        optimizer's state (a run may be under way: call between steps, e.g. between two
+        ``run`` calls). Returns what changed ("lr 0.01 -> 0.002"), which the next record keeps as
+        its "change", or None. ConfigError for a value out of its range; nothing changes then."""
+        asked = {"lr": lr, "weight_decay": weight_decay, "l1": l1}
+        new = {k: v for k, v in asked.items() if v is not None and v != getattr(self.config, k)}
+        if not new:
+            return None
+        config = dataclasses.replace(self.config, **new).validate()
+        text = ", ".join(f"{k} {getattr(self.config, k):g} -> {v:g}" for k, v in new.items())
+        self.config = config
+        self.optimizer.weight_decay, self.optimizer.l1 = config.weight_decay, config.l1
+        self.optimizer.lr = self.epoch_lr()       # the epoch in progress, at the new base rate
+        self._change = text if self._change is None else f"{self._change}; {text}"
+        return text
 
     def _new_optimizer(self) -> Optimizer:
         c = self.config
@@ -343,7 +363,10 @@ class Trainer:
             "val_loss": None,
             "val_accuracy": None,
             "end_of_epoch": end_of_epoch,
+            "lr": self.optimizer.lr,
         }
+        if self._change is not None:
+            record["change"], self._change = self._change[-MAX_CHANGE_TEXT:], None
         if self.X_val is not None and (end_of_epoch or self.validate_inside_epoch):
             try:
                 with np.errstate(over="ignore", invalid="ignore"):

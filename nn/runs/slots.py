@@ -34,7 +34,7 @@ from typing import Any, Callable
 from nn.hosting import limits
 
 MB = 2**20
-TURN_SECONDS = 20.0          # a job's turn while other clients wait (they may run before it goes on)
+TURN_SECONDS = 60.0          # a job's turn while other clients wait: an honest run usually ends within one
 
 
 @dataclass(frozen=True)

@@ -82,6 +82,10 @@ def curves_image(history: Sequence[Record], metric: str, width: int = 560, heigh
     title = "Loss (cross-entropy, log scale)" if metric == "loss" else "Accuracy"
     pen.text((8, 6), title, fill=INK, font=font(17))
 
+    for record in history:                  # a rate changed while training ran (plots._curves)
+        if record.get("change"):
+            u = float(px(record["epoch"]))
+            pen.line([(u, top), (u, bottom)], fill=MUTED, width=1)
     legend_x = right
     for (xs, ys), color, name in reversed(series):                   # legend, right-aligned
         pen.text((legend_x, 30), name, fill=INK, font=small, anchor="rs")

@@ -7,6 +7,7 @@ pictures of ``nn.views.pictures`` instead (drawn from the same data, far cheaper
 from __future__ import annotations
 
 import base64
+import html
 import io
 import math
 from typing import Any, Callable, Sequence
@@ -16,6 +17,7 @@ import plotly.graph_objects as go
 
 Record = dict[str, Any]
 TRAIN_COLOR, VAL_COLOR = "#1f77b4", "#ff7f0e"
+MUTED_LINE = "#888888"                      # marks on a chart (a rate changed mid-run)
 RIGHT, WRONG = "#1a9850", "#d73027"                 # correct / wrong predictions
 CLASS_COLORS = ("#2166ac", "#b2182b")               # class 0 / class 1 on the boundary plot
 BOUNDARY_SCALE = [[0.0, "#4393c3"], [0.5, "#f7f7f7"], [1.0, "#d6604d"]]
@@ -97,7 +99,13 @@ def _curves(history: Sequence[Record], metric: str, heading: str, height: int, y
         traces.append(go.Scatter(x=x, y=y, name=name, mode="lines", line=dict(color=color, width=2)))
     layout = dict(title=chart_title(heading), height=height, margin=MARGIN, uirevision=metric,
                   legend=LEGEND_UNDER, xaxis=dict(title=dict(text="epoch")), yaxis=yaxis)
-    return go.Figure(traces, layout)
+    fig = go.Figure(traces, layout)
+    for record in history:                 # a rate changed while training ran: where, and what
+        if record.get("change"):
+            fig.add_vline(x=record["epoch"], line=dict(color=MUTED_LINE, dash="dash", width=1),
+                          annotation=dict(text=html.escape(record["change"]), font=dict(size=10),
+                                          textangle=-90, xanchor="left", yanchor="top"))
+    return fig
 
 
 def loss_figure(history: Sequence[Record], height: int = 320) -> go.Figure:
