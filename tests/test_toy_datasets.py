@@ -9,6 +9,7 @@ import sys
 import numpy as np
 import pytest
 
+from app.train.own_data import START_LABELS
 from app.train.sidebar import DATASET_LABELS
 from app.train.state import config_from_query
 from nn.core.settings import BUILT_IN_DATASETS, ConfigError, TOY_DATASETS
@@ -58,6 +59,7 @@ def test_the_spiral_is_hard_for_a_small_network_and_easy_with_depth():
 
 def test_every_set_is_offered_on_the_page_in_the_url_and_the_cli():
     assert set(TOY_DATASETS) >= set(NEW) and set(BUILT_IN_DATASETS) <= set(DATASET_LABELS)
+    assert set(START_LABELS) == {"empty", *TOY_DATASETS}         # the drawing plane starts from any
     cfg, warnings = config_from_query({"dataset": ["spiral"], "noise": ["0.05"], "n_samples": ["800"]})
     assert (cfg.dataset, cfg.noise, cfg.n_samples, warnings) == ("spiral", 0.05, 800, [])
     out = subprocess.run([sys.executable, "-m", "nn", "train", "--dataset", "xor", "--n-samples", "400",

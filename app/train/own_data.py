@@ -40,6 +40,9 @@ LABELS = {"table": "Your own table (upload)", "points": "Draw points"}
 TABLE, POINTS, CHOICES, BUILT, MODEL_DATA = "own.table", "own.points", "own.choices", "own.built", "own.model_data"
 MAX_CSV_CELLS = 5_000_000            # larger datasets (MNIST) are not offered as CSV
 HEAD_ROWS = 10
+START_LABELS = {"empty": "an empty plane", "moons": "two moons (200 points)", "circles": "circles (200 points)",
+                "xor": "XOR (200 points)", "gaussian": "two Gaussians (200 points)",
+                "spiral": "a spiral (200 points)"}
 
 
 class NotReady(DatasetUnavailable):
@@ -443,8 +446,8 @@ def _points_part(cfg: RunConfig | None, s: TrainSession) -> None:
     c1, c2, c3 = st.columns([3, 2, 1.3], vertical_alignment="bottom")
     c1.radio("A click", [*range(POINT_CLASSES), "remove"], key="own.click", horizontal=True,
              format_func=lambda m: "removes a point" if m == "remove" else f"adds class {m}")
-    c2.selectbox("Start from", ["empty", *TOY_DATASETS], key="own.start",
-                 format_func=lambda name: "an empty plane" if name == "empty" else f"{name} (200 points)")
+    c2.selectbox("Start from", list(START_LABELS), key="own.start",
+                 format_func=START_LABELS.get)
     c3.button("Start over", key="own.restart", on_click=_start_over, icon=":material/restart_alt:",
               width="stretch")
     model = s.model if s.model is not None and s.cfg.dataset == "points" else None
