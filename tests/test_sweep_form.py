@@ -269,3 +269,14 @@ def test_stop_after_some_runs_shows_them(app_url, browser):
         _shots(page, "out_of_range", main.get_by_test_id("stAlertContentError"))
     finally:
         context.close()
+
+
+def test_the_form_takes_l1_and_hands_it_to_the_sweep():
+    """Issue 20: L1 beside weight decay on the Sweep page, as on the Train page and the CLI."""
+    from app.sweep.form import DEFAULTS, build_sweep
+    assert build_sweep({**DEFAULTS, "l1": 0.001}).run.l1 == 0.001
+    at = tiny(sweep_page())
+    assert at.number_input(key="sw_l1").value == 0.0
+    at.number_input(key="sw_l1").set_value(0.002)
+    at.button(key="sw_run").click().run()
+    assert not at.exception and not errors(at), (at.exception, errors(at))

@@ -21,7 +21,7 @@ LABELS = {
     "trials": "Trials per value", "param": "Parameter to sweep", "values": "Values",
     "hidden": "Hidden layers", "activation": "Activation", "init": "Init", "optimizer": "Optimizer",
     "lr": "Learning rate", "batch_size": "Batch size", "epochs": "Epochs", "seed": "Seed",
-    "momentum": "Momentum", "weight_decay": "Weight decay", "workers": "Local workers",
+    "momentum": "Momentum", "weight_decay": "Weight decay", "l1": "L1", "workers": "Local workers",
     "scheduler": "Dask scheduler address",
 }
 # The Values text a parameter starts with when it is chosen (each runs within the default budget).
@@ -34,7 +34,7 @@ DEFAULTS = {
     "values": DEFAULT_VALUES["hidden"], "trials": 3, "hidden": " ".join(map(str, TUTORIAL["hidden"])),
     "activation": TUTORIAL["activation"], "init": TUTORIAL["init"], "optimizer": TUTORIAL["optimizer"],
     "lr": TUTORIAL["lr"], "batch_size": str(TUTORIAL["batch_size"]), "epochs": TUTORIAL["epochs"],
-    "momentum": 0.9, "weight_decay": 0.0, "seed": 0, "workers": default_workers(), "scheduler": "",
+    "momentum": 0.9, "weight_decay": 0.0, "l1": 0.0, "seed": 0, "workers": default_workers(), "scheduler": "",
 }
 # The field whose value the swept parameter replaces (disabled while it is swept). Sweeping hidden
 # or depth still reads Hidden layers (the number of layers, or the size of each), so it stays.
@@ -100,7 +100,7 @@ def build_sweep(s: dict[str, Any]) -> SweepConfig:
                     lr=float(values[0] if param == "lr" else s["lr"]),
                     batch_size=values[0] if param == "batch_size" else batch_size(s["batch_size"]),
                     epochs=int(s["epochs"]), momentum=float(s["momentum"]),
-                    weight_decay=float(s["weight_decay"]), seed=int(s["seed"]))
+                    weight_decay=float(s["weight_decay"]), l1=float(s.get("l1", 0.0)), seed=int(s["seed"]))
     return SweepConfig(run, param, values, int(s["trials"])).validate()
 
 

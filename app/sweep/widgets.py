@@ -86,10 +86,11 @@ def settings_form(param: str) -> dict | None:
         c3.number_input("Epochs", *_range("epochs"), key="sw_epochs")
         c4.number_input("Seed (trial t uses seed + t)", *_range("seed"), key="sw_seed")
         lim = limits()
-        with st.expander("Momentum, weight decay, workers" + ("" if lim.public else ", Dask cluster")):
-            c1, c2, c3, c4 = st.columns(4)
+        with st.expander("Momentum, weight decay, L1, workers" + ("" if lim.public else ", Dask cluster")):
+            c1, c2, c5, c3, c4 = st.columns(5)
             c1.number_input("Momentum", *_range("momentum"), key="sw_momentum")
             c2.number_input("Weight decay", *_range("weight_decay"), format="%g", key="sw_weight_decay")
+            c5.number_input("L1", *_range("l1"), format="%g", key="sw_l1")
             c3.number_input(f"Local workers (at most {lim.max_workers})", 1, lim.max_workers,
                             key="sw_workers", help="processes on this machine, one per core at most")
             if not lim.public:     # hosting mode: no visitor picks a server to talk to (see below)
