@@ -69,10 +69,16 @@ def _request(url: str, method: str, path: str, source: str, body: bytes | None =
         conn.close()
 
 
-def _log_lines(directory: Path, pattern: str) -> list[str]:
-    """Access-log lines of the proxy matching ``pattern`` (each: status, up=<upstream or ->)."""
-    log = directory / "logs" / "access.log"
-    return [line for line in log.read_text().splitlines() if re.search(pattern, line)]
+def _log_lines(directory: Path, pattern: str, at_least: int = 0, wait: float = 5.0) -> list[str]:
+    """Access-log lines of the proxy matching ``pattern`` (each: status, up=<upstream or ->).
+    nginx writes a request's line after answering it, so this waits up to ``wait`` seconds for
+    ``at_least`` lines (a loaded machine wrote the last one after the test first read the log)."""
+    log, end = directory / "logs" / "access.log", time.monotonic() + wait
+    while True:
+        lines = [line for line in log.read_text().splitlines() if re.search(pattern, line)]
+        if len(lines) >= at_least or time.monotonic() > end:
+            return lines
+        time.sleep(0.05)
 
 
 def _upload_put(url: str, source: str, session: str, file_id: str) -> int:
@@ -199,7 +205,7 @@ def test_a_burst_of_uploads_from_one_client_is_cut_off(proxy):
     statuses = [_upload_put(url, client, f"burst-session-{i}", f"f{i}") for i in range(8)]
     assert all(s != 429 for s in statuses[:4]), statuses        # Streamlit answered (no session)
     assert statuses[4:] == [429] * 4, statuses
-    refused = _log_lines(directory, r'^127\.0\.0\.3 .*"PUT .* 429 ')
+    refused = _log_lines(directory, r'^127\.0\.0\.3 .*"PUT .* 429 ', at_least=4)
     assert len(refused) == 4 and all("up=- " in line for line in refused), refused
     # removing a file is not an upload
     status, _ = _request(url, "DELETE", "/_stcore/upload_file/burst-session-0/f0", client)
