@@ -26,6 +26,10 @@ class TrainConfig:
     report_every: float = default("report_every")    # seconds between records inside an epoch
     # "cosine": epoch e of a run of E epochs trains at lr (1 + cos(pi e / E)) / 2 (nn.core.training)
     lr_schedule: str = default("lr_schedule")
+    # early stopping (nn.core.early_stopping): this share of the training rows held out, and
+    # the epochs without a better held-out loss before stopping; val_share 0 is off
+    val_share: float = default("val_share")
+    patience: int = default("patience")
 
     def validate(self) -> "TrainConfig":
         for f in fields(self):
@@ -61,6 +65,8 @@ class RunConfig:
     # Training-time augmentation of a CNN's images (nn.data.augment.Augment): {"shift": px,
     # "rotate": degrees, "scale": fraction}, or None.
     augment: dict[str, float] | None = default("augment")
+    val_share: float = default("val_share")          # early stopping (TrainConfig)
+    patience: int = default("patience")
 
     def validate(self) -> "RunConfig":
         for name in ("dataset", "n_samples", "noise", "test_size", "hidden", "activation", "init"):

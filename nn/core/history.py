@@ -6,7 +6,9 @@ charts draw), checked whenever a history comes from outside: a model file, a wor
 
 plus ``"change": "lr 0.01 -> 0.002"`` on the first record after the learning rate or the
 regularization was changed while training ran (``Trainer.set_rates``). Files written before
-these two fields existed have neither.
+these two fields existed have neither. With early stopping (``val_share``), each end-of-epoch record
+has ``"holdout_loss"`` and ``"holdout_accuracy"`` (on the held-out training rows), and the record
+where the best weights were put back has ``"restored"``: the epoch they come from.
 """
 from __future__ import annotations
 
@@ -54,6 +56,10 @@ RECORD_FIELDS: dict[str, tuple[bool, Callable[[Any], bool], str]] = {
            f"a learning rate from 0 to {SETTINGS['lr'].high:g} or null"),
     "change": (False, lambda v: isinstance(v, str) and len(v) <= MAX_CHANGE_TEXT,
                f"a text of at most {MAX_CHANGE_TEXT} characters"),
+    "holdout_loss": (False, _loss, "a loss >= 0 or null"),
+    "holdout_accuracy": (False, _accuracy, "an accuracy in [0, 1] or null"),
+    "restored": (False, lambda v: isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= MAX_RECORD_EPOCH,
+                 f"a whole number of epochs from 0 to {MAX_RECORD_EPOCH}"),
 }
 
 

@@ -167,6 +167,11 @@ SETTINGS: dict[str, Setting] = _table(
     Setting("l1", "float", 0.0, "L1 regularization (adds l1 sign(W) to each weight's gradient)",
             low=0.0, high=1.0, open_high=True, widget=(0.0, 0.9999)),
     Setting("seed", "int", 0, "the random seed (weights, batches, data)", low=0, high=2**32 - 1),
+    Setting("val_share", "float", 0.0, "early stopping: the share of the training rows held out "
+            "(never the test rows) to stop on when their loss stops falling, keeping the best "
+            "weights; 0 is off", low=0.0, high=0.5),
+    Setting("patience", "int", 10, "early stopping: epochs without a better held-out loss before "
+            "training stops", low=1, high=10_000),
     Setting("augment", "mapping", None, "training-time augmentation of a CNN's images: "
             "shift (pixels), rotate (degrees), scale (fraction)"),
     Setting("report_every", "float", 0.5, "seconds between progress records inside an epoch",

@@ -20,6 +20,7 @@ from nn.core.blas_threads import step_is_small, training_steps
 from nn.core.mlp import EVAL_CHUNK, MLP, EvaluationStopped
 from nn.core.optimizers import Optimizer, make_optimizer
 from nn.core.config import TrainConfig
+from nn.core.early_stopping import EarlyStopping, holdout_rows
 from nn.core.history import MAX_CHANGE_TEXT, Record, check_history
 
 # Divergence. A stable softmax keeps an exploding loss finite, so waiting for NaN is not enough:
@@ -127,7 +128,9 @@ class Trainer:
         _check_data(model, self.X, self.y, "training")
         if self.X_val is not None:
             _check_data(model, self.X_val, self.y_val, "validation")
-        n = len(self.X)
+        # early stopping (config.val_share > 0): rows of X held out to stop on (never the test set)
+        self._fit_rows, self._held_rows = self._holdout()
+        n = self.n_fit
         bs = self.config.batch_size
         self.batch_size = n if bs == "full" else min(int(bs), n)
         self.steps_per_epoch = math.ceil(n / self.batch_size)
@@ -167,6 +170,22 @@ class Trainer:
         # step (a pass over START_ROWS rows: not here, so building a trainer costs nothing)
         self.start_loss: float | None = None
         self._change: str | None = None          # rates changed mid-run, for the next record
+        self.early = (EarlyStopping(self.config.patience, model.params)
+                      if self._held_rows is not None else None)
+        self.stopped_early: str | None = None    # why the last run stopped before its epochs
+        self._target = self.epochs_done          # the epoch the current run() trains to
+
+    def _holdout(self) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """(training rows, held-out rows) for early stopping; (None, None) when it is off."""
+        if self.config.val_share == 0:
+            return None, None
+        fit, held = holdout_rows(self.y, self.config.val_share, self.config.seed)
+        return (fit, held) if len(held) and len(fit) else (None, None)
+
+    @property
+    def n_fit(self) -> int:
+        """Rows trained on in an epoch: the training rows but the held-out ones."""
+        return len(self.X) if self._fit_rows is None else len(self._fit_rows)
 
     # --- moving a trainer between processes (nn.runs.remote_training) ------------------------
     DATA = ("X", "y", "X_val", "y_val")
@@ -252,10 +271,14 @@ class Trainer:
         """
         target = self.epochs_done + (self.config.epochs if epochs is None else int(epochs))
         self._stop = self.out_of_time = False
+        self._target = target
+        if self.stopped_early is not None and self.early is not None:
+            self.stopped_early = None            # Continue: at least `patience` more epochs
+            self.early.again()
         if not self._start_pass():
             return
         self._last_report = time.perf_counter()
-        while self.epochs_done < target and not self._stop_requested():
+        while self.epochs_done < target and self.stopped_early is None and not self._stop_requested():
             with training_steps(small=self.small_steps):    # BLAS threads: see nn.core.blas_threads
                 record = self._train_until_record()
             if record is not None:
@@ -267,14 +290,14 @@ class Trainer:
         told to stop first)."""
         if self._order is None:
             self._begin_epoch()
-        while self._pos < len(self.X) and not self._stop_requested():
+        while self._pos < self.n_fit and not self._stop_requested():
             started = time.perf_counter()
             self._step()
             now = time.perf_counter()
             self.seconds += now - started
-            if now - self._last_report >= self.config.report_every and self._pos < len(self.X):
+            if now - self._last_report >= self.config.report_every and self._pos < self.n_fit:
                 return self._record(end_of_epoch=False)
-        if self._pos < len(self.X):
+        if self._pos < self.n_fit:
             return None
         self.epochs_done += 1
         self._order = None
@@ -282,9 +305,9 @@ class Trainer:
 
     def _begin_epoch(self) -> None:
         self.optimizer.lr = self.epoch_lr()
-        n = len(self.X)
-        full = self.batch_size >= n
-        self._order = np.arange(n) if full else self.rng.permutation(n)
+        rows = np.arange(len(self.X)) if self._fit_rows is None else self._fit_rows
+        full = self.batch_size >= len(rows)
+        self._order = rows if full else self.rng.permutation(rows)
         self._pos, self._loss_sum, self._correct = 0, 0.0, 0
 
     def epoch_lr(self, epoch: int | None = None) -> float:
@@ -355,7 +378,7 @@ class Trainer:
     def _record(self, end_of_epoch: bool) -> Record:
         seen = max(self._pos, 1)
         record: Record = {
-            "epoch": self.epochs_done if end_of_epoch else self.epochs_done + self._pos / len(self.X),
+            "epoch": self.epochs_done if end_of_epoch else self.epochs_done + self._pos / self.n_fit,
             "step": self.steps_done,
             "seconds": round(self.seconds, 6),
             "train_loss": self._loss_sum / seen,
@@ -367,6 +390,8 @@ class Trainer:
         }
         if self._change is not None:
             record["change"], self._change = self._change[-MAX_CHANGE_TEXT:], None
+        if end_of_epoch and self.early is not None:
+            self._early_stopping(record)      # before the test figures: they are of the kept weights
         if self.X_val is not None and (end_of_epoch or self.validate_inside_epoch):
             try:
                 with np.errstate(over="ignore", invalid="ignore"):
@@ -383,6 +408,32 @@ class Trainer:
         self._keep_good_weights()
         self.history.append(record)
         return record
+
+    def _early_stopping(self, record: Record) -> None:
+        """The held-out rows' figures into ``record``; at the best loss so far, keep these
+        weights; after ``patience`` epochs without one, or at the run's last epoch, put the best
+        weights back (``record["restored"]``: the epoch they come from)."""
+        held = self._held_rows
+        try:
+            with np.errstate(over="ignore", invalid="ignore"):
+                loss, accuracy = evaluate_in_pieces(self.model, np.take(self.X, held, axis=0), self.y[held],
+                                                    self._stop_requested, self.pacer)
+        except EvaluationStopped:                 # Stop: this epoch is not scored
+            return
+        record["holdout_loss"] = loss if math.isfinite(loss) else None     # None: diverged (below)
+        record["holdout_accuracy"] = accuracy
+        patience_over = self.early.update(self.epochs_done, loss if math.isfinite(loss) else math.inf,
+                                          self.model.params)
+        if not (patience_over or self.epochs_done >= self._target):
+            return
+        best = self.early.restore(self.model.params)
+        if best is not None and best != self.epochs_done:
+            record["restored"] = best
+        if patience_over:
+            self.stopped_early = (
+                f"Stopped early at epoch {self.epochs_done}: the loss on the {len(held):,} held-out "
+                f"training rows had not improved for {self.early.patience} epochs; the model keeps "
+                f"the weights of epoch {best}, where that loss was lowest ({self.early.best_loss:.4f}).")
 
     def _keep_good_weights(self) -> None:
         for good, p in zip(self._good, self.model.params):
