@@ -215,6 +215,8 @@ class TrainSession:
             self.error = (f"Training stopped: {exc}. The model keeps its weights from epoch "
                           f"{self.epoch:g}; a smaller network, batch or dataset fits better.")
             self.running = False
+        if self.trainer.stopped_early:                  # early stopping: this run is done
+            self.target, self.notice = self.trainer.epochs_done, self.trainer.stopped_early
         if self.trainer.epochs_done >= self.target:      # not when merely told to stop
             self.running = False
 

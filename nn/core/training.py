@@ -246,6 +246,12 @@ class Trainer:
         self._change = text if self._change is None else f"{self._change}; {text}"
         return text
 
+    def after_early_stop(self) -> None:
+        """A new run after an early stop (Continue) trains at least ``patience`` more epochs."""
+        if self.stopped_early is not None and self.early is not None:
+            self.stopped_early = None
+            self.early.again()
+
     def _new_optimizer(self) -> Optimizer:
         c = self.config
         return make_optimizer(c.optimizer, self.model.params, c.lr, c.weight_decay, c.momentum, c.l1)
@@ -272,9 +278,7 @@ class Trainer:
         target = self.epochs_done + (self.config.epochs if epochs is None else int(epochs))
         self._stop = self.out_of_time = False
         self._target = target
-        if self.stopped_early is not None and self.early is not None:
-            self.stopped_early = None            # Continue: at least `patience` more epochs
-            self.early.again()
+        self.after_early_stop()
         if not self._start_pass():
             return
         self._last_report = time.perf_counter()

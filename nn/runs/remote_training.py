@@ -82,6 +82,7 @@ def run_isolated(trainer: Trainer, epochs: int, *, memory_bytes: int, cpu_second
     payload = {"trainer": trainer, "epochs": int(epochs), "seconds": seconds, "evaluate": evaluate}
     arrays = {"X": trainer.X, "y": trainer.y, "X_val": trainer.X_val, "y_val": trainer.y_val}
     trainer._stop = trainer.out_of_time = False
+    trainer.after_early_stop()                  # here too: a child that never answers leaves it so
     with IsolatedJob(_train_task, payload, arrays, memory_bytes + data_bytes(trainer), cpu_seconds,
                      blas_threads, what="this training run") as job:
         try:
