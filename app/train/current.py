@@ -15,7 +15,7 @@ import streamlit as st
 
 from app import jobs
 from app.keep import restore
-from app.train import own_data
+from app.train import own_data, own_settings
 from app.train.session import TrainSession
 from app.train.state import config_from_query
 from nn.core import CNN_PRESETS
@@ -141,7 +141,7 @@ def current_config() -> RunConfig:
     for k in ("n_samples", "epochs", "seed"):
         values[k] = int(values[k])
     _network_kind(values)
-    return RunConfig.from_dict(values).validate()
+    return own_settings.with_chosen(RunConfig.from_dict(values).validate())   # a table's, if chosen
 
 
 def _network_kind(values: dict[str, Any]) -> None:

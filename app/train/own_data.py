@@ -5,7 +5,8 @@ Everything lives in this session's ``st.session_state`` (never ``st.cache_*``, w
 between sessions, and never on disk), bounded by ``nn.data.tables.table_limits()``:
 
 - ``own.table``: the uploaded table (name, frame, summary, id); ``own.choices``: label,
-  features, standardise, drop bad rows (copied from the widgets, so they survive page switches);
+  features, standardise, drop bad rows, whether to choose the training settings (``auto``,
+  ``app.train.own_settings``) (copied from the widgets, so they survive page switches);
 - ``own.points``: the clicked ``Points``; ``own.version``: bumped on every edit;
 - ``own.built``: per kind, the ``Dataset`` built from the current choices (and its key);
 - ``own.model_data``: (kind, key, ``Dataset``) the session's model trains on (kept when the
@@ -33,6 +34,7 @@ from nn.data.tables.describe import describe_table
 from nn.views.table_figures import plane_figure
 from nn.hosting import HostingConfigError
 from nn.runs.experiment import TABLE_SPLIT_SEED, table_dataset
+from nn.runs.table_defaults import USER_TRAINING
 from nn.hosting.isolated import JobStopped
 from nn.runs.slots import JOBS, BudgetRefused, Need
 
@@ -59,6 +61,8 @@ def start_run() -> None:
     (so the settings, e.g. the parameter count, already see it)."""
     if "train_cfg" not in st.session_state and is_own(st.query_params.get("dataset")):
         st.session_state["own.link_note"] = st.query_params.get("dataset")
+    if "train_cfg" not in st.session_state and any(k in st.query_params for k in USER_TRAINING):
+        _choices()["auto"] = False                # a link that says how to train: it applies
     _take_upload(st.session_state.get("own.upload"))
 
 
@@ -75,7 +79,7 @@ def _take_upload(file: Any) -> None:
 
 
 # --- datasets ------------------------------------------------------------------------------------
-CHOICE_NAMES = ("label", "features", "standardize", "drop")
+CHOICE_NAMES = ("label", "features", "standardize", "drop", "auto")
 
 
 def _choices() -> dict[str, Any]:
@@ -254,7 +258,8 @@ def _read(file: Any) -> bool:
     for key in [k for k in ss if str(k).startswith("own.w.")]:
         del ss[key]
     label = (summary.label_candidates or [None])[0]
-    ss[CHOICES] = dict(label=label, features=_default_features(summary, label), standardize=True, drop=False)
+    ss[CHOICES] = dict(label=label, features=_default_features(summary, label), standardize=True, drop=False,
+                       auto=ss.get(CHOICES, {}).get("auto", True))
     return True
 
 
@@ -304,6 +309,17 @@ def _widget(name: str) -> str:
     """The key of choice widget ``name``, its value put back from ``own.choices`` when the widget
     was not drawn in the last run (Streamlit forgets it then; see ``app.keep``)."""
     return restore("own.w." + name, _choices().get(name), resend=False)
+
+
+def choice(name: str, default: Any) -> Any:
+    """Table choice ``name`` (the widget's value when drawn), ``default`` until there is one."""
+    return _choices().setdefault(name, default)
+
+
+def choice_widget(name: str, default: Any) -> str:
+    """``_widget`` for a choice drawn elsewhere on the page (the sidebar), ``default`` at first."""
+    choice(name, default)
+    return _widget(name)
 
 
 def _on_label() -> None:

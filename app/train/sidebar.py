@@ -8,7 +8,7 @@ import streamlit as st
 
 from app import control_labels
 from app.text import plain
-from app.train import own_data
+from app.train import own_data, own_settings
 from app.train.current import (DEFAULT_ARCH, DEFAULT_AUGMENT, current_config, first_visit, keep_config,
                                set_config, value, widget)
 from app.train.state import config_to_query
@@ -161,6 +161,8 @@ def _cnn_widgets() -> None:
 
 def _training_widgets() -> None:
     st.subheader("Training")
+    if own_settings.toggle(value("dataset")):        # chosen from the table's size
+        return
     st.selectbox("Optimizer", SETTINGS["optimizer"].choices, key=widget("optimizer"))
     if value("optimizer") == "momentum":
         st.slider("Momentum", *_limits("momentum"), step=0.001, format="%.3f", key=widget("momentum"))
@@ -179,3 +181,8 @@ def _training_widgets() -> None:
                     key=widget("weight_decay"))
     st.number_input("L1 regularization", *_limits("l1"), step=1e-4, format="%.4f", key=widget("l1"),
                     help=_help("l1"))
+    c1, c2 = st.columns(2)                          # early stopping (nn.core.early_stopping)
+    c1.number_input("Held-out share", *_limits("val_share"), step=0.05, key=widget("val_share"),
+                    help=_help("val_share"))
+    c2.number_input("Patience (epochs)", *_limits("patience"), step=1, key=widget("patience"),
+                    help=_help("patience"))
