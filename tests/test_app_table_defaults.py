@@ -3,20 +3,11 @@ says what it chose and why (app.train.own_settings; issue 20, item 5)."""
 from __future__ import annotations
 
 import numpy as np
-import pytest
 from app_pages import open_app
-from sklearn.datasets import load_iris
 from streamlit.testing.v1 import AppTest
+from test_app_own_data import iris_csv  # noqa: F401  (the fixture: scikit-learn's iris as a CSV)
 
 from nn.runs.table_defaults import choose
-
-
-@pytest.fixture(scope="module")
-def iris_csv() -> bytes:
-    d = load_iris(as_frame=True)
-    frame = d.frame.drop(columns="target")
-    frame["species"] = np.asarray(d.target_names)[d.target]
-    return frame.to_csv(index=False).encode()
 
 
 def _upload(at: AppTest, data: bytes) -> AppTest:

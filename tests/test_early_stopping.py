@@ -116,3 +116,18 @@ def test_a_history_with_a_bad_restored_epoch_is_refused():
     record = {"epoch": 1, "step": 3, "seconds": 0.1, "restored": -1}
     with pytest.raises(HistoryError, match="restored"):
         check_history([record])
+
+
+def test_the_loss_chart_shows_the_held_out_rows_and_the_kept_epoch():
+    from nn.views.plots import accuracy_figure, loss_figure
+    trainer = overfitting_trainer(patience=5)
+    list(trainer.run())
+    fig = loss_figure(trainer.history)
+    held = [t for t in fig.data if t.name == "held-out training rows"]
+    assert len(held) == 1 and len(held[0].x) == trainer.epochs_done
+    assert [shape.x0 for shape in fig.layout.shapes] == [trainer.early.best_epoch]
+    assert f"weights kept (epoch {trainer.early.best_epoch})" in fig.layout.annotations[0].text
+    assert len(accuracy_figure(trainer.history).data) == 3
+    plain = nn.Trainer(nn.MLP([6, 8, 2], seed=0), *noise_data(60), config=nn.TrainConfig(epochs=2))
+    list(plain.run())
+    assert len(loss_figure(plain.history).data) == 2 and not loss_figure(plain.history).layout.shapes

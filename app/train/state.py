@@ -26,7 +26,8 @@ from nn.runs.presets import PRESETS
 TRAIN_FIELDS = ("optimizer", "lr", "batch_size", "momentum", "weight_decay", "l1", "seed", "lr_schedule",
                 "augment", "val_share", "patience")
 HISTORY_COLUMNS = ("epoch", "step", "seconds", "train_loss", "train_accuracy", "val_loss",
-                   "val_accuracy", "end_of_epoch", "lr", "change")
+                   "val_accuracy", "end_of_epoch", "lr", "change", "holdout_loss", "holdout_accuracy",
+                   "restored")
 DEFAULT_PRESET = "moons"
 DATASET_NAMES = BUILT_IN_DATASETS
 

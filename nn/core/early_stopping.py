@@ -7,7 +7,7 @@ and Keras's ``EarlyStopping(restore_best_weights=True)``, but on the held-out cr
 (smoother than the accuracy on a few dozen rows).
 
     >>> fit, held = holdout_rows(np.array([0, 0, 0, 0, 1, 1, 1, 1]), 0.25, seed=0)
-    >>> len(fit), len(held), sorted(np.array([0, 0, 0, 0, 1, 1, 1, 1])[held])
+    >>> len(fit), len(held), np.array([0, 0, 0, 0, 1, 1, 1, 1])[held].tolist()
     (6, 2, [0, 1])
 """
 from __future__ import annotations
