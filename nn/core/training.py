@@ -80,7 +80,7 @@ class Pacer:
             self._row_seconds[factor] = seconds / rows
 
 
-def evaluate_in_pieces(model: Model, X: np.ndarray, y: np.ndarray, should_stop: Callable[[], bool],
+def evaluate_in_pieces(model: Model, X: np.ndarray | TakenRows, y: np.ndarray, should_stop: Callable[[], bool],
                        pacer: Pacer | None = None) -> tuple[float, float]:
     """(mean cross-entropy, accuracy) on (X, y) in timed pieces; ``EvaluationStopped`` when
     ``should_stop()`` turns True between two of them."""
@@ -93,7 +93,7 @@ def evaluate_in_pieces(model: Model, X: np.ndarray, y: np.ndarray, should_stop: 
     return (loss_sum / n, correct / n) if n else (math.nan, math.nan)
 
 
-def log_proba_in_pieces(model: Model, X: np.ndarray, should_stop: Callable[[], bool],
+def log_proba_in_pieces(model: Model, X: np.ndarray | TakenRows, should_stop: Callable[[], bool],
                         pacer: Pacer | None = None) -> Iterator[tuple[int, np.ndarray]]:
     """(first row, log-probabilities) of ``X`` piece by piece (see ``Pacer``)."""
     pacer = pacer or Pacer()
@@ -107,6 +107,20 @@ def log_proba_in_pieces(model: Model, X: np.ndarray, should_stop: Callable[[], b
         pacer.timed(len(logp), time.perf_counter() - t)
         yield start, logp
         start += len(logp)
+
+
+class TakenRows:
+    """Rows ``rows`` of ``X`` read piece by piece (``len`` and slices, as ``log_proba_in_pieces``
+    reads an array): the held-out rows are evaluated without a copy of them all."""
+
+    def __init__(self, X: np.ndarray, rows: np.ndarray) -> None:
+        self.X, self.rows = X, rows
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, part: slice) -> np.ndarray:
+        return np.take(self.X, self.rows[part], axis=0)
 
 
 class TrainingDiverged(RuntimeError):
@@ -420,7 +434,7 @@ class Trainer:
         held = self._held_rows
         try:
             with np.errstate(over="ignore", invalid="ignore"):
-                loss, accuracy = evaluate_in_pieces(self.model, np.take(self.X, held, axis=0), self.y[held],
+                loss, accuracy = evaluate_in_pieces(self.model, TakenRows(self.X, held), self.y[held],
                                                     self._stop_requested, self.pacer)
         except EvaluationStopped:                 # Stop: this epoch is not scored
             return
