@@ -65,3 +65,13 @@ def test_a_link_that_says_how_to_train_is_followed(iris_csv):
     assert at.toggle(key="own.w.auto").value is False and not _chosen_notes(at)
     at.button(key="train.go").click().run()
     assert at.session_state["train_session"].epoch == 4
+
+
+def test_the_url_keeps_the_choosing_on_across_a_reload(iris_csv):
+    at = _upload(open_app(preset="moons", dataset="table"), iris_csv)
+    query = {k: at.query_params[k] for k in at.query_params}
+    assert query["train_settings"] == "chosen" and query["lr"] == "0.01"    # every setting
+    again = open_app(**query)
+    assert again.toggle(key="own.w.auto").value is True
+    again.toggle(key="own.w.auto").set_value(False).run()
+    assert "train_settings" not in again.query_params

@@ -7,6 +7,7 @@ from app.train import buttons, current, files, first_screen, own_data, own_setti
 st.title("Train a network")
 s = current.session()
 own_data.start_run()              # a new upload is read; a link with own data brings no data
+own_settings.start_run()          # a link that says how to train turns the table's choosing off
 cfg, problems = sidebar.sidebar()
 own_data.panel(cfg, s)
 own_settings.note(cfg)            # the training settings chosen for a table, and why

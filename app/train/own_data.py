@@ -34,7 +34,6 @@ from nn.data.tables.describe import describe_table
 from nn.views.table_figures import plane_figure
 from nn.hosting import HostingConfigError
 from nn.runs.experiment import TABLE_SPLIT_SEED, table_dataset
-from nn.runs.table_defaults import USER_TRAINING
 from nn.hosting.isolated import JobStopped
 from nn.runs.slots import JOBS, BudgetRefused, Need
 
@@ -61,8 +60,6 @@ def start_run() -> None:
     (so the settings, e.g. the parameter count, already see it)."""
     if "train_cfg" not in st.session_state and is_own(st.query_params.get("dataset")):
         st.session_state["own.link_note"] = st.query_params.get("dataset")
-    if "train_cfg" not in st.session_state and any(k in st.query_params for k in USER_TRAINING):
-        _choices()["auto"] = False                # a link that says how to train: it applies
     _take_upload(st.session_state.get("own.upload"))
 
 

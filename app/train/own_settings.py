@@ -4,7 +4,8 @@ stopping on held-out training rows) unless the visitor turns that off in the sid
 a link that says how to train. The page says what was chosen and why, beside the table.
 
 The choice is a table choice (``own.choices["auto"]``, ``app.train.own_data``): on by default,
-kept across page switches and new uploads.
+kept across page switches and new uploads. The URL says ``train_settings=chosen`` while it is on
+(the page's own links carry every setting: without it, a reload would read them as given).
 """
 from __future__ import annotations
 
@@ -12,12 +13,27 @@ import streamlit as st
 
 from app.train import own_data
 from nn.core.config import RunConfig
-from nn.runs.table_defaults import TableDefaults, choose
+from nn.runs.table_defaults import USER_TRAINING, TableDefaults, choose
 
 AUTO = "auto"
+QUERY_KEY, QUERY_ON = "train_settings", "chosen"
 TOGGLE_HELP = ("On: the learning rate, batch size, epochs, weight decay and early stopping are "
                "chosen from your table's size (what and why: beside the table). Off: the settings "
                "below apply as you set them.")
+
+
+def start_run() -> None:
+    """On a session's first visit: a link that says how to train (a training setting, without
+    ``train_settings=chosen``) turns the choosing off, so its settings apply."""
+    if "train_cfg" in st.session_state or st.query_params.get(QUERY_KEY) == QUERY_ON:
+        return
+    if any(name in st.query_params for name in USER_TRAINING):
+        own_data.choice(AUTO, False)
+
+
+def query(cfg: RunConfig) -> dict[str, str]:
+    """What the URL adds for the choosing (nothing when it is off or not a table)."""
+    return {QUERY_KEY: QUERY_ON} if choosing(cfg.dataset) else {}
 
 
 def choosing(dataset: str | None) -> bool:

@@ -108,7 +108,7 @@ def sidebar() -> tuple[RunConfig | None, list[str]]:
     limit = limits().max_params
     network_note.caption(f"{count_config_params(cfg, own_data.current(cfg)):,} parameters (this server's limit: {limit:,})")
     keep_config(cfg)
-    query = config_to_query(cfg)
+    query = {**config_to_query(cfg), **own_settings.query(cfg)}
     if {k: st.query_params.get(k) for k in st.query_params} != query:
         st.query_params.from_dict(query)            # the URL always reproduces the settings
     return cfg, messages
