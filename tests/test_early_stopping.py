@@ -71,6 +71,26 @@ def test_early_stopping_stops_and_restores_the_best_weights():
     check_history(trainer.history)
 
 
+def test_the_test_split_plays_no_part_in_stopping():
+    """The same run with two different test sets (one with every label flipped) stops at the
+    same epoch with the same weights: only the held-out training rows decide."""
+    X, y = noise_data()
+    runs = []
+    for flip in (0, 1):
+        model = nn.MLP([X.shape[1], 32, 2], seed=0)
+        config = nn.TrainConfig(optimizer="adam", lr=0.01, batch_size=16, epochs=100, val_share=0.25,
+                                patience=4)
+        trainer = nn.Trainer(model, X, y, X[:50], (y[:50] + flip) % 2, config=config)
+        list(trainer.run())
+        runs.append(trainer)
+    a, b = runs
+    assert a.epochs_done == b.epochs_done and a.early.best_epoch == b.early.best_epoch
+    assert [r["holdout_loss"] for r in a.history] == [r["holdout_loss"] for r in b.history]
+    assert a.history[-1]["val_accuracy"] != b.history[-1]["val_accuracy"]
+    for p, q in zip(a.model.params, b.model.params):
+        np.testing.assert_array_equal(p, q)
+
+
 def test_the_last_epoch_restores_the_best_weights_too():
     trainer = overfitting_trainer(patience=1000, epochs=30)
     records = [r for r in trainer.run() if r["end_of_epoch"]]
