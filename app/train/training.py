@@ -46,6 +46,7 @@ def live(data: Dataset | None, cfg: RunConfig | None = None, missing: str | None
         if s.model is not None and data is not None and not s.running:
             progress(view, s)               # "Stopped at ..." at once, before the evaluation
             _evaluate(view, s, data)
+            s.keep_run(data)                # finished or stopped: into the history of runs
         draw(view, s, data, final=True)
 
 
