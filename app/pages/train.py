@@ -2,7 +2,7 @@
 import streamlit as st
 
 from app import control_labels
-from app.train import buttons, current, files, first_screen, own_data, runs_panel, sidebar, training
+from app.train import buttons, current, files, first_screen, own_data, sidebar, training
 
 st.title("Train a network")
 s = current.session()
@@ -18,4 +18,3 @@ files.messages(s, control_labels.relabel(problems))   # controls' labels, not CL
 model_data = current.model_dataset(s, data)
 own = cfg is not None and own_data.is_own(cfg.dataset)
 training.live(model_data, cfg, first_screen.why_not_ready(cfg, data, own))
-runs_panel.panel(s)

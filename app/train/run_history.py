@@ -26,7 +26,7 @@ import csv
 import io
 import json
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -35,12 +35,10 @@ from nn.core import Sequential
 from nn.core.config import RunConfig
 from nn.core.history import Record
 from nn.core.mlp import MLP
+from nn.core.training import Trainer
 from nn.data import Dataset
 from nn.runs.experiment import build_model
 from nn.views.run_overlay import Curves, run_curves
-
-if TYPE_CHECKING:                        # the session holds the history: no import at run time
-    from app.train.session import TrainSession
 
 MAX_RUNS = 20
 # Bytes of a kept run beyond its arrays and texts: the entry, its settings and figures (a few
@@ -48,8 +46,8 @@ MAX_RUNS = 20
 ENTRY_OVERHEAD = 8192
 FIGURES = ("test_accuracy", "test_loss", "train_accuracy", "train_loss")
 # the table's columns, left to right (the CSV adds every setting after them)
-SUMMARY = ("run", "status", "dataset", "network", "optimizer", "lr", "batch_size", "epochs_trained",
-           *FIGURES, "compute_seconds", "wall_seconds", "from_run", "weights_kept")
+SUMMARY = ("run", "status", "dataset", "network", "optimizer", "lr", "batch_size", "seed",
+           "epochs_trained", *FIGURES, "compute_seconds", "wall_seconds", "from_run", "weights_kept")
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")     # a spreadsheet would run such a cell
 
 
@@ -59,6 +57,23 @@ class RunMark:
     number: int | None = None                 # its row in the history (None: not kept yet)
     kept_at: tuple[int, int] | None = None    # (optimizer steps, records) when kept or loaded
     parent: int | None = None                 # the run it was restored from
+
+
+class Session(Protocol):
+    """What the history reads of a session (``app.train.session.TrainSession``, which holds it)."""
+    model: MLP | Sequential | None
+    cfg: RunConfig | None
+    trainer: Trainer | None
+    run_mark: RunMark
+    error: str | None
+    target: int
+    wall_seconds: float
+
+    @property
+    def history(self) -> list[Record]: ...
+
+    @property
+    def epoch(self) -> float: ...
 
 
 @dataclass
@@ -98,7 +113,8 @@ class KeptRun:
         cfg = self.cfg
         summary = {"run": self.number, "status": self.status, "dataset": cfg["dataset"],
                    "network": self.network, "optimizer": cfg["optimizer"], "lr": cfg["lr"],
-                   "batch_size": str(cfg["batch_size"]), "epochs_trained": round(self.epochs, 2),
+                   "batch_size": str(cfg["batch_size"]), "seed": cfg["seed"],
+                   "epochs_trained": round(self.epochs, 2),
                    **{k: self.figures.get(k) for k in FIGURES},
                    "compute_seconds": round(self.compute_seconds, 3),
                    "wall_seconds": round(self.wall_seconds, 3), "from_run": self.parent,
@@ -114,12 +130,12 @@ def _cell(value: Any) -> Any:
     return json.dumps(value, sort_keys=True) if isinstance(value, dict) else value
 
 
-def training_state(s: "TrainSession") -> tuple[int, int]:
+def training_state(s: Session) -> tuple[int, int]:
     """How far the session's model has trained: (optimizer steps, records)."""
     return (s.trainer.steps_done, len(s.history)) if s.trainer is not None else (0, 0)
 
 
-def snapshot(s: "TrainSession", number: int, figures: tuple[float, float] | None) -> KeptRun:
+def snapshot(s: Session, number: int, figures: tuple[float, float] | None) -> KeptRun:
     """The session's model and its training as run ``number``. ``figures``: the test set's
     (loss, accuracy) of the weights as they are; without them, the last record's."""
     history, last = s.history, s.history[-1]
@@ -167,7 +183,7 @@ class RunHistory:
         """Forget the oldest run (the server's budget is full); False if there was none."""
         return self.runs.pop(0) is not None if self.runs else False
 
-    def record(self, s: "TrainSession", figures: tuple[float, float] | None, max_bytes: int) -> bool:
+    def record(self, s: Session, figures: tuple[float, float] | None, max_bytes: int) -> bool:
         """Keep the session's run if it trained since it was last kept (a new row for a model
         not kept yet, its own row updated otherwise), or its test figures once they are computed.
         True if the history changed."""

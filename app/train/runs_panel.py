@@ -3,6 +3,8 @@ runs as a table with tick boxes, the ticked runs' loss and accuracy curves overl
 a ticked run, and the table as CSV."""
 from __future__ import annotations
 
+from typing import Any
+
 import streamlit as st
 
 from app import jobs
@@ -13,7 +15,7 @@ from app.train.session import TrainSession
 from nn.core.settings import ConfigError
 from nn.data import DatasetUnavailable
 from nn.hosting import limits
-from nn.runs.slots import JOBS, BudgetRefused, Need, mb
+from nn.runs.slots import JOBS, MB, BudgetRefused, Need, mb
 from nn.views.run_overlay import overlay_figure
 
 TICKED = "runs.ticked"                   # the ticked runs' numbers (kept when rows come and go)
@@ -30,8 +32,14 @@ COLUMNS = {"test_accuracy": st.column_config.NumberColumn("test accuracy", forma
            "weights_kept": st.column_config.CheckboxColumn("weights")}
 
 
-def panel(s: TrainSession) -> None:
-    """The history of runs, under the live view."""
+def panel(where: Any, s: TrainSession) -> bool:
+    """The history of runs, in container ``where`` (under the live view); True once drawn."""
+    with where:
+        _panel(s)
+    return True
+
+
+def _panel(s: TrainSession) -> None:
     dropped = _count(s.runs)
     st.subheader("History of runs")
     st.caption(f"Every finished or stopped run of this session is kept here with its settings, "
@@ -43,7 +51,7 @@ def panel(s: TrainSession) -> None:
     if not s.runs.runs:
         return
     ticked = _table(s.runs)
-    st.caption(f"{len(s.runs.runs)} of {MAX_RUNS} runs kept · {mb(s.runs.nbytes)} · tick runs to "
+    st.caption(f"{len(s.runs.runs)} of {MAX_RUNS} runs kept · {_size(s.runs.nbytes)} · tick runs to "
                f"compare their curves or restore one.")
     _actions(s, ticked)
     if len(ticked) >= 2:
@@ -51,6 +59,10 @@ def panel(s: TrainSession) -> None:
         curves = s.runs.overlay(ticked)
         left.plotly_chart(overlay_figure(curves, "loss"), width="stretch", key="runs.overlay.loss")
         right.plotly_chart(overlay_figure(curves, "accuracy"), width="stretch", key="runs.overlay.accuracy")
+
+
+def _size(nbytes: int) -> str:
+    return mb(nbytes) if nbytes >= MB else f"{nbytes / 1024:,.0f} KB"
 
 
 def _count(runs: RunHistory) -> int:
