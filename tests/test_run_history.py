@@ -184,3 +184,32 @@ def test_counted_bytes_match_the_memory_the_runs_hold(data):
     tracemalloc.stop()
     assert len(h.runs) == MAX_RUNS
     assert held <= h.nbytes <= 1.1 * held + MAX_RUNS * 8192
+
+
+def test_a_diverged_run_is_kept_as_diverged(data):
+    s = TrainSession()                 # momentum at lr 10 on this seed: 3 records, then it diverges
+    cfg = RunConfig(dataset="moons", n_samples=400, hidden=[8, 8], epochs=20, lr=10.0, optimizer="momentum")
+    s.new_model(cfg, data)
+    s.start(20)
+    list(s.steps())
+    assert s.error and "diverged" in s.error and s.history
+    s.keep_run(data)
+    assert [(r.status, r.epochs) for r in s.runs.runs] == [("diverged", s.epoch)]
+
+
+def test_the_visitors_share_of_memory_lets_the_oldest_runs_go(monkeypatch):
+    """The page counts the kept runs against the client's share (``app.jobs.keep``): when it is
+    full, the oldest runs go until the rest fits."""
+    from app.train.runs_panel import _count
+    from nn.runs.slots import JOBS
+    h = RunHistory()
+    for n in range(1, 4):
+        h.put(_fake(n, MB // 4), max_bytes=10**9)                # 1 MB each
+    others = JOBS.kept_bytes("local")
+    monkeypatch.setenv("NN_CLIENT_MB", str(int(others / MB) + 3))   # room for 2 of the 3 runs
+    monkeypatch.setenv("NN_BUDGET_MB", "100000")
+    try:
+        assert _count(h) == 1 and [r.number for r in h.runs] == [2, 3]
+        assert JOBS.kept_bytes("local") - others == h.nbytes
+    finally:
+        JOBS.release(h)
