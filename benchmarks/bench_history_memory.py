@@ -72,7 +72,7 @@ def measure(s: TrainSession, max_bytes: int, label: str) -> None:
         h.record(s, None, max_bytes)
     held = tracemalloc.get_traced_memory()[0] - base
     tracemalloc.stop()
-    print(f"{label:40s} kept {len(h.runs):2d} runs · counted {h.nbytes / MB:6.1f} MB · held "
+    print(f"{label:40s} kept {len(h.kept):2d} runs · counted {h.nbytes / MB:6.1f} MB · held "
           f"(tracemalloc) {held / MB:6.1f} MB · RSS +{rss_mb() - rss:6.1f} MB · keep a run "
           f"{1000 * seconds:5.1f} ms", flush=True)
 

@@ -38,7 +38,7 @@ def _stop_after_one_record(s: TrainSession) -> None:
 
 
 def _rows(s: TrainSession) -> list[tuple[int, str, float]]:
-    return [(r.number, r.status, r.epochs) for r in s.runs.runs]
+    return [(r.number, r.status, r.epochs) for r in s.runs.kept]
 
 
 def test_train_keeps_a_run_once_and_train_again_adds_a_second(data):
@@ -47,7 +47,7 @@ def test_train_keeps_a_run_once_and_train_again_adds_a_second(data):
     assert not s.keep_run(data)                    # every later rerun of the page: nothing new
     _train(s, data)
     assert _rows(s) == [(1, "finished", 3), (2, "finished", 3)]
-    assert s.runs.runs[0].figures["test_accuracy"] == s.runs.runs[0].row()["test_accuracy"]
+    assert s.runs.kept[0].figures["test_accuracy"] == s.runs.kept[0].row()["test_accuracy"]
 
 
 def test_continue_after_stop_updates_its_row_and_reset_keeps_the_history(data):
@@ -57,12 +57,12 @@ def test_continue_after_stop_updates_its_row_and_reset_keeps_the_history(data):
     _stop_after_one_record(s)
     s.keep_run(data)
     assert _rows(s) == [(1, "stopped", 1)]
-    stopped_weights = [w.copy() for w in s.runs.runs[0].weights]
+    stopped_weights = [w.copy() for w in s.runs.kept[0].weights]
     s.resume(CFG, data)                           # Continue finishes the stopped run
     list(s.steps())
     s.keep_run(data)
     assert _rows(s) == [(1, "finished", 3)]       # the same row, trained further
-    assert not all(np.array_equal(a, b) for a, b in zip(stopped_weights, s.runs.runs[0].weights))
+    assert not all(np.array_equal(a, b) for a, b in zip(stopped_weights, s.runs.kept[0].weights))
     s.reset()
     assert s.model is None and _rows(s) == [(1, "finished", 3)]
 
@@ -72,7 +72,7 @@ def test_reset_while_training_keeps_the_run_where_it_stopped(data):
     s.new_model(CFG, data)
     s.start(3)
     next(iter(s.steps()))                          # training runs: no Stop, no keep yet
-    assert s.running and not s.runs.runs
+    assert s.running and not s.runs.kept
     s.reset()
     assert _rows(s) == [(1, "stopped", 1)]
     s2 = TrainSession()                            # ... so does Train pressed mid-run
@@ -109,10 +109,10 @@ def test_figures_computed_after_the_run_was_kept_update_its_row(data):
     s.start(1)
     list(s.steps())
     s.keep_run(None)                                # the evaluation was interrupted
-    assert s.runs.runs[0].figures["test_loss"] == s.history[-1]["val_loss"]   # the last record's
+    assert s.runs.kept[0].figures["test_loss"] == s.history[-1]["val_loss"]   # the last record's
     assert s.runs.record(s, (0.5, 0.75), max_bytes=10**9)      # computed at a later rerun
-    assert s.runs.runs[0].figures["test_loss"] == 0.5 and s.runs.runs[0].figures["test_accuracy"] == 0.75
-    assert not s.runs.record(s, (0.5, 0.75), max_bytes=10**9) and len(s.runs.runs) == 1
+    assert s.runs.kept[0].figures["test_loss"] == 0.5 and s.runs.kept[0].figures["test_accuracy"] == 0.75
+    assert not s.runs.record(s, (0.5, 0.75), max_bytes=10**9) and len(s.runs.kept) == 1
 
 
 def _fake(number: int, n_weights: int) -> KeptRun:
@@ -125,30 +125,30 @@ def test_at_most_max_runs_are_kept_oldest_dropped_first():
     h = RunHistory()
     for n in range(1, MAX_RUNS + 6):
         h.put(_fake(n, 10), max_bytes=10**9)
-    assert [r.number for r in h.runs] == list(range(6, MAX_RUNS + 6))
+    assert [r.number for r in h.kept] == list(range(6, MAX_RUNS + 6))
 
 
 def test_the_byte_bound_drops_the_oldest_and_a_huge_run_keeps_no_weights():
     h = RunHistory()
     for n in range(1, 6):
         h.put(_fake(n, MB // 4), max_bytes=3 * MB)          # 1 MB of weights each
-    assert [r.number for r in h.runs] == [4, 5] and h.nbytes <= 3 * MB
+    assert [r.number for r in h.kept] == [4, 5] and h.nbytes <= 3 * MB
     h.put(_fake(6, 4 * MB // 4), max_bytes=3 * MB)        # 4 MB: alone above the bound
-    assert [r.number for r in h.runs] == [6] and h.runs[0].weights is None and h.nbytes <= 3 * MB
+    assert [r.number for r in h.kept] == [6] and h.kept[0].weights is None and h.nbytes <= 3 * MB
     with pytest.raises(ValueError, match="not kept"):
-        rebuild(h.runs[0], None)
+        rebuild(h.kept[0], None)
 
 
 def test_csv_has_a_row_per_run_every_setting_and_no_formula(data):
     s = TrainSession()
     _train(s, data)
     _train(s, data, epochs=2)
-    s.runs.runs[1].cfg["dataset"] = "=HYPERLINK(\"x\")"      # a hostile name, as a table's could be
+    s.runs.kept[1].cfg["dataset"] = "=HYPERLINK(\"x\")"      # a hostile name, as a table's could be
     rows = list(csv.DictReader(io.StringIO(s.runs.csv())))
     assert [r["run"] for r in rows] == ["1", "2"] and list(rows[0])[:len(SUMMARY)] == list(SUMMARY)
     assert {"hidden", "seed", "weight_decay", "l1"} <= set(rows[0])
     assert rows[0]["hidden"] == "8-8" and rows[0]["epochs_trained"] == "3"
-    assert float(rows[0]["test_accuracy"]) == s.runs.runs[0].figures["test_accuracy"]
+    assert float(rows[0]["test_accuracy"]) == s.runs.kept[0].figures["test_accuracy"]
     assert rows[1]["dataset"].startswith("'=")
     assert RunHistory().csv().startswith("run,status,")
 
@@ -182,7 +182,7 @@ def test_counted_bytes_match_the_memory_the_runs_hold(data):
         h.record(s, None, max_bytes=10**9)
     held = tracemalloc.get_traced_memory()[0] - before
     tracemalloc.stop()
-    assert len(h.runs) == MAX_RUNS
+    assert len(h.kept) == MAX_RUNS
     assert held <= h.nbytes <= 1.1 * held + MAX_RUNS * 8192
 
 
@@ -194,7 +194,7 @@ def test_a_diverged_run_is_kept_as_diverged(data):
     list(s.steps())
     assert s.error and "diverged" in s.error and s.history
     s.keep_run(data)
-    assert [(r.status, r.epochs) for r in s.runs.runs] == [("diverged", s.epoch)]
+    assert [(r.status, r.epochs) for r in s.runs.kept] == [("diverged", s.epoch)]
 
 
 def test_the_visitors_share_of_memory_lets_the_oldest_runs_go(monkeypatch):
@@ -209,7 +209,7 @@ def test_the_visitors_share_of_memory_lets_the_oldest_runs_go(monkeypatch):
     monkeypatch.setenv("NN_CLIENT_MB", str(int(others / MB) + 3))   # room for 2 of the 3 runs
     monkeypatch.setenv("NN_BUDGET_MB", "100000")
     try:
-        assert _count(h) == 1 and [r.number for r in h.runs] == [2, 3]
+        assert _count(h) == 1 and [r.number for r in h.kept] == [2, 3]
         assert JOBS.kept_bytes("local") - others == h.nbytes
     finally:
         JOBS.release(h)

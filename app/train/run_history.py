@@ -154,34 +154,34 @@ def snapshot(s: Session, number: int, figures: tuple[float, float] | None) -> Ke
 class RunHistory:
     """A session's kept runs, oldest first, at most ``max_runs``."""
     max_runs: int = MAX_RUNS
-    runs: list[KeptRun] = field(default_factory=list)
+    kept: list[KeptRun] = field(default_factory=list)
     next_number: int = 1
 
     @property
     def nbytes(self) -> int:
-        return sum(r.nbytes for r in self.runs)
+        return sum(r.nbytes for r in self.kept)
 
     def get(self, number: int | None) -> KeptRun | None:
-        return next((r for r in self.runs if r.number == number), None)
+        return next((r for r in self.kept if r.number == number), None)
 
     def put(self, run: KeptRun, max_bytes: int) -> None:
         """Keep ``run`` (in the place of the kept run of its number), then drop the oldest runs until
         at most ``max_runs`` and ``max_bytes`` are kept; a run alone above ``max_bytes`` keeps
         no weights."""
-        at = next((i for i, r in enumerate(self.runs) if r.number == run.number), None)
+        at = next((i for i, r in enumerate(self.kept) if r.number == run.number), None)
         if at is None:
-            self.runs.append(run)
+            self.kept.append(run)
         else:
-            self.runs[at] = run                     # a run trained further keeps its place
-        del self.runs[:max(len(self.runs) - self.max_runs, 0)]
-        while len(self.runs) > 1 and self.nbytes > max_bytes:
-            self.runs.pop(0)
+            self.kept[at] = run                     # a run trained further keeps its place
+        del self.kept[:max(len(self.kept) - self.max_runs, 0)]
+        while len(self.kept) > 1 and self.nbytes > max_bytes:
+            self.kept.pop(0)
         if self.nbytes > max_bytes:
             run.weights = None
 
     def drop_oldest(self) -> bool:
         """Forget the oldest run (the server's budget is full); False if there was none."""
-        return self.runs.pop(0) is not None if self.runs else False
+        return self.kept.pop(0) is not None if self.kept else False
 
     def record(self, s: Session, figures: tuple[float, float] | None, max_bytes: int) -> bool:
         """Keep the session's run if it trained since it was last kept (a new row for a model
@@ -201,7 +201,7 @@ class RunHistory:
 
     # --- what the page shows -----------------------------------------------------------------
     def table(self) -> list[dict[str, Any]]:
-        return [r.row() for r in self.runs]
+        return [r.row() for r in self.kept]
 
     def csv(self) -> str:
         """The table as CSV: a row per run, its summary then every setting (text cells that a
@@ -216,7 +216,7 @@ class RunHistory:
 
     def overlay(self, numbers: list[int]) -> list[tuple[str, Curves]]:
         """The curves of the kept runs among ``numbers``, oldest first."""
-        return [(r.label, r.curves) for r in self.runs if r.number in numbers]
+        return [(r.label, r.curves) for r in self.kept if r.number in numbers]
 
 
 def _set_test_figures(run: KeptRun, figures: tuple[float, float]) -> bool:

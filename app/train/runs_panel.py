@@ -48,10 +48,10 @@ def _panel(s: TrainSession) -> None:
     if dropped:
         st.caption(f":material/info: {dropped} older run(s) were let go: your share of the "
                    f"server's memory is full.")
-    if not s.runs.runs:
+    if not s.runs.kept:
         return
     ticked = _table(s.runs)
-    st.caption(f"{len(s.runs.runs)} of {MAX_RUNS} runs kept · {_size(s.runs.nbytes)} · tick runs to "
+    st.caption(f"{len(s.runs.kept)} of {MAX_RUNS} runs kept · {_size(s.runs.nbytes)} · tick runs to "
                f"compare their curves or restore one.")
     _actions(s, ticked)
     if len(ticked) >= 2:
