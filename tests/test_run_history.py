@@ -139,6 +139,14 @@ def test_the_byte_bound_drops_the_oldest_and_a_huge_run_keeps_no_weights():
         rebuild(h.kept[0], None)
 
 
+def test_a_run_trained_further_keeps_its_place_and_the_oldest_other_run_goes():
+    h = RunHistory()
+    for n in range(1, 4):
+        h.put(_fake(n, MB // 4), max_bytes=4 * MB)        # 1 MB each: all three fit
+    h.put(_fake(1, 2 * MB // 4), max_bytes=4 * MB)       # run 1 continued: 2 MB now
+    assert [r.number for r in h.kept] == [1, 3] and h.get(1).weights is not None
+
+
 def test_csv_has_a_row_per_run_every_setting_and_no_formula(data):
     s = TrainSession()
     _train(s, data)

@@ -165,17 +165,17 @@ class RunHistory:
         return next((r for r in self.kept if r.number == number), None)
 
     def put(self, run: KeptRun, max_bytes: int) -> None:
-        """Keep ``run`` (in the place of the kept run of its number), then drop the oldest runs until
-        at most ``max_runs`` and ``max_bytes`` are kept; a run alone above ``max_bytes`` keeps
-        no weights."""
+        """Keep ``run`` (in the place of the kept run of its number), then drop the oldest other
+        runs until at most ``max_runs`` and ``max_bytes`` are kept; a run alone above
+        ``max_bytes`` keeps no weights."""
         at = next((i for i, r in enumerate(self.kept) if r.number == run.number), None)
         if at is None:
             self.kept.append(run)
         else:
             self.kept[at] = run                     # a run trained further keeps its place
-        del self.kept[:max(len(self.kept) - self.max_runs, 0)]
-        while len(self.kept) > 1 and self.nbytes > max_bytes:
-            self.kept.pop(0)
+        others = [r for r in self.kept if r is not run]          # oldest first
+        while others and (len(self.kept) > self.max_runs or self.nbytes > max_bytes):
+            self.kept.remove(others.pop(0))
         if self.nbytes > max_bytes:
             run.weights = None
 
