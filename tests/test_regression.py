@@ -169,3 +169,45 @@ def test_a_regression_file_with_classes_or_two_outputs_is_refused(tmp_path):
     np.savez(tmp_path / "bad.npz", **arrays)
     with pytest.raises(ModelFormatError, match="at least 2 classes"):
         load(tmp_path / "bad.npz")
+
+
+@pytest.mark.parametrize("param,values", [("hidden", (3, 7)), ("depth", (1, 2))])
+def test_a_sweep_on_reg_plane_equals_training_each_network_alone(param, values):
+    """The lockstep's linear output and squared error reproduce MLP + Trainer (float64)."""
+    from nn import TrainConfig, Trainer
+    from nn.sweep import SweepConfig, run_sweep
+    run = RunConfig(dataset="reg-plane", n_samples=300, noise=0.1, hidden=[5], optimizer="adam",
+                    lr=0.01, batch_size=16, epochs=3, seed=2)
+    sweep = SweepConfig(run, param, list(values), 2, "float64").validate()
+    result = run_sweep(sweep, workers=1)
+    data = load_data(sweep.run)
+    for r in result.trials:
+        cfg = sweep.config_for(r["value"])
+        model = MLP([2, *cfg.hidden, 1], cfg.activation, cfg.init, seed=sweep.trial_seed(r["trial"]),
+                    dtype="float64", task="regression")
+        tc = TrainConfig(cfg.optimizer, cfg.lr, cfg.batch_size, cfg.epochs, seed=sweep.trial_seed(r["trial"]))
+        list(Trainer(model, data.X_train, data.y_train, config=tc).run())
+        loss, r2 = model.evaluate(data.X_test, data.y_test)
+        assert r["accuracy"] is None
+        assert r["r2"] == pytest.approx(r2, rel=1e-9) and r["test_loss"] == pytest.approx(loss, rel=1e-9)
+    assert all(s["mean_r2"] is not None for s in result.summary())
+
+
+def test_the_inside_view_and_health_work_for_regression():
+    from nn.views.inspect import HealthMonitor, backprop, neurons
+    from nn.views.inspect.pictures import network_image
+    data = load_dataset("reg-gauss", n_samples=200)
+    model = MLP([2, 5, 4, 1], activation="tanh", dtype="float64", task="regression")
+    step = backprop.BackpropStepper(model, data.X_train, data.y_train).step(sample=1)
+    for k in (1, 2, 3):                  # the per-sample shares average to the library's dW
+        shares = np.mean([step.sample_dW(k, i) for i in range(step.m)], axis=0)
+        np.testing.assert_allclose(shares, step.layers[k - 1].dW, rtol=1e-10, atol=1e-12)
+    formulas = [e.formula for e in step.equations()]
+    assert "A3 = Z3 (linear output: the predicted value)" in formulas and "dZ3 = 2 (A3 − Y)" in formulas
+    assert step.sample_loss() == pytest.approx((step.layers[-1].A[1, 0] - step.y[1]) ** 2)
+    maps = neurons.neuron_maps(model, data.X_train, grid=20)
+    np.testing.assert_allclose(maps.output.ravel(), model.predict(maps.inputs.reshape(-1, 2)), rtol=1e-10)
+    assert network_image(model, maps).shape == (560, 720, 3)
+    monitor = HealthMonitor(model, data.X_train, data.y_train)
+    entry = monitor.update({"epoch": 1, "step": 5, "seconds": 0.1, "train_loss": 0.2})
+    assert entry["layers"][-1]["units"] == 1

@@ -75,10 +75,13 @@ def sweep_command(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILED
     result = SweepResult(sweep, trials, time.perf_counter() - started)
-    print(f"{sweep.param:>10}  mean acc  std acc  trials", file=out)
-    for s in result.summary():
-        mean = "diverged" if s["mean_accuracy"] is None else f"{s['mean_accuracy']:.2%}"
-        std = "" if s["std_accuracy"] is None else f"{s['std_accuracy']:.2%}"
+    summary = result.summary()
+    key, form, head = (("r2", ".4f", "mean R²   std R²") if any("mean_r2" in s for s in summary)
+                       else ("accuracy", ".2%", "mean acc  std acc"))
+    print(f"{sweep.param:>10}  {head}  trials", file=out)
+    for s in summary:
+        mean = "diverged" if s[f"mean_{key}"] is None else f"{s[f'mean_{key}']:{form}}"
+        std = "" if s[f"std_{key}"] is None else f"{s[f'std_{key}']:{form}}"
         print(f"{_fmt(s['value']):>10}  {mean:>8}  {std:>7}  {s['trials']}", file=out)
     print(f"{total} runs in {result.seconds:.2f} s", file=out)
     if args.json:
