@@ -77,3 +77,14 @@ def target_damage(schema: dict[str, Any]) -> str | None:
     if not numbers or scale <= 0 or schema.get("classes") != []:
         return "the model's table schema is damaged (bad regression target)"
     return None
+
+
+def label_tasks(kind: str, n_distinct: int, whole_numbers: bool, max_classes: int) -> tuple[str, ...]:
+    """What a label column can be: text and true/false are classes; numbers with fractions, or
+    more distinct whole numbers than ``max_classes``, a quantity; 2 to ``max_classes`` distinct
+    whole numbers either (a rating 1-5 or a count): the page then asks."""
+    if kind != NUMERIC:
+        return ("classification",)
+    if whole_numbers and 2 <= n_distinct <= max_classes:
+        return ("classification", "regression")
+    return ("regression",)
