@@ -80,3 +80,20 @@ def test_a_text_label_is_never_asked_and_a_link_keeps_the_task():
     assert cfg.task == "regression" and warnings == []
     cfg, warnings = config_from_query({"dataset": ["moons"], "task": ["regression"]})
     assert cfg.task == "classification" and "task" in warnings[0]
+
+
+def test_the_sweep_page_runs_reg_plane_and_reports_r2():
+    at = open_app()
+    at.switch_page("app/pages/sweep.py").run()
+    at.selectbox(key="sw_dataset").set_value("reg-plane")
+    at.number_input(key="sw_n_samples").set_value(300)
+    at.number_input(key="sw_trials").set_value(2)
+    at.number_input(key="sw_epochs").set_value(5)
+    at.number_input(key="sw_workers").set_value(1)
+    at.text_input(key="sw_values").set_value("4:5")
+    at.button(key="sw_run").click().run()
+    assert not at.exception, at.exception
+    summary = at.session_state["sweep_result"]["summary"]
+    assert all(s["mean_r2"] is not None and s["mean_accuracy"] is None for s in summary)
+    assert any("Best mean test R²" in c.value for c in at.caption)
+    assert "test R" in at.get("plotly_chart")[0].proto.spec

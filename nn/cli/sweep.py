@@ -14,6 +14,7 @@ from nn.cli.options import add_run_options, config_from_args, setting_help
 from nn.core.settings import SETTINGS
 from nn.sweep import (MAX_TRIALS, PARAMS, SweepConfig, SweepError, SweepResult, check_workers,
                       parse_values, start_sweep)
+from nn.sweep.summary import score_key
 from nn.sweep.values import allowed
 
 EXIT_FAILED = 1          # the sweep started but could not finish (a worker or the cluster failed)
@@ -76,8 +77,8 @@ def sweep_command(args: argparse.Namespace) -> int:
         return EXIT_FAILED
     result = SweepResult(sweep, trials, time.perf_counter() - started)
     summary = result.summary()
-    key, form, head = (("r2", ".4f", "mean R²   std R²") if any("mean_r2" in s for s in summary)
-                       else ("accuracy", ".2%", "mean acc  std acc"))
+    key = score_key(summary)
+    form, head = (".4f", "mean R²   std R²") if key == "r2" else (".2%", "mean acc  std acc")
     print(f"{sweep.param:>10}  {head}  trials", file=out)
     for s in summary:
         mean = "diverged" if s[f"mean_{key}"] is None else f"{s[f'mean_{key}']:{form}}"

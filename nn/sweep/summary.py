@@ -63,6 +63,11 @@ def _mean_std(rs: list[dict[str, Any]], key: str) -> dict[str, float | None]:
             f"std_{key}": float(values.std(ddof=1)) if len(values) > 1 else (0.0 if len(values) else None)}
 
 
+def score_key(summary: list[dict[str, Any]]) -> str:
+    """What the summary's networks are scored by: "r2" for regression, else "accuracy"."""
+    return "r2" if any("mean_r2" in s for s in summary) else "accuracy"
+
+
 def summary_csv(summary: list[dict[str, Any]]) -> str:
     """The summary as CSV: value, mean and std accuracy, then each trial's accuracy."""
     n = max((s["trials"] for s in summary), default=0)
