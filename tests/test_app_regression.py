@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 from app_pages import open_app
 from streamlit.testing.v1 import AppTest
 
@@ -97,3 +98,20 @@ def test_the_sweep_page_runs_reg_plane_and_reports_r2():
     assert all(s["mean_r2"] is not None and s["mean_accuracy"] is None for s in summary)
     assert any("Best mean test R²" in c.value for c in at.caption)
     assert "test R" in at.get("plotly_chart")[0].proto.spec
+
+
+def test_an_uploaded_regression_model_brings_its_task_and_continues():
+    from nn.files.io import model_to_bytes
+    from nn.runs.experiment import build_trainer, config_from_preset, load_data
+    cfg = config_from_preset("moons", dataset="reg-gauss", n_samples=400, hidden=[8], epochs=5)
+    trainer = build_trainer(cfg, load_data(cfg))
+    list(trainer.run())
+    at = open_app()
+    at.file_uploader(key="tw.upload").set_value(("g.npz", model_to_bytes(trainer.model),
+                                                 "application/octet-stream")).run()
+    assert not at.exception
+    s = at.session_state["train_session"]
+    assert s.model.task == "regression" and s.cfg.dataset == "reg-gauss" and s.cfg.task == "regression"
+    assert float(_metrics(at)["Test R²"]) == pytest.approx(trainer.history[-1]["val_r2"], abs=1e-4)
+    at.button(key="train.continue").click().run()
+    assert not at.exception and at.session_state["train_session"].epoch == 10
