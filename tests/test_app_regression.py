@@ -115,3 +115,18 @@ def test_an_uploaded_regression_model_brings_its_task_and_continues():
     assert float(_metrics(at)["Test R²"]) == pytest.approx(trainer.history[-1]["val_r2"], abs=1e-4)
     at.button(key="train.continue").click().run()
     assert not at.exception and at.session_state["train_session"].epoch == 10
+
+
+@pytest.mark.parametrize("view", ["Neurons", "Health", "Weights vs start", "Step through backprop"])
+def test_every_inside_view_works_for_regression(view):
+    at = open_app(**{**PLANE, "epochs": "3"})
+    at.segmented_control(key="inside.view").set_value(view).run()
+    at.button(key="train.go").click().run()
+    assert not at.exception, at.exception
+    if view == "Step through backprop":
+        at.button(key="inside.step").click().run()
+        assert not at.exception, at.exception
+        code = " ".join(c.value for c in at.code)
+        assert "linear output" in code and "dZ2 = 2 (A2 − Y)" in code
+    else:
+        assert len(at.get("plotly_chart")) >= 4          # loss, R², the surface and the view's own
