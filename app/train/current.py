@@ -144,6 +144,8 @@ def current_config() -> RunConfig:
         values["hidden"] = [int(ss[W + f"h{i}"]) for i in range(int(ss[W + "layers"]))]
     for k in ("n_samples", "epochs", "seed"):
         values[k] = int(values[k])
+    # a table's label is a class or a quantity (asked in its panel); reg-* are regression anyway
+    values["task"] = own_data.table_task() if values["dataset"] == "table" else "classification"
     _network_kind(values)
     return RunConfig.from_dict(values).validate()
 

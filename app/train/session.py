@@ -18,6 +18,8 @@ from app.train.state import TRAIN_FIELDS, describe_network
 from nn.core import Sequential
 from nn.core.config import RunConfig
 from nn.core.mlp import MLP, EvaluationStopped
+from nn.core.classifier import squared_errors
+from nn.core.losses import r2_score
 from nn.core.training import Record, Trainer, TrainingDiverged, log_proba_in_pieces
 from nn.data import Dataset
 from nn.hosting import limits
@@ -278,8 +280,12 @@ class TrainSession:
         return self._test_cache[1]
 
     def test_figures(self, data: Dataset) -> tuple[float, float]:
-        """(mean cross-entropy, accuracy) on the test set, from ``test_log_proba``."""
+        """(mean cross-entropy, accuracy) on the test set, from ``test_log_proba`` (regression:
+        (mean squared error, R²), from the predicted values it then holds)."""
         logp, y = self.test_log_proba(data), data.y_test
+        if data.task == "regression":
+            sse = squared_errors(logp, y, 0)
+            return sse / max(len(y), 1), r2_score(sse, y)
         loss = float(-logp[np.arange(len(y)), y].mean(dtype=np.float64))
         return loss, float((logp.argmax(axis=1) == y).mean())
 
