@@ -221,3 +221,22 @@ def test_the_visitors_share_of_memory_lets_the_oldest_runs_go(monkeypatch):
         assert JOBS.kept_bytes("local") - others == h.nbytes
     finally:
         JOBS.release(h)
+
+
+def test_a_regression_run_is_kept_with_its_r2_not_an_accuracy():
+    """A reg-plane run's row and curves hold R² (and no accuracy); the overlay reads its R² line."""
+    cfg = RunConfig(dataset="reg-plane", n_samples=400, hidden=[8], epochs=3, lr=0.01).validate()
+    reg = load_data(cfg)
+    s = TrainSession()
+    s.new_model(cfg, reg)
+    s.start(3)
+    list(s.steps())
+    s.evaluate_test(reg, lambda: False)
+    s.keep_run(reg)
+    run = s.runs.kept[0]
+    loss, r2 = s.test_figures(reg)
+    assert run.row()["test_r2"] == pytest.approx(r2, abs=1e-6) and r2 > 0.5
+    assert run.row()["test_loss"] == pytest.approx(loss, rel=1e-5)
+    assert run.row()["test_accuracy"] is None and run.row()["train_r2"] is not None
+    assert s.runs.task(run.number) == "regression"
+    assert run.curves["val_r2"].shape[1] > 0 and run.curves["val_accuracy"].shape[1] == 0

@@ -44,10 +44,11 @@ MAX_RUNS = 20
 # Bytes of a kept run beyond its arrays and texts: the entry, its settings and figures (a few
 # dozen small Python objects; tracemalloc measures about 5 KB for a moons run).
 ENTRY_OVERHEAD = 8192
-FIGURES = ("test_accuracy", "test_loss", "train_accuracy", "train_loss")
+FIGURES = ("test_accuracy", "test_r2", "test_loss", "train_accuracy", "train_r2", "train_loss")
 # the table's columns, left to right (the CSV adds every setting after them)
 SUMMARY = ("run", "status", "dataset", "network", "optimizer", "lr", "batch_size", "seed",
            "epochs_trained", *FIGURES, "compute_seconds", "wall_seconds", "from_run", "weights_kept")
+SPLIT_KEYS = (("test", "val"), ("train", "train"))    # a figure's name, its records' prefix
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")     # a spreadsheet would run such a cell
 
 
@@ -139,10 +140,10 @@ def snapshot(s: Session, number: int, figures: tuple[float, float] | None) -> Ke
     """The session's model and its training as run ``number``. ``figures``: the test set's
     (loss, accuracy) of the weights as they are; without them, the last record's."""
     history, last = s.history, s.history[-1]
-    figs = {"test_loss": last.get("val_loss"), "test_accuracy": last.get("val_accuracy"),
-            "train_loss": last.get("train_loss"), "train_accuracy": last.get("train_accuracy")}
+    figs = {f"{split}_{metric}": last.get(f"{key}_{metric}") for split, key in SPLIT_KEYS
+            for metric in ("loss", "accuracy", "r2")}
     if figures is not None:
-        figs["test_loss"], figs["test_accuracy"] = figures
+        figs.update(_test_figures(s.cfg.task, figures))
     status = "diverged" if s.error else ("stopped" if s.epoch < s.target else "finished")
     return KeptRun(number, s.cfg.to_dict(), describe_network(s.model), status, s.epoch,
                    s.trainer.seconds, s.wall_seconds, figs, run_curves(history),
@@ -214,13 +215,23 @@ class RunHistory:
         writer.writerows({k: _safe(v) for k, v in row.items()} for row in rows)
         return buf.getvalue()
 
+    def task(self, number: int) -> str:
+        """The task of kept run ``number`` (classification or regression)."""
+        return next((r.cfg.get("task", "classification") for r in self.kept if r.number == number),
+                    "classification")
+
     def overlay(self, numbers: list[int]) -> list[tuple[str, Curves]]:
         """The curves of the kept runs among ``numbers``, oldest first."""
         return [(r.label, r.curves) for r in self.kept if r.number in numbers]
 
 
+def _test_figures(task: str, figures: tuple[float, float]) -> dict[str, float]:
+    """The test set's (loss, accuracy) of a classifier, or (loss, R²) of a regression."""
+    return dict(zip(("test_loss", "test_r2" if task == "regression" else "test_accuracy"), figures))
+
+
 def _set_test_figures(run: KeptRun, figures: tuple[float, float]) -> bool:
-    new = dict(zip(("test_loss", "test_accuracy"), figures))
+    new = _test_figures(run.cfg.get("task", "classification"), figures)
     if all(run.figures.get(k) == v for k, v in new.items()):
         return False
     run.figures.update(new)

@@ -21,8 +21,10 @@ from nn.views.run_overlay import overlay_figure
 TICKED = "runs.ticked"                   # the ticked runs' numbers (kept when rows come and go)
 TABLE = "runs.table"
 COLUMNS = {"test_accuracy": st.column_config.NumberColumn("test accuracy", format="percent"),
+           "test_r2": st.column_config.NumberColumn("test R²", format="%.3f"),
            "test_loss": st.column_config.NumberColumn("test loss", format="%.4f"),
            "train_accuracy": st.column_config.NumberColumn("train accuracy", format="percent"),
+           "train_r2": st.column_config.NumberColumn("train R²", format="%.3f"),
            "train_loss": st.column_config.NumberColumn("train loss", format="%.4f"),
            "epochs_trained": st.column_config.NumberColumn("epochs"),
            "batch_size": st.column_config.TextColumn("batch"),
@@ -58,7 +60,8 @@ def _panel(s: TrainSession) -> None:
         left, right = st.columns(2)
         curves = s.runs.overlay(ticked)
         left.plotly_chart(overlay_figure(curves, "loss"), width="stretch", key="runs.overlay.loss")
-        right.plotly_chart(overlay_figure(curves, "accuracy"), width="stretch", key="runs.overlay.accuracy")
+        score = "r2" if all(s.runs.task(n) == "regression" for n in ticked) else "accuracy"
+        right.plotly_chart(overlay_figure(curves, score), width="stretch", key="runs.overlay.score")
 
 
 def _size(nbytes: int) -> str:

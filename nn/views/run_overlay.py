@@ -14,19 +14,21 @@ import plotly.graph_objects as go
 
 from nn.views.plots import LEGEND_UNDER, MARGIN, Record, chart_title, series
 
-METRICS = ("loss", "accuracy")
+METRICS = ("loss", "accuracy", "r2")
 SPLITS = ("train", "val")
 # one colour per run (Plotly's qualitative 'D3' palette); the 20 runs a history keeps cycle it
 RUN_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
               "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
-AXES = {"loss": dict(type="log", dtick=1, title=dict(text="cross-entropy (log)")),
-        "accuracy": dict(tickformat=".0%", title=dict(text="accuracy"), range=[0, 1.02])}
+AXES = {"loss": dict(type="log", dtick=1, title=dict(text="loss (log)")),
+        "accuracy": dict(tickformat=".0%", title=dict(text="accuracy"), range=[0, 1.02]),
+        "r2": dict(title=dict(text="R²"))}
+NAMES = {"loss": "Loss", "accuracy": "Accuracy", "r2": "R²"}
 
 Curves = dict[str, np.ndarray]           # "val_loss" -> (2, n) array: epochs, values
 
 
 def run_curves(history: Sequence[Record]) -> Curves:
-    """The four lines of a run's charts (training smoothed, test as recorded), thinned, as
+    """The lines of a run's charts (R² for a regression, accuracy for a classifier) (training smoothed, test as recorded), thinned, as
     float64 arrays of shape (2, n) (a line the run has no values for is (2, 0))."""
     return {f"{split}_{metric}": np.array(series(history, split, metric), dtype=np.float64).reshape(2, -1)
             for metric in METRICS for split in SPLITS}
@@ -42,7 +44,7 @@ def overlay_figure(runs: Sequence[tuple[str, Curves]], metric: str, height: int 
             x, y = curves[f"{split}_{metric}"]
             traces.append(go.Scatter(x=x, y=y, name=f"{name} · {what}", mode="lines", legendgroup=name,
                                      line=dict(color=color, width=2 if split == "val" else 1, dash=dash)))
-    layout = dict(title=chart_title(f"{metric.capitalize()} of the ticked runs"), height=height,
+    layout = dict(title=chart_title(f"{NAMES[metric]} of the ticked runs"), height=height,
                   margin=MARGIN, legend=LEGEND_UNDER, uirevision=f"overlay.{metric}",
                   xaxis=dict(title=dict(text="epoch")), yaxis=AXES[metric])
     return go.Figure(traces, layout)
