@@ -17,6 +17,7 @@ import numpy as np
 
 from nn.core.settings import BUILT_IN_DATASETS as DATASETS
 from nn.core.settings import TOY_DATASETS, check
+from nn.data.features import PLAIN, expand
 from nn.hosting.shared_arrays import share
 
 IMAGE_DATASETS = ("digits", "mnist", "fashion_mnist")
@@ -40,24 +41,36 @@ class Dataset:
     image_shape: tuple[int, int] | None = None     # (height, width) for image sets
     preprocessing: str = "none"                     # what a model trained on it expects
     class_names: tuple[str, ...] = ()
+    # 2-D sets: the points on the plane (x1, x2) and the features made from them (nn.data.features)
+    # that X_train and X_test hold; the same arrays as X_train and X_test for plain (x1, x2).
+    points_train: np.ndarray | None = None
+    points_test: np.ndarray | None = None
+    features: tuple[str, ...] = ()
 
     @property
     def n_features(self) -> int:
         return self.X_train.shape[1]
+
+    @property
+    def on_plane(self) -> bool:
+        """Whether the rows are points of the plane (a 2-D set), whatever features they are read as."""
+        return self.points_train is not None
 
     def label(self, k: int) -> str:
         return self.class_names[k] if self.class_names else str(k)
 
 
 def load_dataset(name: str, n_samples: int = 5000, noise: float = 0.1, test_size: float = 0.25,
-                 seed: int = 0) -> Dataset:
-    """Load a dataset by name. ``n_samples``, ``noise`` and ``seed`` apply to the 2-D sets,
-    ``test_size`` to every set but MNIST and Fashion-MNIST, which keep their official split."""
+                 seed: int = 0, features: tuple[str, ...] = PLAIN) -> Dataset:
+    """Load a dataset by name. ``n_samples``, ``noise``, ``seed`` and ``features`` (the inputs
+    made from each point, nn.data.features) apply to the 2-D sets, ``test_size`` to every set
+    but MNIST and Fashion-MNIST, which keep their official split."""
     if name not in DATASETS:
         raise ValueError(f"dataset must be one of {', '.join(DATASETS)}; got {name!r}")
     if name in TOY_DATASETS:
         _check_toy_settings(n_samples, noise, test_size)
-        return _toy(name, int(n_samples), float(noise), float(test_size), int(seed))
+        check("features_2d", list(features))
+        return _toy(name, int(n_samples), float(noise), float(test_size), int(seed), tuple(features))
     if name == "digits":
         return _digits(float(test_size), int(seed))
     return _keras_images(name, os.environ.get(_PATH_VARIABLES[name]) or None)
@@ -76,12 +89,16 @@ def _frozen(*arrays: np.ndarray) -> list[np.ndarray]:
 
 
 @functools.lru_cache(maxsize=16)
-def _toy(name: str, n_samples: int, noise: float, test_size: float, seed: int) -> Dataset:
+def _toy(name: str, n_samples: int, noise: float, test_size: float, seed: int,
+         features: tuple[str, ...] = PLAIN) -> Dataset:
     from sklearn.model_selection import train_test_split
     X, y = _toy_points(name, n_samples, noise, seed)
-    X_tr, X_te, y_tr, y_te = train_test_split(X.astype(np.float32), y.astype(np.int64),
+    P_tr, P_te, y_tr, y_te = train_test_split(X.astype(np.float32), y.astype(np.int64),
                                               test_size=test_size, random_state=seed)
-    return Dataset(name, *_frozen(X_tr, y_tr, X_te, y_te), n_classes=2)
+    P_tr, P_te = _frozen(P_tr, P_te)        # the same split whatever the features
+    X_tr, X_te = expand(P_tr, features), expand(P_te, features)
+    return Dataset(name, *_frozen(X_tr, y_tr, X_te, y_te), n_classes=2, points_train=P_tr,
+                   points_test=P_te, features=features)
 
 
 def _toy_points(name: str, n: int, noise: float, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -35,7 +35,7 @@ def load_data(cfg: RunConfig) -> Dataset:
                          f"it with nn.data.tables (command line: --data FILE --label COLUMN)")
     if cfg.dataset in TOY_DATASETS:
         return load_dataset(cfg.dataset, n_samples=cfg.n_samples, noise=cfg.noise,
-                            test_size=cfg.test_size, seed=0)
+                            test_size=cfg.test_size, seed=0, features=tuple(cfg.features_2d))
     return load_dataset(cfg.dataset, test_size=cfg.test_size)
 
 
@@ -64,6 +64,8 @@ def data_shape(cfg: RunConfig, data: Dataset | None = None) -> tuple[int, int, i
     if cfg.dataset in OWN_DATASETS:
         return (2 if cfg.dataset == "points" else 1), 2, 0, 0
     features, classes, n_train, n_test = DATASET_SHAPES[cfg.dataset]
+    if cfg.dataset in TOY_DATASETS:
+        features = len(cfg.features_2d)
     if cfg.dataset in TOY_DATASETS or cfg.dataset == "digits":
         total = cfg.n_samples if cfg.dataset in TOY_DATASETS else n_train
         n_test = math.ceil(total * cfg.test_size)          # as sklearn's train_test_split rounds
