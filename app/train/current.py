@@ -20,7 +20,7 @@ from app.train.session import TrainSession
 from app.train.state import config_from_query
 from nn.core import CNN_PRESETS
 from nn.core.config import RunConfig
-from nn.core.settings import IMAGE_SHAPES, SETTINGS
+from nn.core.settings import FEATURES_2D, IMAGE_SHAPES, SETTINGS
 from nn.data import TOY_DATASETS, Dataset, DatasetUnavailable
 from nn.runs import budget
 from nn.runs.experiment import load_data
@@ -95,6 +95,8 @@ def _widget_values(cfg: dict[str, Any]) -> dict[str, Any]:
     values["kind"] = "CNN" if cfg.get("arch") else "MLP"       # a CNN: its text and augmentation
     values["arch"] = cfg.get("arch") or DEFAULT_ARCH
     values["augment_on"] = bool(cfg.get("augment")) if cfg.get("arch") else True
+    for name in FEATURES_2D:                                   # a 2-D set's input features: ticks
+        values[f"f_{name}"] = name in cfg["features_2d"]
     return values
 
 
@@ -140,6 +142,8 @@ def current_config() -> RunConfig:
         values["hidden"] = [int(ss[W + f"h{i}"]) for i in range(int(ss[W + "layers"]))]
     for k in ("n_samples", "epochs", "seed"):
         values[k] = int(values[k])
+    if any(W + f"f_{name}" in ss for name in FEATURES_2D):    # drawn for a 2-D set only
+        values["features_2d"] = [name for name in FEATURES_2D if ss.get(W + f"f_{name}")]
     _network_kind(values)
     return RunConfig.from_dict(values).validate()
 

@@ -52,9 +52,19 @@ class Dataset:
         return self.X_train.shape[1]
 
     @property
-    def on_plane(self) -> bool:
-        """Whether the rows are points of the plane (a 2-D set), whatever features they are read as."""
-        return self.points_train is not None
+    def two_d(self) -> bool:
+        """Whether the rows are points of a plane: a 2-D set's (x1, x2), whatever features the
+        network reads, or a table of two columns."""
+        return self.image_shape is None and (self.points_train is not None or self.n_features == 2)
+
+    @property
+    def plane_train(self) -> np.ndarray:
+        """The training rows as points of the plane (the decision boundary's and neuron maps')."""
+        return self.X_train if self.points_train is None else self.points_train
+
+    @property
+    def plane_test(self) -> np.ndarray:
+        return self.X_test if self.points_test is None else self.points_test
 
     def label(self, k: int) -> str:
         return self.class_names[k] if self.class_names else str(k)

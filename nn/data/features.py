@@ -13,9 +13,12 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from nn.core.settings import FEATURES_2D, check
+from nn.core.settings import FEATURES_2D, TOY_DATASETS, check
 
 PLAIN = ("x1", "x2")
+# The data whose rows are points (x1, x2) that features are made from: the 2-D sets and the
+# points drawn on the Train page's plane.
+FEATURE_DATASETS = (*TOY_DATASETS, "points")
 
 # Each feature of the point p = (x1, x2), columns of an (n, 2) array.
 _MAPS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
@@ -46,11 +49,13 @@ def expand(points: np.ndarray, names: Sequence[str]) -> np.ndarray:
 
 
 def model_features(model: Any) -> tuple[str, ...]:
-    """The features a 2-D model reads, from its record (``meta['config']['features_2d']``);
-    plain (x1, x2) for a model that names none (one saved before features existed)."""
-    config = getattr(model, "meta", {}).get("config") or {}
-    names = config.get("features_2d") if isinstance(config, dict) else None
-    return tuple(names) if names else PLAIN
+    """The features a 2-D model reads, from its record (``meta['config']``: its dataset and
+    ``features_2d``); plain (x1, x2) for a model of other data or one that names none (saved
+    before features existed)."""
+    config = getattr(model, "meta", {}).get("config")
+    if not isinstance(config, dict) or config.get("dataset") not in FEATURE_DATASETS:
+        return PLAIN
+    return tuple(config.get("features_2d") or PLAIN)
 
 
 def plane_proba(model: Any) -> Callable[[np.ndarray], np.ndarray]:

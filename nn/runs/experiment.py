@@ -11,6 +11,7 @@ from nn.core import ArchError, Sequential, arch_cost, build_network
 from nn.core.mlp import MLP
 from nn.core.training import Trainer
 from nn.data import TOY_DATASETS, Dataset, load_dataset
+from nn.data.features import model_features
 from nn.hosting import limits
 from nn.core.config import RunConfig
 from nn.core.settings import IMAGE_SHAPES, OWN_DATASETS, ConfigError
@@ -172,6 +173,9 @@ def check_model_fits(model: MLP | Sequential, data: Dataset) -> None:
     if sizes[0] != data.n_features or sizes[-1] != data.n_classes:
         raise ValueError(f"this model takes {sizes[0]} inputs and gives {sizes[-1]} classes, but "
                          f"{data.name} has {data.n_features} inputs and {data.n_classes} classes")
+    if data.features and model_features(model) != data.features:
+        raise ValueError(f"this model reads the features {', '.join(model_features(model))} of each "
+                         f"point; these data give {', '.join(data.features)}")
     trained_on = model.meta.get("preprocessing")
     if trained_on not in (None, data.preprocessing):
         raise ValueError(f"this model expects '{trained_on}' inputs; {data.name} gives "

@@ -14,6 +14,7 @@ import numpy as np
 
 from nn.core.losses import log_softmax
 from nn.core.mlp import MLP
+from nn.data.features import PLAIN, expand, model_features
 from nn.views.plots import plane_grid
 
 
@@ -51,28 +52,33 @@ class NeuronMaps:
     """Every hidden neuron's activation over a ``grid`` x ``grid`` patch of the plane.
 
     ``hidden[k]`` is (grid, grid, units of hidden layer k+1), row 0 at the smallest y (as
-    ``plots.plane_grid``); ``inputs`` the two input coordinates, ``output`` P(class 1)."""
+    ``plots.plane_grid``); ``inputs`` (grid, grid, k) the network's k input features
+    (``input_names``, nn.data.features) over the plane, ``output`` P(class 1)."""
     xs: np.ndarray
     ys: np.ndarray
     inputs: np.ndarray
     hidden: list[np.ndarray]
     output: np.ndarray
     activation: str
+    input_names: tuple[str, ...] = PLAIN
 
 
 def neuron_maps(model: MLP, X: np.ndarray, grid: int = 40) -> NeuronMaps:
-    """Activations of every hidden neuron over the plane that covers ``X`` (the same plane as
-    the decision boundary), for 2-input networks."""
-    if model.layer_sizes[0] != 2:
-        raise ValueError(f"neuron maps need a network with 2 inputs (a 2-D dataset); this one has "
-                         f"{model.layer_sizes[0]}")
+    """Activations of every hidden neuron over the plane that covers the points ``X`` (n, 2)
+    (the same plane as the decision boundary), for networks of 2-D data: each grid point is
+    expanded to the features the model reads (``model_features``) first."""
+    names = model_features(model)
+    if model.layer_sizes[0] != len(names):
+        raise ValueError(f"neuron maps need a network reading points of the plane (a 2-D dataset, "
+                         f"features {', '.join(names)}); this one has {model.layer_sizes[0]} inputs")
     if not 4 <= grid <= 200:
         raise ValueError(f"grid must be from 4 to 200 points per side; got {grid}")
     xs, ys, pts = plane_grid(np.asarray(X), grid)
-    _, As = forward(model, pts)
+    inputs = expand(pts, names)
+    _, As = forward(model, inputs)
     shape = (grid, grid)
-    return NeuronMaps(xs, ys, pts.reshape(*shape, 2), [A.reshape(*shape, -1) for A in As[:-1]],
-                      As[-1][:, 1].reshape(shape), model.activation)
+    return NeuronMaps(xs, ys, inputs.reshape(*shape, -1), [A.reshape(*shape, -1) for A in As[:-1]],
+                      As[-1][:, 1].reshape(shape), model.activation, names)
 
 
 # --- image datasets -----------------------------------------------------------------------------
