@@ -113,7 +113,7 @@ def _points() -> Points:
 
 
 def _build_points(cfg: RunConfig) -> Dataset:
-    return _points().to_dataset(test_size=cfg.test_size, seed=TABLE_SPLIT_SEED)
+    return _points().to_dataset(test_size=cfg.test_size, seed=TABLE_SPLIT_SEED, features=cfg.features_2d)
 
 
 def _build(cfg: RunConfig) -> tuple[Dataset | None, str | None]:
@@ -127,7 +127,7 @@ def _build(cfg: RunConfig) -> tuple[Dataset | None, str | None]:
             return None, "Pick the label column."
     else:
         _points()
-        key = (st.session_state["own.version"], cfg.test_size)
+        key = (st.session_state["own.version"], cfg.test_size, tuple(cfg.features_2d))
     built = st.session_state.setdefault(BUILT, {})
     model = st.session_state.get(MODEL_DATA)
     if model is not None and model[:2] == (kind, key):      # back to the model's own choices

@@ -141,6 +141,8 @@ def model_changed(old: RunConfig, new: RunConfig) -> list[str]:
         fields.insert(1, "hidden")           # a CNN has no hidden sizes of this kind
     if old.dataset == new.dataset and old.dataset in TOY_DATASETS:
         fields += ["n_samples", "noise", "test_size", "features_2d"]
+    elif old.dataset == new.dataset == "points":
+        fields.append("features_2d")
     elif old.dataset == new.dataset == "digits":
         fields.append("test_size")
     a, b = old.to_dict(), new.to_dict()

@@ -63,7 +63,7 @@ def data_shape(cfg: RunConfig, data: Dataset | None = None) -> tuple[int, int, i
     if data is not None:
         return data.n_features, data.n_classes, len(data.y_train), len(data.y_test)
     if cfg.dataset in OWN_DATASETS:
-        return (2 if cfg.dataset == "points" else 1), 2, 0, 0
+        return (len(cfg.features_2d) if cfg.dataset == "points" else 1), 2, 0, 0
     features, classes, n_train, n_test = DATASET_SHAPES[cfg.dataset]
     if cfg.dataset in TOY_DATASETS:
         features = len(cfg.features_2d)

@@ -69,8 +69,8 @@ def neuron_maps(model: MLP, X: np.ndarray, grid: int = 40) -> NeuronMaps:
     expanded to the features the model reads (``model_features``) first."""
     names = model_features(model)
     if model.layer_sizes[0] != len(names):
-        raise ValueError(f"neuron maps need a network reading points of the plane (a 2-D dataset, "
-                         f"features {', '.join(names)}); this one has {model.layer_sizes[0]} inputs")
+        raise ValueError(f"neuron maps need a network with {len(names)} inputs (a 2-D dataset read as "
+                         f"{', '.join(names)}); this one has {model.layer_sizes[0]}")
     if not 4 <= grid <= 200:
         raise ValueError(f"grid must be from 4 to 200 points per side; got {grid}")
     xs, ys, pts = plane_grid(np.asarray(X), grid)
