@@ -33,9 +33,11 @@ PAGE_ERROR = "train_data_error"                     # a message for the page's n
 
 
 @st.cache_resource(show_spinner="Loading the dataset…", max_entries=8)
-def _cached_dataset(name: str, n_samples: int, noise: float, test_size: float) -> Dataset:
+def _cached_dataset(name: str, n_samples: int, noise: float, test_size: float,
+                    features: tuple[str, ...] = ("x1", "x2")) -> Dataset:
     """One copy per server process, shared read-only by every session."""
-    return load_data(RunConfig(dataset=name, n_samples=n_samples, noise=noise, test_size=test_size))
+    return load_data(RunConfig(dataset=name, n_samples=n_samples, noise=noise, test_size=test_size,
+                               features_2d=list(features)))
 
 
 def dataset(cfg: RunConfig) -> Dataset:
@@ -43,7 +45,7 @@ def dataset(cfg: RunConfig) -> Dataset:
     if own_data.is_own(cfg.dataset):
         return own_data.dataset(cfg)
     if cfg.dataset in TOY_DATASETS:
-        return _cached_dataset(cfg.dataset, cfg.n_samples, cfg.noise, cfg.test_size)
+        return _cached_dataset(cfg.dataset, cfg.n_samples, cfg.noise, cfg.test_size, tuple(cfg.features_2d))
     return _cached_dataset(cfg.dataset, 0, 0.0, cfg.test_size if cfg.dataset == "digits" else 0.0)
 
 
