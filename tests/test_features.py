@@ -157,3 +157,20 @@ def test_the_cli_refuses_a_repeated_feature_naming_the_setting():
     proc = _cli("train", "--dataset", "spiral", "--features-2d", "x1", "x1", "--epochs", "1")
     assert proc.returncode != 0 and "features_2d (--features-2d) must be 1 to 7 different names" in proc.stderr
     assert "--features-2d NAME [NAME ...]" in _cli("train", "--help").stdout
+
+
+def test_a_model_file_whose_features_do_not_fit_its_inputs_is_refused(tmp_path):
+    from nn.files import ModelFormatError
+    model, _ = _trained(["x1sq", "x2sq", "sinx1"])
+    for bad, words in ((["x1", "x2"], "has 3 inputs but its config names 2"),
+                       (["x1sq", "x1sq", "x2"], "features_2d")):
+        model.meta["config"] = {**model.meta["config"], "features_2d": bad}
+        nn.save(model, tmp_path / "m.npz")
+        with pytest.raises(ModelFormatError, match=words):
+            nn.load(tmp_path / "m.npz")
+
+
+def test_a_preset_may_name_features():
+    cfg = config_from_preset("spiral-features")
+    assert cfg.features_2d == ALL and load_data(cfg).n_features == 7
+    assert config_from_preset("spiral-features", features_2d=["x1", "x2"]).features_2d == ["x1", "x2"]
