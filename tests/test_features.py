@@ -174,3 +174,19 @@ def test_a_preset_may_name_features():
     cfg = config_from_preset("spiral-features")
     assert cfg.features_2d == ALL and load_data(cfg).n_features == 7
     assert config_from_preset("spiral-features", features_2d=["x1", "x2"]).features_2d == ["x1", "x2"]
+
+
+def test_the_train_page_ticks_features_for_2d_sets_only():
+    from app_pages import open_app
+    at = open_app(dataset="spiral", n_samples="400", hidden="6", epochs="2", features_2d="x1-x2-x1x2")
+    assert not at.exception and at.checkbox(key="tw.f_x1x2").value and not at.checkbox(key="tw.f_sinx1").value
+    at.checkbox(key="tw.f_sinx1").check().run()
+    assert at.query_params["features_2d"] == "x1-x2-x1x2-sinx1"
+    at.button(key="train.go").click().run()
+    assert not at.exception and at.session_state["train_session"].model.layer_sizes == [4, 6, 2]
+    for name in ("x1", "x2", "x1x2", "sinx1"):                          # none left: refused, named
+        at.checkbox(key=f"tw.f_{name}").uncheck()
+    at.run()
+    assert any("Invalid setting **features_2d**" in w.value for w in at.warning)
+    at.selectbox(key="tw.dataset").set_value("digits").run()
+    assert not [c for c in at.checkbox if c.key and c.key.startswith("tw.f_")]
