@@ -18,6 +18,7 @@ from nn.core.settings import FEATURES_2D, ConfigError
 from nn.data import load_dataset
 from nn.data.features import expand, model_features, plane_proba
 from nn.data.tables import Points
+from nn.sweep.budget import data_shape as sweep_shape
 from nn.runs.experiment import build_trainer, check_model_fits, config_from_preset, data_shape, load_data
 from nn.views.inspect import pictures as ip
 from nn.views.inspect.figures import network_figure
@@ -130,6 +131,8 @@ def test_the_sweep_page_passes_the_features_to_every_run():
     sweep = build_sweep({**DEFAULTS, "dataset": "spiral", "features_2d": ["x1sq", "x2sq"]})
     assert sweep.run.features_2d == ["x1sq", "x2sq"]
     assert build_sweep(dict(DEFAULTS)).run.features_2d == ["x1", "x2"]
+    assert sweep_shape(sweep.run).n_features == 2 and sweep_shape(RunConfig(dataset="spiral",
+                                                                      features_2d=ALL)).n_features == 7
     with pytest.raises(ConfigError, match="features_2d"):
         build_sweep({**DEFAULTS, "features_2d": []})
 

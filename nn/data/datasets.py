@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -80,7 +80,7 @@ def load_dataset(name: str, n_samples: int = 5000, noise: float = 0.1, test_size
     if name in TOY_DATASETS:
         _check_toy_settings(n_samples, noise, test_size)
         check("features_2d", list(features))
-        return _toy(name, int(n_samples), float(noise), float(test_size), int(seed), tuple(features))
+        return _read_as(_toy(name, int(n_samples), float(noise), float(test_size), int(seed)), tuple(features))
     if name == "digits":
         return _digits(float(test_size), int(seed))
     return _keras_images(name, os.environ.get(_PATH_VARIABLES[name]) or None)
@@ -99,16 +99,24 @@ def _frozen(*arrays: np.ndarray) -> list[np.ndarray]:
 
 
 @functools.lru_cache(maxsize=16)
-def _toy(name: str, n_samples: int, noise: float, test_size: float, seed: int,
-         features: tuple[str, ...] = PLAIN) -> Dataset:
+def _toy(name: str, n_samples: int, noise: float, test_size: float, seed: int) -> Dataset:
+    """The set read as its points (x1, x2); cached, so only the points (never the features made
+    from them, up to 3.5 times their size) are kept here."""
     from sklearn.model_selection import train_test_split
     X, y = _toy_points(name, n_samples, noise, seed)
-    P_tr, P_te, y_tr, y_te = train_test_split(X.astype(np.float32), y.astype(np.int64),
+    X_tr, X_te, y_tr, y_te = train_test_split(X.astype(np.float32), y.astype(np.int64),
                                               test_size=test_size, random_state=seed)
-    P_tr, P_te = _frozen(P_tr, P_te)        # the same split whatever the features
-    X_tr, X_te = expand(P_tr, features), expand(P_te, features)
-    return Dataset(name, *_frozen(X_tr, y_tr, X_te, y_te), n_classes=2, points_train=P_tr,
-                   points_test=P_te, features=features)
+    X_tr, y_tr, X_te, y_te = _frozen(X_tr, y_tr, X_te, y_te)
+    return Dataset(name, X_tr, y_tr, X_te, y_te, n_classes=2, points_train=X_tr, points_test=X_te,
+                   features=PLAIN)
+
+
+def _read_as(data: Dataset, features: tuple[str, ...]) -> Dataset:
+    """``data`` (a 2-D set) with its points read as ``features``: the same points and split."""
+    if features == PLAIN:
+        return data
+    X_tr, X_te = _frozen(expand(data.points_train, features), expand(data.points_test, features))
+    return replace(data, X_train=X_tr, X_test=X_te, features=features)
 
 
 def _toy_points(name: str, n: int, noise: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
