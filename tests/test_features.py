@@ -193,3 +193,15 @@ def test_the_train_page_ticks_features_for_2d_sets_only():
     assert any("Invalid setting **features_2d**" in w.value for w in at.warning)
     at.selectbox(key="tw.dataset").set_value("digits").run()
     assert not [c for c in at.checkbox if c.key and c.key.startswith("tw.f_")]
+
+
+def test_an_uploaded_features_model_brings_its_features_to_the_page():
+    from app_pages import open_app
+    from nn.files import model_to_bytes
+    model, _ = _trained(["x1sq", "x2sq", "x1x2"])
+    at = open_app()
+    at.file_uploader(key="tw.upload").set_value(("f.npz", model_to_bytes(model), "application/octet-stream")).run()
+    s = at.session_state["train_session"]
+    assert not at.exception and s.model is not None and s.cfg.features_2d == ["x1sq", "x2sq", "x1x2"]
+    assert at.query_params["features_2d"] == "x1sq-x2sq-x1x2" and at.checkbox(key="tw.f_x1x2").value
+    assert not at.checkbox(key="tw.f_x1").value
