@@ -205,3 +205,17 @@ def test_an_uploaded_features_model_brings_its_features_to_the_page():
     assert not at.exception and s.model is not None and s.cfg.features_2d == ["x1sq", "x2sq", "x1x2"]
     assert at.query_params["features_2d"] == "x1sq-x2sq-x1x2" and at.checkbox(key="tw.f_x1x2").value
     assert not at.checkbox(key="tw.f_x1").value
+
+
+def test_drawn_points_train_on_the_ticked_features_and_get_their_regions():
+    from app_pages import open_app
+    at = open_app(preset="moons", dataset="points", hidden="8", epochs="3", features_2d="x1sq-x2sq-x1x2")
+    at.selectbox(key="own.start").set_value("circles").run()
+    at.button(key="own.restart").click().run()
+    assert at.checkbox(key="tw.f_x1sq").value and not at.checkbox(key="tw.f_x1").value
+    at.button(key="train.go").click().run()
+    assert not at.exception
+    s = at.session_state["train_session"]
+    assert s.model.layer_sizes == [3, 8, 2] and model_features(s.model) == ("x1sq", "x2sq", "x1x2")
+    titles = " ".join(str(c.proto.spec) for c in at.get("plotly_chart"))
+    assert "Decision boundary" in titles

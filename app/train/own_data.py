@@ -27,6 +27,7 @@ from app.train.session import TrainSession
 from nn.core.config import RunConfig
 from nn.core.settings import OWN_DATASETS
 from nn.data import TOY_DATASETS, Dataset, DatasetUnavailable
+from nn.data.features import plane_proba
 from nn.data.tables import (BadRowsError, Points, TableError, dataset_to_csv, decoded_bytes, parse_job,
                             read_table, table_limits)
 from nn.data.tables.describe import describe_table
@@ -452,7 +453,7 @@ def _points_part(cfg: RunConfig | None, s: TrainSession) -> None:
               width="stretch")
     model = s.model if s.model is not None and s.cfg.dataset == "points" else None
     fig = plane_figure(points.X, points.y, POINT_CLASSES,
-                       model.predict_proba if model is not None and not s.running else None)
+                       plane_proba(model) if model is not None and not s.running else None)
     st.plotly_chart(fig, key=_plane_key(), on_select=_on_click, selection_mode="points",
                     width="stretch", config={"displayModeBar": False})
     if "own.points_note" in st.session_state:
