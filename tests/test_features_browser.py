@@ -41,3 +41,9 @@ def test_ticking_features_on_the_spiral_lets_a_small_network_separate_the_arms(a
     titles = " ".join(page.locator(".js-plotly-plot .gtitle").all_text_contents())
     assert "Decision boundary" in titles
     screenshot(page, artifacts / "train-spiral-features.png", height=2400)
+    main.get_by_role("radio", name="Neurons", exact=True).click()     # the interactive diagram
+    page.wait_for_function(
+        "[...document.querySelectorAll('.js-plotly-plot .gtitle')].some(t => t.textContent.includes('Inside the network'))",
+        timeout=30_000)
+    assert page.locator("[data-testid='stException']").count() == 0
+    screenshot(page, artifacts / "train-spiral-features-neurons.png", height=2400)
