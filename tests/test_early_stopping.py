@@ -151,3 +151,16 @@ def test_the_loss_chart_shows_the_held_out_rows_and_the_kept_epoch():
     plain = nn.Trainer(nn.MLP([6, 8, 2], seed=0), *noise_data(60), config=nn.TrainConfig(epochs=2))
     list(plain.run())
     assert len(loss_figure(plain.history).data) == 2 and not loss_figure(plain.history).layout.shapes
+
+
+def test_a_regression_holds_out_a_plain_share_and_scores_it_by_r2():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 3)).astype(np.float32)
+    y = (X @ np.array([1.0, -2.0, 0.5]) + 0.1 * rng.normal(size=200)).astype(np.float32)
+    model = nn.MLP([3, 16, 1], task="regression", seed=0)
+    config = nn.TrainConfig(optimizer="adam", lr=0.01, batch_size=16, epochs=20, val_share=0.2, patience=5)
+    trainer = nn.Trainer(model, X, y, config=config)
+    records = [r for r in trainer.run() if r["end_of_epoch"]]
+    assert len(trainer._held_rows) == 40                     # every y differs: no strata
+    assert records[-1]["holdout_r2"] > 0.9 and "holdout_accuracy" not in records[-1]
+    check_history(trainer.history)

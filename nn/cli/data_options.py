@@ -13,6 +13,7 @@ from typing import Any
 from nn.data import Dataset
 from nn.core.config import RunConfig
 from nn.core.settings import ConfigError
+from nn.cli.options import add_setting
 from nn.runs.table_defaults import USER_TRAINING, choose
 
 
@@ -21,7 +22,9 @@ def add_data_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--data", metavar="FILE",
                    help="a CSV, TSV or Parquet table to train on (limits: NN_MAX_TABLE_MB, "
                         "NN_MAX_TABLE_ROWS, NN_MAX_TABLE_COLUMNS)")
-    g.add_argument("--label", metavar="COLUMN", help="with --data: the class column (2 to 50 classes)")
+    g.add_argument("--label", metavar="COLUMN", help="with --data: the class column (2 to 50 classes), "
+                                                     "or with --task regression the quantity to predict")
+    add_setting(g, "task")
     g.add_argument("--features", nargs="+", metavar="COLUMN",
                    help="with --data: the numeric input columns (default: every numeric column "
                         "but the label)")
@@ -66,7 +69,8 @@ def table_from_args(args: argparse.Namespace, cfg: RunConfig) -> tuple[RunConfig
 def chosen_settings(args: argparse.Namespace, cfg: RunConfig, data: Dataset) -> tuple[RunConfig, dict[str, Any] | None]:
     """With no training option and no preset, the table's settings chosen from its size
     (``nn.runs.table_defaults``) and what was chosen and why (for --json); else ``cfg`` as is."""
-    if args.preset or any(getattr(args, name, None) is not None for name in USER_TRAINING):
+    if (args.preset or cfg.task == "regression"     # regression: its chosen settings are to come
+            or any(getattr(args, name, None) is not None for name in USER_TRAINING)):
         return cfg, None
     chosen = choose(len(data.y_train), data.n_features, data.n_classes)
     return chosen.apply(cfg), {"settings": chosen.settings, "summary": chosen.summary(),

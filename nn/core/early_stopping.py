@@ -20,13 +20,16 @@ import numpy as np
 MIN_DELTA = 1e-4
 
 
-def holdout_rows(y: np.ndarray, share: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def holdout_rows(y: np.ndarray, share: float, seed: int,
+                 stratify: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """(rows to train on, rows held out): about ``share`` of each class held out (rounded, and
-    at least one row of a class with two or more), in a seeded random order."""
+    at least one row of a class with two or more), in a seeded random order. Without
+    ``stratify`` (a regression's numeric labels), ``share`` of all the rows."""
     rng = np.random.default_rng([seed, 2])          # init uses [seed], batches [seed, 1]
+    groups = [np.flatnonzero(y == k) for k in np.unique(y)] if stratify else [np.arange(len(y))]
     held = []
-    for k in np.unique(y):
-        rows = rng.permutation(np.flatnonzero(y == k))
+    for rows in groups:
+        rows = rng.permutation(rows)
         n = min(len(rows) - 1, max(1, round(share * len(rows)))) if len(rows) > 1 else 0
         held.append(rows[:n])
     held_rows = np.sort(np.concatenate(held)) if held else np.zeros(0, np.intp)

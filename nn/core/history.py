@@ -4,11 +4,14 @@ charts draw), checked whenever a history comes from outside: a model file, a wor
     {"epoch": 1.5, "step": 240, "seconds": 0.8, "train_loss": 0.31, "train_accuracy": 0.9,
      "val_loss": 0.35, "val_accuracy": 0.88, "end_of_epoch": False, "lr": 0.01}
 
-plus ``"change": "lr 0.01 -> 0.002"`` on the first record after the learning rate or the
+A regression network's records have no accuracies (null) but ``"train_r2"`` and ``"val_r2"``
+(R^2 = 1 - MSE / Var(y), at most 1, possibly below 0). A record also carries
+``"change": "lr 0.01 -> 0.002"`` if it is the first after the learning rate or the
 regularization was changed while training ran (``Trainer.set_rates``). Files written before
-these two fields existed have neither. With early stopping (``val_share``), each end-of-epoch record
-has ``"holdout_loss"`` and ``"holdout_accuracy"`` (on the held-out training rows), and the record
-where the best weights were put back has ``"restored"``: the epoch they come from.
+``lr`` and ``change`` existed have neither. With early stopping (``val_share``), each end-of-epoch
+record has ``"holdout_loss"`` and ``"holdout_accuracy"`` (regression: ``"holdout_r2"``) on the
+held-out training rows, and the record where the best weights were put back has ``"restored"``:
+the epoch they come from.
 """
 from __future__ import annotations
 
@@ -41,6 +44,10 @@ def _accuracy(v: Any) -> bool:
     return v is None or (_finite(v) and 0 <= v <= 1)
 
 
+def _r2(v: Any) -> bool:
+    return v is None or (_finite(v) and v <= 1)
+
+
 # the fields of a record: (required, check, what it must be)
 RECORD_FIELDS: dict[str, tuple[bool, Callable[[Any], bool], str]] = {
     "epoch": (True, lambda v: _finite(v) and 0 <= v <= MAX_RECORD_EPOCH, f"a number from 0 to {MAX_RECORD_EPOCH}"),
@@ -51,6 +58,8 @@ RECORD_FIELDS: dict[str, tuple[bool, Callable[[Any], bool], str]] = {
     "val_loss": (False, _loss, "a loss >= 0 or null"),
     "train_accuracy": (False, _accuracy, "an accuracy in [0, 1] or null"),
     "val_accuracy": (False, _accuracy, "an accuracy in [0, 1] or null"),
+    "train_r2": (False, _r2, "an R^2 of at most 1 or null"),
+    "val_r2": (False, _r2, "an R^2 of at most 1 or null"),
     "end_of_epoch": (False, lambda v: isinstance(v, bool), "true or false"),
     "lr": (False, lambda v: v is None or (_finite(v) and 0 <= v <= SETTINGS["lr"].high),
            f"a learning rate from 0 to {SETTINGS['lr'].high:g} or null"),
@@ -58,6 +67,7 @@ RECORD_FIELDS: dict[str, tuple[bool, Callable[[Any], bool], str]] = {
                f"a text of at most {MAX_CHANGE_TEXT} characters"),
     "holdout_loss": (False, _loss, "a loss >= 0 or null"),
     "holdout_accuracy": (False, _accuracy, "an accuracy in [0, 1] or null"),
+    "holdout_r2": (False, _r2, "an R^2 of at most 1 or null"),
     "restored": (False, lambda v: isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= MAX_RECORD_EPOCH,
                  f"a whole number of epochs from 0 to {MAX_RECORD_EPOCH}"),
 }
