@@ -157,6 +157,8 @@ def _cnn_widgets() -> None:
     c2.selectbox("Initialisation", CNN_INITS, key=widget("init"),
                  help="he: N(0, 2/fan_in); xavier: Glorot uniform U(-a, a), a = sqrt(6/(fan_in + fan_out))")
     st.checkbox("Augment the training images", key=widget("augment_on"), help=AUGMENT_HELP)
+    st.number_input("Test-time augmentation (copies)", *_limits("tta"), step=1, key=widget("tta"),
+                    help=_help("tta"))
 
 
 def _training_widgets() -> None:
@@ -171,7 +173,8 @@ def _training_widgets() -> None:
                      key=batch, help="'full' = full-batch gradient descent (one step per epoch)")
     st.selectbox("Learning-rate schedule", SETTINGS["lr_schedule"].choices, key=widget("lr_schedule"),
                   help="cosine: epoch e of E trains at lr·(1 + cos(πe/E))/2, from the full rate "
-                       "down towards 0")
+                       "down towards 0. onecycle: step by step from lr/10 up to lr over the first "
+                       "quarter of the steps, then down towards 0")
     c1, c2 = st.columns(2)
     c1.number_input("Epochs", *_limits("epochs"), step=1, key=widget("epochs"))
     c2.number_input("Seed", *_limits("seed"), step=1, key=widget("seed"))
@@ -179,3 +182,5 @@ def _training_widgets() -> None:
                     key=widget("weight_decay"))
     st.number_input("L1 regularization", *_limits("l1"), step=1e-4, format="%.4f", key=widget("l1"),
                     help=_help("l1"))
+    st.number_input("Label smoothing", *_limits("label_smoothing"), step=0.05, format="%.2f",
+                    key=widget("label_smoothing"), help=_help("label_smoothing"))

@@ -15,6 +15,7 @@ from nn.cli.options import add_run_options, add_setting, config_from_args
 from nn.cli.sweep import add_sweep_parser
 from nn.core.settings import ConfigError
 from nn.core.training import Trainer, TrainingDiverged
+from nn.core.tta import tta_evaluate
 from nn.data import DatasetUnavailable
 from nn.files.io import save
 from nn.runs.experiment import build_trainer, check_config_limit, load_data
@@ -58,6 +59,8 @@ def add_cnn_options(p: argparse.ArgumentParser) -> None:
                         + ". The activation follows each conv and dense layer; a dense output layer "
                           "with one unit per class ends the network (preset mnist-cnn)")
     add_setting(p, "lr_schedule")
+    add_setting(p, "label_smoothing")
+    add_setting(p, "tta")
 
 
 def _syntax_line(line: str) -> str:
@@ -83,7 +86,7 @@ def _train_command(args: argparse.Namespace) -> int:
     diverged = _train_with_progress(trainer, cfg.epochs, log_every, quiet=args.json, monitor=monitor)
     model = trainer.model
     train_loss, train_acc = model.evaluate(data.X_train, data.y_train)
-    test_loss, test_acc = model.evaluate(data.X_test, data.y_test)
+    test_loss, test_acc = tta_evaluate(model, data.X_test, data.y_test, cfg.tta)
     if save_to:
         save(model, save_to)
     summary: dict[str, Any] = {

@@ -26,6 +26,8 @@ class TrainConfig:
     report_every: float = default("report_every")    # seconds between records inside an epoch
     # "cosine": epoch e of a run of E epochs trains at lr (1 + cos(pi e / E)) / 2 (nn.core.training)
     lr_schedule: str = default("lr_schedule")
+    label_smoothing: float = default("label_smoothing")    # eps of the cross-entropy's target
+    tta: int = default("tta")                        # shifted copies per test image (nn.core.tta)
 
     def validate(self) -> "TrainConfig":
         for f in fields(self):
@@ -61,12 +63,18 @@ class RunConfig:
     # Training-time augmentation of a CNN's images (nn.data.augment.Augment): {"shift": px,
     # "rotate": degrees, "scale": fraction}, or None.
     augment: dict[str, float] | None = default("augment")
+    label_smoothing: float = default("label_smoothing")
+    # Test-time augmentation (nn.core.tta): a CNN's test images read by this many shifted copies.
+    tta: int = default("tta")
 
     def validate(self) -> "RunConfig":
         for name in ("dataset", "n_samples", "noise", "test_size", "hidden", "activation", "init"):
             check(name, getattr(self, name))
         self._validate_cnn()
         self.train_config()                # validates the training part
+        if self.tta != 1 and (self.arch is None or self.dataset not in IMAGE_SHAPES):
+            raise ConfigError("tta", "tta (--tta) applies to a network given by --arch on an image "
+                                     f"dataset ({', '.join(IMAGE_SHAPES)}); use 1 (off) otherwise")
         return self
 
     def _validate_cnn(self) -> None:

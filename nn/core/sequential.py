@@ -225,8 +225,10 @@ class Sequential(Classifier):
     @property
     def layer_sizes(self) -> list[int]:
         """Input features, then the outputs per sample of each layer with parameters: the same
-        list as ``nn.MLP.layer_sizes`` for a stack of dense layers ([784, ..., 10])."""
-        outs = [math.prod(s) for layer, s in zip(self.layers, self.shapes) if layer.params]
+        list as ``nn.MLP.layer_sizes`` for a stack of dense layers ([784, ..., 10]). A batch
+        norm keeps its input's size: it is not listed."""
+        outs = [math.prod(s) for layer, s in zip(self.layers, self.shapes)
+                if layer.params and not isinstance(layer, BatchNorm)]
         return [self.n_features, *outs[:-1], self.n_classes]
 
     @property

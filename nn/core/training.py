@@ -21,6 +21,8 @@ from nn.core.mlp import EVAL_CHUNK, MLP, EvaluationStopped
 from nn.core.optimizers import Optimizer, make_optimizer
 from nn.core.config import TrainConfig
 from nn.core.history import MAX_CHANGE_TEXT, Record, check_history
+from nn.core.settings import ConfigError
+from nn.core.tta import tta_log_proba
 
 # Divergence. A stable softmax keeps an exploding loss finite, so waiting for NaN is not enough:
 # - one step's loss this many times above where training started (or chance level, ln C);
@@ -40,6 +42,10 @@ START_ROWS = 2000
 CHUNK_SECONDS = 0.2
 SLOWEST_PIECE = 0.6          # a piece size is kept until its pieces take longer than this
 FIRST_PIECE = 2              # rows of the first piece, before anything is timed
+# The one-cycle schedule (Smith and Topin, 2018), as a triangle: from ONECYCLE_START x lr up to lr
+# over the first ONECYCLE_WARMUP of the run's steps, then down towards 0 at the last step.
+ONECYCLE_WARMUP = 0.25
+ONECYCLE_START = 0.1
 Model = MLP | Sequential
 
 
@@ -79,12 +85,23 @@ class Pacer:
             self._row_seconds[factor] = seconds / rows
 
 
+def onecycle_lr(lr: float, t: int, T: int) -> float:
+    """The rate of step ``t`` (from 0) of ``T``: lr (s + (1 - s) t / (w T)) while t < w T, then
+    lr (T - t) / ((1 - w) T), with s = ONECYCLE_START and w = ONECYCLE_WARMUP: a straight climb
+    to lr and a straight fall to 0 at step T (the last step, T - 1, still trains)."""
+    up = ONECYCLE_WARMUP * T
+    if t < up:
+        return lr * (ONECYCLE_START + (1 - ONECYCLE_START) * t / up)
+    return lr * (T - t) / (T - up)
+
+
 def evaluate_in_pieces(model: Model, X: np.ndarray, y: np.ndarray, should_stop: Callable[[], bool],
-                       pacer: Pacer | None = None) -> tuple[float, float]:
+                       pacer: Pacer | None = None, tta: int = 1) -> tuple[float, float]:
     """(mean cross-entropy, accuracy) on (X, y) in timed pieces; ``EvaluationStopped`` when
-    ``should_stop()`` turns True between two of them."""
+    ``should_stop()`` turns True between two of them. ``tta`` > 1: each image read as the mean
+    prediction of that many shifted copies (``nn.core.tta``)."""
     loss_sum, correct = 0.0, 0
-    for start, logp in log_proba_in_pieces(model, X, should_stop, pacer):
+    for start, logp in log_proba_in_pieces(model, X, should_stop, pacer, tta):
         yc = y[start:start + len(logp)]
         loss_sum -= float(logp[np.arange(len(yc)), yc].sum(dtype=np.float64))
         correct += int(np.count_nonzero(logp.argmax(axis=1) == yc))
@@ -93,17 +110,18 @@ def evaluate_in_pieces(model: Model, X: np.ndarray, y: np.ndarray, should_stop: 
 
 
 def log_proba_in_pieces(model: Model, X: np.ndarray, should_stop: Callable[[], bool],
-                        pacer: Pacer | None = None) -> Iterator[tuple[int, np.ndarray]]:
-    """(first row, log-probabilities) of ``X`` piece by piece (see ``Pacer``)."""
+                        pacer: Pacer | None = None, tta: int = 1) -> Iterator[tuple[int, np.ndarray]]:
+    """(first row, log-probabilities) of ``X`` piece by piece (see ``Pacer``), each image read
+    through ``tta`` shifted copies (1: as it is)."""
     pacer = pacer or Pacer()
     start = 0
     while start < len(X):
         if should_stop():
             raise EvaluationStopped
-        rows = pacer.rows()
+        rows = pacer.rows(float(tta))          # a piece of tta copies costs about tta forward passes
         t = time.perf_counter()
-        logp = model.log_proba(X[start:start + rows])
-        pacer.timed(len(logp), time.perf_counter() - t)
+        logp = tta_log_proba(model, X[start:start + rows], tta)
+        pacer.timed(len(logp), time.perf_counter() - t, float(tta))
         yield start, logp
         start += len(logp)
 
@@ -125,6 +143,10 @@ class Trainer:
         self.X_val = None if X_val is None else np.asarray(X_val, dtype=model.dtype)
         self.y_val = None if y_val is None else np.asarray(y_val, dtype=np.intp)
         _check_data(model, self.X, self.y, "training")
+        if self.config.tta > 1 and len(getattr(model, "input_shape", ())) != 3:
+            raise ConfigError("tta", "tta (--tta) applies to networks reading images; use 1 (off)")
+        # keyword arguments of every training pass: label smoothing's eps, when not 0
+        self._loss_kw = {"label_smoothing": self.config.label_smoothing} if self.config.label_smoothing else {}
         if self.X_val is not None:
             _check_data(model, self.X_val, self.y_val, "validation")
         n = len(self.X)
@@ -152,11 +174,13 @@ class Trainer:
         self.validate_inside_epoch = not any(isinstance(layer, Conv2D)
                                              for layer in getattr(model, "layers", []))
         self._schedule_from = self.epochs_done    # the lr schedule counts epochs from here
+        self._schedule_from_step = self.steps_done   # ... and steps (onecycle)
         self._order: np.ndarray | None = None     # this epoch's row order; None between epochs
         self._pos = 0                             # rows of this epoch already trained on
         self._loss_sum = 0.0
         self._correct = 0
         self._good = [p.copy() for p in model.params]
+        self._good_buffers = [b.copy() for b in getattr(model, "buffers", [])]   # BatchNorm's
         self._stop = False
         self._last_report = 0.0                  # perf_counter time of the last record
         self.pacer = Pacer()                     # rows per piece of a long pass (see Pacer)
@@ -223,7 +247,7 @@ class Trainer:
         text = ", ".join(f"{k} {getattr(self.config, k):g} -> {v:g}" for k, v in new.items())
         self.config = config
         self.optimizer.weight_decay, self.optimizer.l1 = config.weight_decay, config.l1
-        self.optimizer.lr = self.epoch_lr()       # the epoch in progress, at the new base rate
+        self.optimizer.lr = self.step_lr()   # the epoch (or step) in progress, at the new base rate
         self._change = text if self._change is None else f"{self._change}; {text}"
         return text
 
@@ -281,7 +305,7 @@ class Trainer:
         return self._record(end_of_epoch=True)
 
     def _begin_epoch(self) -> None:
-        self.optimizer.lr = self.epoch_lr()
+        self.optimizer.lr = self.step_lr()
         n = len(self.X)
         full = self.batch_size >= n
         self._order = np.arange(n) if full else self.rng.permutation(n)
@@ -298,6 +322,17 @@ class Trainer:
         e = (self.epochs_done if epoch is None else epoch) - self._schedule_from
         return c.lr * 0.5 * (1 + math.cos(math.pi * (e % c.epochs) / c.epochs))
 
+    def step_lr(self, step: int | None = None) -> float:
+        """The learning rate of step ``step`` (default: the next one to train). "onecycle":
+        ``onecycle_lr`` over T = ``config.epochs`` x ``steps_per_epoch`` steps, counted from where
+        this trainer started (past T, a new cycle: as cosine's warm restart); otherwise the
+        epoch's rate (``epoch_lr``)."""
+        c = self.config
+        if c.lr_schedule != "onecycle":
+            return self.epoch_lr()
+        T = c.epochs * self.steps_per_epoch
+        t = (self.steps_done if step is None else step) - self._schedule_from_step
+        return onecycle_lr(c.lr, t % T, T)
     def _step(self) -> None:
         rows = self._order[self._pos:self._pos + self.batch_size]
         if len(rows) == len(self.X):
@@ -309,6 +344,8 @@ class Trainer:
         if result is None:                             # stopped mid-batch: the step is not taken
             return
         loss, correct = result
+        if self.config.lr_schedule == "onecycle":
+            self.optimizer.lr = self.step_lr()        # a rate per step
         if not math.isfinite(loss):
             self._diverge(f"the training loss became {loss}")
         if loss > self._explode_at:
@@ -327,7 +364,7 @@ class Trainer:
         size = min(GRAD_CHUNK, self.pacer.rows(factor=3.0))   # a training row: about 3 forward
         if n <= size:
             t = time.perf_counter()
-            result = self.model.train_step_grads(Xb, yb, self.grads)
+            result = self.model.train_step_grads(Xb, yb, self.grads, **self._loss_kw)
             self.pacer.timed(n, time.perf_counter() - t, factor=3.0)
             return result
         if not self._chunk_grads:
@@ -341,7 +378,8 @@ class Trainer:
             chunk = slice(start, start + size)
             start += size
             t = time.perf_counter()
-            chunk_loss, chunk_correct = self.model.train_step_grads(Xb[chunk], yb[chunk], self._chunk_grads)
+            chunk_loss, chunk_correct = self.model.train_step_grads(Xb[chunk], yb[chunk], self._chunk_grads,
+                                                                    **self._loss_kw)
             self.pacer.timed(len(yb[chunk]), time.perf_counter() - t, factor=3.0)
             share = len(yb[chunk]) / n        # a batch mean = the chunk means weighted by size
             for g, cg in zip(self.grads, self._chunk_grads):
@@ -371,7 +409,8 @@ class Trainer:
             try:
                 with np.errstate(over="ignore", invalid="ignore"):
                     record["val_loss"], record["val_accuracy"] = evaluate_in_pieces(
-                        self.model, self.X_val, self.y_val, self._stop_requested, self.pacer)
+                        self.model, self.X_val, self.y_val, self._stop_requested, self.pacer,
+                        self.config.tta)
             except EvaluationStopped:       # Stop mid-evaluation: this record goes without them
                 pass
         if not all(np.isfinite(p).all() for p in self.model.params) or not math.isfinite(
@@ -385,12 +424,15 @@ class Trainer:
         return record
 
     def _keep_good_weights(self) -> None:
-        for good, p in zip(self._good, self.model.params):
+        for good, p in zip(self._good + self._good_buffers,
+                           self.model.params + getattr(self.model, "buffers", [])):
             np.copyto(good, p)
 
     def _diverge(self, what: str) -> None:
         """Put back the last finite weights, reset the optimizer, and raise with an explanation."""
         self.model.copy_params_from(self._good)
+        if self._good_buffers:
+            self.model.copy_buffers_from(self._good_buffers)
         self.optimizer = self._new_optimizer()
         self._order = None
         kept = (f"its weights from epoch {self.history[-1]['epoch']:.3g}" if self.history
