@@ -111,6 +111,21 @@ def test_threaded_chunks_update_the_running_averages_once_per_step():
     np.testing.assert_allclose(net.layers[1].buffers[0], 0.1 * conv_out.mean(axis=(0, 1, 2)))
 
 
+def test_the_trainer_never_cuts_a_batch_norm_networks_batches_by_time():
+    """Batch statistics over pieces cut by the machine's speed would make training depend on it."""
+    from nn.core.config import TrainConfig
+    from nn.core.training import Trainer
+    net = bn_network()
+    X, y = np.random.default_rng(11).standard_normal((96, 36)), np.arange(96) % 3
+    trainer = Trainer(net, X, y, config=TrainConfig(batch_size=32, epochs=1))
+    trainer.pacer.rows = lambda factor=1.0: 5                # a very slow machine
+    sizes = []
+    step = net.train_step_grads
+    net.train_step_grads = lambda X, y, grads, **kw: sizes.append(len(y)) or step(X, y, grads, **kw)
+    list(trainer.run())
+    assert sizes == [32, 32, 32]
+
+
 # --- the --arch grammar ---------------------------------------------------------------------
 def test_bn_items_go_between_the_layer_and_its_activation():
     blocks = parse_arch("conv 3x3x8, bn, pool 2, conv 3x3x8, bn, dense 16, bn, dropout 0.1")

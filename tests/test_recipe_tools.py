@@ -136,3 +136,21 @@ def test_the_trainer_validates_with_tta():
     loss, acc = tta_evaluate(net, X, y, 4)
     assert record["val_loss"] == pytest.approx(loss, rel=1e-5) and record["val_accuracy"] == acc
     assert not math.isclose(record["val_loss"], net.evaluate(X, y)[0], rel_tol=1e-6)
+
+
+# --- the Train page -------------------------------------------------------------------------
+def test_the_train_page_offers_the_recipe_settings_from_the_link_to_the_widgets():
+    from app_pages import open_app
+    at = open_app(preset="moons", dataset="digits", arch="conv 3x3x4, bn, dense 8", lr_schedule="onecycle",
+                  label_smoothing="0.1", tta="3")
+    assert not at.exception
+    assert at.selectbox(key="tw.lr_schedule").value == "onecycle"
+    assert at.selectbox(key="tw.lr_schedule").options == ["constant", "cosine", "onecycle"]
+    assert at.number_input(key="tw.label_smoothing").value == pytest.approx(0.1)
+    assert at.number_input(key="tw.tta").value == 3
+    at.number_input(key="tw.tta").set_value(5).run()
+    at.number_input(key="tw.label_smoothing").set_value(0.2).run()
+    cfg = at.session_state["train_cfg"]
+    assert (cfg["tta"], cfg["label_smoothing"], cfg["arch"]) == (5, pytest.approx(0.2), "conv 3x3x4, bn, dense 8")
+    at.segmented_control(key="tw.kind").set_value("MLP").run()         # an MLP reads no shifted copies
+    assert not at.exception and at.session_state["train_cfg"]["tta"] == 1

@@ -34,7 +34,8 @@ PRESETS_SHOWN = ("moons", "mnist", "seed-moons", "seed-mnist", "mnist-cnn")
 PHONE_ONLY = "<style>@media (min-width: 640px) {.st-key-phone_presets {display: none}}</style>"
 NETWORK_KINDS = ("MLP", "CNN")
 ARCH_HELP = ("Comma-separated: 'conv 5x5x16' (a 5x5 convolution, 16 filters; options 'stride 2', "
-             "'pad 1' or 'pad same'), 'pool 2' (2x2 max-pooling), 'dense 128', 'dropout 0.25'. The "
+             "'pad 1' or 'pad same'), 'pool 2' (2x2 max-pooling), 'dense 128', 'bn' (batch norm of "
+             "the conv or dense just before), 'dropout 0.25'. The "
              "activation follows each conv and dense layer; an output layer with one unit per class "
              f"ends the network. Default: {DEFAULT_ARCH}")
 AUGMENT_HELP = ("Each minibatch's images moved by up to ±{shift:g} px, turned by up to ±{rotate:g}° "

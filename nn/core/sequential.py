@@ -140,13 +140,16 @@ def _internal_shape(input_shape: Shape) -> Shape:
 
 
 def _values_per_sample(layers: Sequence[Layer], input_shape: Shape, shapes: list[Shape]) -> int:
-    """Floats a training pass holds per sample: every layer's output, plus im2col copies."""
+    """Floats a training pass holds per sample: every layer's output, plus im2col copies and
+    batch norms' normalised inputs."""
     total, prev = math.prod(input_shape), _internal_shape(input_shape)
     for layer, shape in zip(layers, shapes):
         total += 2 * math.prod(shape)                # output and its gradient
         if isinstance(layer, Conv2D):
             kh, kw = layer.kernel
             total += 2 * shape[0] * shape[1] * kh * kw * prev[2]    # cols and dcols
+        elif isinstance(layer, BatchNorm):
+            total += math.prod(shape)                # xhat, kept for the backward pass
         prev = shape
     return total
 

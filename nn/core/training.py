@@ -147,6 +147,10 @@ class Trainer:
             raise ConfigError("tta", "tta (--tta) applies to networks reading images; use 1 (off)")
         # keyword arguments of every training pass: label smoothing's eps, when not 0
         self._loss_kw = {"label_smoothing": self.config.label_smoothing} if self.config.label_smoothing else {}
+        # A network with batch norm normalises by each pass's rows: its batches are cut into
+        # GRAD_CHUNK-row pieces only, never into timed ones, so that the statistics (and so
+        # the training) do not depend on how fast the machine is at the moment
+        self._fixed_pieces = bool(getattr(model, "buffers", None))
         if self.X_val is not None:
             _check_data(model, self.X_val, self.y_val, "validation")
         n = len(self.X)
@@ -361,7 +365,7 @@ class Trainer:
         """Mean loss and gradients over the batch into ``self.grads``, chunk by chunk if large
         (None if told to stop between two chunks)."""
         n = len(Xb)
-        size = min(GRAD_CHUNK, self.pacer.rows(factor=3.0))   # a training row: about 3 forward
+        size = self._piece_rows()
         if n <= size:
             t = time.perf_counter()
             result = self.model.train_step_grads(Xb, yb, self.grads, **self._loss_kw)
@@ -387,8 +391,13 @@ class Trainer:
                 g += cg
             loss += chunk_loss * share
             correct += chunk_correct
-            size = min(GRAD_CHUNK, self.pacer.rows(factor=3.0))    # the latest measure
+            size = self._piece_rows()                  # the latest measure
         return loss, correct
+
+    def _piece_rows(self) -> int:
+        """Rows of the next training pass: about CHUNK_SECONDS' worth (a training row costs
+        about 3 forward ones), at most GRAD_CHUNK; GRAD_CHUNK always with batch norm."""
+        return GRAD_CHUNK if self._fixed_pieces else min(GRAD_CHUNK, self.pacer.rows(factor=3.0))
 
     def _record(self, end_of_epoch: bool) -> Record:
         seen = max(self._pos, 1)
