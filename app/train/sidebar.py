@@ -15,6 +15,7 @@ from app.train.state import config_to_query
 from nn.core.config import RunConfig
 from nn.core.settings import CNN_ACTIVATIONS, CNN_INITS, IMAGE_SHAPES, SETTINGS, ConfigError
 from nn.data import TOY_DATASETS
+from nn.data.features import FEATURE_DATASETS, LABELS as FEATURE_LABELS
 from nn.hosting import limits
 from nn.runs.experiment import check_config_limit, config_from_preset, count_config_params
 
@@ -22,7 +23,9 @@ LR_STEPS = [1e-5, 2e-5, 5e-5, 1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 5e-3, 0.01, 0.02, 0.
             1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0]
 BATCH_STEPS: list[Any] = [1, 2, 4, 8, 10, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, "full"]
 DATASET_LABELS = {"moons": "Two moons (2-D)", "circles": "Circles (2-D)", "xor": "XOR (2-D)",
-                  "gaussian": "Two Gaussians (2-D)", "spiral": "Spiral (2-D)", "digits": "Digits 8x8",
+                  "gaussian": "Two Gaussians (2-D)", "spiral": "Spiral (2-D)",
+                  "reg-plane": "Plane (2-D regression)", "reg-gauss": "Six Gaussian bumps (2-D regression)",
+                  "digits": "Digits 8x8",
                   "mnist": "MNIST 28x28", "fashion_mnist": "Fashion-MNIST 28x28", **own_data.LABELS}
 PRESET_HELP = {"moons": "Our fast default for two moons: 2-32-32-2 ReLU, Adam.",
                "mnist": "Our fast default for MNIST: 784-256-10 ReLU, SGD with momentum.",
@@ -122,10 +125,20 @@ def _data_widgets() -> None:
     if name in TOY_DATASETS:
         st.number_input("Number of samples", *_limits("n_samples"), step=500, key=widget("n_samples"))
         st.slider("Noise", *_limits("noise"), step=0.01, key=widget("noise"))
+    if name in FEATURE_DATASETS:
+        _feature_widgets()
     if name in (*TOY_DATASETS, "digits", *own_data.LABELS):
         st.slider("Test share", *_limits("test_size"), step=0.05, key=widget("test_size"))
     else:
         st.caption("Official split: 60,000 training and 10,000 test images.")
+
+
+def _feature_widgets() -> None:
+    """A tick per input feature of a 2-D set (``features_2d``), as Playground offers them."""
+    st.caption("Input features", help=_help("features_2d"))
+    with st.container(horizontal=True, key="features_2d"):
+        for name in SETTINGS["features_2d"].choices:
+            st.checkbox(FEATURE_LABELS[name], key=widget(f"f_{name}"))
 
 
 def _network_widgets() -> None:

@@ -9,7 +9,7 @@ from typing import Any
 
 from nn.core.arch import ArchError, parse_arch
 from nn.core.settings import (AUGMENT_KEYS, AUGMENT_RANGES, CNN_ACTIVATIONS, CNN_INITS, IMAGE_SHAPES,
-                              SETTINGS, ConfigError, check, default)
+                              REGRESSION_DATASETS, SETTINGS, ConfigError, check, default)
 
 
 @dataclass
@@ -44,6 +44,8 @@ class RunConfig:
     dataset: str = default("dataset")
     n_samples: int = default("n_samples")            # 2-D sets only
     noise: float = default("noise")                  # 2-D sets only
+    # 2-D sets only: the inputs made from each point (x1, x2), in this order (nn.data.features)
+    features_2d: list[str] = field(default_factory=lambda: default("features_2d"))
     test_size: float = default("test_size")          # all but MNIST / Fashion-MNIST (official split)
     hidden: list[int] = field(default_factory=lambda: default("hidden"))
     activation: str = default("activation")
@@ -63,19 +65,39 @@ class RunConfig:
     # Training-time augmentation of a CNN's images (nn.data.augment.Augment): {"shift": px,
     # "rotate": degrees, "scale": fraction}, or None.
     augment: dict[str, float] | None = default("augment")
+    # "regression" for a table's numeric label; the reg-* sets are regression whatever it says
+    task: str = default("task")
     label_smoothing: float = default("label_smoothing")
     # Test-time augmentation (nn.core.tta): a CNN's test images read by this many shifted copies.
     tta: int = default("tta")
 
     def validate(self) -> "RunConfig":
-        for name in ("dataset", "n_samples", "noise", "test_size", "hidden", "activation", "init"):
+        for name in ("dataset", "n_samples", "noise", "features_2d", "test_size", "hidden", "activation", "init"):
             check(name, getattr(self, name))
+        self._validate_task()
         self._validate_cnn()
         self.train_config()                # validates the training part
         if self.tta != 1 and (self.arch is None or self.dataset not in IMAGE_SHAPES):
             raise ConfigError("tta", "tta (--tta) applies to a network given by --arch on an image "
                                      f"dataset ({', '.join(IMAGE_SHAPES)}); use 1 (off) otherwise")
+        if self.label_smoothing and self.task == "regression":
+            raise ConfigError("label_smoothing", "label_smoothing (--label-smoothing) smooths class "
+                                                 "labels; a regression takes 0")
         return self
+
+    def _validate_task(self) -> None:
+        """The reg-* sets are regression; the other built-in sets are classes; a table may be
+        either. Convolutional networks (``arch``) classify only."""
+        check("task", self.task)
+        if self.dataset in REGRESSION_DATASETS:
+            self.task = "regression"
+        elif self.task == "regression" and self.dataset != "table":
+            raise ConfigError("task", f"task (--task) regression needs a quantity to predict: "
+                                      f"{', '.join(REGRESSION_DATASETS)} or your own table (--data); "
+                                      f"{self.dataset!r} has classes")
+        if self.task == "regression" and self.arch is not None:
+            raise ConfigError("task", "task (--task) regression is for networks given by --hidden; "
+                                      "a network given by --arch classifies only")
 
     def _validate_cnn(self) -> None:
         """``arch`` (parsed and bounded by nn.core.parse_arch) and ``augment``."""

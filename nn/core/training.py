@@ -17,6 +17,8 @@ import numpy as np
 
 from nn.core import Conv2D, Sequential
 from nn.core.blas_threads import step_is_small, training_steps
+from nn.core.classifier import squared_errors
+from nn.core.losses import r2_score
 from nn.core.mlp import EVAL_CHUNK, MLP, EvaluationStopped
 from nn.core.optimizers import Optimizer, make_optimizer
 from nn.core.config import TrainConfig
@@ -97,9 +99,12 @@ def onecycle_lr(lr: float, t: int, T: int) -> float:
 
 def evaluate_in_pieces(model: Model, X: np.ndarray, y: np.ndarray, should_stop: Callable[[], bool],
                        pacer: Pacer | None = None, tta: int = 1) -> tuple[float, float]:
-    """(mean cross-entropy, accuracy) on (X, y) in timed pieces; ``EvaluationStopped`` when
-    ``should_stop()`` turns True between two of them. ``tta`` > 1: each image read as the mean
-    prediction of that many shifted copies (``nn.core.tta``)."""
+    """(mean cross-entropy, accuracy) on (X, y) in timed pieces (regression: (mean squared
+    error, R^2)); ``EvaluationStopped`` when ``should_stop()`` turns True between two of them.
+    ``tta`` > 1: each image read as the mean prediction of that many shifted copies (``nn.core.tta``)."""
+    if is_regression(model):
+        sse = sum(squared_errors(z, y, start) for start, z in log_proba_in_pieces(model, X, should_stop, pacer))
+        return (sse / len(y), r2_score(sse, y)) if len(y) else (math.nan, math.nan)
     loss_sum, correct = 0.0, 0
     for start, logp in log_proba_in_pieces(model, X, should_stop, pacer, tta):
         yc = y[start:start + len(logp)]
@@ -112,18 +117,23 @@ def evaluate_in_pieces(model: Model, X: np.ndarray, y: np.ndarray, should_stop: 
 def log_proba_in_pieces(model: Model, X: np.ndarray, should_stop: Callable[[], bool],
                         pacer: Pacer | None = None, tta: int = 1) -> Iterator[tuple[int, np.ndarray]]:
     """(first row, log-probabilities) of ``X`` piece by piece (see ``Pacer``), each image read
-    through ``tta`` shifted copies (1: as it is)."""
+    through ``tta`` shifted copies (1: as it is); a regression network's (n, 1) outputs instead."""
     pacer = pacer or Pacer()
+    verb = model.logits if is_regression(model) else lambda part: tta_log_proba(model, part, tta)
     start = 0
     while start < len(X):
         if should_stop():
             raise EvaluationStopped
         rows = pacer.rows(float(tta))          # a piece of tta copies costs about tta forward passes
         t = time.perf_counter()
-        logp = tta_log_proba(model, X[start:start + rows], tta)
+        logp = verb(X[start:start + rows])
         pacer.timed(len(logp), time.perf_counter() - t, float(tta))
         yield start, logp
         start += len(logp)
+
+
+def is_regression(model: Model) -> bool:
+    return getattr(model, "task", "classification") == "regression"
 
 
 class TrainingDiverged(RuntimeError):
@@ -139,9 +149,10 @@ class Trainer:
         self.model = model
         self.config = (config or TrainConfig()).validate()
         self.X = np.ascontiguousarray(X_train, dtype=model.dtype)
-        self.y = np.asarray(y_train, dtype=np.intp)
+        labels = model.dtype if is_regression(model) else np.intp    # quantities or classes
+        self.y = np.asarray(y_train, dtype=labels)
         self.X_val = None if X_val is None else np.asarray(X_val, dtype=model.dtype)
-        self.y_val = None if y_val is None else np.asarray(y_val, dtype=np.intp)
+        self.y_val = None if y_val is None else np.asarray(y_val, dtype=labels)
         _check_data(model, self.X, self.y, "training")
         if self.config.tta > 1 and len(getattr(model, "input_shape", ())) != 3:
             raise ConfigError("tta", "tta (--tta) applies to networks reading images; use 1 (off)")
@@ -230,12 +241,19 @@ class Trainer:
                                          self._stop_requested, self.pacer)
         except EvaluationStopped:
             return False
-        chance = math.log(self.model.layer_sizes[-1])
+        chance = self._chance_loss()
         self.start_loss = loss
         start = loss if math.isfinite(loss) else chance
         self._explode_at = EXPLODE_FACTOR * max(start, chance)           # one step's loss
         self._too_high = max(RISE_FACTOR * start, RISE_CHANCE * chance)  # a record's mean loss
         return True
+
+    def _chance_loss(self) -> float:
+        """The loss of a network that knows nothing: ln C for C classes (uniform probabilities);
+        for regression the variance of the training labels (the MSE of predicting their mean)."""
+        if is_regression(self.model):
+            return max(float(np.var(self.y, dtype=np.float64)), 1e-12)
+        return math.log(self.model.layer_sizes[-1])
 
     def set_rates(self, lr: float | None = None, weight_decay: float | None = None,
                   l1: float | None = None) -> str | None:
@@ -412,14 +430,20 @@ class Trainer:
             "end_of_epoch": end_of_epoch,
             "lr": self.optimizer.lr,
         }
+        if is_regression(self.model):     # R^2 = 1 - MSE / Var(y) instead of an accuracy
+            record["train_accuracy"] = None
+            record["train_r2"] = 1.0 - record["train_loss"] / self._chance_loss()
+            record["val_r2"] = None
         if self._change is not None:
             record["change"], self._change = self._change[-MAX_CHANGE_TEXT:], None
         if self.X_val is not None and (end_of_epoch or self.validate_inside_epoch):
             try:
                 with np.errstate(over="ignore", invalid="ignore"):
-                    record["val_loss"], record["val_accuracy"] = evaluate_in_pieces(
+                    val_loss, val_score = evaluate_in_pieces(
                         self.model, self.X_val, self.y_val, self._stop_requested, self.pacer,
                         self.config.tta)
+                record["val_loss"] = val_loss
+                record["val_r2" if is_regression(self.model) else "val_accuracy"] = val_score
             except EvaluationStopped:       # Stop mid-evaluation: this record goes without them
                 pass
         if not all(np.isfinite(p).all() for p in self.model.params) or not math.isfinite(
@@ -460,6 +484,9 @@ def _check_data(model: Model, X: np.ndarray, y: np.ndarray | None, what: str) ->
     if X.shape[1] != model.layer_sizes[0]:
         raise ValueError(f"{what} data has {X.shape[1]} features; the network's input layer has "
                          f"{model.layer_sizes[0]}")
-    if y.min() < 0 or y.max() >= model.layer_sizes[-1]:
+    if is_regression(model):
+        if not np.isfinite(y).all():
+            raise ValueError(f"{what} targets must be finite numbers")
+    elif y.min() < 0 or y.max() >= model.layer_sizes[-1]:
         raise ValueError(f"{what} labels must lie in 0..{model.layer_sizes[-1] - 1}")
 

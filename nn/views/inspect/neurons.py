@@ -4,7 +4,8 @@ does inside the network.
 
 Layers are numbered from 1 like the tutorials' equations: layer k has weights ``W_k`` =
 ``model.params[2k-2]`` of shape (fan_in, fan_out), ``Z_k = A_{k-1} W_k + b_k`` and
-``A_k = f(Z_k)`` (the last layer's ``A`` is the softmax of its ``Z``).
+``A_k = f(Z_k)`` (the last layer's ``A`` is the softmax of its ``Z``; a regression network's is
+``Z`` itself, its linear output).
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import numpy as np
 
 from nn.core.losses import log_softmax
 from nn.core.mlp import MLP
+from nn.data.features import PLAIN, expand, model_features
 from nn.views.plots import plane_grid
 
 
@@ -31,7 +33,8 @@ def _check_layer(model: MLP, layer: int, hidden_only: bool = False) -> None:
 
 def forward(model: MLP, X: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """``(Z, A)``: the pre-activations and activations of every layer for the rows of ``X``
-    (fresh arrays in the model's dtype; ``A[-1]`` holds the softmax probabilities)."""
+    (fresh arrays in the model's dtype; ``A[-1]`` holds the softmax probabilities, or for a
+    regression network the predicted values, ``Z[-1]``)."""
     A = np.asarray(X, dtype=model.dtype)
     if A.ndim != 2 or A.shape[1] != model.layer_sizes[0]:
         raise ValueError(f"expected input of shape (n, {model.layer_sizes[0]}); got {A.shape}")
@@ -39,10 +42,24 @@ def forward(model: MLP, X: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarra
     last = n_layers(model) - 1
     for k in range(n_layers(model)):
         Z = A @ model.params[2 * k] + model.params[2 * k + 1]
-        A = np.exp(log_softmax(Z)) if k == last else model.act.forward(Z, np.empty_like(Z))
+        A = _output(model, Z) if k == last else model.act.forward(Z, np.empty_like(Z))
         Zs.append(Z)
         As.append(A)
     return Zs, As
+
+
+def is_regression(model: MLP) -> bool:
+    return getattr(model, "task", "classification") == "regression"
+
+
+def _output(model: MLP, Z: np.ndarray) -> np.ndarray:
+    """The output layer's A: softmax(Z), or Z itself for a regression network (linear output)."""
+    return Z.copy() if is_regression(model) else np.exp(log_softmax(Z))
+
+
+def label_array(model: MLP, y: np.ndarray) -> np.ndarray:
+    """The labels as the model trains on them: class indices, or quantities (regression)."""
+    return np.asarray(y, dtype=model.dtype if is_regression(model) else np.intp)
 
 
 # --- neuron maps (2-D datasets) -----------------------------------------------------------------
@@ -51,28 +68,35 @@ class NeuronMaps:
     """Every hidden neuron's activation over a ``grid`` x ``grid`` patch of the plane.
 
     ``hidden[k]`` is (grid, grid, units of hidden layer k+1), row 0 at the smallest y (as
-    ``plots.plane_grid``); ``inputs`` the two input coordinates, ``output`` P(class 1)."""
+    ``plots.plane_grid``); ``inputs`` (grid, grid, k) the network's k input features
+    (``input_names``, nn.data.features) over the plane, ``output`` P(class 1) (for regression:
+    the predicted value)."""
     xs: np.ndarray
     ys: np.ndarray
     inputs: np.ndarray
     hidden: list[np.ndarray]
     output: np.ndarray
     activation: str
+    regression: bool = False
+    input_names: tuple[str, ...] = PLAIN
 
 
 def neuron_maps(model: MLP, X: np.ndarray, grid: int = 40) -> NeuronMaps:
-    """Activations of every hidden neuron over the plane that covers ``X`` (the same plane as
-    the decision boundary), for 2-input networks."""
-    if model.layer_sizes[0] != 2:
-        raise ValueError(f"neuron maps need a network with 2 inputs (a 2-D dataset); this one has "
-                         f"{model.layer_sizes[0]}")
+    """Activations of every hidden neuron over the plane that covers the points ``X`` (n, 2)
+    (the same plane as the decision boundary), for networks of 2-D data: each grid point is
+    expanded to the features the model reads (``model_features``) first."""
+    names = model_features(model)
+    if model.layer_sizes[0] != len(names):
+        raise ValueError(f"neuron maps need a network with {len(names)} inputs (a 2-D dataset read as "
+                         f"{', '.join(names)}); this one has {model.layer_sizes[0]}")
     if not 4 <= grid <= 200:
         raise ValueError(f"grid must be from 4 to 200 points per side; got {grid}")
     xs, ys, pts = plane_grid(np.asarray(X), grid)
-    _, As = forward(model, pts)
+    inputs = expand(pts, names)
+    _, As = forward(model, inputs)
     shape = (grid, grid)
-    return NeuronMaps(xs, ys, pts.reshape(*shape, 2), [A.reshape(*shape, -1) for A in As[:-1]],
-                      As[-1][:, 1].reshape(shape), model.activation)
+    return NeuronMaps(xs, ys, inputs.reshape(*shape, -1), [A.reshape(*shape, -1) for A in As[:-1]],
+                      As[-1][:, -1].reshape(shape), model.activation, is_regression(model), names)
 
 
 # --- image datasets -----------------------------------------------------------------------------
@@ -134,9 +158,9 @@ def explain_input(model: MLP, x: np.ndarray, top: int = 8) -> InputExplanation:
         raise ValueError("the network has no hidden layer to explain")
     Zs, As = forward(model, x)
     c = int(As[-1][0].argmax())
-    # d(z_c - mean_k z_k) / d A_1, carried back from the output layer
+    # d(z_c - mean_k z_k) / d A_1 (regression: d z / d A_1), carried back from the output layer
     W_out = model.params[-2].astype(np.float64)
-    g = W_out[:, c] - W_out.mean(axis=1)
+    g = W_out[:, c] - (0 if is_regression(model) else W_out.mean(axis=1))
     for k in range(n_layers(model) - 2, 0, -1):        # through hidden layers k+1 .. 2
         fprime = _fprime(model, Zs[k][0].astype(np.float64), As[k][0].astype(np.float64))
         g = model.params[2 * k].astype(np.float64) @ (g * fprime)
