@@ -10,7 +10,7 @@ from nn.core import build_network
 from nn.core.config import RunConfig, TrainConfig
 from nn.core.losses import log_softmax, softmax_cross_entropy_grad
 from nn.core.mlp import MLP
-from nn.core.settings import ConfigError
+from nn.core.settings import SETTINGS, ConfigError
 from nn.core.training import ONECYCLE_START, ONECYCLE_WARMUP, Trainer, onecycle_lr
 from nn.core.tta import SHIFTS, shifted, tta_evaluate, tta_log_proba
 from test_layers import assert_close, numeric
@@ -120,6 +120,7 @@ def test_tta_is_refused_where_it_cannot_apply():
         tta_log_proba(mlp, np.zeros((2, 64)), 2)
     with pytest.raises(ValueError, match="1 to 9"):
         tta_log_proba(mlp, np.zeros((2, 64)), 10)
+    assert SETTINGS["tta"].high == len(SHIFTS)                 # the setting offers every copy there is
     with pytest.raises(ConfigError, match="tta"):
         RunConfig(dataset="moons", tta=3).validate()
     with pytest.raises(ConfigError, match="tta"):

@@ -7,7 +7,8 @@ from nn.core.layers import (BatchNorm, Conv2D, Dense, Dropout, Flatten, Layer, M
                             Tanh)
 from nn.core.sequential import ModelTooLarge, Sequential
 
-__all__ = ["Layer", "Dense", "Conv2D", "MaxPool2D", "Flatten", "ReLU", "Tanh", "Sigmoid", "Dropout", "BatchNorm",
+__all__ = ["Layer", "Dense", "Conv2D", "MaxPool2D", "Flatten", "ReLU", "Tanh", "Sigmoid", "Dropout",
+           "BatchNorm",
            "Sequential", "ModelTooLarge", "ArchError", "CNN_PRESETS", "build_network", "parse_arch",
            "describe_arch", "from_spec", "summary", "flops_per_sample", "param_arrays",
            "network_from_arrays", "arch_cost", "plan_spec", "spec_param_shapes"]

@@ -12,7 +12,8 @@ Text (the CLI's ``--arch``), items separated by commas:
 
 The network's activation follows every conv and hidden dense layer (after the pool that directly
 follows a conv: max-pooling commutes with relu, tanh and sigmoid, and the activation then runs on
-4x fewer values; after the ``bn`` that directly follows one: conv, batch norm, pool, activation). A Flatten goes before the first dense layer, and a dense output layer with one
+4x fewer values; after the ``bn`` that directly follows one: conv, batch norm, pool, activation).
+A Flatten goes before the first dense layer, and a dense output layer with one
 unit per class ends the network. ``describe_arch`` writes the canonical text back.
 
 A model's spec (``Sequential.spec()``) lists its exact layers; ``from_spec`` checks every field

@@ -173,7 +173,8 @@ SETTINGS: dict[str, Setting] = _table(
             open_low=True),
     Setting("lr_schedule", "choice", "constant", "constant, or cosine: epoch e of E trains at "
             "lr (1 + cos(pi e / E)) / 2, or onecycle: step by step from lr/10 up to lr over the "
-            "first quarter of the run's steps, then down towards 0", choices=("constant", "cosine", "onecycle")),
+            "first quarter of the run's steps, then down towards 0",
+            choices=("constant", "cosine", "onecycle")),
     Setting("label_smoothing", "float", 0.0, "label smoothing eps: the cross-entropy's target is "
             "(1 - eps) onehot(y) + eps / K over K classes", low=0.0, high=1.0, open_high=True,
             widget=(0.0, 0.5)),
