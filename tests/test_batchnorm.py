@@ -190,3 +190,20 @@ def test_malformed_batchnorm_statistics_are_refused(name, value, words):
     net, _ = trained_bn_network()
     with pytest.raises(ModelFormatError, match=words):
         load(rewritten(model_to_bytes(net), name, value))
+
+
+def test_a_run_in_a_worker_sends_the_running_statistics_with_the_weights():
+    """The page's copy of a trainer follows the worker's records (nn.runs.remote_training): its
+    batch norms must read with the worker's running averages, not the ones they started with."""
+    from nn.core.config import TrainConfig
+    from nn.core.training import Trainer
+    from nn.runs.remote_training import _follow
+    worker, page = bn_network(), bn_network()
+    X, y = np.random.default_rng(12).standard_normal((48, 36)), np.arange(48) % 3
+    trainer = Trainer(page, X, y, config=TrainConfig(batch_size=16, epochs=1))
+    worker.loss_and_grads(X, y)
+    record = {"epoch": 1, "step": 3, "seconds": 0.1}
+    _follow(trainer, record, worker.params, worker.buffers)
+    for a, b in zip(page.params + page.buffers, worker.params + worker.buffers):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(page.predict_proba(X), worker.predict_proba(X))
