@@ -164,3 +164,25 @@ def test_a_regression_holds_out_a_plain_share_and_scores_it_by_r2():
     assert len(trainer._held_rows) == 40                     # every y differs: no strata
     assert records[-1]["holdout_r2"] > 0.9 and "holdout_accuracy" not in records[-1]
     check_history(trainer.history)
+
+
+def test_a_batch_norm_network_gets_back_its_best_epochs_running_statistics_too():
+    """The kept weights and batch norm's running averages belong together: both come from the
+    best epoch, as a run trained to exactly that epoch has them."""
+    from nn.core import build_network
+    X, y = noise_data()
+
+    def trainer(epochs: int, patience: int) -> nn.Trainer:
+        model = build_network("dense 64, bn", (X.shape[1],), 2, seed=0)
+        config = nn.TrainConfig(optimizer="adam", lr=0.01, batch_size=16, epochs=epochs,
+                                val_share=0.25, patience=patience)
+        return nn.Trainer(model, X, y, config=config)
+    stopped = trainer(300, 3)
+    records = list(stopped.run())
+    best = next(r["restored"] for r in reversed(records) if "restored" in r)
+    assert stopped.stopped_early and 1 <= best < stopped.epochs_done
+    exact = trainer(best, 10_000)
+    list(exact.run())
+    assert stopped.model.buffers and len(stopped.model.buffers) == len(exact.model.buffers)
+    for a, b in zip(stopped.model.params + stopped.model.buffers, exact.model.params + exact.model.buffers):
+        np.testing.assert_array_equal(a, b)

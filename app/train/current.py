@@ -162,6 +162,7 @@ def _network_kind(values: dict[str, Any]) -> None:
     cnn = values["dataset"] in IMAGE_SHAPES and ss.get(W + "kind", "CNN" if values.get("arch") else "MLP") == "CNN"
     if not cnn:
         values["arch"] = values["augment"] = None
+        values["tta"] = 1                            # test-time augmentation reads images
         return
     values["arch"] = str(ss.get(W + "arch", values.get("arch") or DEFAULT_ARCH))
     if W + "augment_on" in ss:

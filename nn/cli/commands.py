@@ -59,6 +59,8 @@ def add_cnn_options(p: argparse.ArgumentParser) -> None:
                         + ". The activation follows each conv and dense layer; a dense output layer "
                           "with one unit per class ends the network (preset mnist-cnn)")
     add_setting(p, "lr_schedule")
+    add_setting(p, "label_smoothing")
+    add_setting(p, "tta")
 
 
 def _syntax_line(line: str) -> str:
@@ -89,7 +91,7 @@ def _train_command(args: argparse.Namespace) -> int:
         monitor = HealthMonitor(trainer.model, data.X_train, data.y_train)
     diverged = _train_with_progress(trainer, cfg.epochs, log_every, quiet=args.json, monitor=monitor)
     model = trainer.model
-    scores = final_scores(model, data)
+    scores = final_scores(model, data, cfg.tta)
     if save_to:
         save(model, save_to)
     summary: dict[str, Any] = {

@@ -30,6 +30,8 @@ class TrainConfig:
     # the epochs without a better held-out loss before stopping; val_share 0 is off
     val_share: float = default("val_share")
     patience: int = default("patience")
+    label_smoothing: float = default("label_smoothing")    # eps of the cross-entropy's target
+    tta: int = default("tta")                        # shifted copies per test image (nn.core.tta)
 
     def validate(self) -> "TrainConfig":
         for f in fields(self):
@@ -71,6 +73,9 @@ class RunConfig:
     task: str = default("task")
     val_share: float = default("val_share")          # early stopping (TrainConfig)
     patience: int = default("patience")
+    label_smoothing: float = default("label_smoothing")
+    # Test-time augmentation (nn.core.tta): a CNN's test images read by this many shifted copies.
+    tta: int = default("tta")
 
     def validate(self) -> "RunConfig":
         for name in ("dataset", "n_samples", "noise", "features_2d", "test_size", "hidden", "activation", "init"):
@@ -78,6 +83,12 @@ class RunConfig:
         self._validate_task()
         self._validate_cnn()
         self.train_config()                # validates the training part
+        if self.tta != 1 and (self.arch is None or self.dataset not in IMAGE_SHAPES):
+            raise ConfigError("tta", "tta (--tta) applies to a network given by --arch on an image "
+                                     f"dataset ({', '.join(IMAGE_SHAPES)}); use 1 (off) otherwise")
+        if self.label_smoothing and self.task == "regression":
+            raise ConfigError("label_smoothing", "label_smoothing (--label-smoothing) smooths class "
+                                                 "labels; a regression takes 0")
         return self
 
     def _validate_task(self) -> None:
