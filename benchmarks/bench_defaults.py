@@ -29,7 +29,8 @@ seeded random 75/25 split, the label standardised by the training rows) gives th
 
 and the table gives test R^2 (invariant to the label's scaling), mean and lowest, and seconds.
 
-Run: PYTHONPATH=. .venv/bin/python benchmarks/bench_defaults.py [--seeds 10] [--tables iris,wine,breast_cancer,diabetes]
+Run: PYTHONPATH=. .venv/bin/python benchmarks/bench_defaults.py [--seeds 10]
+     [--tables iris,wine,breast_cancer,diabetes]
 """
 from __future__ import annotations
 
