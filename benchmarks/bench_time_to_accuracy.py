@@ -12,6 +12,12 @@ accuracy per seed, their mean and worst, and "GFLOP-equivalents" = train seconds
 machine's float32 matmul GFLOP/s (benchmarks/machine.py, measured at the start and the end of the
 run; the higher is used, so a probe at a busy moment does not flatter the figure), held against
 the issue's bounds. PyTorch is skipped with a message when it is not installed.
+
+Known differences: nn runs a batch as one chunk per core on its worker threads, and batch norm
+normalises each chunk by its own statistics ("ghost batch norm": 128 rows of a 256-row batch on
+2 cores), PyTorch by the whole batch's (the running averages take the whole batch's in both). PyTorch
+gets one untimed warm-up pass (its first passes build kernels), as nn's trainer makes one before
+training. Both shuffle with their own generators, so a seed draws different batches in each.
 """
 from __future__ import annotations
 
@@ -111,7 +117,8 @@ def summary(name: str, seconds: list[float], accuracies: list[float], gflops: fl
     figures = {"train_seconds": [round(s, 3) for s in seconds], "test_accuracy": accuracies,
             "mean_train_seconds": round(mean_s, 3), "max_train_seconds": round(max(seconds), 3),
             "mean_accuracy": statistics.fmean(accuracies), "worst_accuracy": min(accuracies),
-            "gflop_equivalents": round(mean_s * gflops), "gflop_equivalents_max": round(max(seconds) * gflops)}
+            "gflop_equivalents": round(mean_s * gflops),
+            "gflop_equivalents_max": round(max(seconds) * gflops)}
     figures["bounds_held"] = check_bounds(name, figures)
     return figures
 
@@ -159,7 +166,8 @@ def bench_preset(name: str, seeds: int, data: Dataset, threads: int | None,
 
 def markdown(results: dict[str, Any], gflops: float) -> str:
     lines = [f"Matmul: {gflops:.0f} GFLOP/s (float32 2048x2048, the higher of the start and end probes)", "",
-             "| preset | framework | seeds | train s (mean / max) | GFLOP-eq (bound) | test acc mean | worst |",
+             "| preset | framework | seeds | train s (mean / max) | GFLOP-eq (bound) | test acc mean "
+             "| worst |",
              "|---|---|---|---|---|---|---|"]
     for name, r in results.items():
         bound = r["bounds"].get("gflop_equivalents", "-")
@@ -196,9 +204,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
     names = args.preset or [n for n in ("mnist-fast", "mnist-best") if n in CNN_PRESETS]
-    datasets = {CNN_PRESETS[n]["dataset"] for n in names}
-    data = {d: limited(load_data(config_from_preset(next(n for n in names if CNN_PRESETS[n]["dataset"] == d))),
-                       args.limit_train, args.limit_test) for d in datasets}
+    first = {CNN_PRESETS[n]["dataset"]: n for n in reversed(names)}    # a preset of each dataset
+    data = {d: limited(load_data(config_from_preset(n)), args.limit_train, args.limit_test)
+            for d, n in first.items()}
     print(f"presets {', '.join(names)}; threads {args.threads or cores()}; before: {load()}", flush=True)
     gflops_start = matmul_gflops()
     results = {n: bench_preset(n, args.seeds or DEFAULT_SEEDS.get(n, 3), data[CNN_PRESETS[n]["dataset"]],
@@ -208,7 +216,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     for name, r in results.items():                 # GFLOP-equivalents at the higher probe
         for framework in ("nn", "torch"):
             if framework in r:
-                r[framework] = summary(name, r[framework]["train_seconds"], r[framework]["test_accuracy"], gflops)
+                raw = r[framework]
+                r[framework] = summary(name, raw["train_seconds"], raw["test_accuracy"], gflops)
     report = {"matmul_gflops": {"start": round(gflops_start, 1), "end": round(gflops_end, 1),
                                 "used": round(gflops, 1)},
               "threads": args.threads or cores(), "load_after": load(),

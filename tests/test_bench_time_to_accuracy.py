@@ -60,3 +60,9 @@ def test_bounds_are_checked_both_ways():
     figures = {"mean_accuracy": 0.991, "worst_accuracy": 0.988, "gflop_equivalents": 1700}
     assert bench.check_bounds("mnist-fast", figures) == {"mean_accuracy": True, "worst_accuracy": False,
                                                          "gflop_equivalents": False}
+
+
+def test_torch_is_skipped_where_its_twin_would_differ():
+    assert bench.torch_recipe_gap({"val_share": 0.0, "weight_decay": 0.0, "l1": 0.0}) is None
+    assert "early stopping" in bench.torch_recipe_gap({"val_share": 0.1})
+    assert "weight decay" in bench.torch_recipe_gap({"weight_decay": 1e-4})
