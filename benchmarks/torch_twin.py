@@ -91,7 +91,10 @@ def init_like_nn(model: torch.nn.Module, scheme: str) -> None:
 
 
 def make_optimizer(preset: dict, model: torch.nn.Module) -> torch.optim.Optimizer:
-    """nn's optimizer: Adam with nn's betas (0.9, 0.999) and eps 1e-7, or momentum SGD (0.9)."""
+    """nn's optimizer: Adam with nn's betas (0.9, 0.999) and eps 1e-7, or momentum SGD (0.9).
+    Two forms differ slightly: nn's Adam adds eps to sqrt(v), PyTorch's to sqrt(v / (1 - b2^t))
+    (the same update with eps / sqrt(1 - b2^t): negligible at 1e-7); nn's momentum is
+    v = mu v - lr g, PyTorch's b = mu b + g, w -= lr b (the same while lr is constant)."""
     if preset["optimizer"] == "adam":
         return torch.optim.Adam(model.parameters(), lr=preset["lr"], betas=(0.9, 0.999), eps=1e-7)
     if preset["optimizer"] == "momentum":

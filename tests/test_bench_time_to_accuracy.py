@@ -66,3 +66,47 @@ def test_torch_is_skipped_where_its_twin_would_differ():
     assert bench.torch_recipe_gap({"val_share": 0.0, "weight_decay": 0.0, "l1": 0.0}) is None
     assert "early stopping" in bench.torch_recipe_gap({"val_share": 0.1})
     assert "weight decay" in bench.torch_recipe_gap({"weight_decay": 1e-4})
+
+
+def _copy_nn_weights(ours, twin, torch) -> None:
+    """nn's parameters and batch-norm statistics into the twin: conv weights share PyTorch's
+    (F, C, kh, kw) layout, a dense W (in, out) is PyTorch's weight transposed (nn's Flatten
+    orders values as PyTorch's does)."""
+    modules = [m for m in twin if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear, torch.nn.BatchNorm1d,
+                                                 torch.nn.BatchNorm2d))]
+    layers = [layer for layer in ours.layers if layer.params]
+    assert len(modules) == len(layers)
+    for layer, module in zip(layers, modules):
+        W, b = (torch.from_numpy(p.copy()) for p in layer.params)
+        with torch.no_grad():
+            module.weight.copy_(W.T if isinstance(module, torch.nn.Linear) else W)
+            module.bias.copy_(b)
+            if layer.buffers:
+                module.running_mean.copy_(torch.from_numpy(layer.buffers[0].copy()))
+                module.running_var.copy_(torch.from_numpy(layer.buffers[1].copy()))
+
+
+def test_torch_twin_reads_like_nn_with_nn_weights(mnist_path, monkeypatch):
+    """Same layers in the same order: with nn's weights (and made-up batch-norm statistics) the
+    twin gives nn's log-probabilities, plain and with 3 shifted copies."""
+    torch = pytest.importorskip("torch")
+    import numpy as np
+    from torch_twin import _tta_log_proba, torch_network
+    from nn.core import CNN_PRESETS, build_network
+    from nn.core.tta import tta_log_proba
+    from nn.data import load_dataset
+    monkeypatch.setenv("MNIST_PATH", mnist_path)
+    preset = CNN_PRESETS["mnist-fast"]
+    ours = build_network(preset["arch"], (1, 28, 28), 10, activation=preset["activation"], seed=3)
+    rng = np.random.default_rng(0)
+    for layer in ours.layers:
+        for buf in layer.buffers:
+            buf[:] = rng.uniform(0.5, 1.5, buf.shape)
+    twin = torch_network(preset, (1, 28, 28), 10).eval()
+    _copy_nn_weights(ours, twin, torch)
+    X = load_dataset("mnist").X_test[:64]
+    with torch.no_grad():
+        plain = torch.log_softmax(twin(torch.from_numpy(X.reshape(-1, 1, 28, 28).copy())), 1).numpy()
+        three = (_tta_log_proba(twin, X, 3, (1, 28, 28)) - np.log(3)).numpy()
+    assert np.allclose(plain, ours.log_proba(X), atol=1e-4)
+    assert np.allclose(three, tta_log_proba(ours, X, 3), atol=1e-4)
