@@ -9,7 +9,8 @@ FLOPs of an epoch and the fraction of the machine's float32 matmul peak that nn 
 
 The three are compared without augmentation (the same work for each); nn then trains the preset as
 shipped, with its augmentation (``nn+augment``), for its accuracy and train seconds.
-PyTorch is skipped when it is not installed (it is not in requirements.txt). Per-epoch times are
+PyTorch's network is benchmarks/torch_twin.py's twin of nn's (the same layers, initialised as
+nn initialises them). PyTorch is skipped when it is not installed (it is not in requirements.txt). Per-epoch times are
 medians over epochs 2..N when N > 2 (the first epoch holds Keras's compilation); the machine is
 shared, so the load average is printed with the figures.
 """
