@@ -18,6 +18,7 @@ from nn.core.training import Trainer, TrainingDiverged
 from nn.data import DatasetUnavailable
 from nn.files.io import save
 from nn.runs.experiment import build_trainer, check_config_limit, load_data
+from nn.runs.presets import TUTORIAL_TRACE
 
 EXIT_BAD_INPUT = 2
 EXIT_DIVERGED = 3
@@ -80,10 +81,12 @@ def _train_command(args: argparse.Namespace) -> int:
     if args.health:                                 # per-layer health after each epoch (nn.views.inspect)
         from nn.views.inspect import HealthMonitor
         monitor = HealthMonitor(trainer.model, data.X_train, data.y_train)
-    diverged = _train_with_progress(trainer, cfg.epochs, log_every, quiet=args.json, monitor=monitor)
+    trace = args.trace or args.preset in TUTORIAL_TRACE
+    diverged = _train_with_progress(trainer, cfg.epochs, log_every, quiet=args.json, monitor=monitor,
+                                    trace=trace)
     model = trainer.model
-    train_loss, train_acc = model.evaluate(data.X_train, data.y_train)
-    test_loss, test_acc = model.evaluate(data.X_test, data.y_test)
+    train_loss, train_acc = model.evaluate(data.X_train, data.y_train, report=cfg.reported_loss)
+    test_loss, test_acc = model.evaluate(data.X_test, data.y_test, report=cfg.reported_loss)
     if save_to:
         save(model, save_to)
     summary: dict[str, Any] = {
@@ -95,7 +98,7 @@ def _train_command(args: argparse.Namespace) -> int:
         "train_seconds": round(trainer.seconds, 4),
         "seconds_per_epoch": round(trainer.seconds / max(trainer.epochs_done, 1), 6),
         "saved": save_to, "diverged": diverged, "config": cfg.to_dict(),
-        "health": monitor.history if monitor else None,
+        "health": monitor.history if monitor else None, "history": trainer.history,
     }
     print(f"test accuracy {test_acc:.2%}  test loss {test_loss:.4f}  trained in "
           f"{trainer.seconds:.2f} s ({summary['seconds_per_epoch']:.3f} s/epoch)"
@@ -106,10 +109,11 @@ def _train_command(args: argparse.Namespace) -> int:
 
 
 def _train_with_progress(trainer: Trainer, epochs: int, log_every: int, quiet: bool,
-                         monitor: Any = None) -> str | None:
+                         monitor: Any = None, trace: bool = False) -> str | None:
     """Run the trainer with a progress bar on stderr and a line every ``log_every`` epochs;
     return the divergence message, if any. A ``monitor`` (``nn.views.inspect.HealthMonitor``) is
-    updated after each epoch and its figures printed under the epoch line."""
+    updated after each epoch and its figures printed under the epoch line. ``trace``: the MNIST
+    tutorial's lines instead (``_trace_line``), from the first epoch on."""
     from tqdm import tqdm
     out = sys.stderr if quiet else sys.stdout
     first = trainer.epochs_done
@@ -122,9 +126,10 @@ def _train_with_progress(trainer: Trainer, epochs: int, log_every: int, quiet: b
                 bar.set_postfix(loss=f"{rec['train_loss']:.4f}", refresh=False)
                 bar.refresh()
                 done = rec["epoch"] - first
-                shown = rec["end_of_epoch"] and (done % log_every == 0 or done >= epochs)
+                offset = 1 if trace else 0          # the tutorial's first line is its first step's
+                shown = rec["end_of_epoch"] and ((done - offset) % log_every == 0 or done >= epochs)
                 if shown:
-                    bar.write(_epoch_line(rec, first + epochs), file=out)
+                    bar.write(_trace_line(rec) if trace else _epoch_line(rec, first + epochs), file=out)
                 if monitor is not None and rec["end_of_epoch"]:
                     entry = monitor.update(rec)
                     if shown:
@@ -134,6 +139,12 @@ def _train_with_progress(trainer: Trainer, epochs: int, log_every: int, quiet: b
             bar.write(f"error: {exc}", file=sys.stderr)
             return str(exc)
     return None
+
+
+def _trace_line(rec: dict[str, Any]) -> str:
+    """The MNIST tutorial's line, every digit of both losses (a float's repr): the training loss
+    of the step's forward pass, the validation loss after its update (``Trainer``'s record)."""
+    return f"Training {rec['train_loss']}, Validation {rec['val_loss']}"
 
 
 def _epoch_line(rec: dict[str, Any], last_epoch: int) -> str:
@@ -156,6 +167,12 @@ def build_parser() -> argparse.ArgumentParser:
                        help="save the trained model to PATH (.npz is added if missing)")
     train.add_argument("--log-every", type=positive_int, metavar="K",
                        help="print a line every K epochs (default: about 50 lines in all)")
+    for name in ("dtype", "reported_loss"):
+        add_setting(train, name)
+    train.add_argument("--trace", action="store_true",
+                       help="print the MNIST tutorial's lines, 'Training <loss>, Validation <loss>' "
+                            "with every digit, from the first epoch on, every --log-every epochs "
+                            f"(on by default for {', '.join(TUTORIAL_TRACE)})")
     train.add_argument("--health", action="store_true",
                        help="per-layer gradient norms, update/weight ratios, dead ReLUs and saturated "
                             "units after each epoch, with a reading of classic failures; --json gains "

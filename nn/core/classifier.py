@@ -6,7 +6,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from nn.core.losses import log_softmax
+from nn.core.losses import log_softmax, reported_loss_sum
 
 
 class Classifier:
@@ -38,16 +38,17 @@ class Classifier:
         """Mean cross-entropy on (X, y)."""
         return self.evaluate(X, y)[0]
 
-    def evaluate(self, X: np.ndarray, y: np.ndarray,
-                 should_stop: Callable[[], bool] | None = None) -> tuple[float, float]:
-        """(mean cross-entropy, accuracy) on (X, y), one forward pass in chunks; raises
-        ``EvaluationStopped`` if ``should_stop()`` turns True between chunks."""
+    def evaluate(self, X: np.ndarray, y: np.ndarray, should_stop: Callable[[], bool] | None = None,
+                 report: str = "cross_entropy") -> tuple[float, float]:
+        """(mean loss, accuracy) on (X, y), one forward pass in chunks, the loss being
+        ``report``'s (default cross-entropy; nn.core.losses); raises ``EvaluationStopped`` if
+        ``should_stop()`` turns True between chunks."""
         y = np.asarray(y)
         loss_sum, correct, start = 0.0, 0, 0
         for logits in self.logit_chunks(X, should_stop):
             yc = y[start:start + len(logits)]
             logp = log_softmax(logits)
-            loss_sum -= float(logp[np.arange(len(yc)), yc].sum(dtype=np.float64))
+            loss_sum += reported_loss_sum(logp, yc, report)
             correct += int(np.count_nonzero(logits.argmax(axis=1) == yc))
             start += len(logits)
         n = len(y)

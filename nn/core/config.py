@@ -26,6 +26,7 @@ class TrainConfig:
     report_every: float = default("report_every")    # seconds between records inside an epoch
     # "cosine": epoch e of a run of E epochs trains at lr (1 + cos(pi e / E)) / 2 (nn.core.training)
     lr_schedule: str = default("lr_schedule")
+    reported_loss: str = default("reported_loss")    # the loss the records report (nn.core.losses)
 
     def validate(self) -> "TrainConfig":
         for f in fields(self):
@@ -61,9 +62,11 @@ class RunConfig:
     # Training-time augmentation of a CNN's images (nn.data.augment.Augment): {"shift": px,
     # "rotate": degrees, "scale": fraction}, or None.
     augment: dict[str, float] | None = default("augment")
+    reported_loss: str = default("reported_loss")    # the loss the records report (nn.core.losses)
+    dtype: str = default("dtype")                    # the network's floats (float64: the tutorial's)
 
     def validate(self) -> "RunConfig":
-        for name in ("dataset", "n_samples", "noise", "test_size", "hidden", "activation", "init"):
+        for name in ("dataset", "n_samples", "noise", "test_size", "hidden", "activation", "init", "dtype"):
             check(name, getattr(self, name))
         self._validate_cnn()
         self.train_config()                # validates the training part

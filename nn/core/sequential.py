@@ -305,9 +305,10 @@ class Sequential(Classifier):
         loss, _ = self.train_step_grads(X, y, grads)
         return loss, grads
 
-    def train_step_grads(self, X: np.ndarray, y: np.ndarray, grads: list[np.ndarray]) -> tuple[float, int]:
+    def train_step_grads(self, X: np.ndarray, y: np.ndarray, grads: list[np.ndarray],
+                         report: str = "cross_entropy") -> tuple[float, int]:
         """Forward and backward pass writing the mean loss's gradients into ``grads``; returns
-        (mean loss, rows predicted correctly). The batch is split into chunks (at most
+        (mean loss, ``report``'s as nn.core.losses reports it, rows predicted correctly). The batch is split into chunks (at most
         ``max_rows`` each) run on ``workers`` threads; the batch mean is the chunks' means
         weighted by their sizes."""
         _keep_freed_memory()
@@ -316,7 +317,7 @@ class Sequential(Classifier):
         self._steps += 1
         chunks = self._chunks(n)
         if len(chunks) == 1:
-            return self._pass(X, y, grads, np.random.default_rng([self.seed, 2, step, 0]))
+            return self._pass(X, y, grads, np.random.default_rng([self.seed, 2, step, 0]), report=report)
         groups = [list(range(w, len(chunks), self.workers)) for w in range(min(self.workers, len(chunks)))]
 
         def run(group: list[int], out: list[np.ndarray]) -> tuple[float, int, list[np.ndarray]]:
@@ -326,7 +327,7 @@ class Sequential(Classifier):
                 part = chunks[k]
                 share = (min(part.stop, n) - part.start) / n
                 rng = np.random.default_rng([self.seed, 2, step, k])
-                part_loss, part_correct = self._pass(X[part], y[part], out, rng, share)
+                part_loss, part_correct = self._pass(X[part], y[part], out, rng, share, report)
                 if acc is None:                     # grads of share x the chunk's mean: add up
                     acc = [g.copy() for g in out] if len(group) > 1 else out
                 else:
@@ -354,7 +355,7 @@ class Sequential(Classifier):
         return self._scratch_grads[worker]
 
     def _pass(self, X: np.ndarray, y: np.ndarray, grads: list[np.ndarray],
-              rng: np.random.Generator, share: float = 1.0) -> tuple[float, int]:
+              rng: np.random.Generator, share: float = 1.0, report: str = "cross_entropy") -> tuple[float, int]:
         """One chunk's forward and backward pass: returns (its mean loss, rows right) and writes
         ``share`` x the gradients of its mean loss into ``grads`` (``share``: the chunk's part
         of the batch, so that the chunks' gradients add up to the batch mean's)."""
@@ -374,7 +375,7 @@ class Sequential(Classifier):
                 A, ctx = layer.forward(A, train=True, rng=rng) if isinstance(layer, Dropout) else layer.forward(A, train=True)
                 ctxs.append(ctx)
         n_correct = int(np.count_nonzero(A.argmax(axis=1) == y))
-        loss, dA = softmax_cross_entropy_grad(A, y)  # dZ = (softmax(Z) - onehot(y)) / n
+        loss, dA = softmax_cross_entropy_grad(A, y, report)  # dZ = (softmax(Z) - onehot(y)) / n
         if share != 1.0:
             dA *= share                              # every gradient below scales with dZ
         for i in reversed(range(len(self.layers))):

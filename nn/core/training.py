@@ -21,6 +21,7 @@ from nn.core.mlp import EVAL_CHUNK, MLP, EvaluationStopped
 from nn.core.optimizers import Optimizer, make_optimizer
 from nn.core.config import TrainConfig
 from nn.core.history import MAX_CHANGE_TEXT, Record, check_history
+from nn.core.losses import reported_loss_sum
 
 # Divergence. A stable softmax keeps an exploding loss finite, so waiting for NaN is not enough:
 # - one step's loss this many times above where training started (or chance level, ln C);
@@ -80,13 +81,14 @@ class Pacer:
 
 
 def evaluate_in_pieces(model: Model, X: np.ndarray, y: np.ndarray, should_stop: Callable[[], bool],
-                       pacer: Pacer | None = None) -> tuple[float, float]:
-    """(mean cross-entropy, accuracy) on (X, y) in timed pieces; ``EvaluationStopped`` when
-    ``should_stop()`` turns True between two of them."""
+                       pacer: Pacer | None = None, report: str = "cross_entropy") -> tuple[float, float]:
+    """(mean loss, accuracy) on (X, y) in timed pieces, the loss being ``report``'s (default
+    cross-entropy; nn.core.losses); ``EvaluationStopped`` when ``should_stop()`` turns True
+    between two of them."""
     loss_sum, correct = 0.0, 0
     for start, logp in log_proba_in_pieces(model, X, should_stop, pacer):
         yc = y[start:start + len(logp)]
-        loss_sum -= float(logp[np.arange(len(yc)), yc].sum(dtype=np.float64))
+        loss_sum += reported_loss_sum(logp, yc, report)
         correct += int(np.count_nonzero(logp.argmax(axis=1) == yc))
     n = len(y)
     return (loss_sum / n, correct / n) if n else (math.nan, math.nan)
@@ -199,7 +201,7 @@ class Trainer:
             return True
         try:
             loss, _ = evaluate_in_pieces(self.model, self.X[:START_ROWS], self.y[:START_ROWS],
-                                         self._stop_requested, self.pacer)
+                                         self._stop_requested, self.pacer, self.config.reported_loss)
         except EvaluationStopped:
             return False
         chance = math.log(self.model.layer_sizes[-1])
@@ -327,7 +329,7 @@ class Trainer:
         size = min(GRAD_CHUNK, self.pacer.rows(factor=3.0))   # a training row: about 3 forward
         if n <= size:
             t = time.perf_counter()
-            result = self.model.train_step_grads(Xb, yb, self.grads)
+            result = self.model.train_step_grads(Xb, yb, self.grads, report=self.config.reported_loss)
             self.pacer.timed(n, time.perf_counter() - t, factor=3.0)
             return result
         if not self._chunk_grads:
@@ -341,7 +343,8 @@ class Trainer:
             chunk = slice(start, start + size)
             start += size
             t = time.perf_counter()
-            chunk_loss, chunk_correct = self.model.train_step_grads(Xb[chunk], yb[chunk], self._chunk_grads)
+            chunk_loss, chunk_correct = self.model.train_step_grads(Xb[chunk], yb[chunk], self._chunk_grads,
+                                                                    report=self.config.reported_loss)
             self.pacer.timed(len(yb[chunk]), time.perf_counter() - t, factor=3.0)
             share = len(yb[chunk]) / n        # a batch mean = the chunk means weighted by size
             for g, cg in zip(self.grads, self._chunk_grads):
@@ -371,7 +374,8 @@ class Trainer:
             try:
                 with np.errstate(over="ignore", invalid="ignore"):
                     record["val_loss"], record["val_accuracy"] = evaluate_in_pieces(
-                        self.model, self.X_val, self.y_val, self._stop_requested, self.pacer)
+                        self.model, self.X_val, self.y_val, self._stop_requested, self.pacer,
+                        self.config.reported_loss)
             except EvaluationStopped:       # Stop mid-evaluation: this record goes without them
                 pass
         if not all(np.isfinite(p).all() for p in self.model.params) or not math.isfinite(
