@@ -20,6 +20,7 @@ from nn.core.losses import binary_cross_entropy_sum, reported_loss_sum, softmax_
 from nn.core.mlp import MLP
 from nn.core.settings import ConfigError
 from nn.core.training import Trainer
+from nn.data import load_dataset
 from nn.files.io import load, save
 from nn.runs.budget import run_estimate
 from nn.runs.experiment import config_from_preset
@@ -166,3 +167,12 @@ def test_seed_mnist_exact_first_record_is_the_tutorials_first_line(capsys, mnist
     assert abs(first["train_loss"] - TUTORIAL_FIRST_LINE[0]) < 1e-9
     assert abs(first["val_loss"] - TUTORIAL_FIRST_LINE[1]) < 1e-9
     assert "Training 3.2508649452" in captured.err          # the preset prints the tutorial's line
+
+
+@pytest.mark.mnist
+def test_float64_mnist_pixels_are_the_tutorials_x_over_255(mnist_path, monkeypatch):
+    monkeypatch.setenv("MNIST_PATH", mnist_path)
+    raw = np.load(mnist_path)["x_test"]
+    data = load_dataset("mnist", dtype="float64")
+    assert data.X_test.dtype == np.float64 and np.array_equal(data.X_test, raw.reshape(len(raw), -1) / 255.0)
+    assert load_dataset("mnist").X_test.dtype == np.float32          # the default stays float32

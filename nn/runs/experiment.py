@@ -36,7 +36,7 @@ def load_data(cfg: RunConfig) -> Dataset:
     if cfg.dataset in TOY_DATASETS:
         return load_dataset(cfg.dataset, n_samples=cfg.n_samples, noise=cfg.noise,
                             test_size=cfg.test_size, seed=0)
-    return load_dataset(cfg.dataset, test_size=cfg.test_size)
+    return load_dataset(cfg.dataset, test_size=cfg.test_size, dtype=cfg.dtype)
 
 
 # (input features, classes, training rows, test rows) of each dataset, known without loading it;
