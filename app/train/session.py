@@ -16,6 +16,7 @@ import numpy as np
 from app.train.state import TRAIN_FIELDS, describe_network
 from nn.core import Sequential
 from nn.core.config import RunConfig
+from nn.core.losses import reported_loss_sum
 from nn.core.mlp import MLP, EvaluationStopped
 from nn.core.training import Record, Trainer, TrainingDiverged, log_proba_in_pieces
 from nn.data import Dataset
@@ -259,9 +260,11 @@ class TrainSession:
         return self._test_cache[1]
 
     def test_figures(self, data: Dataset) -> tuple[float, float]:
-        """(mean cross-entropy, accuracy) on the test set, from ``test_log_proba``."""
+        """(mean loss, accuracy) on the test set, from ``test_log_proba``; the loss is the one the
+        run's records report (``reported_loss``: cross-entropy unless the run says otherwise)."""
         logp, y = self.test_log_proba(data), data.y_test
-        loss = float(-logp[np.arange(len(y)), y].mean(dtype=np.float64))
+        report = self.cfg.reported_loss if self.cfg is not None else "cross_entropy"
+        loss = reported_loss_sum(logp, y, report) / len(y) if len(y) else math.nan
         return loss, float((logp.argmax(axis=1) == y).mean())
 
     # progress text
