@@ -33,6 +33,7 @@ import nn  # noqa: E402
 from nn.core import CNN_PRESETS, build_network, flops_per_sample, parse_arch  # noqa: E402
 from nn.data import load_dataset  # noqa: E402
 from nn.data.augment import Augment  # noqa: E402
+from machine import load, matmul_gflops  # noqa: E402  (benchmarks/machine.py)
 
 
 def lr_at(preset: dict, epoch: int) -> float:
@@ -42,24 +43,6 @@ def lr_at(preset: dict, epoch: int) -> float:
     if preset.get("lr_schedule") == "cosine":
         return lr * 0.5 * (1 + math.cos(math.pi * epoch / epochs))
     return lr
-
-
-def load() -> str:
-    return "load average " + " ".join(f"{x:.2f}" for x in os.getloadavg())
-
-
-def matmul_peak() -> float:
-    """GFLOP/s of a 2048x2048 float32 matmul, best of 5."""
-    a = np.random.default_rng(0).random((2048, 2048), dtype=np.float32)
-    a @ a
-    best = min(_timed(lambda: a @ a) for _ in range(5))
-    return 2 * 2048**3 / best / 1e9
-
-
-def _timed(f) -> float:
-    t = time.perf_counter()
-    f()
-    return time.perf_counter() - t
 
 
 def bench_nn(data, preset: dict, epochs: int, augment: bool = False) -> tuple[list[float], float]:
@@ -213,7 +196,7 @@ def main() -> None:
                 print(f"{name} / nn time per epoch: {r['seconds_per_epoch'] / base:.2f}")
         model = build_network(preset["arch"], (1, 28, 28), 10)
         flops = flops_per_sample(model)["train"] * len(data.X_train)
-        peak = matmul_peak()
+        peak = matmul_gflops()
         results["nn"].update(gflop_per_epoch=round(flops / 1e9, 1), matmul_peak_gflops=round(peak, 1),
                              arithmetic_seconds=round(flops / peak / 1e9, 2),
                              fraction_of_peak=round(flops / peak / 1e9 / base, 3))

@@ -47,6 +47,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 sys.path.insert(0, str(ROOT))
 from deploy.proxy import stop_process  # noqa: E402  (the repository's root is on the path from here)
+from machine import matmul_gflops  # noqa: E402  (benchmarks/machine.py)
 
 
 @dataclass
@@ -297,19 +298,6 @@ class UploadSampler(Sampler):
             except (OSError, ValueError):
                 self.errors += 1
             self._stop.wait(1.0)
-
-
-def matmul_gflops() -> float:
-    """GFLOP/s of a 2048x2048 float32 matmul, best of 5 (as benchmarks/bench_cnn.py measures it)."""
-    import numpy as np
-    a = np.random.default_rng(0).random((2048, 2048), dtype=np.float32)
-    a @ a
-    best = float("inf")
-    for _ in range(5):
-        t = time.perf_counter()
-        a @ a
-        best = min(best, time.perf_counter() - t)
-    return 2 * 2048**3 / best / 1e9
 
 
 def machine(when: str) -> None:

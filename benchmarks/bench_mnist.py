@@ -24,6 +24,7 @@ import numpy as np  # noqa: E402
 
 import nn  # noqa: E402
 from nn.data import load_dataset  # noqa: E402
+from machine import matmul_gflops  # noqa: E402  (benchmarks/machine.py)
 
 HIDDEN, BATCH = 256, 128
 SETTINGS = {"momentum": 0.05, "adam": 1e-3}
@@ -79,15 +80,6 @@ def bench_keras(data, optimizer: str, lr: float, epochs: int) -> tuple[list[floa
               shuffle=True, callbacks=[timer])
     _, acc = model.evaluate(data.X_test, data.y_test, verbose=0)
     return timer.times, float(acc)
-
-
-def matmul_gflops(n: int = 2048, reps: int = 5) -> float:
-    a = np.random.default_rng(0).standard_normal((n, n)).astype(np.float32)
-    a @ a
-    t = time.perf_counter()
-    for _ in range(reps):
-        a @ a
-    return 2 * n**3 * reps / (time.perf_counter() - t) / 1e9
 
 
 def epoch_flops(n: int) -> float:

@@ -342,6 +342,43 @@ def test_a_long_job_gives_its_place_to_another_client_not_to_its_own_next_tab():
     assert tabs[1].try_acquire()                                   # and the hostile tab after it
 
 
+def test_a_sweep_gives_its_slots_to_a_waiting_client_and_goes_on_where_it_stopped(monkeypatch):
+    """Row 4: a sweep holding the server's slots takes turns too. With another client waiting past
+    its turn, the sweep ends its workers after a task, the other client runs, and the sweep then
+    finishes the tasks still to do: the same results as a sweep never interrupted."""
+    from app_pages import open_page
+    from nn.runs.slots import JOBS, Slot
+    from nn.sweep import run_sweep
+    monkeypatch.setattr("nn.runs.slots.TURN_SECONDS", 0.0)
+    gave_way, other_ran = [], []
+    give_way = Slot.give_way
+    monkeypatch.setattr(Slot, "give_way", lambda self: (gave_way.append(self.ticket), give_way(self)))
+
+    def other_client() -> None:                  # comes once the sweep holds the slots
+        deadline = time.monotonic() + 60
+        while JOBS.used()[0] == 0 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        with JOBS.slot(Need(1, 0, "other")) as other:
+            if other.acquire():
+                other_ran.append(len(gave_way))
+                time.sleep(0.5)
+    at = open_page("app/pages/sweep.py")
+    for key, value in (("sw_n_samples", 200), ("sw_trials", 2), ("sw_epochs", 3), ("sw_workers", 2)):
+        at.number_input(key=key).set_value(value)
+    at.text_input(key="sw_values").set_value("2:4")
+    waiter = threading.Thread(target=other_client)
+    waiter.start()
+    at.button(key="sw_run").click().run(timeout=120)
+    waiter.join(10)
+    assert not at.exception, at.exception
+    assert gave_way and other_ran == [1]           # the other client ran after the sweep gave way
+    result = at.session_state["sweep_result"]
+    alone = run_sweep(result["sweep"], workers=2)
+    assert sorted(len(s["runs"]) for s in result["summary"]) == [2, 2, 2]
+    for ours, theirs in zip(result["summary"], alone.summary()):
+        assert ours["mean_accuracy"] == theirs["mean_accuracy"]
+
+
 def test_a_training_run_stops_at_its_turns_end_and_goes_on_where_it_stopped(monkeypatch):
     """The Train page's stop check (app.train.training._Turn): the run stops within a piece of work
     once another client waits past its turn; continued, it ends exactly as a run never stopped."""

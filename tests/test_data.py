@@ -44,7 +44,7 @@ def test_bad_toy_settings_are_refused(kwargs, word):
 
 
 def test_unknown_dataset_lists_the_choices():
-    with pytest.raises(ValueError, match="moons, circles, xor, gaussian, spiral, digits, mnist"):
+    with pytest.raises(ValueError, match="moons, circles, xor, gaussian, spiral, reg-plane, reg-gauss, digits, mnist"):
         load_dataset("cifar")
 
 

@@ -114,6 +114,9 @@ def test_settings_are_checked_and_kept(tmp_path):
         RunConfig(reported_loss="mse").validate()
     with pytest.raises(ConfigError, match=r"dtype \(--dtype\) must be one of"):
         RunConfig(dtype="float16").validate()
+    with pytest.raises(ConfigError, match=r"reported_loss \(--reported-loss\).*regression") as exc:
+        RunConfig(dataset="reg-plane", reported_loss="binary_cross_entropy").validate()
+    assert exc.value.param == "reported_loss"
     cfg = config_from_preset("seed-mnist-exact")
     assert (cfg.init, cfg.dtype, cfg.reported_loss, cfg.seed) == ("legacy", "float64", "binary_cross_entropy", 42)
     model = MLP([6, 3, 2], activation="sigmoid", init="legacy", seed=42, dtype="float64")

@@ -11,7 +11,8 @@ from nn import MLP, RunConfig, Trainer, TrainConfig, TrainingDiverged
 from nn.cli import main
 from nn.core.settings import ConfigError
 from nn.runs.experiment import load_data
-from nn.sweep import SweepConfig, blocks, parse_values, plan, run_sweep, summary_csv
+from nn.sweep import (SweepConfig, SweepResult, blocks, parse_values, plan, run_sweep, start_sweep,
+                      summary_csv)
 from nn.sweep.lockstep import Lockstep, NetSpec, Shared
 
 # 300 points: 225 to train, so batch 16 leaves a partial last batch of 1
@@ -94,6 +95,24 @@ def test_same_numbers_however_spread(tmp_path):
     two = by_key(run_sweep(sweep, workers=2))
     assert one == {k: {**v, "seconds": one[k]["seconds"]} for k, v in two.items()}
     assert len(plan(sweep, 1)) < len(plan(sweep, 6))        # trials split over more tasks
+
+
+def test_a_sweep_stopped_between_tasks_goes_on_where_it_stopped():
+    """A sweep that gave its place away (app.sweep.run) starts again without its finished tasks;
+    the two parts together are the whole sweep, bit for bit."""
+    sweep = small_sweep(values=(2, 3, 4, 5), trials=3)
+    whole = by_key(run_sweep(sweep, workers=2))
+    with start_sweep(sweep, 2, in_process=True) as first:
+        part = first.poll(1.0)
+        assert part and first.finished_tasks and not first.done
+    with start_sweep(sweep, 2, in_process=True, skip=first.finished_tasks) as rest:
+        while not rest.done:
+            part += rest.poll(1.0) or []
+    assert len(rest.tasks) == len(plan(sweep, 2)) - len(first.finished_tasks)
+    joined = by_key(SweepResult(sweep, part, 0.0))
+    assert joined == {k: {**v, "seconds": joined[k]["seconds"]} for k, v in whole.items()}
+    with pytest.raises(ConfigError, match="nothing is left"):
+        start_sweep(sweep, 2, skip=plan(sweep, 2))
 
 
 def test_dask_local_cluster_gives_the_same_numbers():

@@ -12,7 +12,7 @@ import pytest
 from app.train.own_data import START_LABELS
 from app.train.sidebar import DATASET_LABELS
 from app.train.state import config_from_query
-from nn.core.settings import BUILT_IN_DATASETS, ConfigError, TOY_DATASETS
+from nn.core.settings import BUILT_IN_DATASETS, REGRESSION_DATASETS, ConfigError, TOY_DATASETS
 from nn.data import load_dataset
 from nn.runs.experiment import build_trainer, config_from_preset, load_data
 
@@ -59,7 +59,8 @@ def test_the_spiral_is_hard_for_a_small_network_and_easy_with_depth():
 
 def test_every_set_is_offered_on_the_page_in_the_url_and_the_cli():
     assert set(TOY_DATASETS) >= set(NEW) and set(BUILT_IN_DATASETS) <= set(DATASET_LABELS)
-    assert set(START_LABELS) == {"empty", *TOY_DATASETS}         # the drawing plane starts from any
+    # the drawing plane starts from any set of classes (not from the regression sets)
+    assert set(START_LABELS) == {"empty", *TOY_DATASETS} - set(REGRESSION_DATASETS)
     cfg, warnings = config_from_query({"dataset": ["spiral"], "noise": ["0.05"], "n_samples": ["800"]})
     assert (cfg.dataset, cfg.noise, cfg.n_samples, warnings) == ("spiral", 0.05, 800, [])
     out = subprocess.run([sys.executable, "-m", "nn", "train", "--dataset", "xor", "--n-samples", "400",

@@ -6,16 +6,19 @@ import streamlit as st
 
 from app.sweep.form import describe, stopped_text
 from nn.sweep import summary_csv
+from nn.sweep.summary import score_key
 from nn.sweep.plots import sweep_figure
 
 
 def show(result: dict) -> None:
     sweep, summary = result["sweep"], result["summary"]
     st.plotly_chart(sweep_figure(summary, sweep.param), width="stretch", key="sweep_figure")
-    best = max((s for s in summary if s["mean_accuracy"] is not None), key=lambda s: s["mean_accuracy"],
+    key = score_key(summary)
+    best = max((s for s in summary if s[f"mean_{key}"] is not None), key=lambda s: s[f"mean_{key}"],
                default=None)
     if best is not None:
-        st.caption(f"Best mean test accuracy {best['mean_accuracy']:.2%} at {sweep.param} = {best['value']}. "
+        score = f"R² {best['mean_r2']:.4f}" if key == "r2" else f"accuracy {best['mean_accuracy']:.2%}"
+        st.caption(f"Best mean test {score} at {sweep.param} = {best['value']}. "
                    "Training time is each lockstep group's time shared equally among its networks.")
     diverged = sum(s["diverged"] for s in summary)
     if diverged:

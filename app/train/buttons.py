@@ -94,7 +94,7 @@ def controls(s: TrainSession, cfg: RunConfig | None, data: Dataset | None) -> No
                 help=(f"Finish the stopped run: train the same model up to epoch {until}"
                       if s.interrupted else "Train the same model for 'Epochs' more epochs"))
     c[3].button("Reset", key="train.reset", icon=":material/restart_alt:", on_click=_on_reset, disabled=s.model is None,
-                width="content", help="Forget the model and its history")
+                width="content", help="Forget the model (its run stays in the history of runs below)")
     if cfg is not None and not s.running:
         _estimate(cfg, data)
     _changed_notes(s, cfg, changed)

@@ -78,11 +78,15 @@ def session() -> TrainSession:
     return st.session_state[SESSION]
 
 
+def model_bytes(model: Any) -> int:
+    """What a session's model holds: its weights, optimizer state and copies."""
+    return budget.PARAM_COPIES * sum(p.nbytes for p in model.params)
+
+
 def keep_model(s: TrainSession) -> None:
     """Count the session's model (its weights, optimizer state and copies) against the client's
     share and the server's budget for as long as the session keeps it (BudgetRefused if full)."""
-    nbytes = budget.PARAM_COPIES * sum(p.nbytes for p in s.model.params) if s.model is not None else 0
-    jobs.keep(s, nbytes, "this model")
+    jobs.keep(s, model_bytes(s.model) if s.model is not None else 0, "this model")
 
 
 # --- settings <-> widgets -------------------------------------------------------------------------
@@ -140,6 +144,8 @@ def current_config() -> RunConfig:
         values["hidden"] = [int(ss[W + f"h{i}"]) for i in range(int(ss[W + "layers"]))]
     for k in ("n_samples", "epochs", "seed"):
         values[k] = int(values[k])
+    # a table's label is a class or a quantity (asked in its panel); reg-* are regression anyway
+    values["task"] = own_data.table_task() if values["dataset"] == "table" else "classification"
     _network_kind(values)
     return RunConfig.from_dict(values).validate()
 

@@ -7,14 +7,14 @@ import streamlit as st
 import nn
 from app import jobs, uploads
 from app.text import plain
-from app.train.current import PAGE_ERROR, W, current_config, dataset, keep_model, session, set_config
+from app.train.current import (PAGE_ERROR, W, current_config, dataset, keep_model, model_bytes, session,
+                               set_config)
 from app.train.session import TrainSession
 from app.train.state import history_csv, layers_text, upload_config
 from nn.core.settings import ConfigError
 from nn.data import DatasetUnavailable
 from nn.files.io import model_to_bytes
 from nn.hosting import limits
-from nn.runs import budget
 from nn.runs.slots import JOBS, BudgetRefused, Need
 
 UPLOAD_ERROR = "train_upload_error"
@@ -30,8 +30,7 @@ def _on_upload() -> None:
         model = nn.load(blob)
         cfg, switched = upload_config(model, current_config())   # the model's own dataset and settings
         data = dataset(cfg)
-        JOBS.check(Need(0, budget.PARAM_COPIES * sum(p.nbytes for p in model.params),
-                        jobs.client_id(), "this model"))
+        JOBS.check(Need(0, model_bytes(model), jobs.client_id(), "this model"))
         session().adopt(model, cfg, data)        # checks all first: on error nothing changes
         keep_model(session())
         if switched:

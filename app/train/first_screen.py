@@ -26,6 +26,7 @@ from nn.runs.experiment import build_model, estimate_config_epoch_seconds
 from nn.views import plots
 from nn.views.inspect import pictures as ip
 from nn.views.inspect.neurons import neuron_maps
+from nn.views.regression_figures import surface_figure
 
 KEY = "train_preview"
 PREVIEW_PARAMS = 1_000_000      # larger networks are not built just to be looked at
@@ -106,7 +107,8 @@ def show(slot: Any, cfg: RunConfig, data: Dataset) -> None:
     with slot.container():
         if made is None:
             st.caption(f"{data.name}: {len(data.y_train):,} training and {len(data.y_test):,} test rows, "
-                       f"{data.n_features} features, {data.n_classes} classes.")
+                       f"{data.n_features} features, " + ("a quantity to predict." if data.task == "regression"
+                                                          else f"{data.n_classes} classes."))
             return
         left, right = st.columns(2) if made.network is not None else (st.container(), None)
         left.plotly_chart(made.figure, width="stretch", key="train.preview")
@@ -124,12 +126,17 @@ def _describe(model: Any) -> str:
 
 
 def _plane(data: Dataset, model: Any) -> Pictures:
-    if model is None:
-        proba = lambda X: np.full((len(X), data.n_classes), 1.0 / data.n_classes)   # noqa: E731
+    if data.task == "regression":                   # the predicted value over the plane
+        predict = model.predict if model is not None else (lambda X: np.zeros(len(X)))
+        fig = surface_figure(predict, data.X_train, data.y_train, data.X_test, data.y_test)
+        caption = f"Before training: {_describe(model)} · the colour is the predicted value, still random"
     else:
-        proba = model.predict_proba
-    fig = plots.decision_boundary_figure(proba, data.X_train, data.y_train, data.X_test, data.y_test)
-    caption = f"Before training: {_describe(model)} · the colour is P(class 1), still random"
+        if model is None:
+            proba = lambda X: np.full((len(X), data.n_classes), 1.0 / data.n_classes)   # noqa: E731
+        else:
+            proba = model.predict_proba
+        fig = plots.decision_boundary_figure(proba, data.X_train, data.y_train, data.X_test, data.y_test)
+        caption = f"Before training: {_describe(model)} · the colour is P(class 1), still random"
     if model is None or isinstance(model, Sequential):
         return Pictures(fig, caption)
     network = ip.network_image(model, neuron_maps(model, data.X_train, 40), height=600,

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
-from app.train import cnn_view, first_screen, inside, own_results
+from app.train import cnn_view, first_screen, inside, own_results, regression_view
 from app.train.session import TrainSession
 from app.train.state import format_seconds, layers_text
 from nn.core.config import RunConfig
@@ -61,6 +61,7 @@ def progress(view: View, s: TrainSession) -> None:
         last = s.history[-1] if s.history else {}
         if last.get("val_accuracy") is not None:
             text += f" · test accuracy {last['val_accuracy']:.2%}, loss {last['val_loss']:.4f}"
+        text += regression_view.progress_text(last)
     elif s.error:
         text = f"Stopped at epoch {_epoch(s.epoch)} of {s.target}: training diverged"
     elif not s.history and not s.uploaded:          # a network built by Step, not trained yet
@@ -86,12 +87,17 @@ def _epoch(e: float) -> str:
 
 def _metrics(view: View, s: TrainSession, data: Dataset) -> None:
     """The final figures of the model as it is now (after training, or stopped)."""
-    test_loss, test_acc = s.test_figures(data)
     epochs = max(s.trainer.epochs_done, 1)
     with view.metrics.container():
-        c = st.columns(5)
-        c[0].metric("Test accuracy", f"{test_acc:.2%}")
-        c[1].metric("Test loss", f"{test_loss:.4f}")
+        regression = data.task == "regression"
+        c = st.columns(6 if regression else 5)
+        if regression:
+            regression_view.test_metrics(c, s, data)
+        else:
+            test_loss, test_acc = s.test_figures(data)
+            c[0].metric("Test accuracy", f"{test_acc:.2%}")
+            c[1].metric("Test loss", f"{test_loss:.4f}")
+        c = c[int(regression):]
         c[2].metric("Parameters", f"{s.model.n_params:,}", help=f"layers {layers_text(s.model)}")
         c[3].metric("Time per epoch", f"{s.trainer.seconds / epochs:.3f} s" if s.trainer.epochs_done else "–",
                     help="compute time per epoch (as `python -m nn train` reports it)")
@@ -108,8 +114,12 @@ def _chart(slot: Any, fig: Any, view: View, name: str) -> None:
 
 def _data_view(view: View, s: TrainSession, data: Dataset, final: bool) -> None:
     """The decision boundary (2-D data) or a grid of test images with their predictions."""
+    chart = lambda slot, fig, name: _chart(slot, fig, view, name)     # noqa: E731
+    if data.task == "regression":                      # the predicted quantity
+        regression_view.data_view(view.data, s, data, final, chart)
+        return
     if own_results.handles(data):                      # own data: more features or classes
-        own_results.results_view(view.data, s, data, final, lambda slot, fig, name: _chart(slot, fig, view, name))
+        own_results.results_view(view.data, s, data, final, chart)
         return
     if data.image_shape is None:
         args = (s.model.predict_proba, data.X_train, data.y_train, data.X_test, data.y_test)
@@ -133,6 +143,9 @@ def _data_view(view: View, s: TrainSession, data: Dataset, final: bool) -> None:
 
 def _curves(view: View, s: TrainSession, final: bool) -> None:
     h = s.history
+    if s.model is not None and getattr(s.model, "task", None) == "regression":
+        regression_view.curves(view.loss, view.accuracy, h, final, lambda slot, fig, name: _chart(slot, fig, view, name))
+        return
     if final:
         _chart(view.loss, plots.loss_figure(h), view, "loss")
         _chart(view.accuracy, plots.accuracy_figure(h), view, "accuracy")

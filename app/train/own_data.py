@@ -5,7 +5,9 @@ Everything lives in this session's ``st.session_state`` (never ``st.cache_*``, w
 between sessions, and never on disk), bounded by ``nn.data.tables.table_limits()``:
 
 - ``own.table``: the uploaded table (name, frame, summary, id); ``own.choices``: label,
-  features, standardise, drop bad rows (copied from the widgets, so they survive page switches);
+  features, standardise, drop bad rows, and whether a numeric label is a class or a quantity
+  (the task, asked only when it could be either; copied from the widgets, so they survive page
+  switches);
 - ``own.points``: the clicked ``Points``; ``own.version``: bumped on every edit;
 - ``own.built``: per kind, the ``Dataset`` built from the current choices (and its key);
 - ``own.model_data``: (kind, key, ``Dataset``) the session's model trains on (kept when the
@@ -29,7 +31,8 @@ from nn.core.settings import OWN_DATASETS
 from nn.data import TOY_DATASETS, Dataset, DatasetUnavailable
 from nn.data.tables import (BadRowsError, Points, TableError, dataset_to_csv, decoded_bytes, parse_job,
                             read_table, table_limits)
-from nn.data.tables.describe import describe_table
+from nn.data.tables.describe import MAX_CLASSES, describe_table
+from nn.data.tables.quantity import label_tasks
 from nn.views.table_figures import plane_figure
 from nn.hosting import HostingConfigError
 from nn.runs.experiment import TABLE_SPLIT_SEED, table_dataset
@@ -75,7 +78,8 @@ def _take_upload(file: Any) -> None:
 
 
 # --- datasets ------------------------------------------------------------------------------------
-CHOICE_NAMES = ("label", "features", "standardize", "drop")
+CHOICE_NAMES = ("label", "features", "standardize", "drop", "task")
+TASK_WORDS = {"classification": "a class (classification)", "regression": "a quantity (regression)"}
 
 
 def _choices() -> dict[str, Any]:
@@ -95,7 +99,7 @@ def _table_key(cfg: RunConfig) -> tuple | None:
         return None
     c = _choices()
     return (table["id"], c.get("label"), tuple(c.get("features") or ()), bool(c.get("standardize", True)),
-            bool(c.get("drop", False)), cfg.test_size)
+            bool(c.get("drop", False)), cfg.test_size, cfg.task)
 
 
 def _build_table(cfg: RunConfig) -> Dataset:
@@ -103,6 +107,26 @@ def _build_table(cfg: RunConfig) -> Dataset:
     return table_dataset(table["frame"], c["label"], c.get("features"), cfg,
                          standardize=c.get("standardize", True), drop_bad_rows=c.get("drop", False),
                          name=table["name"])
+
+
+def possible_tasks() -> tuple[str, ...]:
+    """What the chosen label column can be (``nn.data.tables.quantity.label_tasks``)."""
+    table, label = st.session_state.get(TABLE), _choices().get("label")
+    if table is None or label is None:
+        return ("classification",)
+    try:
+        info = table["summary"].column(label)
+    except KeyError:
+        return ("classification",)
+    return label_tasks(info.kind, info.n_distinct, info.whole_numbers, MAX_CLASSES)
+
+
+def table_task() -> str:
+    """The table's task: the label's only possible one, else the visitor's answer (classes
+    until asked)."""
+    tasks = possible_tasks()
+    answer = _choices().get("task")
+    return answer if answer in tasks else tasks[0]
 
 
 def _points() -> Points:
@@ -318,9 +342,12 @@ def _table_choices(summary: Any) -> None:
     if c.get("label") not in columns:
         c["label"] = None
     left, right = st.columns([2, 1])
-    label = left.selectbox("Label column (the classes to predict)", columns, key=_widget("label"),
+    label = left.selectbox("Label column (what to predict)", columns, key=_widget("label"),
                            index=None, placeholder="Pick the label column", on_change=_on_label,
-                           help="Text, true/false or whole numbers; 2 to 50 classes")
+                           help="Classes: text, true/false or whole numbers (2 to 50 classes); "
+                                "or a quantity: numbers")
+    c["label"] = label
+    _task_question(label)
     options = [n for n in summary.numeric_columns if n != label]
     key = _widget("features")
     st.session_state[key] = [f for f in (st.session_state[key] or []) if f in options]
@@ -335,6 +362,27 @@ def _table_choices(summary: Any) -> None:
         st.caption(f"Left out (not numeric): {shown}.")
     _decimal_note(summary)
     c.update(label=label, features=list(features))
+
+
+def _task_question(label: str | None) -> None:
+    """Ask whether a numeric label is a class or a quantity when it could be either (2 to 50
+    distinct whole numbers); say which it is otherwise."""
+    tasks = possible_tasks()
+    if label is None:
+        return
+    if len(tasks) == 1:
+        if tasks == ("regression",):
+            st.caption(f"**{plain(label, 60)}** holds numbers: the network predicts it as a quantity "
+                       f"(regression: one linear output, mean squared error).")
+        return
+    key = _widget("task")
+    if st.session_state.get(key) not in tasks:
+        st.session_state[key] = tasks[0]
+    st.radio(f"Is **{plain(label, 60)}** a class or a quantity?", tasks, key=key, horizontal=True,
+             format_func=TASK_WORDS.get,
+             help="Its values are a few whole numbers: they may name classes (a digit, a kind) or "
+                  "measure something (a rating, a count). A class: softmax and cross-entropy, "
+                  "accuracy. A quantity: one linear output, mean squared error, R² and RMSE.")
 
 
 def _decimal_note(summary: Any) -> None:
@@ -365,6 +413,13 @@ def _table_status(cfg: RunConfig, summary: Any) -> None:
             st.warning(plain(why, limit=500), icon=":material/info:")
         return
     dropped = f" ({data.n_dropped:,} rows with missing values or infinities dropped)" if data.n_dropped else ""
+    if data.task == "regression":
+        schema = data.schema
+        st.success(f"{len(data.y_train):,} training rows and {len(data.y_test):,} test rows (test share "
+                   f"{cfg.test_size:g}, in the sidebar){dropped}; {data.n_features} features; a quantity "
+                   f"to predict, mean {schema['target_mean']:.4g} and spread {schema['target_scale']:.4g} "
+                   f"in the training rows (the network learns it standardised).", icon=":material/check:")
+        return
     classes = ", ".join(plain(n, 30) for n in data.class_names[:10]) + (", ..." if data.n_classes > 10 else "")
     st.success(f"{len(data.y_train):,} training rows and {len(data.y_test):,} test rows (test share "
                f"{cfg.test_size:g}, in the sidebar){dropped}; {data.n_features} features; "

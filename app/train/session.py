@@ -13,11 +13,13 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
+from app.train.run_history import RunHistory, RunMark, training_state
 from app.train.state import TRAIN_FIELDS, describe_network
 from nn.core import Sequential
 from nn.core.config import RunConfig
-from nn.core.losses import reported_loss_sum
 from nn.core.mlp import MLP, EvaluationStopped
+from nn.core.classifier import squared_errors
+from nn.core.losses import r2_score, reported_loss_sum
 from nn.core.training import Record, Trainer, TrainingDiverged, log_proba_in_pieces
 from nn.data import Dataset
 from nn.hosting import limits
@@ -25,6 +27,7 @@ from nn.runs.experiment import build_model, build_trainer, check_model_fits
 from nn.runs.remote_training import JobFailed, JobLimits, run_isolated
 
 ETA_AFTER_S = 1.0           # seconds of measured pace before a time left is shown
+RESET_WAIT_S = 5.0          # Reset waits at most this for a page run to let go of the model
 
 
 # --- live redraw pacing --------------------------------------------------------------------------
@@ -71,6 +74,7 @@ class TrainSession:
         # Streamlit may start a new page run while the previous one is still finishing its step
         # in another thread: whoever trains or draws holds this lock (kept across resets).
         self.lock = threading.RLock()
+        self.runs = RunHistory()                  # the session's kept runs: Reset keeps them
         self._clear()
 
     def _clear(self) -> None:
@@ -90,6 +94,7 @@ class TrainSession:
         self.queue_ahead: int | None = None       # waiting for a training slot: runs ahead in line
         self._pace_from: tuple[float, float] | None = None   # (run_wall, epoch) the ETA counts from
         self._test_cache: tuple[Any, np.ndarray] | None = None
+        self.run_mark = RunMark()                 # which of ``runs`` this model's training is
 
     # state
     @property
@@ -101,8 +106,22 @@ class TrainSession:
         return self.history[-1]["epoch"] if self.history else 0.0
 
     def reset(self) -> None:
+        """Forget the model (Reset, Train, an upload, a restore); a run under way is kept in
+        ``runs`` first, where it stopped (the page's run holding the lock lets go within a step)."""
         self.stop()
+        held = self.lock.acquire(timeout=RESET_WAIT_S)
+        try:
+            self.keep_run()
+        finally:
+            if held:
+                self.lock.release()
         self._clear()
+
+    def keep_run(self, data: Dataset | None = None) -> bool:
+        """Keep this model's run in the history if it trained since it was last kept (with the
+        test set's figures when they are computed for ``data``); True if the history changed."""
+        figures = self.test_figures(data) if data is not None and self.test_ready(data) else None
+        return self.runs.record(self, figures, limits().history_mb * 2**20)
 
     # actions
     def new_model(self, cfg: RunConfig, data: Dataset) -> None:
@@ -124,6 +143,7 @@ class TrainSession:
         self.cfg, self.model, self.trainer = cfg, model, trainer
         self.target = self.run_from = self.trainer.epochs_done
         self.uploaded = True
+        self.run_mark.kept_at = training_state(self)      # not a run of this session (yet)
         what = (f"a {describe_network(model)}" if isinstance(model, Sequential)
                 else f"a model with layers {model.layer_sizes}")
         self.notice = f"Loaded {what}, trained {self.epoch:g} epochs."
@@ -260,9 +280,13 @@ class TrainSession:
         return self._test_cache[1]
 
     def test_figures(self, data: Dataset) -> tuple[float, float]:
-        """(mean loss, accuracy) on the test set, from ``test_log_proba``; the loss is the one the
-        run's records report (``reported_loss``: cross-entropy unless the run says otherwise)."""
+        """(mean loss, accuracy) on the test set, from ``test_log_proba``, the loss being the one
+        the run's records report (``reported_loss``: cross-entropy unless the run says otherwise)
+        (regression: (mean squared error, R²), from the predicted values it then holds)."""
         logp, y = self.test_log_proba(data), data.y_test
+        if data.task == "regression":
+            sse = squared_errors(logp, y, 0)
+            return sse / max(len(y), 1), r2_score(sse, y)
         report = self.cfg.reported_loss if self.cfg is not None else "cross_entropy"
         loss = reported_loss_sum(logp, y, report) / len(y) if len(y) else math.nan
         return loss, float((logp.argmax(axis=1) == y).mean())

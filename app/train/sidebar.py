@@ -22,7 +22,9 @@ LR_STEPS = [1e-5, 2e-5, 5e-5, 1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 5e-3, 0.01, 0.02, 0.
             1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0]
 BATCH_STEPS: list[Any] = [1, 2, 4, 8, 10, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, "full"]
 DATASET_LABELS = {"moons": "Two moons (2-D)", "circles": "Circles (2-D)", "xor": "XOR (2-D)",
-                  "gaussian": "Two Gaussians (2-D)", "spiral": "Spiral (2-D)", "digits": "Digits 8x8",
+                  "gaussian": "Two Gaussians (2-D)", "spiral": "Spiral (2-D)",
+                  "reg-plane": "Plane (2-D regression)", "reg-gauss": "Six Gaussian bumps (2-D regression)",
+                  "digits": "Digits 8x8",
                   "mnist": "MNIST 28x28", "fashion_mnist": "Fashion-MNIST 28x28", **own_data.LABELS}
 PRESET_HELP = {"moons": "Our fast default for two moons: 2-32-32-2 ReLU, Adam.",
                "mnist": "Our fast default for MNIST: 784-256-10 ReLU, SGD with momentum.",

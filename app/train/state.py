@@ -26,7 +26,7 @@ from nn.runs.presets import PRESETS
 TRAIN_FIELDS = ("optimizer", "lr", "batch_size", "momentum", "weight_decay", "l1", "seed", "lr_schedule",
                 "augment")
 HISTORY_COLUMNS = ("epoch", "step", "seconds", "train_loss", "train_accuracy", "val_loss",
-                   "val_accuracy", "end_of_epoch", "lr", "change")
+                   "val_accuracy", "end_of_epoch", "lr", "change", "train_r2", "val_r2")
 DEFAULT_PRESET = "moons"
 DATASET_NAMES = BUILT_IN_DATASETS
 
@@ -134,7 +134,7 @@ def _first(value: Any) -> str | None:
 
 def model_changed(old: RunConfig, new: RunConfig) -> list[str]:
     """Settings that shape the network or its data and differ between ``old`` and ``new``."""
-    fields = ["dataset", "arch", "activation", "init"]
+    fields = ["dataset", "arch", "activation", "init", "task"]
     if old.arch is None and new.arch is None:
         fields.insert(1, "hidden")           # a CNN has no hidden sizes of this kind
     if old.dataset == new.dataset and old.dataset in TOY_DATASETS:

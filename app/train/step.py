@@ -143,15 +143,23 @@ def view(slots: Slots, inside: InsideState) -> None:
             col.markdown(f"**{title}**")
             col.code("\n\n".join(f"{e.formula}\n= {e.text}" for e in items), language=None, wrap_lines=True)
         st.caption("Forward: each layer's `Z = A·W + b` and `A = f(Z)`. Backward: the tutorials' "
-                   "equations, starting from `dZ = A − Y` at the output and carried back through "
+                   f"equations, starting from `{_output_rule(view)}` at the output and carried back through "
                    "each layer's weights and the slope of its activation. " + RULE_WORDS)
     else:
         rows = [{SUMMARY_NAMES.get(k, k): (f"{v:.3g}" if isinstance(v, float) else v) for k, v in row.items()}
                 for row in view.summaries()]
         st.table(rows)
         p = view.layers[-1].A[i]
-        st.markdown(f"Sample {i}: predicted {int(p.argmax())} with probability {float(p.max()):.2%}; "
-                    f"`dZ{len(view.layers)} = A − Y` = {np.array2string(view.layers[-1].dZ[i], precision=2)}")
+        said = (f"predicted {float(p[0]):.3g} (actual {float(view.y[i]):.3g})" if view.regression
+                else f"predicted {int(p.argmax())} with probability {float(p.max()):.2%}")
+        st.markdown(f"Sample {i}: {said}; `dZ{len(view.layers)} = {_output_rule(view)[5:]}` = "
+                    f"{np.array2string(view.layers[-1].dZ[i], precision=2)}")
         st.caption("Too many neurons to show each number: per layer, the typical size (RMS) of Z and "
                    "dZ, the norms of the gradients dW and db, and how much the step changed W "
                    "(update / weight). " + RULE_WORDS)
+
+
+def _output_rule(view: Any) -> str:
+    """The output layer's backward rule: softmax with cross-entropy, or a linear output with the
+    squared error (``nn.views.inspect.backprop``)."""
+    return "dZ = 2 (A − Y)" if view.regression else "dZ = A − Y"

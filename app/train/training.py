@@ -7,7 +7,7 @@ import time
 import streamlit as st
 
 from app import jobs
-from app.train import cnn_view, inside
+from app.train import cnn_view, inside, runs_panel
 from app.train.current import session
 from app.train.live import View, draw, layout, progress
 from app.train.session import TrainSession
@@ -33,12 +33,15 @@ def live(data: Dataset | None, cfg: RunConfig | None = None, missing: str | None
     """
     s, view = session(), layout()
     view.cfg, view.missing = cfg, missing
+    runs = st.container()                # the history of runs, under the charts
     view.cnn = cnn_view.layout(s, data)
     view.inside = inside.layout(s, data)
     if s.trainer is not None:
         s.trainer.stop()                 # an older run of this page may still be training...
+    shown = False
     with s.lock:                         # ... wait until it has let go (within one step)
         if s.running and data is not None:
+            shown = runs_panel.panel(runs, s)     # the runs so far, while this one trains
             changed = s.apply_rates(cfg) if cfg is not None else None   # moved while it trains
             if changed:
                 st.toast(changed, icon=":material/tune:")
@@ -46,7 +49,10 @@ def live(data: Dataset | None, cfg: RunConfig | None = None, missing: str | None
         if s.model is not None and data is not None and not s.running:
             progress(view, s)               # "Stopped at ..." at once, before the evaluation
             _evaluate(view, s, data)
+            s.keep_run(data)                # finished or stopped: into the history of runs
         draw(view, s, data, final=True)
+    if not shown:
+        runs_panel.panel(runs, s)
 
 
 def _evaluate(view: View, s: TrainSession, data: Dataset) -> None:

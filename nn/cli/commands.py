@@ -19,6 +19,7 @@ from nn.data import DatasetUnavailable
 from nn.files.io import save
 from nn.runs.experiment import build_trainer, check_config_limit, load_data
 from nn.runs.presets import TUTORIAL_TRACE
+from nn.runs.scores import final_scores, scores_line
 
 EXIT_BAD_INPUT = 2
 EXIT_DIVERGED = 3
@@ -68,6 +69,8 @@ def _syntax_line(line: str) -> str:
 
 def _train_command(args: argparse.Namespace) -> int:
     check_data_options(args)
+    if args.data:
+        args.dataset = "table"                      # so that --task regression is checked against it
     cfg = config_from_args(args)
     table = None
     if args.data:                                   # the user's own table (nn.cli.data_options)
@@ -85,22 +88,20 @@ def _train_command(args: argparse.Namespace) -> int:
     diverged = _train_with_progress(trainer, cfg.epochs, log_every, quiet=args.json, monitor=monitor,
                                     trace=trace)
     model = trainer.model
-    train_loss, train_acc = model.evaluate(data.X_train, data.y_train, report=cfg.reported_loss)
-    test_loss, test_acc = model.evaluate(data.X_test, data.y_test, report=cfg.reported_loss)
+    scores = final_scores(model, data, report=cfg.reported_loss)
     if save_to:
         save(model, save_to)
     summary: dict[str, Any] = {
         "dataset": data.name, "layers": model.layer_sizes, "activation": model.activation,
-        "arch": model.meta.get("arch"),
+        "arch": model.meta.get("arch"), "task": data.task,
         "preset": args.preset, "epochs": trainer.epochs_done, "n_params": model.n_params,
-        "train_loss": train_loss, "train_accuracy": train_acc,
-        "test_loss": test_loss, "test_accuracy": test_acc,
+        **scores,
         "train_seconds": round(trainer.seconds, 4),
         "seconds_per_epoch": round(trainer.seconds / max(trainer.epochs_done, 1), 6),
         "saved": save_to, "diverged": diverged, "config": cfg.to_dict(),
         "health": monitor.history if monitor else None, "history": trainer.history,
     }
-    print(f"test accuracy {test_acc:.2%}  test loss {test_loss:.4f}  trained in "
+    print(f"{scores_line(scores)}  trained in "
           f"{trainer.seconds:.2f} s ({summary['seconds_per_epoch']:.3f} s/epoch)"
           + (f"  saved to {save_to}" if save_to else ""), file=sys.stderr if args.json else sys.stdout)
     if args.json:
@@ -148,6 +149,11 @@ def _trace_line(rec: dict[str, Any]) -> str:
 
 
 def _epoch_line(rec: dict[str, Any], last_epoch: int) -> str:
+    if "train_r2" in rec:                               # regression: R² instead of accuracy
+        line = f"epoch {rec['epoch']}/{last_epoch}  loss {rec['train_loss']:.4f}  R² {rec['train_r2']:.4f}"
+        if rec["val_loss"] is not None:
+            line += f"  test loss {rec['val_loss']:.4f}  test R² {rec['val_r2']:.4f}"
+        return line + f"  {rec['seconds']:.2f}s"
     line = (f"epoch {rec['epoch']}/{last_epoch}  loss {rec['train_loss']:.4f}  "
             f"acc {rec['train_accuracy']:.2%}")
     if rec["val_loss"] is not None:

@@ -11,6 +11,7 @@ import argparse
 from nn.data import Dataset
 from nn.core.config import RunConfig
 from nn.core.settings import ConfigError
+from nn.cli.options import add_setting
 
 
 def add_data_options(p: argparse.ArgumentParser) -> None:
@@ -18,7 +19,9 @@ def add_data_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--data", metavar="FILE",
                    help="a CSV, TSV or Parquet table to train on (limits: NN_MAX_TABLE_MB, "
                         "NN_MAX_TABLE_ROWS, NN_MAX_TABLE_COLUMNS)")
-    g.add_argument("--label", metavar="COLUMN", help="with --data: the class column (2 to 50 classes)")
+    g.add_argument("--label", metavar="COLUMN", help="with --data: the class column (2 to 50 classes), "
+                                                     "or with --task regression the quantity to predict")
+    add_setting(g, "task")
     g.add_argument("--features", nargs="+", metavar="COLUMN",
                    help="with --data: the numeric input columns (default: every numeric column "
                         "but the label)")

@@ -14,6 +14,7 @@ from nn.cli.options import add_run_options, config_from_args, setting_help
 from nn.core.settings import SETTINGS
 from nn.sweep import (MAX_TRIALS, PARAMS, SweepConfig, SweepError, SweepResult, check_workers,
                       parse_values, start_sweep)
+from nn.sweep.summary import score_key
 from nn.sweep.values import allowed
 
 EXIT_FAILED = 1          # the sweep started but could not finish (a worker or the cluster failed)
@@ -75,10 +76,13 @@ def sweep_command(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILED
     result = SweepResult(sweep, trials, time.perf_counter() - started)
-    print(f"{sweep.param:>10}  mean acc  std acc  trials", file=out)
-    for s in result.summary():
-        mean = "diverged" if s["mean_accuracy"] is None else f"{s['mean_accuracy']:.2%}"
-        std = "" if s["std_accuracy"] is None else f"{s['std_accuracy']:.2%}"
+    summary = result.summary()
+    key = score_key(summary)
+    form, head = (".4f", "mean R²   std R²") if key == "r2" else (".2%", "mean acc  std acc")
+    print(f"{sweep.param:>10}  {head}  trials", file=out)
+    for s in summary:
+        mean = "diverged" if s[f"mean_{key}"] is None else f"{s[f'mean_{key}']:{form}}"
+        std = "" if s[f"std_{key}"] is None else f"{s[f'std_{key}']:{form}}"
         print(f"{_fmt(s['value']):>10}  {mean:>8}  {std:>7}  {s['trials']}", file=out)
     print(f"{total} runs in {result.seconds:.2f} s", file=out)
     if args.json:

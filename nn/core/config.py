@@ -9,7 +9,7 @@ from typing import Any
 
 from nn.core.arch import ArchError, parse_arch
 from nn.core.settings import (AUGMENT_KEYS, AUGMENT_RANGES, CNN_ACTIVATIONS, CNN_INITS, IMAGE_SHAPES,
-                              SETTINGS, ConfigError, check, default)
+                              REGRESSION_DATASETS, SETTINGS, ConfigError, check, default)
 
 
 @dataclass
@@ -62,15 +62,35 @@ class RunConfig:
     # Training-time augmentation of a CNN's images (nn.data.augment.Augment): {"shift": px,
     # "rotate": degrees, "scale": fraction}, or None.
     augment: dict[str, float] | None = default("augment")
+    # "regression" for a table's numeric label; the reg-* sets are regression whatever it says
+    task: str = default("task")
     reported_loss: str = default("reported_loss")    # the loss the records report (nn.core.losses)
     dtype: str = default("dtype")                    # the network's floats (float64: the tutorial's)
 
     def validate(self) -> "RunConfig":
         for name in ("dataset", "n_samples", "noise", "test_size", "hidden", "activation", "init", "dtype"):
             check(name, getattr(self, name))
+        self._validate_task()
         self._validate_cnn()
         self.train_config()                # validates the training part
         return self
+
+    def _validate_task(self) -> None:
+        """The reg-* sets are regression; the other built-in sets are classes; a table may be
+        either. Convolutional networks (``arch``) classify only."""
+        check("task", self.task)
+        if self.dataset in REGRESSION_DATASETS:
+            self.task = "regression"
+        elif self.task == "regression" and self.dataset != "table":
+            raise ConfigError("task", f"task (--task) regression needs a quantity to predict: "
+                                      f"{', '.join(REGRESSION_DATASETS)} or your own table (--data); "
+                                      f"{self.dataset!r} has classes")
+        if self.task == "regression" and self.arch is not None:
+            raise ConfigError("task", "task (--task) regression is for networks given by --hidden; "
+                                      "a network given by --arch classifies only")
+        if self.task == "regression" and self.reported_loss != "cross_entropy":
+            raise ConfigError("reported_loss", f"reported_loss (--reported-loss) {self.reported_loss} "
+                                               "is a classifier's; regression reports its mean squared error")
 
     def _validate_cnn(self) -> None:
         """``arch`` (parsed and bounded by nn.core.parse_arch) and ``augment``."""

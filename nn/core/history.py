@@ -4,9 +4,11 @@ charts draw), checked whenever a history comes from outside: a model file, a wor
     {"epoch": 1.5, "step": 240, "seconds": 0.8, "train_loss": 0.31, "train_accuracy": 0.9,
      "val_loss": 0.35, "val_accuracy": 0.88, "end_of_epoch": False, "lr": 0.01}
 
-plus ``"change": "lr 0.01 -> 0.002"`` on the first record after the learning rate or the
+A regression network's records have no accuracies (null) but ``"train_r2"`` and ``"val_r2"``
+(R^2 = 1 - MSE / Var(y), at most 1, possibly below 0). A record also carries
+``"change": "lr 0.01 -> 0.002"`` if it is the first after the learning rate or the
 regularization was changed while training ran (``Trainer.set_rates``). Files written before
-these two fields existed have neither.
+``lr`` and ``change`` existed have neither.
 """
 from __future__ import annotations
 
@@ -39,6 +41,10 @@ def _accuracy(v: Any) -> bool:
     return v is None or (_finite(v) and 0 <= v <= 1)
 
 
+def _r2(v: Any) -> bool:
+    return v is None or (_finite(v) and v <= 1)
+
+
 # the fields of a record: (required, check, what it must be)
 RECORD_FIELDS: dict[str, tuple[bool, Callable[[Any], bool], str]] = {
     "epoch": (True, lambda v: _finite(v) and 0 <= v <= MAX_RECORD_EPOCH, f"a number from 0 to {MAX_RECORD_EPOCH}"),
@@ -49,6 +55,8 @@ RECORD_FIELDS: dict[str, tuple[bool, Callable[[Any], bool], str]] = {
     "val_loss": (False, _loss, "a loss >= 0 or null"),
     "train_accuracy": (False, _accuracy, "an accuracy in [0, 1] or null"),
     "val_accuracy": (False, _accuracy, "an accuracy in [0, 1] or null"),
+    "train_r2": (False, _r2, "an R^2 of at most 1 or null"),
+    "val_r2": (False, _r2, "an R^2 of at most 1 or null"),
     "end_of_epoch": (False, lambda v: isinstance(v, bool), "true or false"),
     "lr": (False, lambda v: v is None or (_finite(v) and 0 <= v <= SETTINGS["lr"].high),
            f"a learning rate from 0 to {SETTINGS['lr'].high:g} or null"),

@@ -1,5 +1,6 @@
-"""Softmax with cross-entropy, computed stably through log-sum-exp; and the losses a run may
-report instead (``REPORTED_LOSSES``): training always follows the softmax cross-entropy's gradient.
+"""Softmax with cross-entropy, computed stably through log-sum-exp; mean squared error for a
+linear output (regression); and the losses a classification run may report instead
+(``REPORTED_LOSSES``): its training always follows the softmax cross-entropy's gradient.
 
 ``binary_cross_entropy`` is the loss the MNIST tutorial prints: each class's softmax probability
 p_k against its one-hot label y_k, summed over the classes and averaged over the rows,
@@ -63,3 +64,26 @@ def softmax_cross_entropy_grad(logits: np.ndarray, y: np.ndarray,
     logits[rows, y] -= 1                             # - onehot(y)
     logits /= n
     return loss, logits
+
+
+def mean_squared_error_grad(outputs: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
+    """Loss and its gradient w.r.t. the (n, 1) linear outputs, overwriting ``outputs`` with it.
+
+    For L = 1/n sum (z - y)^2 (no 1/2 factor, so L is the MSE that R^2 and RMSE are read from):
+    dL/dz = 2 (z - y) / n.
+    """
+    n = len(y)
+    outputs -= np.asarray(y, dtype=outputs.dtype).reshape(n, 1)       # residuals z - y
+    loss = float(np.square(outputs, dtype=np.float64).mean())
+    outputs *= outputs.dtype.type(2 / n)
+    return loss, outputs
+
+
+def r2_score(sse: float, y: np.ndarray) -> float:
+    """R^2 = 1 - SSE / SST, SST = sum (y - mean y)^2 (scikit-learn's r2_score; a constant y
+    gives 1 for a perfect fit and 0 otherwise, as there)."""
+    y = np.asarray(y, dtype=np.float64)
+    sst = float(np.square(y - y.mean()).sum()) if len(y) else 0.0
+    if sst <= 0:
+        return 1.0 if sse <= 0 else 0.0
+    return 1.0 - sse / sst

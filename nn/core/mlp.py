@@ -1,5 +1,6 @@
 """The multilayer perceptron: dense layers (``nn.core.layers.Dense``), a hidden activation
-(``nn.core.activations``), softmax output, and a training step that reuses its buffers."""
+(``nn.core.activations``), softmax output (or, for regression, one linear output trained on the
+mean squared error), and a training step that reuses its buffers."""
 from __future__ import annotations
 
 from typing import Any, Callable, Iterator, Sequence
@@ -11,7 +12,8 @@ from nn.core.classifier import Classifier
 from nn.core.dtypes import check_dtype
 from nn.core.init import check_init, init_rng
 from nn.core.layers import Dense
-from nn.core.losses import softmax_cross_entropy_grad
+from nn.core.losses import mean_squared_error_grad, softmax_cross_entropy_grad
+from nn.core.settings import TASKS
 
 MAX_LAYER_SIZE = 100_000
 # Rows per forward pass at inference (evaluate, predict...): bounds the memory of the activations
@@ -24,14 +26,16 @@ class EvaluationStopped(Exception):
     """A chunked forward pass was told to stop (``should_stop`` returned True between chunks)."""
 
 
-def validate_layer_sizes(layer_sizes: Sequence[int]) -> list[int]:
+def validate_layer_sizes(layer_sizes: Sequence[int], task: str = "classification") -> list[int]:
     sizes = list(layer_sizes)
     if len(sizes) < 2:
         raise ValueError(f"layer_sizes needs at least an input and an output size; got {sizes}")
     for s in sizes:
         if isinstance(s, bool) or not isinstance(s, (int, np.integer)) or not 1 <= s <= MAX_LAYER_SIZE:
             raise ValueError(f"layer sizes must be whole numbers from 1 to {MAX_LAYER_SIZE}; got {sizes}")
-    if sizes[-1] < 2:
+    if task == "regression" and sizes[-1] != 1:
+        raise ValueError(f"a regression network has one output; got {sizes[-1]}")
+    if task != "regression" and sizes[-1] < 2:
         raise ValueError(f"the output layer needs at least 2 classes; got {sizes[-1]}")
     return [int(s) for s in sizes]
 
@@ -51,14 +55,18 @@ class MLP(Classifier):
     """A multilayer perceptron with softmax output.
 
     ``layer_sizes`` lists the input size, the hidden sizes and the number of classes:
-    ``MLP([784, 128, 10])``. ``layers`` are the ``Dense`` layers, one a weight matrix, and
+    ``MLP([784, 128, 10])``; with ``task="regression"`` one linear output, ``MLP([2, 8, 1],
+    task="regression")``. ``layers`` are the ``Dense`` layers, one a weight matrix, and
     ``params`` their parameters (the same arrays): ``[W1, b1, W2, b2, ...]`` with W of shape
     (fan_in, fan_out) and b of shape (fan_out,).
     """
 
     def __init__(self, layer_sizes: Sequence[int], activation: str = "relu", init: str = "he",
-                 seed: int = 0, dtype: str = "float32") -> None:
-        self.layer_sizes = validate_layer_sizes(layer_sizes)
+                 seed: int = 0, dtype: str = "float32", task: str = "classification") -> None:
+        if task not in TASKS:
+            raise ValueError(f"task must be one of {', '.join(TASKS)}; got {task!r}")
+        self.task = task
+        self.layer_sizes = validate_layer_sizes(layer_sizes, task)
         self.act = get_activation(activation)
         self.activation, self.init, self.seed = activation, check_init(init), int(seed)
         self.dtype = check_dtype(dtype)
@@ -71,7 +79,8 @@ class MLP(Classifier):
         self._workspaces: dict[int, _Workspace] = {}
 
     def __repr__(self) -> str:
-        return f"MLP({self.layer_sizes}, activation={self.activation!r}, init={self.init!r})"
+        task = ", task='regression'" if self.task == "regression" else ""
+        return f"MLP({self.layer_sizes}, activation={self.activation!r}, init={self.init!r}{task})"
 
     @property
     def n_params(self) -> int:
@@ -100,7 +109,7 @@ class MLP(Classifier):
     # --- training --------------------------------------------------------------------------
     def loss_and_grads(self, X: np.ndarray, y: np.ndarray,
                        out: list[np.ndarray] | None = None) -> tuple[float, list[np.ndarray]]:
-        """Mean cross-entropy on (X, y) and its gradients, aligned with ``params``.
+        """Mean cross-entropy (regression: squared error) on (X, y) and its gradients, aligned with ``params``.
 
         With ``out`` (arrays shaped like ``params``) the gradients are written there and the
         forward pass reuses preallocated buffers: the training loop's allocation-free path.
@@ -112,7 +121,8 @@ class MLP(Classifier):
     def train_step_grads(self, X: np.ndarray, y: np.ndarray, grads: list[np.ndarray],
                          reuse_buffers: bool = True, report: str = "cross_entropy") -> tuple[float, int]:
         """Forward and backward pass writing gradients into ``grads``; returns (mean loss,
-        number of rows predicted correctly), the loss being ``report``'s (nn.core.losses)."""
+        number of rows predicted correctly; 0 for regression), the loss of a classifier being
+        ``report``'s (nn.core.losses)."""
         X = np.asarray(X, dtype=self.dtype)
         y = np.asarray(y)
         ws = self._workspace(len(X)) if reuse_buffers else _Workspace(len(X), self.layer_sizes, self.dtype)
@@ -122,9 +132,13 @@ class MLP(Classifier):
             Z, _ = layer.forward(A, out=ws.Z[i])
             if i < len(ws.A):
                 A = self.act.forward(Z, out=ws.A[i])
-        n_correct = int(np.count_nonzero(ws.Z[-1].argmax(axis=1) == y))
-        # output: dZ_L = (softmax(Z_L) - onehot(y)) / n, in place of Z_L
-        loss, dZ = softmax_cross_entropy_grad(ws.Z[-1], y, report)
+        if self.task == "regression":     # dZ_L = 2 (Z_L - y) / n, in place of Z_L (losses)
+            n_correct = 0
+            loss, dZ = mean_squared_error_grad(ws.Z[-1], y)
+        else:
+            n_correct = int(np.count_nonzero(ws.Z[-1].argmax(axis=1) == y))
+            # output: dZ_L = (softmax(Z_L) - onehot(y)) / n, in place of Z_L
+            loss, dZ = softmax_cross_entropy_grad(ws.Z[-1], y, report)
         for i in reversed(range(len(self.layers))):
             # dW_i = A_{i-1}^T dZ_i,  db_i = 1^T dZ_i,  dA_{i-1} = dZ_i W_i^T
             dA = self.layers[i].backward(dZ, X if i == 0 else ws.A[i - 1], grads[2 * i:2 * i + 2],

@@ -24,7 +24,11 @@ from nn.core.losses import REPORTED_LOSSES
 from nn.core.optimizers import OPTIMIZERS
 
 # The 2-D sets, generated from n_samples, noise and seed (TensorFlow Playground's four and moons).
-TOY_DATASETS = ("moons", "circles", "xor", "gaussian", "spiral")
+# TensorFlow Playground's two regression sets: a quantity over the plane, not a class.
+REGRESSION_DATASETS = ("reg-plane", "reg-gauss")
+TOY_DATASETS = ("moons", "circles", "xor", "gaussian", "spiral", *REGRESSION_DATASETS)
+# What a label is: a class (softmax, cross-entropy) or a quantity (linear output, mean squared error).
+TASKS = ("classification", "regression")
 BUILT_IN_DATASETS = (*TOY_DATASETS, "digits", "mnist", "fashion_mnist")
 # The user's own data (nn.data.tables): its rows live in the app session or come from --data, never
 # from the settings, so these names only say which kind of own data a run or a model used.
@@ -142,6 +146,9 @@ SETTINGS: dict[str, Setting] = _table(
     Setting("dataset", "choice", "moons", "the data to learn", choices=(*BUILT_IN_DATASETS, *OWN_DATASETS)),
     Setting("n_samples", "int", 5000, "points of a 2-D set", low=20, high=1_000_000),
     Setting("noise", "float", 0.1, "the 2-D sets' noise (standard deviation)", low=0.0, high=2.0),
+    Setting("task", "choice", "classification", "what the label is: a class (classification), or a "
+            "quantity (regression: a linear output and mean squared error); reg-plane and reg-gauss "
+            "are regression", choices=TASKS),
     Setting("test_size", "float", 0.25, "the share held out for testing (all but MNIST and "
             "Fashion-MNIST, which have their official split)", low=0.05, high=0.9),
     # the network

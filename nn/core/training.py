@@ -17,11 +17,12 @@ import numpy as np
 
 from nn.core import Conv2D, Sequential
 from nn.core.blas_threads import step_is_small, training_steps
+from nn.core.classifier import squared_errors
+from nn.core.losses import r2_score, reported_loss_sum
 from nn.core.mlp import EVAL_CHUNK, MLP, EvaluationStopped
 from nn.core.optimizers import Optimizer, make_optimizer
 from nn.core.config import TrainConfig
 from nn.core.history import MAX_CHANGE_TEXT, Record, check_history
-from nn.core.losses import reported_loss_sum
 
 # Divergence. A stable softmax keeps an exploding loss finite, so waiting for NaN is not enough:
 # - one step's loss this many times above where training started (or chance level, ln C);
@@ -83,8 +84,11 @@ class Pacer:
 def evaluate_in_pieces(model: Model, X: np.ndarray, y: np.ndarray, should_stop: Callable[[], bool],
                        pacer: Pacer | None = None, report: str = "cross_entropy") -> tuple[float, float]:
     """(mean loss, accuracy) on (X, y) in timed pieces, the loss being ``report``'s (default
-    cross-entropy; nn.core.losses); ``EvaluationStopped`` when ``should_stop()`` turns True
-    between two of them."""
+    cross-entropy; nn.core.losses) (regression: (mean squared error, R^2));
+    ``EvaluationStopped`` when ``should_stop()`` turns True between two of them."""
+    if is_regression(model):
+        sse = sum(squared_errors(z, y, start) for start, z in log_proba_in_pieces(model, X, should_stop, pacer))
+        return (sse / len(y), r2_score(sse, y)) if len(y) else (math.nan, math.nan)
     loss_sum, correct = 0.0, 0
     for start, logp in log_proba_in_pieces(model, X, should_stop, pacer):
         yc = y[start:start + len(logp)]
@@ -96,18 +100,24 @@ def evaluate_in_pieces(model: Model, X: np.ndarray, y: np.ndarray, should_stop: 
 
 def log_proba_in_pieces(model: Model, X: np.ndarray, should_stop: Callable[[], bool],
                         pacer: Pacer | None = None) -> Iterator[tuple[int, np.ndarray]]:
-    """(first row, log-probabilities) of ``X`` piece by piece (see ``Pacer``)."""
+    """(first row, log-probabilities) of ``X`` piece by piece (see ``Pacer``); a regression
+    network's (n, 1) outputs instead."""
     pacer = pacer or Pacer()
+    verb = model.logits if is_regression(model) else model.log_proba
     start = 0
     while start < len(X):
         if should_stop():
             raise EvaluationStopped
         rows = pacer.rows()
         t = time.perf_counter()
-        logp = model.log_proba(X[start:start + rows])
+        logp = verb(X[start:start + rows])
         pacer.timed(len(logp), time.perf_counter() - t)
         yield start, logp
         start += len(logp)
+
+
+def is_regression(model: Model) -> bool:
+    return getattr(model, "task", "classification") == "regression"
 
 
 class TrainingDiverged(RuntimeError):
@@ -123,9 +133,10 @@ class Trainer:
         self.model = model
         self.config = (config or TrainConfig()).validate()
         self.X = np.ascontiguousarray(X_train, dtype=model.dtype)
-        self.y = np.asarray(y_train, dtype=np.intp)
+        labels = model.dtype if is_regression(model) else np.intp    # quantities or classes
+        self.y = np.asarray(y_train, dtype=labels)
         self.X_val = None if X_val is None else np.asarray(X_val, dtype=model.dtype)
-        self.y_val = None if y_val is None else np.asarray(y_val, dtype=np.intp)
+        self.y_val = None if y_val is None else np.asarray(y_val, dtype=labels)
         _check_data(model, self.X, self.y, "training")
         if self.X_val is not None:
             _check_data(model, self.X_val, self.y_val, "validation")
@@ -204,12 +215,19 @@ class Trainer:
                                          self._stop_requested, self.pacer, self.config.reported_loss)
         except EvaluationStopped:
             return False
-        chance = math.log(self.model.layer_sizes[-1])
+        chance = self._chance_loss()
         self.start_loss = loss
         start = loss if math.isfinite(loss) else chance
         self._explode_at = EXPLODE_FACTOR * max(start, chance)           # one step's loss
         self._too_high = max(RISE_FACTOR * start, RISE_CHANCE * chance)  # a record's mean loss
         return True
+
+    def _chance_loss(self) -> float:
+        """The loss of a network that knows nothing: ln C for C classes (uniform probabilities);
+        for regression the variance of the training labels (the MSE of predicting their mean)."""
+        if is_regression(self.model):
+            return max(float(np.var(self.y, dtype=np.float64)), 1e-12)
+        return math.log(self.model.layer_sizes[-1])
 
     def set_rates(self, lr: float | None = None, weight_decay: float | None = None,
                   l1: float | None = None) -> str | None:
@@ -368,14 +386,20 @@ class Trainer:
             "end_of_epoch": end_of_epoch,
             "lr": self.optimizer.lr,
         }
+        if is_regression(self.model):     # R^2 = 1 - MSE / Var(y) instead of an accuracy
+            record["train_accuracy"] = None
+            record["train_r2"] = 1.0 - record["train_loss"] / self._chance_loss()
+            record["val_r2"] = None
         if self._change is not None:
             record["change"], self._change = self._change[-MAX_CHANGE_TEXT:], None
         if self.X_val is not None and (end_of_epoch or self.validate_inside_epoch):
             try:
                 with np.errstate(over="ignore", invalid="ignore"):
-                    record["val_loss"], record["val_accuracy"] = evaluate_in_pieces(
+                    val_loss, val_score = evaluate_in_pieces(
                         self.model, self.X_val, self.y_val, self._stop_requested, self.pacer,
                         self.config.reported_loss)
+                record["val_loss"] = val_loss
+                record["val_r2" if is_regression(self.model) else "val_accuracy"] = val_score
             except EvaluationStopped:       # Stop mid-evaluation: this record goes without them
                 pass
         if not all(np.isfinite(p).all() for p in self.model.params) or not math.isfinite(
@@ -413,6 +437,9 @@ def _check_data(model: Model, X: np.ndarray, y: np.ndarray | None, what: str) ->
     if X.shape[1] != model.layer_sizes[0]:
         raise ValueError(f"{what} data has {X.shape[1]} features; the network's input layer has "
                          f"{model.layer_sizes[0]}")
-    if y.min() < 0 or y.max() >= model.layer_sizes[-1]:
+    if is_regression(model):
+        if not np.isfinite(y).all():
+            raise ValueError(f"{what} targets must be finite numbers")
+    elif y.min() < 0 or y.max() >= model.layer_sizes[-1]:
         raise ValueError(f"{what} labels must lie in 0..{model.layer_sizes[-1] - 1}")
 

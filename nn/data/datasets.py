@@ -2,7 +2,8 @@
 Fashion-MNIST also in float64 on request: the pixels / 255 in float64, as the MNIST tutorial reads them).
 
 2-D toy sets: moons, circles and two Gaussian blobs from scikit-learn, XOR and the two-armed
-spiral drawn here as TensorFlow Playground draws them; ``digits`` is scikit-learn's bundled 8x8 set (offline);
+spiral drawn here as TensorFlow Playground draws them, and its two regression sets (reg-plane,
+reg-gauss: a quantity over the plane, float32 labels); ``digits`` is scikit-learn's bundled 8x8 set (offline);
 MNIST and Fashion-MNIST come from ``keras.datasets``, or from a local keras-format ``.npz`` named
 by ``MNIST_PATH`` / ``FASHION_MNIST_PATH`` (then nothing is downloaded). Arrays are read-only: one
 copy per process is shared by every caller.
@@ -17,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from nn.core.settings import BUILT_IN_DATASETS as DATASETS
-from nn.core.settings import TOY_DATASETS, check
+from nn.core.settings import REGRESSION_DATASETS, TOY_DATASETS, check
 from nn.hosting.shared_arrays import share
 
 IMAGE_DATASETS = ("digits", "mnist", "fashion_mnist")
@@ -37,10 +38,11 @@ class Dataset:
     y_train: np.ndarray
     X_test: np.ndarray
     y_test: np.ndarray
-    n_classes: int
+    n_classes: int                                  # a regression set: 1 (one output)
     image_shape: tuple[int, int] | None = None     # (height, width) for image sets
     preprocessing: str = "none"                     # what a model trained on it expects
     class_names: tuple[str, ...] = ()
+    task: str = "classification"                    # or "regression": y holds quantities
 
     @property
     def n_features(self) -> int:
@@ -80,6 +82,11 @@ def _frozen(*arrays: np.ndarray) -> list[np.ndarray]:
 @functools.lru_cache(maxsize=16)
 def _toy(name: str, n_samples: int, noise: float, test_size: float, seed: int) -> Dataset:
     from sklearn.model_selection import train_test_split
+    if name in REGRESSION_DATASETS:
+        X, values = _regression_points(name, n_samples, noise, seed)
+        X_tr, X_te, y_tr, y_te = train_test_split(X.astype(np.float32), values.astype(np.float32),
+                                                  test_size=test_size, random_state=seed)
+        return Dataset(name, *_frozen(X_tr, y_tr, X_te, y_te), n_classes=1, task="regression")
     X, y = _toy_points(name, n_samples, noise, seed)
     X_tr, X_te, y_tr, y_te = train_test_split(X.astype(np.float32), y.astype(np.int64),
                                               test_size=test_size, random_state=seed)
@@ -107,6 +114,32 @@ def _toy_points(name: str, n: int, noise: float, seed: int) -> tuple[np.ndarray,
         angle = 1.75 * 2 * np.pi * r + np.pi * y
         X = np.column_stack([r * np.sin(angle), r * np.cos(angle)])
     return X + rng.normal(0, noise, X.shape), y
+
+
+# TensorFlow Playground's regression sets (src/dataset.ts): points uniform in [-6, 6]^2 and a
+# label read at the point moved by noise x U(-6, 6) in each coordinate. Drawn here in [-1, 1]^2
+# (divided by 6, as the other 2-D sets live near the unit square); the labels are Playground's.
+PLAYGROUND_RADIUS = 6.0
+# reg-gauss: six bumps (centre x, centre y, sign); a bump's label falls linearly from 1 at its
+# centre to 0 at distance 2, and a point takes the bump with the largest |label|.
+GAUSS_BUMPS = np.array([[-4, 2.5, 1], [0, 2.5, -1], [4, 2.5, 1],
+                        [-4, -2.5, -1], [0, -2.5, 1], [4, -2.5, -1]], dtype=np.float64)
+
+
+def _regression_points(name: str, n: int, noise: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` points in [-1, 1]^2 and their labels (reg-plane: (x + y) / 10 in Playground's units,
+    in [-1.2, 1.2]; reg-gauss: in [-1, 1])."""
+    rng = np.random.default_rng(seed)
+    r = PLAYGROUND_RADIUS
+    P = rng.uniform(-r, r, (n, 2))
+    moved = P + rng.uniform(-r, r, (n, 2)) * noise
+    if name == "reg-plane":                      # d3 scale [-10, 10] -> [-1, 1] of x + y
+        values = moved.sum(axis=1) / 10
+    else:
+        dist = np.hypot(moved[:, None, 0] - GAUSS_BUMPS[:, 0], moved[:, None, 1] - GAUSS_BUMPS[:, 1])
+        labels = GAUSS_BUMPS[:, 2] * np.clip(1 - dist / 2, 0, 1)      # d3 scale [0, 2] -> [1, 0], clamped
+        values = labels[np.arange(n), np.abs(labels).argmax(axis=1)]
+    return P / r, values
 
 
 @functools.lru_cache(maxsize=4)

@@ -45,7 +45,8 @@ def save(model: Model, path_or_file: str | Path | IO[bytes]) -> None:
         arrays = param_arrays(model)
     else:
         meta = {"format": FORMAT, "layer_sizes": model.layer_sizes, "activation": model.activation,
-                "init": model.init, "seed": model.seed, "dtype": model.dtype.name, **model.meta}
+                "init": model.init, "seed": model.seed, "dtype": model.dtype.name, "task": model.task,
+                **model.meta}
         arrays = dict(zip(_param_names(len(model.params) // 2), model.params))
     target = str(path_or_file) if isinstance(path_or_file, Path) else path_or_file
     np.savez_compressed(target, meta=np.array(json.dumps(meta, default=_json_default)), **arrays)
@@ -156,7 +157,7 @@ def _build(meta: dict[str, Any], arrays: list[np.ndarray]) -> MLP:
     """The model, from checked metadata and arrays: the last step, so a refusal builds nothing."""
     try:
         model = MLP(meta["layer_sizes"], activation=meta["activation"], init=meta.get("init", "he"),
-                    seed=meta.get("seed", 0), dtype=meta["dtype"])
+                    seed=meta.get("seed", 0), dtype=meta["dtype"], task=meta.get("task", "classification"))
     except (TypeError, ValueError) as exc:
         raise ModelFormatError(f"bad model settings in the file ({exc})") from None
     for target, value in zip(model.params, arrays):

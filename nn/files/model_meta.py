@@ -30,7 +30,7 @@ TEXT = re.compile(r"[\w .,:/+=-]{0,100}", re.ASCII)    # names: no markup, no co
 _TOKENS = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|"|[\[\]{}]+')
 _OPENERS = np.frombuffer(b"[{", np.uint8)
 
-ARCHITECTURE = ("format", "layer_sizes", "activation", "init", "seed", "dtype")
+ARCHITECTURE = ("format", "layer_sizes", "activation", "init", "seed", "dtype", "task")
 SEQ_ARCHITECTURE = ("format", "spec")
 
 
@@ -89,13 +89,14 @@ def check_meta(meta: dict[str, Any], max_params: int) -> dict[str, Any]:
         raise ModelFormatError(f"unknown entries in the model's metadata: "
                                f"{', '.join(short(k, 30) for k in unknown[:5])}")
     checked = dict(meta)
-    checked["layer_sizes"] = check_layer_sizes(meta.get("layer_sizes"), max_params)
     for name, words in (("activation", "unknown activation"), ("init", "unknown init"),
-                        ("dtype", "unsupported dtype"), ("seed", "bad seed")):
+                        ("dtype", "unsupported dtype"), ("seed", "bad seed"), ("task", "unknown task")):
         setting = SETTINGS[name]
         value = meta.get(name, setting.default)
         if not setting.item_ok(value):
             raise ModelFormatError(f"{words} {short(value)}; {name} must be {setting.allowed()}")
+    checked["layer_sizes"] = check_layer_sizes(meta.get("layer_sizes"), max_params,
+                                               meta.get("task", SETTINGS["task"].default))
     for key, check in OPTIONAL.items():
         if key in meta:
             check(meta[key])
@@ -165,12 +166,12 @@ def arch_from_layers(layers: list[dict[str, Any]]) -> str | None:
     return text if [layer.spec() for layer in rebuilt] == layers else None
 
 
-def check_layer_sizes(value: Any, max_params: int) -> list[int]:
+def check_layer_sizes(value: Any, max_params: int, task: str = "classification") -> list[int]:
     if not isinstance(value, list) or not 2 <= len(value) <= MAX_LAYERS:
         raise ModelFormatError(f"bad layer_sizes in the model file: expected a list of 2 to "
                                f"{MAX_LAYERS} whole numbers; got {short(value)}")
     try:
-        sizes = validate_layer_sizes(value)
+        sizes = validate_layer_sizes(value, task)
     except (TypeError, ValueError) as exc:
         raise ModelFormatError(f"bad layer_sizes in the model file ({exc})") from None
     n = n_params(sizes)

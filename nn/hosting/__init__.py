@@ -20,6 +20,8 @@ each can be changed by its environment variable (see README, "Hosting").
 | NN_CLIENT_MB              | 512       | ... of which one client (all its tabs) may hold (when not  |
 |                           |           | hosting: all of it)                                        |
 | NN_MAX_JOB_MB             | 384       | one job (a run, a Step, an evaluation, a sweep)            |
+| NN_HISTORY_MB             | 128       | a session's kept runs (the Train page's history: weights,  |
+|                           |           | curves, settings), beside its count of runs               |
 | NN_MAX_RUN_SECONDS        | 1200 / 0  | a visitor's run: longer estimates are capped or refused,   |
 |                           |           | a run past it is ended (hosting mode 1200 s, else 0: none) |
 | NN_MAX_SWEEP_SECONDS      | 600       | a sweep's estimated work, in seconds of one core          |
@@ -56,6 +58,7 @@ class Limits:
     budget_mb: int = 1024
     client_mb: int = 512
     max_job_mb: int = 384
+    history_mb: int = 128                 # a session's history of runs (app.train.run_history)
     max_run_seconds: float = 0.0          # 0: no limit
     max_sweep_seconds: float = 600.0
     max_sweep_memory_mb: int = 2048
@@ -118,6 +121,7 @@ def limits() -> Limits:
         budget_mb=budget,
         client_mb=min(env_int("NN_CLIENT_MB", Limits.client_mb if public else budget), budget),
         max_job_mb=min(env_int("NN_MAX_JOB_MB", Limits.max_job_mb), budget),
+        history_mb=env_int("NN_HISTORY_MB", Limits.history_mb),
         max_run_seconds=env_seconds("NN_MAX_RUN_SECONDS", 1200.0 if public else 0.0),
         max_sweep_seconds=float(env_int("NN_MAX_SWEEP_SECONDS", int(Limits.max_sweep_seconds))),
         max_sweep_memory_mb=env_int("NN_MAX_SWEEP_MEMORY_MB", Limits.max_sweep_memory_mb),

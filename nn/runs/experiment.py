@@ -13,7 +13,7 @@ from nn.core.training import Trainer
 from nn.data import TOY_DATASETS, Dataset, load_dataset
 from nn.hosting import limits
 from nn.core.config import RunConfig
-from nn.core.settings import IMAGE_SHAPES, OWN_DATASETS, ConfigError
+from nn.core.settings import IMAGE_SHAPES, OWN_DATASETS, REGRESSION_DATASETS, ConfigError
 from nn.runs.presets import get_preset
 
 
@@ -41,7 +41,8 @@ def load_data(cfg: RunConfig) -> Dataset:
 
 # (input features, classes, training rows, test rows) of each dataset, known without loading it;
 # the 2-D sets' rows depend on n_samples and test_size (see ``data_shape``).
-DATASET_SHAPES = {**{name: (2, 2, 0, 0) for name in TOY_DATASETS}, "digits": (64, 10, 1797, 0),
+DATASET_SHAPES = {**{name: (2, 2, 0, 0) for name in TOY_DATASETS},
+                  **{name: (2, 1, 0, 0) for name in REGRESSION_DATASETS}, "digits": (64, 10, 1797, 0),
                   "mnist": (784, 10, 60_000, 10_000), "fashion_mnist": (784, 10, 60_000, 10_000)}
 
 
@@ -52,7 +53,7 @@ def table_dataset(frame: Any, label: str, features: Sequence[str] | None, cfg: R
     from nn.data.tables import dataset_from_table        # here: nn.data.tables imports pandas (slow to load)
     return dataset_from_table(frame, label, features, test_size=cfg.test_size,
                               standardize=standardize, drop_bad_rows=drop_bad_rows,
-                              seed=TABLE_SPLIT_SEED, name=name)
+                              seed=TABLE_SPLIT_SEED, name=name, task=cfg.task)
 
 
 def data_shape(cfg: RunConfig, data: Dataset | None = None) -> tuple[int, int, int, int]:
@@ -62,7 +63,7 @@ def data_shape(cfg: RunConfig, data: Dataset | None = None) -> tuple[int, int, i
     if data is not None:
         return data.n_features, data.n_classes, len(data.y_train), len(data.y_test)
     if cfg.dataset in OWN_DATASETS:
-        return (2 if cfg.dataset == "points" else 1), 2, 0, 0
+        return (2 if cfg.dataset == "points" else 1), (1 if cfg.task == "regression" else 2), 0, 0
     features, classes, n_train, n_test = DATASET_SHAPES[cfg.dataset]
     if cfg.dataset in TOY_DATASETS or cfg.dataset == "digits":
         total = cfg.n_samples if cfg.dataset in TOY_DATASETS else n_train
@@ -134,7 +135,7 @@ def build_model(cfg: RunConfig, data: Dataset) -> MLP | Sequential:
             raise ConfigError("arch", f"arch (--arch): {exc}") from None
     else:
         model = MLP([data.n_features, *cfg.hidden, data.n_classes], activation=cfg.activation,
-                    init=cfg.init, seed=cfg.seed, dtype=cfg.dtype)
+                    init=cfg.init, seed=cfg.seed, dtype=cfg.dtype, task=data.task)
     model.meta.update(dataset=data.name, preprocessing=data.preprocessing, config=cfg.to_dict())
     if getattr(data, "schema", None):            # a table: its columns, classes, standardisation
         model.meta["schema"] = data.schema
@@ -167,6 +168,9 @@ def check_model_fits(model: MLP | Sequential, data: Dataset) -> None:
     schema = getattr(data, "schema", None)
     if schema:
         _check_model_fits_table(model, schema, data.name)
+    task = getattr(model, "task", "classification")
+    if task != data.task:
+        raise ValueError(f"this model does {task}; {data.name} is a {data.task} dataset")
     if sizes[0] != data.n_features or sizes[-1] != data.n_classes:
         raise ValueError(f"this model takes {sizes[0]} inputs and gives {sizes[-1]} classes, but "
                          f"{data.name} has {data.n_features} inputs and {data.n_classes} classes")

@@ -53,6 +53,7 @@ class Shared:
     batch_size: int | str = 32
     dtype: str = "float32"
     l1: float = 0.0
+    task: str = "classification"      # "regression": one linear output, mean squared error
 
 
 class _Buffers:
@@ -136,7 +137,7 @@ class Lockstep:
     def _alone(self, s: int, k: int) -> MLP:
         """Network (s, k) as ``MLP`` builds it with stream s's seed: its initial weights."""
         return MLP(self.layer_sizes(k), self.shared.activation, self.shared.init, self.seeds[s],
-                   self.shared.dtype)
+                   self.shared.dtype, task=self.shared.task)
 
     def model(self, s: int, k: int) -> MLP:
         """Network (s, k) as a stand-alone ``MLP`` (its parameters copied)."""
@@ -232,7 +233,10 @@ class Lockstep:
               on_epoch: Callable[[int], None] | None = None) -> None:
         """``epochs`` epochs of minibatch training on (X, y), as ``Trainer.run`` would."""
         Xa = np.hstack([np.asarray(X, dtype=self.dtype), np.ones((len(X), 1), self.dtype)])  # [X, 1]
-        Y = np.eye(self.shared.n_classes, dtype=self.dtype)[np.asarray(y, dtype=np.intp)]  # one-hot
+        if self.shared.task == "regression":                  # the values, one column
+            Y = np.asarray(y, dtype=self.dtype).reshape(-1, 1)
+        else:
+            Y = np.eye(self.shared.n_classes, dtype=self.dtype)[np.asarray(y, dtype=np.intp)]  # one-hot
         rngs = [np.random.default_rng([seed, 1]) for seed in self.seeds]  # Trainer's shuffling
         with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
             for epoch in range(epochs):
@@ -292,16 +296,22 @@ class Lockstep:
 
     def _output_softmax(self, A: np.ndarray, Yb: np.ndarray, n: int, buf: _Buffers,
                         gW: np.ndarray) -> np.ndarray:
-        """Softmax output: logits, dZ_L, the output layer's gradients; returns dA_{L-1}."""
+        """Softmax output (regression: the linear output): logits, dZ_L, the output layer's
+        gradients; returns dA_{L-1}."""
         ZL, P = buf.ZL, buf.P
         np.multiply(A[:, :, None, :], self.WL[:, None], out=P)       # A[u] W_L[u, c]
         np.add.reduceat(P, self.starts, axis=3, out=ZL)               # Z_L[c, k]: sum over k's units
-        # dZ_L = (softmax(Z_L) - onehot(y)) / n, in place, as losses.softmax_cross_entropy_grad
-        ZL -= ZL.max(axis=2, keepdims=True)
-        np.exp(ZL, out=ZL)
-        ZL /= ZL.sum(axis=2, keepdims=True)
-        ZL -= Yb[..., None]
-        ZL /= n
+        if self.shared.task == "regression":
+            # dZ_L = 2 (Z_L - y) / n, in place, as losses.mean_squared_error_grad
+            ZL -= Yb[..., None]
+            ZL *= self.dtype.type(2 / n)
+        else:
+            # dZ_L = (softmax(Z_L) - onehot(y)) / n, in place, as losses.softmax_cross_entropy_grad
+            ZL -= ZL.max(axis=2, keepdims=True)
+            np.exp(ZL, out=ZL)
+            ZL /= ZL.sum(axis=2, keepdims=True)
+            ZL -= Yb[..., None]
+            ZL /= n
         E = np.repeat(ZL, self.counts, axis=3)                        # dZ_L of each unit's network
         np.multiply(A[:, :, None, :], E, out=P)
         P.sum(axis=1, out=gW)                                         # dW_L = A^T dZ_L (and db_L)

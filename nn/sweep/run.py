@@ -9,11 +9,12 @@ worker processes with it.
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Collection, Iterator
 
 from nn.runs.experiment import load_data
 from nn.sweep.config import SweepConfig
-from nn.sweep.plan import check_workers, estimate, plan
+from nn.core.settings import ConfigError
+from nn.sweep.plan import Task, check_workers, estimate, plan
 from nn.sweep.run_dask import start_dask
 from nn.sweep.run_here import InProcessRun
 from nn.sweep.run_local import LocalRun
@@ -22,20 +23,25 @@ from nn.sweep.summary import SweepResult
 
 
 def start_sweep(sweep: SweepConfig, workers: int | None = None, scheduler: str | None = None,
-                in_process: bool | None = None) -> SweepRun:
+                in_process: bool | None = None, skip: Collection[Task] = ()) -> SweepRun:
     """Check the sweep and its budget, then start it (see ``SweepRun``). ConfigError if a
     setting, the budget or the scheduler is wrong; nothing runs then.
 
     ``workers``: local processes (default: every allowed core). ``in_process``: run here, task
     by task (default: when ``workers`` is 1); otherwise in worker processes that ``cancel``
     can end. ``scheduler``: a Dask scheduler address ("tcp://host:8786"); results from it are
-    unpickled here, so it must be a cluster you trust.
+    unpickled here, so it must be a cluster you trust. ``skip``: tasks an earlier run of the same
+    sweep with as many workers finished (``SweepRun.finished_tasks``): the sweep goes on where it
+    stopped (a task's results never depend on the others', see nn/sweep/plan.py).
     """
     sweep.validate()
     if scheduler:
         return start_dask(sweep, scheduler)
     workers = check_workers(workers)
-    tasks = plan(sweep, workers)
+    skip = set(skip)
+    tasks = [t for t in plan(sweep, workers) if t not in skip]
+    if not tasks:
+        raise ConfigError("skip", "every task of this sweep is in skip: nothing is left to run")
     workers = min(workers, len(tasks))
     est = estimate(sweep, workers, tasks).check()
     if in_process or (in_process is None and workers == 1):

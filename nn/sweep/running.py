@@ -27,6 +27,7 @@ class SweepRun:
         self._epochs = [sweep.run.epochs] * len(tasks)        # (every value has the base's epochs)
         self._done: dict[int, float] = {}                     # task index -> share of it done
         self.finished = 0                                     # tasks finished
+        self.finished_tasks: list[Task] = []                  # which (a later run may skip them)
 
     @property
     def done(self) -> bool:
@@ -43,6 +44,7 @@ class SweepRun:
     def _finish(self, i: int) -> None:
         self._done[i] = 1.0
         self.finished += 1
+        self.finished_tasks.append(self.tasks[i])
 
     def poll(self, timeout: float) -> list[dict[str, Any]] | None:
         raise NotImplementedError

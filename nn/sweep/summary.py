@@ -38,18 +38,34 @@ def summarize(sweep: SweepConfig, trials: list[dict[str, Any]]) -> list[dict[str
 
 
 def _value_summary(value: Any, rs: list[dict[str, Any]]) -> dict[str, Any]:
-    """One value's entry from its trials ``rs`` (in trial order)."""
-    accs = np.array([r["accuracy"] for r in rs if not r["diverged"]], dtype=float)
+    """One value's entry from its trials ``rs`` (in trial order); regression trials (with "r2")
+    give "mean_r2" and "std_r2" as well, their accuracies being None."""
+    entry = {"value": value, **_mean_std(rs, "accuracy")}
+    regression = any("r2" in r for r in rs)
+    if regression:
+        entry.update(_mean_std(rs, "r2"))
     return {
-        "value": value,
-        "mean_accuracy": float(accs.mean()) if len(accs) else None,
-        "std_accuracy": float(accs.std(ddof=1)) if len(accs) > 1 else (0.0 if len(accs) else None),
+        **entry,
         "trials": len(rs),
         "runs": [{"trial": r["trial"], "seed": r["seed"], "accuracy": r["accuracy"],
-                  "test_loss": r["test_loss"], "diverged": r["diverged"]} for r in rs],
+                  "test_loss": r["test_loss"], "diverged": r["diverged"],
+                  **({"r2": r.get("r2")} if regression else {})} for r in rs],
         "diverged": sum(r["diverged"] for r in rs),
         "seconds": float(sum(r["seconds"] for r in rs)),
     }
+
+
+def _mean_std(rs: list[dict[str, Any]], key: str) -> dict[str, float | None]:
+    """Mean and standard deviation (sample, ddof=1; 0 for one trial) of ``key`` over the trials
+    that did not diverge."""
+    values = np.array([r[key] for r in rs if not r["diverged"] and r.get(key) is not None], dtype=float)
+    return {f"mean_{key}": float(values.mean()) if len(values) else None,
+            f"std_{key}": float(values.std(ddof=1)) if len(values) > 1 else (0.0 if len(values) else None)}
+
+
+def score_key(summary: list[dict[str, Any]]) -> str:
+    """What the summary's networks are scored by: "r2" for regression, else "accuracy"."""
+    return "r2" if any("mean_r2" in s for s in summary) else "accuracy"
 
 
 def summary_csv(summary: list[dict[str, Any]]) -> str:

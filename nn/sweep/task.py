@@ -33,7 +33,7 @@ def run_task(sweep: dict[str, Any] | SweepConfig, task: Task, data: Dataset | No
     c0 = cfgs[0]
     data = data if data is not None else load_data(c0)
     shared = Shared(data.n_features, data.n_classes, c0.activation, c0.init, c0.optimizer,
-                    c0.momentum, c0.weight_decay, c0.batch_size, sw.dtype, c0.l1)
+                    c0.momentum, c0.weight_decay, c0.batch_size, sw.dtype, c0.l1, task=data.task)
     seeds = [sw.trial_seed(t) for t in task.trials]
     ls = Lockstep([NetSpec(tuple(c.hidden), c.lr) for c in cfgs], seeds, shared)
     started = time.perf_counter()
@@ -56,10 +56,13 @@ def _result(sw: SweepConfig, ls: Lockstep, data: Dataset, s: int, k: int, task: 
             seconds: float) -> dict[str, Any]:
     trial, i = task.trials[s], task.values[k]
     diverged = not ls.finite(s, k)
-    loss = acc = None
+    loss = score = None
     if not diverged:
-        loss, acc = ls.model(s, k).evaluate(data.X_test, data.y_test, report=sw.run.reported_loss)
+        loss, score = ls.model(s, k).evaluate(data.X_test, data.y_test, report=sw.run.reported_loss)
         diverged = not math.isfinite(loss)
-    return {"value_index": i, "value": sw.values[i], "trial": trial, "seed": sw.trial_seed(trial),
-            "accuracy": None if diverged else acc, "test_loss": None if diverged else loss,
-            "diverged": diverged, "seconds": seconds}
+    result = {"value_index": i, "value": sw.values[i], "trial": trial, "seed": sw.trial_seed(trial),
+              "accuracy": None if diverged else score, "test_loss": None if diverged else loss,
+              "diverged": diverged, "seconds": seconds}
+    if data.task == "regression":        # R² (not an accuracy): the summary reads "r2"
+        result.update(accuracy=None, r2=None if diverged else score)
+    return result

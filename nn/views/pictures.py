@@ -42,7 +42,8 @@ def _y_axis(metric: str, values: np.ndarray) -> tuple[Callable[[np.ndarray], np.
                                                       list[tuple[float, str]]]:
     """(transform, low, high, ticks as (position, label)) for the y axis of ``metric``.
 
-    Loss: log scale over whole decades (losses span several); accuracy: 0 to 100%."""
+    Loss: log scale over whole decades (losses span several); accuracy: 0 to 100%; R^2: from 0
+    (or its lowest value, down to -1) to 1."""
     if metric == "loss":
         shown = values[np.isfinite(values)]
         logs = np.log10(np.clip(shown, 1e-12, 1e12)) if len(shown) else np.zeros(1)
@@ -50,13 +51,20 @@ def _y_axis(metric: str, values: np.ndarray) -> tuple[Callable[[np.ndarray], np.
         hi = max(hi, lo + 1)
         ticks = [(float(k), f"{10.0 ** k:g}") for k in range(lo, hi + 1)]
         return (lambda v: np.log10(np.clip(v, 1e-12, 1e12))), lo, hi, ticks
+    if metric == "r2":
+        shown = values[np.isfinite(values)]
+        lo = max(-1.0, math.floor(min(0.0, *shown.tolist()) * 5) / 5) if len(shown) else 0.0
+        ticks = [(float(t), f"{t:.1f}") for t in np.arange(lo, 1.0001, 0.2 if lo >= -0.4 else 0.4)]
+        return (lambda v: np.clip(np.asarray(v, float), lo, None)), lo, 1.02, ticks
     ticks = [(t, f"{t:.0%}") for t in np.linspace(0, 1, 6)]
     return (lambda v: np.asarray(v, float)), 0.0, 1.02, ticks
 
 
-def curves_image(history: Sequence[Record], metric: str, width: int = 560, height: int = 320) -> np.ndarray:
-    """Training and validation ``metric`` ('loss' or 'accuracy') against the epoch, as a picture:
-    the live stand-in for ``plots.loss_figure`` / ``plots.accuracy_figure``."""
+def curves_image(history: Sequence[Record], metric: str, width: int = 560, height: int = 320,
+                 loss_name: str = "cross-entropy") -> np.ndarray:
+    """Training and validation ``metric`` ('loss', 'accuracy' or 'r2') against the epoch, as a
+    picture: the live stand-in for ``plots.loss_figure`` / ``plots.accuracy_figure`` /
+    ``regression_figures.r2_figure``."""
     series = [(curve_series(history, split, metric), color, name)
               for split, color, name in (("train", TRAIN_COLOR, TRAIN_NAME),
                                          ("val", VAL_COLOR, "validation (test set)"))]
@@ -79,7 +87,7 @@ def curves_image(history: Sequence[Record], metric: str, width: int = 560, heigh
         pen.line([(u, top), (u, bottom)], fill=GRID)
         pen.text((u, bottom + 5), f"{x:g}", fill=MUTED, font=small, anchor="mt")
     pen.text(((left + right) / 2, height - 4), "epoch", fill=MUTED, font=small, anchor="mb")
-    title = "Loss (cross-entropy, log scale)" if metric == "loss" else "Accuracy"
+    title = {"loss": f"Loss ({loss_name}, log scale)", "r2": "R² (1 is perfect)"}.get(metric, "Accuracy")
     pen.text((8, 6), title, fill=INK, font=font(17))
 
     for record in history:                  # a rate changed while training ran (plots._curves)
@@ -110,25 +118,39 @@ def decision_boundary_image(predict_proba: Callable[[np.ndarray], np.ndarray], X
     ``plots.decision_boundary_figure``, train points as dots and test points as diamonds on top."""
     both = X_train if X_test is None else np.vstack([X_train, X_test])
     xs, ys, pts = plane_grid(both, grid)
-    p1 = predict_proba(pts)[:, 1].reshape(grid, grid)[::-1]          # row 0 = top = largest y
-    low, mid, high = (hex_rgb(c).astype(np.float32) for _, c in BOUNDARY_SCALE)
-    t = p1[..., None]                                                  # piecewise-linear colour scale
-    rgb = np.where(t < 0.5, low + (mid - low) * (2 * t), mid + (high - mid) * (2 * t - 1))
-    img = Image.fromarray(rgb.astype(np.uint8)).resize((size, size), Image.BILINEAR)
+    p1 = predict_proba(pts)[:, 1].reshape(grid, grid)
+    splits = [(X_train, y_train)] + ([] if X_test is None else [(X_test, y_test)])
+    return plane_picture(p1, xs, ys, splits, lambda label: CLASS_COLORS[int(label)], size, max_points)
+
+
+def plane_picture(heat: np.ndarray, xs: np.ndarray, ys: np.ndarray,
+                  splits: Sequence[tuple[np.ndarray, np.ndarray]], color: Callable[[Any], Any],
+                  size: int = 420, max_points: int = 500) -> np.ndarray:
+    """``heat`` (values in [0, 1] on the grid ``xs`` x ``ys``, row 0 at the smallest y) in
+    ``BOUNDARY_SCALE``'s colours, with the points of each split on top, filled with
+    ``color(label)``: the first split as dots, the second as diamonds."""
+    img = Image.fromarray(scale_rgb(heat[::-1])).resize((size, size), Image.BILINEAR)   # row 0 = top
     pen = ImageDraw.Draw(img)
     scale = (size - 1) / np.array([xs[-1] - xs[0], ys[-1] - ys[0]])
-    splits = [(X_train, y_train, False)] + ([] if X_test is None else [(X_test, y_test, True)])
-    for X, y, diamond in splits:
+    for i, (X, y) in enumerate(splits):
         idx = subsample(len(X), max_points)
         pts_px = (X[idx] - [xs[0], ys[0]]) * scale
         for (u, v), label in zip(pts_px, y[idx]):
             v = size - 1 - v
-            fill = CLASS_COLORS[int(label)]
-            if diamond:
+            fill = color(label)
+            if i:
                 pen.polygon([(u, v - 4), (u + 4, v), (u, v + 4), (u - 4, v)], fill=fill, outline="black")
             else:
                 pen.ellipse((u - 3, v - 3, u + 3, v + 3), fill=fill, outline="white")
     return np.asarray(img)
+
+
+def scale_rgb(t: np.ndarray) -> np.ndarray:
+    """Values in [0, 1] as ``BOUNDARY_SCALE``'s colours (piecewise linear), uint8 RGB."""
+    low, mid, high = (hex_rgb(c).astype(np.float32) for _, c in BOUNDARY_SCALE)
+    t = np.clip(np.asarray(t, np.float32), 0, 1)[..., None]
+    rgb = np.where(t < 0.5, low + (mid - low) * (2 * t), mid + (high - mid) * (2 * t - 1))
+    return rgb.astype(np.uint8)
 
 
 # --- image datasets ------------------------------------------------------------------------------

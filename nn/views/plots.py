@@ -108,9 +108,10 @@ def _curves(history: Sequence[Record], metric: str, heading: str, height: int, y
     return fig
 
 
-def loss_figure(history: Sequence[Record], height: int = 320) -> go.Figure:
-    """Training and validation cross-entropy per epoch (log scale: losses span decades)."""
-    return _curves(history, "loss", "Loss", height, dict(type="log", dtick=1, title=dict(text="cross-entropy (log)")))
+def loss_figure(history: Sequence[Record], height: int = 320, loss_name: str = "cross-entropy") -> go.Figure:
+    """Training and validation loss per epoch (log scale: losses span decades); ``loss_name``
+    "mean squared error" for regression."""
+    return _curves(history, "loss", "Loss", height, dict(type="log", dtick=1, title=dict(text=f"{loss_name} (log)")))
 
 
 def accuracy_figure(history: Sequence[Record], height: int = 320) -> go.Figure:

@@ -6,6 +6,9 @@ The schema is plain JSON (``model.meta["schema"] = data.schema`` survives ``mode
     {"kind": "table", "version": 1, "features": ["sepal length", ...], "label": "species",
      "label_kind": "text", "classes": ["setosa", ...], "standardize": true,
      "mean": [...], "scale": [...]}
+
+A regression table (``task="regression"``: the label is a quantity) adds ``"task": "regression"``,
+``"target_mean"`` and ``"target_scale"`` (``nn.data.tables.quantity``), and has no classes.
 """
 from __future__ import annotations
 
@@ -24,6 +27,8 @@ from nn.data import Dataset
 from nn.data.tables.describe import (BOOLEAN, MAX_CLASSES, NUMERIC, TEXT, bad_value_masks, column_kind,
                                      describe_column, row_numbers, rows_text)
 from nn.data.tables.limits import TableError, names_text, q
+from nn.data.tables.quantity import (TARGET_KEYS, random_split, standardised, target_damage,
+                                      target_scaling, target_values)
 
 SCHEMA_KIND, SCHEMA_VERSION = "table", 1
 MIN_CLASSES = 2
@@ -151,7 +156,8 @@ def _label_values(series: pd.Series, label: str) -> tuple[np.ndarray, str]:
         if fractional.any():
             i = int(np.flatnonzero(fractional)[0])
             raise TableError(f"label: column {q(label)} holds measurements, not classes (row {i + 1} "
-                             f"has {values[i]:g}); a label must be text or whole numbers",
+                             f"has {values[i]:g}); a class label must be text or whole numbers (a quantity to "
+                             f"predict: task regression, --task regression)",
                              row=i + 1, column=label)
         return values.astype(np.int64), kind
     return series.astype(str).to_numpy(dtype=object), kind
@@ -176,7 +182,8 @@ def _encode_labels(series: pd.Series, label: str) -> tuple[np.ndarray, list[str]
     codes, classes = _factorize(values)
     if not MIN_CLASSES <= len(classes) <= MAX_CLASSES:
         shown = ", ".join(q(c) for c in classes[:3]) + (", ..." if len(classes) > 3 else "")
-        hint = " (is it a measurement or an id rather than a class?)" if len(classes) > MAX_CLASSES else ""
+        hint = (" (is it a measurement or an id rather than a class? A quantity to predict: "
+                "task regression, --task regression)") if len(classes) > MAX_CLASSES else ""
         raise TableError(f"label: column {q(label)} has {len(classes)} distinct value"
                          f"{'s' * (len(classes) != 1)} ({shown}); a label needs {MIN_CLASSES} to "
                          f"{MAX_CLASSES} classes{hint}", column=label)
@@ -248,13 +255,14 @@ def safe_name(name: str) -> str:
 def dataset_from_table(frame: pd.DataFrame, label: str, features: Sequence[str] | None = None,
                        test_size: float = 0.25, standardize: bool = True,
                        drop_bad_rows: bool = False, seed: int = 0,
-                       name: str = "table") -> TableDataset:
+                       name: str = "table", task: str = "classification") -> TableDataset:
     """A ``Dataset`` from ``frame``: ``label`` names the class column (text, booleans or whole
     numbers, 2 to 50 classes, in sorted order), ``features`` the numeric input columns (default:
     every numeric or true/false column but the label), ``test_size`` the share of rows in the
     stratified, seeded test split. With ``standardize`` each feature is centred and scaled by
     the training split's mean and standard deviation. Rows with missing values or infinities
-    raise ``BadRowsError`` (with counts) unless ``drop_bad_rows``. Raises ``TableError``."""
+    raise ``BadRowsError`` (with counts) unless ``drop_bad_rows``. With ``task="regression"`` the
+    label is a number to predict (``_quantity_dataset``). Raises ``TableError``."""
     label = str(label)
     test_size = _check_test_size(test_size)
     if not SETTINGS["seed"].item_ok(seed):
@@ -269,28 +277,54 @@ def dataset_from_table(frame: pd.DataFrame, label: str, features: Sequence[str] 
         frame = frame.loc[~bad].reset_index(drop=True)
         if len(frame) == 0:
             raise TableError("every row has a missing value or an infinity: nothing is left")
+    if task == "regression":
+        return _quantity_dataset(frame, label, features, test_size, standardize, seed, name, n_dropped)
     y, classes, label_kind = _encode_labels(frame[label], label)
     _check_name_lengths(label, features, classes)
     X = frame[features].to_numpy(dtype=np.float64)
     train, test = split_indices(y, len(classes), test_size, seed, classes)
-    mean = scale = None
-    if standardize:
-        mean, scale = _standardise(X, train)
-    Xs = _to_float32(X, features, mean, scale)
-    schema = {"kind": SCHEMA_KIND, "version": SCHEMA_VERSION, "features": features,
-              "label": label, "label_kind": label_kind, "classes": classes,
-              "standardize": bool(standardize),
-              "mean": None if mean is None else [float(v) for v in mean],
-              "scale": None if scale is None else [float(v) for v in scale]}
+    Xs, schema = _features(X, features, train, standardize)
+    schema.update(label=label, label_kind=label_kind, classes=classes)
     arrays = freeze(Xs[train], y[train], Xs[test], y[test])
     return TableDataset(safe_name(name), *arrays, n_classes=len(classes),
                         preprocessing=preprocessing_text(features, classes, standardize),
                         class_names=tuple(classes), schema=schema, n_dropped=n_dropped)
 
 
+def _features(X: np.ndarray, features: list[str], train: np.ndarray,
+              standardize: bool) -> tuple[np.ndarray, dict[str, Any]]:
+    """The features as float32 (standardised by the training rows if asked) and the schema's
+    feature part."""
+    mean = scale = None
+    if standardize:
+        mean, scale = _standardise(X, train)
+    schema = {"kind": SCHEMA_KIND, "version": SCHEMA_VERSION, "features": features,
+              "standardize": bool(standardize),
+              "mean": None if mean is None else [float(v) for v in mean],
+              "scale": None if scale is None else [float(v) for v in scale]}
+    return _to_float32(X, features, mean, scale), schema
+
+
+def _quantity_dataset(frame: pd.DataFrame, label: str, features: list[str], test_size: float,
+                      standardize: bool, seed: int, name: str, n_dropped: int) -> TableDataset:
+    """A regression ``Dataset``: the label standardised by the training rows (one output)."""
+    y = target_values(frame[label], label)
+    _check_name_lengths(label, features, [])
+    train, test = random_split(len(y), test_size, seed)
+    Xs, schema = _features(frame[features].to_numpy(dtype=np.float64), features, train, standardize)
+    target_mean, target_scale = target_scaling(y, train)
+    schema.update(label=label, label_kind=column_kind(frame[label]), classes=[], task="regression",
+                  target_mean=target_mean, target_scale=target_scale)
+    ys = standardised(y, schema)
+    arrays = freeze(Xs[train], ys[train], Xs[test], ys[test])
+    return TableDataset(safe_name(name), *arrays, n_classes=1, task="regression",
+                        preprocessing=preprocessing_text(features, [], standardize),
+                        schema=schema, n_dropped=n_dropped)
+
+
 # --- a saved model against a new table ----------------------------------------------------------
 SCHEMA_KEYS = {"kind", "version", "features", "label", "label_kind", "classes", "standardize",
-               "mean", "scale"}
+               "mean", "scale", "task", *TARGET_KEYS}
 MAX_SCHEMA_FEATURES = 10_000
 
 
@@ -324,7 +358,10 @@ def schema_damage(schema: Any) -> str | None:
         return "the model's table schema is damaged (bad 'label')"
     if schema.get("label_kind") not in (TEXT, NUMERIC, BOOLEAN):
         return "the model's table schema is damaged (bad 'label_kind')"
-    if not _names_ok(schema.get("classes"), MIN_CLASSES, MAX_CLASSES):
+    target = target_damage(schema)
+    if target:
+        return target
+    if schema.get("task") != "regression" and not _names_ok(schema.get("classes"), MIN_CLASSES, MAX_CLASSES):
         return "the model's table schema is damaged (bad 'classes')"
     if not isinstance(schema.get("standardize"), bool):
         return "the model's table schema is damaged (bad 'standardize')"
@@ -362,6 +399,12 @@ def schema_problem(schema: dict[str, Any], table: pd.DataFrame) -> str | None:
 
 
 def _label_problem(schema: dict[str, Any], series: pd.Series, label: str) -> str | None:
+    if schema.get("task") == "regression":
+        try:
+            target_values(series.dropna(), label)
+        except TableError as exc:
+            return str(exc)
+        return None
     try:
         names = label_strings(series.dropna(), label)
     except TableError as exc:
@@ -377,7 +420,7 @@ def _label_problem(schema: dict[str, Any], series: pd.Series, label: str) -> str
 def table_arrays(schema: dict[str, Any], table: pd.DataFrame,
                  drop_bad_rows: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
     """The model's inputs (float32, standardised as in training) and, when the table has the
-    label column, the class indices. Raises ``TableError`` (``BadRowsError`` for missing values
+    label column, the class indices (regression: the standardised label). Raises ``TableError`` (``BadRowsError`` for missing values
     or infinities unless ``drop_bad_rows``)."""
     problem = schema_problem(schema, table)
     if problem:
@@ -396,5 +439,7 @@ def table_arrays(schema: dict[str, Any], table: pd.DataFrame,
     Xs = _to_float32(X, features, mean, scale)
     if not has_label:
         return Xs, None
+    if schema.get("task") == "regression":        # in the network's units (standardised)
+        return Xs, standardised(target_values(table[label], label), schema)
     y = pd.Index(schema["classes"]).get_indexer(label_strings(table[label], label))
     return Xs, y.astype(np.intp)

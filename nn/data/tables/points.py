@@ -6,7 +6,7 @@ from typing import Sequence
 
 import numpy as np
 
-from nn.core.settings import SETTINGS
+from nn.core.settings import REGRESSION_DATASETS, SETTINGS
 from nn.data import TOY_DATASETS, Dataset, load_dataset
 from nn.data.tables.building import freeze, split_indices
 from nn.data.tables.limits import TableError, q
@@ -51,8 +51,9 @@ class Points:
     def from_toy(cls, name: str = "moons", n_points: int = 100, noise: float = 0.1,
                  seed: int = 0) -> "Points":
         """The points of a 2-D set of ``nn.data`` (train and test together)."""
-        if name not in TOY_DATASETS:
-            raise ValueError(f"name must be one of {', '.join(TOY_DATASETS)}; got {q(name)}")
+        classes = [t for t in TOY_DATASETS if t not in REGRESSION_DATASETS]
+        if name not in classes:
+            raise ValueError(f"name must be one of {', '.join(classes)}; got {q(name)}")
         if not isinstance(n_points, int) or not 20 <= n_points <= MAX_POINTS:
             raise ValueError(f"n_points must be a whole number from 20 to {MAX_POINTS}; got {q(n_points)}")
         data = load_dataset(name, n_samples=n_points, noise=noise, seed=seed)

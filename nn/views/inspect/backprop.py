@@ -9,7 +9,9 @@ values are recomputed next to them with the tutorials' equations, per sample (no
     dZ_L = A_L - Y                   dW_k = A_{k-1}ᵀ dZ_k / m      db_k = Σ_rows dZ_k / m
     dA_{k-1} = dZ_k W_kᵀ             dZ_{k-1} = dA_{k-1} * f'(Z_{k-1})
 
-so that the mean over the batch of one sample's ``outer(A_{k-1}[i], dZ_k[i])`` is ``dW_k``.
+so that the mean over the batch of one sample's ``outer(A_{k-1}[i], dZ_k[i])`` is ``dW_k``. A
+regression network's output is linear, A_L = Z_L, with the loss (A_L - y)^2 per sample: then
+dZ_L = 2 (A_L - Y) (``nn.core.losses.mean_squared_error_grad`` without the 1/m).
 Layers are numbered from 1 in the text and in ``layer`` arguments; units from 0 in arguments
 (array indices) and from 1 in the text (``a2_3`` is unit 3 of layer 2).
 """
@@ -25,7 +27,7 @@ from nn.core.mlp import MLP
 from nn.core.optimizers import Optimizer, make_optimizer
 from nn.core.config import TrainConfig
 
-from nn.views.inspect.neurons import _check_layer, _fprime, forward, n_layers
+from nn.views.inspect.neurons import _check_layer, _fprime, forward, is_regression, label_array, n_layers
 
 MINUS = "\u2212"
 SMALL_NETWORK = 64          # hidden neurons in all: up to this, the step view shows every number
@@ -64,8 +66,8 @@ class BackpropStep:
     """Everything one minibatch step did. ``sample`` is the row the equations show."""
     X: np.ndarray
     y: np.ndarray
-    Y: np.ndarray            # one-hot labels
-    loss: float              # mean cross-entropy on the batch (the library's)
+    Y: np.ndarray            # one-hot labels (regression: the values, one column)
+    loss: float              # mean cross-entropy (regression: squared error) on the batch (the library's)
     layers: list[LayerStep]
     sample: int
     activation: str
@@ -75,6 +77,7 @@ class BackpropStep:
     small: bool = field(default=True)   # whether the network is small enough to show every number
     summary_rows: list[dict] | None = None   # ``summaries()``, kept by ``compact``
     finite: bool | None = None               # ``step_is_finite``, kept by ``compact``
+    regression: bool = False                 # a linear output and the squared error
 
     @property
     def m(self) -> int:
@@ -82,6 +85,8 @@ class BackpropStep:
 
     def sample_loss(self, i: int | None = None) -> float:
         i = self.sample if i is None else i
+        if self.regression:
+            return float((float(self.layers[-1].A[i, 0]) - float(self.y[i])) ** 2)
         return float(-np.log(max(float(self.layers[-1].A[i, self.y[i]]), 1e-300)))
 
     def sample_dW(self, layer: int, i: int | None = None) -> np.ndarray:
@@ -129,7 +134,8 @@ class BackpropStep:
                     setattr(s, name, a.copy())
         return BackpropStep(copied["X"], self.y.copy(), copied["Y"], self.loss, layers, self.sample,
                             self.activation, self.optimizer, self.lr, self.step, self.small,
-                            summary_rows=self.summaries(), finite=step_is_finite(self))
+                            summary_rows=self.summaries(), finite=step_is_finite(self),
+                            regression=self.regression)
 
 
 class BackpropStepper:
@@ -144,7 +150,7 @@ class BackpropStepper:
         self.model = model
         self.config = (config or TrainConfig()).validate()
         self.X = np.asarray(X, dtype=model.dtype)
-        self.y = np.asarray(y, dtype=np.intp)
+        self.y = label_array(model, y)
         bs = self.config.batch_size
         self.batch_size = len(self.X) if bs == "full" else min(int(bs), len(self.X))
         c = self.config
@@ -179,7 +185,7 @@ class BackpropStepper:
              apply: bool = True) -> BackpropStep:
         """One step on the next minibatch (or on (X, y)); ``apply=False`` shows the step
         without keeping it (the model and the optimizer's state are left as they were)."""
-        Xb, yb = self.next_batch() if X is None else (np.asarray(X, self.model.dtype), np.asarray(y, np.intp))
+        Xb, yb = self.next_batch() if X is None else (np.asarray(X, self.model.dtype), label_array(self.model, y))
         if not 0 <= sample < len(yb):
             raise ValueError(f"sample must be a row of the batch, from 0 to {len(yb) - 1}; got {sample}")
         optimizer = self.optimizer if apply else copy.deepcopy(self.optimizer)
@@ -194,13 +200,16 @@ class BackpropStepper:
 def one_step(model: MLP, X: np.ndarray, y: np.ndarray, optimizer: Optimizer, sample: int = 0,
              step: int = 1) -> BackpropStep:
     """Apply one step of ``optimizer`` to ``model`` on (X, y) and return what it did."""
-    X, y = np.asarray(X, model.dtype), np.asarray(y, np.intp)
+    X, y = np.asarray(X, model.dtype), label_array(model, y)
     before = [p.copy() for p in model.params]
     loss, grads = model.loss_and_grads(X, y)
     shown = [g.copy() for g in grads]                   # the optimizer uses grads as scratch
     Zs, As = forward(model, X)
-    Y = np.zeros_like(As[-1])
-    Y[np.arange(len(y)), y] = 1
+    if is_regression(model):
+        Y = y.reshape(-1, 1).copy()
+    else:
+        Y = np.zeros_like(As[-1])
+        Y[np.arange(len(y)), y] = 1
     dZs, dAs = _backward(model, Zs, As, Y)
     optimizer.step(model.params, grads)
     layers = [LayerStep(k + 1, before[2 * k], before[2 * k + 1], Zs[k], As[k], dZs[k], dAs[k],
@@ -208,7 +217,7 @@ def one_step(model: MLP, X: np.ndarray, y: np.ndarray, optimizer: Optimizer, sam
               for k in range(n_layers(model))]
     name = type(optimizer).__name__.lower()
     return BackpropStep(X, y, Y, loss, layers, sample, model.activation, name, optimizer.lr, step,
-                        small=sum(model.layer_sizes[1:-1]) <= SMALL_NETWORK)
+                        small=sum(model.layer_sizes[1:-1]) <= SMALL_NETWORK, regression=is_regression(model))
 
 
 def _backward(model: MLP, Zs: list[np.ndarray], As: list[np.ndarray], Y: np.ndarray
@@ -217,7 +226,7 @@ def _backward(model: MLP, Zs: list[np.ndarray], As: list[np.ndarray], Y: np.ndar
     L = n_layers(model)
     dZs: list[np.ndarray] = [np.empty(0)] * L
     dAs: list[np.ndarray | None] = [None] * L
-    dZs[-1] = As[-1] - Y
+    dZs[-1] = 2 * (As[-1] - Y) if is_regression(model) else As[-1] - Y     # d(loss)/dZ_L per sample
     for k in range(L - 1, 0, -1):
         dA = dZs[k] @ model.params[2 * k].T
         dAs[k] = dA
@@ -259,13 +268,14 @@ def _equations(v: BackpropStep, max_items: int) -> list[Equation]:
     for s in v.layers:
         k = s.layer
         add(f"Z{k}", f"Z{k} = A{k - 1} W{k} + b{k}", s.Z[i])
-        add(f"A{k}", f"A{k} = softmax(Z{k})" if k == L else f"A{k} = {f}(Z{k})", s.A[i])
-    add("loss", f"loss = −log A{L}[y] (this sample; the batch mean is {fmt(v.loss, 4)})",
-        np.array(v.sample_loss()))
+        out = f"A{k} = Z{k} (linear output: the predicted value)" if v.regression else f"A{k} = softmax(Z{k})"
+        add(f"A{k}", out if k == L else f"A{k} = {f}(Z{k})", s.A[i])
+    loss = f"(A{L} − y)²" if v.regression else f"−log A{L}[y]"
+    add("loss", f"loss = {loss} (this sample; the batch mean is {fmt(v.loss, 4)})", np.array(v.sample_loss()))
     for s in reversed(v.layers):
         k = s.layer
         if k == L:
-            add(f"dZ{k}", f"dZ{k} = A{k} − Y", s.dZ[i])
+            add(f"dZ{k}", f"dZ{k} = 2 (A{k} − Y)" if v.regression else f"dZ{k} = A{k} − Y", s.dZ[i])
         else:
             add(f"dZ{k}", f"dZ{k} = dA{k} * {f}'(Z{k})", s.dZ[i])
         add(f"dW{k}", f"dW{k} = A{k - 1}ᵀ dZ{k} / m (m = {v.m}; this sample adds A{k - 1}[i]ᵀ dZ{k}[i] / m)",
@@ -339,8 +349,9 @@ def neuron_formula(model: MLP, layer: int, unit: int, x: np.ndarray, digits: int
     val += f" {_signed(bias, digits)}"
     out_name = f"a{layer}_{unit + 1}"
     if layer == n_layers(model):
-        text = (f"z{layer}_{unit + 1} = {sym} = {fmt(z, digits)};  "
-                f"p(class {unit}) = softmax(z)_{unit + 1} = {fmt(a, digits)}")
+        out = "the predicted value" if is_regression(model) else \
+            f"p(class {unit}) = softmax(z)_{unit + 1} = {fmt(a, digits)}"
+        text = f"z{layer}_{unit + 1} = {sym} = {fmt(z, digits)};  {out}"
         text_values = f"z = {val} = {fmt(z, digits)}"
     else:
         f = model.activation

@@ -47,7 +47,8 @@ def network_figure(model: MLP, maps: NeuronMaps, point: np.ndarray | None = None
             x, y = layout.centre(k + 1, c)
             xs.append(x), ys.append(y), texts.append(neuron_hover(model, k + 1, int(unit), point))
     x, y = layout.centre(len(units) + 1, 0)
-    xs.append(x), ys.append(y), texts.append(neuron_hover(model, len(units) + 1, 1, point))
+    out = 0 if model.layer_sizes[-1] == 1 else 1        # the output drawn: the value, or class 1
+    xs.append(x), ys.append(y), texts.append(neuron_hover(model, len(units) + 1, out, point))
     fig = go.Figure([
         go.Image(source=png_data_uri(network_image(model, maps, width, height, max_units)), hoverinfo="skip"),
         go.Scatter(x=xs, y=ys, mode="markers", hovertext=texts, hoverinfo="text", showlegend=False,

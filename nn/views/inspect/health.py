@@ -151,7 +151,7 @@ def readings(layers: Sequence[LayerHealth], activation: str, init: str | None = 
     if last.output_rms > EXPLODING_RMS and (loss is None or not loss <= chance):
         out.append(Reading(last.layer, "exploding", (
             f"layer {last.layer} (output): the scores are huge (typical size {last.output_rms:.3g}): "
-            f"the signal grows layer after layer, so the softmax is saturated and the steps are wild; "
+            f"the signal grows layer after layer, so {'the softmax is saturated' if last.units > 1 else 'the predictions are far off'} and the steps are wild; "
             f"try `he` init (or `xavier`) instead of `normal`, or a smaller learning rate")))
     for h in layers:
         if h.update_per_step is not None and h.update_per_step > UPDATE_TOO_BIG:

@@ -4,7 +4,8 @@ does inside the network.
 
 Layers are numbered from 1 like the tutorials' equations: layer k has weights ``W_k`` =
 ``model.params[2k-2]`` of shape (fan_in, fan_out), ``Z_k = A_{k-1} W_k + b_k`` and
-``A_k = f(Z_k)`` (the last layer's ``A`` is the softmax of its ``Z``).
+``A_k = f(Z_k)`` (the last layer's ``A`` is the softmax of its ``Z``; a regression network's is
+``Z`` itself, its linear output).
 """
 from __future__ import annotations
 
@@ -31,7 +32,8 @@ def _check_layer(model: MLP, layer: int, hidden_only: bool = False) -> None:
 
 def forward(model: MLP, X: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """``(Z, A)``: the pre-activations and activations of every layer for the rows of ``X``
-    (fresh arrays in the model's dtype; ``A[-1]`` holds the softmax probabilities)."""
+    (fresh arrays in the model's dtype; ``A[-1]`` holds the softmax probabilities, or for a
+    regression network the predicted values, ``Z[-1]``)."""
     A = np.asarray(X, dtype=model.dtype)
     if A.ndim != 2 or A.shape[1] != model.layer_sizes[0]:
         raise ValueError(f"expected input of shape (n, {model.layer_sizes[0]}); got {A.shape}")
@@ -39,10 +41,24 @@ def forward(model: MLP, X: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarra
     last = n_layers(model) - 1
     for k in range(n_layers(model)):
         Z = A @ model.params[2 * k] + model.params[2 * k + 1]
-        A = np.exp(log_softmax(Z)) if k == last else model.act.forward(Z, np.empty_like(Z))
+        A = _output(model, Z) if k == last else model.act.forward(Z, np.empty_like(Z))
         Zs.append(Z)
         As.append(A)
     return Zs, As
+
+
+def is_regression(model: MLP) -> bool:
+    return getattr(model, "task", "classification") == "regression"
+
+
+def _output(model: MLP, Z: np.ndarray) -> np.ndarray:
+    """The output layer's A: softmax(Z), or Z itself for a regression network (linear output)."""
+    return Z.copy() if is_regression(model) else np.exp(log_softmax(Z))
+
+
+def label_array(model: MLP, y: np.ndarray) -> np.ndarray:
+    """The labels as the model trains on them: class indices, or quantities (regression)."""
+    return np.asarray(y, dtype=model.dtype if is_regression(model) else np.intp)
 
 
 # --- neuron maps (2-D datasets) -----------------------------------------------------------------
@@ -51,13 +67,15 @@ class NeuronMaps:
     """Every hidden neuron's activation over a ``grid`` x ``grid`` patch of the plane.
 
     ``hidden[k]`` is (grid, grid, units of hidden layer k+1), row 0 at the smallest y (as
-    ``plots.plane_grid``); ``inputs`` the two input coordinates, ``output`` P(class 1)."""
+    ``plots.plane_grid``); ``inputs`` the two input coordinates, ``output`` P(class 1) (for
+    regression: the predicted value)."""
     xs: np.ndarray
     ys: np.ndarray
     inputs: np.ndarray
     hidden: list[np.ndarray]
     output: np.ndarray
     activation: str
+    regression: bool = False
 
 
 def neuron_maps(model: MLP, X: np.ndarray, grid: int = 40) -> NeuronMaps:
@@ -72,7 +90,7 @@ def neuron_maps(model: MLP, X: np.ndarray, grid: int = 40) -> NeuronMaps:
     _, As = forward(model, pts)
     shape = (grid, grid)
     return NeuronMaps(xs, ys, pts.reshape(*shape, 2), [A.reshape(*shape, -1) for A in As[:-1]],
-                      As[-1][:, 1].reshape(shape), model.activation)
+                      As[-1][:, -1].reshape(shape), model.activation, is_regression(model))
 
 
 # --- image datasets -----------------------------------------------------------------------------
@@ -134,9 +152,9 @@ def explain_input(model: MLP, x: np.ndarray, top: int = 8) -> InputExplanation:
         raise ValueError("the network has no hidden layer to explain")
     Zs, As = forward(model, x)
     c = int(As[-1][0].argmax())
-    # d(z_c - mean_k z_k) / d A_1, carried back from the output layer
+    # d(z_c - mean_k z_k) / d A_1 (regression: d z / d A_1), carried back from the output layer
     W_out = model.params[-2].astype(np.float64)
-    g = W_out[:, c] - W_out.mean(axis=1)
+    g = W_out[:, c] - (0 if is_regression(model) else W_out.mean(axis=1))
     for k in range(n_layers(model) - 2, 0, -1):        # through hidden layers k+1 .. 2
         fprime = _fprime(model, Zs[k][0].astype(np.float64), As[k][0].astype(np.float64))
         g = model.params[2 * k].astype(np.float64) @ (g * fprime)

@@ -88,11 +88,11 @@ def shown_units(model: MLP, maps: NeuronMaps, max_units: int = 16) -> list[np.nd
 def column_weights(model: MLP, units: Sequence[np.ndarray]) -> list[np.ndarray]:
     """The weights drawn between columns, restricted to the shown ``units``: ``W_k`` between
     layers, and to the output tile the last layer's weight towards class 1 against class 0
-    (``W_L[:, 1] - W_L[:, 0]``)."""
+    (``W_L[:, 1] - W_L[:, 0]``; a regression network's own output weights ``W_L[:, 0]``)."""
     rows = [np.arange(model.layer_sizes[0]), *units]
     out = [model.params[2 * k][np.ix_(rows[k], rows[k + 1])] for k in range(len(units))]
     W = model.params[-2][rows[-1]]
-    out.append((W[:, 1] - W[:, 0])[:, None])
+    out.append((W[:, :1] if W.shape[1] == 1 else (W[:, 1] - W[:, 0])[:, None]))
     return out
 
 
@@ -108,7 +108,10 @@ def _scaled(maps: NeuronMaps, units: Sequence[np.ndarray]) -> list[np.ndarray]:
         else:                                   # relu, leaky relu: by the layer's largest output
             v = A / max(float(np.abs(A).max()), 1e-12)
         cols.append(v[..., idx])
-    cols.append(2 * maps.output[..., None] - 1)
+    if maps.regression:                         # the predicted value, by its largest size
+        cols.append(maps.output[..., None] / max(float(np.abs(maps.output).max()), 1e-12))
+    else:
+        cols.append(2 * maps.output[..., None] - 1)
     return cols
 
 
@@ -164,6 +167,8 @@ def column_titles(model: MLP, units: Sequence[np.ndarray], compact: bool = False
             titles.append((f"L{k + 1}", f"{shown}/{n}" if shown < n else f"{n}"))
         else:
             titles.append((f"layer {k + 1}", model.activation + ("" if shown == n else f", {shown} of {n}")))
+    if model.layer_sizes[-1] == 1:
+        return titles + [("out", "y") if compact else ("output", "the value")]
     return titles + [("out", "P(1)") if compact else ("output", "P(class 1)")]
 
 
