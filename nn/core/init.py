@@ -5,8 +5,9 @@ A network draws its layers' parameters from one generator seeded with its seed, 
 only, zeros otherwise), in float64, cast afterwards, so float32 and float64 networks of one seed
 start alike. The generator is NumPy's ``default_rng(seed)``, except for ``legacy``: the MNIST
 tutorial's own draws, ``np.random.seed(seed)`` then ``np.random.randn(784, 5) * 0.01`` for W1 and
-``np.random.randn(5, 10) * 0.01`` for W2, which the legacy ``RandomState(seed)`` repeats exactly. ``fan_in`` and ``fan_out`` are the inputs and outputs each weight connects: a dense
-layer's sizes, or a convolution's channels times its kernel's area.
+``np.random.randn(5, 10) * 0.01`` for W2, which the legacy ``RandomState(seed)`` repeats exactly.
+``fan_in`` and ``fan_out`` are the inputs and outputs each weight connects: a dense layer's
+sizes, or a convolution's channels times its kernel's area.
 """
 from __future__ import annotations
 
@@ -31,8 +32,8 @@ def init_rng(scheme: str, seed: int) -> np.random.Generator | np.random.RandomSt
     return np.random.RandomState(seed) if check_init(scheme) == "legacy" else np.random.default_rng(seed)
 
 
-def layer_params(rng: np.random.Generator | np.random.RandomState, scheme: str, shape: tuple[int, ...], fan_in: int,
-                 fan_out: int, n_biases: int, dtype: np.dtype) -> list[np.ndarray]:
+def layer_params(rng: np.random.Generator | np.random.RandomState, scheme: str, shape: tuple[int, ...],
+                 fan_in: int, fan_out: int, n_biases: int, dtype: np.dtype) -> list[np.ndarray]:
     """[W, b]: W of ``shape``, b of ``n_biases`` values, drawn from ``rng`` in this order."""
     check_init(scheme)
     if scheme in ("small", "legacy"):   # the MNIST tutorial: 0.01 N(0, 1), zero biases
