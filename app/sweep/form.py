@@ -18,6 +18,7 @@ from nn.sweep import PARAMS, SweepConfig, default_workers, parse_values
 # Each setting as its control is labelled on the page (the CLI names it by its flag instead).
 LABELS = {
     "dataset": "Dataset", "n_samples": "Samples (2-D sets)", "noise": "Noise (2-D sets)",
+    "features_2d": "Input features (2-D sets)",
     "trials": "Trials per value", "param": "Parameter to sweep", "values": "Values",
     "hidden": "Hidden layers", "activation": "Activation", "init": "Init", "optimizer": "Optimizer",
     "lr": "Learning rate", "batch_size": "Batch size", "epochs": "Epochs", "seed": "Seed",
@@ -35,6 +36,7 @@ DEFAULTS = {
     "activation": TUTORIAL["activation"], "init": TUTORIAL["init"], "optimizer": TUTORIAL["optimizer"],
     "lr": TUTORIAL["lr"], "batch_size": str(TUTORIAL["batch_size"]), "epochs": TUTORIAL["epochs"],
     "momentum": 0.9, "weight_decay": 0.0, "l1": 0.0, "seed": 0, "workers": default_workers(), "scheduler": "",
+    "features_2d": list(SETTINGS["features_2d"].default),
 }
 # The field whose value the swept parameter replaces (disabled while it is swept). Sweeping hidden
 # or depth still reads Hidden layers (the number of layers, or the size of each), so it stays.
@@ -100,7 +102,8 @@ def build_sweep(s: dict[str, Any]) -> SweepConfig:
                     lr=float(values[0] if param == "lr" else s["lr"]),
                     batch_size=values[0] if param == "batch_size" else batch_size(s["batch_size"]),
                     epochs=int(s["epochs"]), momentum=float(s["momentum"]),
-                    weight_decay=float(s["weight_decay"]), l1=float(s.get("l1", 0.0)), seed=int(s["seed"]))
+                    weight_decay=float(s["weight_decay"]), l1=float(s.get("l1", 0.0)), seed=int(s["seed"]),
+                    features_2d=list(s.get("features_2d", DEFAULTS["features_2d"])))
     return SweepConfig(run, param, values, int(s["trials"])).validate()
 
 
@@ -111,6 +114,8 @@ def describe(sweep: SweepConfig) -> str:
         f"{values[0]}, {values[1]}, ..., {values[-1]} ({len(values)} values)"
     run = sweep.run
     data = f"{run.dataset}, {run.n_samples} samples" if run.dataset in TOY_DATASETS else run.dataset
+    if run.dataset in TOY_DATASETS and run.features_2d != SETTINGS["features_2d"].default:
+        data += f", features {' '.join(run.features_2d)}"
     return f"{sweep.param} = {shown}; {sweep.trials} trial(s) each; {data}; {run.epochs} epochs"
 
 

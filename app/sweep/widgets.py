@@ -9,6 +9,7 @@ from app.keep import restore
 from app.sweep.form import DEFAULT_VALUES, DEFAULTS, OVERRIDDEN, values_for, which_wins
 from nn.core.settings import SETTINGS
 from nn.data import DATASETS
+from nn.data.features import LABELS as FEATURE_LABELS
 from nn.hosting import limits
 from nn.sweep import MAX_TRIALS, PARAMS
 from nn.sweep.budget import duration, megabytes
@@ -71,6 +72,8 @@ def settings_form(param: str) -> dict | None:
         c1.selectbox("Dataset", DATASETS, key="sw_dataset")
         c2.number_input("Samples (2-D sets)", *_range("n_samples"), step=500, key="sw_n_samples")
         c3.number_input("Noise (2-D sets)", *_range("noise"), step=0.05, key="sw_noise")
+        st.multiselect("Input features (2-D sets)", SETTINGS["features_2d"].choices, key="sw_features_2d",
+                       format_func=FEATURE_LABELS.get, help=SETTINGS["features_2d"].help)
         c1, c2, c3, c4 = st.columns(4)
         c1.text_input("Hidden layers", key="sw_hidden", help="sizes, e.g. '64' or '32 32'. Sweeping "
                       "hidden sets every layer to the value; sweeping depth repeats the first size")

@@ -20,7 +20,7 @@ from app.train.session import TrainSession
 from app.train.state import config_from_query
 from nn.core import CNN_PRESETS
 from nn.core.config import RunConfig
-from nn.core.settings import IMAGE_SHAPES, SETTINGS
+from nn.core.settings import FEATURES_2D, IMAGE_SHAPES, SETTINGS
 from nn.data import TOY_DATASETS, Dataset, DatasetUnavailable
 from nn.runs import budget
 from nn.runs.experiment import load_data
@@ -33,9 +33,11 @@ PAGE_ERROR = "train_data_error"                     # a message for the page's n
 
 
 @st.cache_resource(show_spinner="Loading the dataset…", max_entries=8)
-def _cached_dataset(name: str, n_samples: int, noise: float, test_size: float) -> Dataset:
+def _cached_dataset(name: str, n_samples: int, noise: float, test_size: float,
+                    features: tuple[str, ...] = ("x1", "x2")) -> Dataset:
     """One copy per server process, shared read-only by every session."""
-    return load_data(RunConfig(dataset=name, n_samples=n_samples, noise=noise, test_size=test_size))
+    return load_data(RunConfig(dataset=name, n_samples=n_samples, noise=noise, test_size=test_size,
+                               features_2d=list(features)))
 
 
 def dataset(cfg: RunConfig) -> Dataset:
@@ -43,7 +45,7 @@ def dataset(cfg: RunConfig) -> Dataset:
     if own_data.is_own(cfg.dataset):
         return own_data.dataset(cfg)
     if cfg.dataset in TOY_DATASETS:
-        return _cached_dataset(cfg.dataset, cfg.n_samples, cfg.noise, cfg.test_size)
+        return _cached_dataset(cfg.dataset, cfg.n_samples, cfg.noise, cfg.test_size, tuple(cfg.features_2d))
     return _cached_dataset(cfg.dataset, 0, 0.0, cfg.test_size if cfg.dataset == "digits" else 0.0)
 
 
@@ -99,6 +101,8 @@ def _widget_values(cfg: dict[str, Any]) -> dict[str, Any]:
     values["kind"] = "CNN" if cfg.get("arch") else "MLP"       # a CNN: its text and augmentation
     values["arch"] = cfg.get("arch") or DEFAULT_ARCH
     values["augment_on"] = bool(cfg.get("augment")) if cfg.get("arch") else True
+    for name in FEATURES_2D:                                   # a 2-D set's input features: ticks
+        values[f"f_{name}"] = name in cfg["features_2d"]
     return values
 
 
@@ -146,6 +150,8 @@ def current_config() -> RunConfig:
         values[k] = int(values[k])
     # a table's label is a class or a quantity (asked in its panel); reg-* are regression anyway
     values["task"] = own_data.table_task() if values["dataset"] == "table" else "classification"
+    if any(W + f"f_{name}" in ss for name in FEATURES_2D):    # drawn for a 2-D set only
+        values["features_2d"] = [name for name in FEATURES_2D if ss.get(W + f"f_{name}")]
     _network_kind(values)
     return RunConfig.from_dict(values).validate()
 

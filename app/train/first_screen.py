@@ -20,6 +20,7 @@ import streamlit as st
 
 from nn.core import Sequential
 from nn.data import Dataset
+from nn.data.features import plane_predict, plane_proba
 from nn.core.config import RunConfig
 from nn.core.settings import BUILT_IN_DATASETS
 from nn.runs.experiment import build_model, estimate_config_epoch_seconds
@@ -71,7 +72,7 @@ def _pictures(cfg: RunConfig, data: Dataset) -> Pictures | None:
     model = _model(cfg, data)
     if data.image_shape is not None:
         return _images(data, model)
-    if data.n_features == 2:
+    if data.two_d:
         return _plane(data, model)
     return None
 
@@ -127,19 +128,20 @@ def _describe(model: Any) -> str:
 
 def _plane(data: Dataset, model: Any) -> Pictures:
     if data.task == "regression":                   # the predicted value over the plane
-        predict = model.predict if model is not None else (lambda X: np.zeros(len(X)))
-        fig = surface_figure(predict, data.X_train, data.y_train, data.X_test, data.y_test)
+        predict = plane_predict(model) if model is not None else (lambda X: np.zeros(len(X)))
+        fig = surface_figure(predict, data.plane_train, data.y_train, data.plane_test, data.y_test)
         caption = f"Before training: {_describe(model)} · the colour is the predicted value, still random"
     else:
         if model is None:
             proba = lambda X: np.full((len(X), data.n_classes), 1.0 / data.n_classes)   # noqa: E731
         else:
-            proba = model.predict_proba
-        fig = plots.decision_boundary_figure(proba, data.X_train, data.y_train, data.X_test, data.y_test)
+            proba = plane_proba(model)
+        fig = plots.decision_boundary_figure(proba, data.plane_train, data.y_train, data.plane_test,
+                                             data.y_test)
         caption = f"Before training: {_describe(model)} · the colour is P(class 1), still random"
     if model is None or isinstance(model, Sequential):
         return Pictures(fig, caption)
-    network = ip.network_image(model, neuron_maps(model, data.X_train, 40), height=600,
+    network = ip.network_image(model, neuron_maps(model, data.plane_train, 40), height=600,
                                max_units=NETWORK_UNITS)
     return Pictures(fig, caption, network, "The network: each square is a neuron's output over the "
                                            "same plane. Its weights are the seed's first draw; Train "

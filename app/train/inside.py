@@ -60,12 +60,12 @@ def _live_default(data: Dataset | None) -> bool:
     env = os.environ.get("NN_INSIDE_LIVE")
     if env in ("0", "1"):
         return env == "1"
-    return data is not None and data.image_shape is None and data.n_features == 2
+    return data is not None and data.two_d
 
 
 def _choices(data: Dataset | None) -> list[str]:
     first = []
-    if data is not None and data.image_shape is None and data.n_features == 2:
+    if data is not None and data.two_d:
         first = [NEURONS]
     elif data is not None and data.image_shape is not None:
         first = [WEIGHTS]
@@ -215,15 +215,15 @@ def _main_picture(inside: InsideState, data: Dataset, slots: Slots) -> tuple[np.
         return img, ("Each tile is one first-layer unit's incoming weights, laid out like the image: "
                      "ink on a red pixel raises the unit's input, ink on a blue pixel lowers it. They "
                      "start as noise and become strokes as the network learns.")
-    if data.n_features == 2:
-        maps = neuron_maps(model, data.X_train, 40)
+    if data.two_d:
+        maps = neuron_maps(model, data.plane_train, 40)
         return ip.network_image(model, maps, height=600, max_units=NETWORK_UNITS), NEURON_WORDS
     return None, ""
 
 
 def _colour_words(data: Dataset) -> str:
     """``COLOURS`` where the main picture is the network's diagram (2-D data), else nothing."""
-    return COLOURS if data.image_shape is None and data.n_features == 2 else ""
+    return COLOURS if data.two_d else ""
 
 
 def _joined(*parts: str) -> str:
@@ -253,7 +253,7 @@ def readings_text(entry: dict) -> str:
 def _chosen_view(slots: Slots, s: Any, inside: InsideState, data: Dataset) -> None:
     model, monitor = inside.model, inside.monitor
     if slots.choice == NEURONS:
-        fig = figures.network_figure(model, neuron_maps(model, data.X_train), height=600, max_units=NETWORK_UNITS)
+        fig = figures.network_figure(model, neuron_maps(model, data.plane_train), height=600, max_units=NETWORK_UNITS)
         st.plotly_chart(fig, width="stretch",
                         key="inside.network")
         st.caption(NEURON_WORDS + " Hover over a neuron for its incoming weights, its bias and its "

@@ -19,6 +19,7 @@ from app.train.session import TrainSession
 from app.train.state import format_seconds, layers_text
 from nn.core.config import RunConfig
 from nn.data import Dataset
+from nn.data.features import plane_proba
 from nn.views import pictures, plots
 
 GRID_IMAGES = 24
@@ -122,7 +123,7 @@ def _data_view(view: View, s: TrainSession, data: Dataset, final: bool) -> None:
         own_results.results_view(view.data, s, data, final, chart)
         return
     if data.image_shape is None:
-        args = (s.model.predict_proba, data.X_train, data.y_train, data.X_test, data.y_test)
+        args = (plane_proba(s.model), data.plane_train, data.y_train, data.plane_test, data.y_test)
         if final:
             _chart(view.data, plots.decision_boundary_figure(*args), view, "data")
         else:

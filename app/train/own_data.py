@@ -29,6 +29,7 @@ from app.train.session import TrainSession
 from nn.core.config import RunConfig
 from nn.core.settings import OWN_DATASETS
 from nn.data import TOY_DATASETS, Dataset, DatasetUnavailable
+from nn.data.features import plane_proba
 from nn.data.tables import (BadRowsError, Points, TableError, dataset_to_csv, decoded_bytes, parse_job,
                             read_table, table_limits)
 from nn.data.tables.describe import MAX_CLASSES, describe_table
@@ -137,7 +138,7 @@ def _points() -> Points:
 
 
 def _build_points(cfg: RunConfig) -> Dataset:
-    return _points().to_dataset(test_size=cfg.test_size, seed=TABLE_SPLIT_SEED)
+    return _points().to_dataset(test_size=cfg.test_size, seed=TABLE_SPLIT_SEED, features=cfg.features_2d)
 
 
 def _build(cfg: RunConfig) -> tuple[Dataset | None, str | None]:
@@ -151,7 +152,7 @@ def _build(cfg: RunConfig) -> tuple[Dataset | None, str | None]:
             return None, "Pick the label column."
     else:
         _points()
-        key = (st.session_state["own.version"], cfg.test_size)
+        key = (st.session_state["own.version"], cfg.test_size, tuple(cfg.features_2d))
     built = st.session_state.setdefault(BUILT, {})
     model = st.session_state.get(MODEL_DATA)
     if model is not None and model[:2] == (kind, key):      # back to the model's own choices
@@ -507,7 +508,7 @@ def _points_part(cfg: RunConfig | None, s: TrainSession) -> None:
               width="stretch")
     model = s.model if s.model is not None and s.cfg.dataset == "points" else None
     fig = plane_figure(points.X, points.y, POINT_CLASSES,
-                       model.predict_proba if model is not None and not s.running else None)
+                       plane_proba(model) if model is not None and not s.running else None)
     st.plotly_chart(fig, key=_plane_key(), on_select=_on_click, selection_mode="points",
                     width="stretch", config={"displayModeBar": False})
     if "own.points_note" in st.session_state:

@@ -9,13 +9,14 @@ import streamlit as st
 
 from app.train.session import TrainSession
 from nn.data import Dataset
+from nn.data.features import plane_proba
 from nn.views import plots
 from nn.views.table_figures import projection_figure, regions_figure
 
 
 def handles(data: Dataset) -> bool:
     """Own-data views take over for feature vectors that are not 2-D with 2 classes."""
-    return data.image_shape is None and (data.n_features != 2 or data.n_classes != 2)
+    return data.image_shape is None and (not data.two_d or data.n_classes != 2)
 
 
 def results_view(slot: Any, s: TrainSession, data: Dataset, final: bool,
@@ -23,9 +24,9 @@ def results_view(slot: Any, s: TrainSession, data: Dataset, final: bool,
     """2 features: the predicted class over the plane; more: (when training stops) the
     confusion matrix and the test points on two principal components, coloured right/wrong."""
     names = [data.label(k) for k in range(data.n_classes)]
-    if data.n_features == 2:
+    if data.two_d:
         features = getattr(data, "feature_names", None) or ["x1", "x2"]
-        chart(slot, regions_figure(s.model.predict_proba, data.X_train, data.y_train, data.X_test,
+        chart(slot, regions_figure(plane_proba(s.model), data.plane_train, data.y_train, data.plane_test,
                                    data.y_test, names, features), "data")
         return
     if not final:

@@ -13,6 +13,7 @@ from nn.data import Dataset
 from nn.data.tables.quantity import in_label_units
 from nn.runs.scores import label_scale
 from nn.views import pictures, plots
+from nn.data.features import plane_predict
 from nn.views.regression_figures import predicted_actual_figure, r2_figure, surface_figure, surface_image
 
 LOSS_NAME = "mean squared error"
@@ -51,8 +52,8 @@ def data_view(slot: Any, s: TrainSession, data: Dataset, final: bool, chart: Cha
     """A 2-D set: the predicted surface over the plane with the points; a table: the test rows'
     predicted against actual values (when training stops)."""
     schema = getattr(data, "schema", None)
-    if not schema and data.n_features == 2:
-        args = (s.model.predict, data.X_train, data.y_train, data.X_test, data.y_test)
+    if not schema and data.two_d:
+        args = (plane_predict(s.model), data.plane_train, data.y_train, data.plane_test, data.y_test)
         if final:
             chart(slot, surface_figure(*args), "data")
         else:

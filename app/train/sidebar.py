@@ -15,6 +15,7 @@ from app.train.state import config_to_query
 from nn.core.config import RunConfig
 from nn.core.settings import CNN_ACTIVATIONS, CNN_INITS, IMAGE_SHAPES, SETTINGS, ConfigError
 from nn.data import TOY_DATASETS
+from nn.data.features import FEATURE_DATASETS, LABELS as FEATURE_LABELS
 from nn.hosting import limits
 from nn.runs.experiment import check_config_limit, config_from_preset, count_config_params
 
@@ -123,10 +124,20 @@ def _data_widgets() -> None:
     if name in TOY_DATASETS:
         st.number_input("Number of samples", *_limits("n_samples"), step=500, key=widget("n_samples"))
         st.slider("Noise", *_limits("noise"), step=0.01, key=widget("noise"))
+    if name in FEATURE_DATASETS:
+        _feature_widgets()
     if name in (*TOY_DATASETS, "digits", *own_data.LABELS):
         st.slider("Test share", *_limits("test_size"), step=0.05, key=widget("test_size"))
     else:
         st.caption("Official split: 60,000 training and 10,000 test images.")
+
+
+def _feature_widgets() -> None:
+    """A tick per input feature of a 2-D set (``features_2d``), as Playground offers them."""
+    st.caption("Input features", help=_help("features_2d"))
+    with st.container(horizontal=True, key="features_2d"):
+        for name in SETTINGS["features_2d"].choices:
+            st.checkbox(FEATURE_LABELS[name], key=widget(f"f_{name}"))
 
 
 def _network_widgets() -> None:

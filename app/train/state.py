@@ -35,12 +35,12 @@ DATASET_NAMES = BUILT_IN_DATASETS
 def config_to_query(cfg: RunConfig) -> dict[str, str]:
     """Every setting as a short string, e.g. ``hidden=32-32``, ``lr=0.01``, ``batch_size=full``,
     ``arch=conv 5x5x16, pool 2, dense 128``, ``augment=2-10-0.1`` (shift, rotate, scale); a
-    setting that is None (no ``arch``, no ``augment``) is left out."""
+    setting that is None (no ``arch``, no ``augment``) is left out. ``features_2d=x1-x2-x1sq``."""
     out = {}
     for name, value in cfg.to_dict().items():
         if value is None:
             continue
-        if name == "hidden":
+        if name in ("hidden", "features_2d"):
             out[name] = "-".join(str(v) for v in value)
         elif name == "augment":
             out[name] = "-".join(f"{float(value[k]):g}" for k in AUGMENT_KEYS)
@@ -56,6 +56,8 @@ def _parse(name: str, text: str) -> Any:
         return text
     if setting.kind == "ints":
         return [int(v) for v in text.replace(",", "-").split("-") if v.strip()]
+    if setting.kind == "choices":                 # features_2d=x1-x2-x1sq
+        return [v.strip() for v in text.replace(",", "-").split("-") if v.strip()]
     if setting.kind == "text":
         return None if text.strip().lower() in ("", "none", "mlp") else text
     if setting.kind == "mapping":
@@ -138,7 +140,9 @@ def model_changed(old: RunConfig, new: RunConfig) -> list[str]:
     if old.arch is None and new.arch is None:
         fields.insert(1, "hidden")           # a CNN has no hidden sizes of this kind
     if old.dataset == new.dataset and old.dataset in TOY_DATASETS:
-        fields += ["n_samples", "noise", "test_size"]
+        fields += ["n_samples", "noise", "test_size", "features_2d"]
+    elif old.dataset == new.dataset == "points":
+        fields.append("features_2d")
     elif old.dataset == new.dataset == "digits":
         fields.append("test_size")
     a, b = old.to_dict(), new.to_dict()

@@ -12,7 +12,7 @@ from nn.runs.experiment import config_from_preset
 from nn.runs.presets import PRESETS
 
 # The settings every run takes on the command line, in the order ``--help`` lists them.
-RUN_SETTINGS = ("dataset", "n_samples", "noise", "test_size", "hidden", "activation", "init",
+RUN_SETTINGS = ("dataset", "n_samples", "noise", "features_2d", "test_size", "hidden", "activation", "init",
                 "optimizer", "momentum", "weight_decay", "l1", "lr", "batch_size", "epochs", "seed")
 
 
@@ -37,6 +37,8 @@ def _argument(s: Setting) -> dict[str, Any]:
         return {"choices": choices, "help": setting_help(s, "")}
     if s.kind == "ints":
         return {"type": int, "nargs": "+", "metavar": "N", "help": setting_help(s)}
+    if s.kind == "choices":                        # checked with the rest: repeats name the setting
+        return {"nargs": "+", "metavar": "NAME", "help": setting_help(s)}
     return {"type": number_arg(s), "help": setting_help(s)}
 
 

@@ -43,6 +43,8 @@ class RunConfig:
     dataset: str = default("dataset")
     n_samples: int = default("n_samples")            # 2-D sets only
     noise: float = default("noise")                  # 2-D sets only
+    # 2-D sets only: the inputs made from each point (x1, x2), in this order (nn.data.features)
+    features_2d: list[str] = field(default_factory=lambda: default("features_2d"))
     test_size: float = default("test_size")          # all but MNIST / Fashion-MNIST (official split)
     hidden: list[int] = field(default_factory=lambda: default("hidden"))
     activation: str = default("activation")
@@ -68,7 +70,8 @@ class RunConfig:
     dtype: str = default("dtype")                    # the network's floats (float64: the tutorial's)
 
     def validate(self) -> "RunConfig":
-        for name in ("dataset", "n_samples", "noise", "test_size", "hidden", "activation", "init", "dtype"):
+        for name in ("dataset", "n_samples", "noise", "features_2d", "test_size", "hidden", "activation", "init",
+                     "dtype"):
             check(name, getattr(self, name))
         self._validate_task()
         self._validate_cnn()

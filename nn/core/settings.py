@@ -41,6 +41,8 @@ CNN_INITS = LAYER_INITS
 # Each augmentation's largest value: shift (pixels), rotate (degrees), scale (fraction); 0 is none.
 AUGMENT_RANGES = {"shift": 8.0, "rotate": 45.0, "scale": 0.5}
 AUGMENT_KEYS = tuple(AUGMENT_RANGES)
+# The inputs a 2-D set's network may read, made from the point (x1, x2) (nn.data.features).
+FEATURES_2D = ("x1", "x2", "x1sq", "x2sq", "x1x2", "sinx1", "sinx2")
 
 
 class ConfigError(ValueError):
@@ -59,6 +61,7 @@ class Setting:
     - ``"int"`` / ``"float"``: a number from ``low`` to ``high`` (``open_low``/``open_high``
       exclude the bound), or one of ``words`` (batch_size's ``"full"``);
     - ``"ints"``: a list of ``count`` whole numbers, each from ``low`` to ``high``;
+    - ``"choices"``: a list of ``count`` different names out of ``choices``;
     - ``"text"`` / ``"mapping"``: checked by their own validators (``arch``, ``augment``).
 
     ``widget`` is the range a number widget offers when it cannot express an open bound (a
@@ -92,6 +95,8 @@ class Setting:
             return "one of: " + ", ".join(self.choices)
         if self.kind in ("text", "mapping"):
             return self.help
+        if self.kind == "choices":
+            return f"{self.count[0]} to {self.count[1]} different names out of: {', '.join(self.choices)}"
         words = "".join(f" or {w!r}" for w in self.words)
         low, high = _number(self.low), _number(self.high)
         if self.kind == "float":
@@ -107,17 +112,19 @@ class Setting:
 
     def check(self, value: Any) -> Any:
         """``value`` if allowed, else ``ConfigError`` naming the setting, its flag and the range."""
-        if self.kind == "ints":
+        if self.kind in ("ints", "choices"):
             ok = isinstance(value, (list, tuple)) and self.count[0] <= len(value) <= self.count[1]
             if not (ok and all(self.item_ok(v) for v in value)):
+                raise self.error(value)
+            if self.kind == "choices" and len(set(value)) != len(value):
                 raise self.error(value)
         elif not self.item_ok(value):
             raise self.error(value)
         return value
 
     def item_ok(self, value: Any) -> bool:
-        """Whether ``value`` is allowed (for ``"ints"``: as one of the list's numbers)."""
-        if self.kind == "choice":
+        """Whether ``value`` is allowed (for ``"ints"`` and ``"choices"``: as one of the list's items)."""
+        if self.kind in ("choice", "choices"):
             return isinstance(value, str) and value in self.choices
         if isinstance(value, str):
             return value in self.words
@@ -149,6 +156,8 @@ SETTINGS: dict[str, Setting] = _table(
     Setting("task", "choice", "classification", "what the label is: a class (classification), or a "
             "quantity (regression: a linear output and mean squared error); reg-plane and reg-gauss "
             "are regression", choices=TASKS),
+    Setting("features_2d", "choices", ["x1", "x2"], "the inputs a 2-D set's network reads: x1, x2, "
+            "their squares, product and sines", choices=FEATURES_2D, count=(1, len(FEATURES_2D))),
     Setting("test_size", "float", 0.25, "the share held out for testing (all but MNIST and "
             "Fashion-MNIST, which have their official split)", low=0.05, high=0.9),
     # the network

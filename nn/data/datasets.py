@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import functools
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from nn.core.settings import BUILT_IN_DATASETS as DATASETS
 from nn.core.settings import REGRESSION_DATASETS, TOY_DATASETS, check
+from nn.data.features import PLAIN, expand
 from nn.hosting.shared_arrays import share
 
 IMAGE_DATASETS = ("digits", "mnist", "fashion_mnist")
@@ -43,25 +44,47 @@ class Dataset:
     preprocessing: str = "none"                     # what a model trained on it expects
     class_names: tuple[str, ...] = ()
     task: str = "classification"                    # or "regression": y holds quantities
+    # 2-D sets: the points on the plane (x1, x2) and the features made from them (nn.data.features)
+    # that X_train and X_test hold; the same arrays as X_train and X_test for plain (x1, x2).
+    points_train: np.ndarray | None = None
+    points_test: np.ndarray | None = None
+    features: tuple[str, ...] = ()
 
     @property
     def n_features(self) -> int:
         return self.X_train.shape[1]
+
+    @property
+    def two_d(self) -> bool:
+        """Whether the rows are points of a plane: a 2-D set's (x1, x2), whatever features the
+        network reads, or a table of two columns."""
+        return self.image_shape is None and (self.points_train is not None or self.n_features == 2)
+
+    @property
+    def plane_train(self) -> np.ndarray:
+        """The training rows as points of the plane (the decision boundary's and neuron maps')."""
+        return self.X_train if self.points_train is None else self.points_train
+
+    @property
+    def plane_test(self) -> np.ndarray:
+        return self.X_test if self.points_test is None else self.points_test
 
     def label(self, k: int) -> str:
         return self.class_names[k] if self.class_names else str(k)
 
 
 def load_dataset(name: str, n_samples: int = 5000, noise: float = 0.1, test_size: float = 0.25,
-                 seed: int = 0, dtype: str = "float32") -> Dataset:
-    """Load a dataset by name. ``n_samples``, ``noise`` and ``seed`` apply to the 2-D sets,
-    ``test_size`` to every set but MNIST and Fashion-MNIST, which keep their official split;
-    ``dtype`` to those two (the other sets are float32)."""
+                 seed: int = 0, features: tuple[str, ...] = PLAIN, dtype: str = "float32") -> Dataset:
+    """Load a dataset by name. ``n_samples``, ``noise``, ``seed`` and ``features`` (the inputs
+    made from each point, nn.data.features) apply to the 2-D sets, ``test_size`` to every set
+    but MNIST and Fashion-MNIST, which keep their official split; ``dtype`` to those two (the
+    other sets are float32)."""
     if name not in DATASETS:
         raise ValueError(f"dataset must be one of {', '.join(DATASETS)}; got {name!r}")
     if name in TOY_DATASETS:
         _check_toy_settings(n_samples, noise, test_size)
-        return _toy(name, int(n_samples), float(noise), float(test_size), int(seed))
+        check("features_2d", list(features))
+        return _read_as(_toy(name, int(n_samples), float(noise), float(test_size), int(seed)), tuple(features))
     if name == "digits":
         return _digits(float(test_size), int(seed))
     return _keras_images(name, os.environ.get(_PATH_VARIABLES[name]) or None, check("dtype", dtype))
@@ -81,16 +104,30 @@ def _frozen(*arrays: np.ndarray) -> list[np.ndarray]:
 
 @functools.lru_cache(maxsize=16)
 def _toy(name: str, n_samples: int, noise: float, test_size: float, seed: int) -> Dataset:
+    """The set read as its points (x1, x2); cached, so only the points (never the features made
+    from them, up to 3.5 times their size) are kept here."""
     from sklearn.model_selection import train_test_split
     if name in REGRESSION_DATASETS:
         X, values = _regression_points(name, n_samples, noise, seed)
         X_tr, X_te, y_tr, y_te = train_test_split(X.astype(np.float32), values.astype(np.float32),
                                                   test_size=test_size, random_state=seed)
-        return Dataset(name, *_frozen(X_tr, y_tr, X_te, y_te), n_classes=1, task="regression")
+        X_tr, y_tr, X_te, y_te = _frozen(X_tr, y_tr, X_te, y_te)
+        return Dataset(name, X_tr, y_tr, X_te, y_te, n_classes=1, task="regression",
+                       points_train=X_tr, points_test=X_te, features=PLAIN)
     X, y = _toy_points(name, n_samples, noise, seed)
     X_tr, X_te, y_tr, y_te = train_test_split(X.astype(np.float32), y.astype(np.int64),
                                               test_size=test_size, random_state=seed)
-    return Dataset(name, *_frozen(X_tr, y_tr, X_te, y_te), n_classes=2)
+    X_tr, y_tr, X_te, y_te = _frozen(X_tr, y_tr, X_te, y_te)
+    return Dataset(name, X_tr, y_tr, X_te, y_te, n_classes=2, points_train=X_tr, points_test=X_te,
+                   features=PLAIN)
+
+
+def _read_as(data: Dataset, features: tuple[str, ...]) -> Dataset:
+    """``data`` (a 2-D set) with its points read as ``features``: the same points and split."""
+    if features == PLAIN:
+        return data
+    X_tr, X_te = _frozen(expand(data.points_train, features), expand(data.points_test, features))
+    return replace(data, X_train=X_tr, X_test=X_te, features=features)
 
 
 def _toy_points(name: str, n: int, noise: float, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -100,7 +100,20 @@ def check_meta(meta: dict[str, Any], max_params: int) -> dict[str, Any]:
     for key, check in OPTIONAL.items():
         if key in meta:
             check(meta[key])
+    _check_features(meta.get("config"), checked["layer_sizes"][0])
     return checked
+
+
+def _check_features(config: Any, n_inputs: int) -> None:
+    """A 2-D model's record names as many input features (``features_2d``) as it has inputs: a
+    loaded model expands the plane's points to exactly those (nn.data.features)."""
+    from nn.data.features import FEATURE_DATASETS
+    if not isinstance(config, dict) or config.get("dataset") not in FEATURE_DATASETS:
+        return
+    names = config.get("features_2d")         # none named (saved before features existed): not checked
+    if isinstance(names, list) and len(names) != n_inputs:
+        raise ModelFormatError(f"the model has {n_inputs} inputs but its config names {len(names)} "
+                               f"input features (features_2d: {short(names)})")
 
 
 def check_seq_meta(meta: dict[str, Any], max_params: int) -> tuple[dict[str, Any], dict[str, tuple[int, ...]], str]:

@@ -11,6 +11,7 @@ from nn.core import ArchError, Sequential, arch_cost, build_network
 from nn.core.mlp import MLP
 from nn.core.training import Trainer
 from nn.data import TOY_DATASETS, Dataset, load_dataset
+from nn.data.features import model_features
 from nn.hosting import limits
 from nn.core.config import RunConfig
 from nn.core.settings import IMAGE_SHAPES, OWN_DATASETS, REGRESSION_DATASETS, ConfigError
@@ -35,7 +36,7 @@ def load_data(cfg: RunConfig) -> Dataset:
                          f"it with nn.data.tables (command line: --data FILE --label COLUMN)")
     if cfg.dataset in TOY_DATASETS:
         return load_dataset(cfg.dataset, n_samples=cfg.n_samples, noise=cfg.noise,
-                            test_size=cfg.test_size, seed=0)
+                            test_size=cfg.test_size, seed=0, features=tuple(cfg.features_2d))
     return load_dataset(cfg.dataset, test_size=cfg.test_size, dtype=cfg.dtype)
 
 
@@ -63,8 +64,11 @@ def data_shape(cfg: RunConfig, data: Dataset | None = None) -> tuple[int, int, i
     if data is not None:
         return data.n_features, data.n_classes, len(data.y_train), len(data.y_test)
     if cfg.dataset in OWN_DATASETS:
-        return (2 if cfg.dataset == "points" else 1), (1 if cfg.task == "regression" else 2), 0, 0
+        return ((len(cfg.features_2d) if cfg.dataset == "points" else 1),
+                (1 if cfg.task == "regression" else 2), 0, 0)
     features, classes, n_train, n_test = DATASET_SHAPES[cfg.dataset]
+    if cfg.dataset in TOY_DATASETS:
+        features = len(cfg.features_2d)
     if cfg.dataset in TOY_DATASETS or cfg.dataset == "digits":
         total = cfg.n_samples if cfg.dataset in TOY_DATASETS else n_train
         n_test = math.ceil(total * cfg.test_size)          # as sklearn's train_test_split rounds
@@ -174,6 +178,9 @@ def check_model_fits(model: MLP | Sequential, data: Dataset) -> None:
     if sizes[0] != data.n_features or sizes[-1] != data.n_classes:
         raise ValueError(f"this model takes {sizes[0]} inputs and gives {sizes[-1]} classes, but "
                          f"{data.name} has {data.n_features} inputs and {data.n_classes} classes")
+    if data.features and model_features(model) != data.features:
+        raise ValueError(f"this model reads the features {', '.join(model_features(model))} of each "
+                         f"point; these data give {', '.join(data.features)}")
     trained_on = model.meta.get("preprocessing")
     if trained_on not in (None, data.preprocessing):
         raise ValueError(f"this model expects '{trained_on}' inputs; {data.name} gives "

@@ -65,7 +65,7 @@ def data_shape(run: Any) -> DataShape:
         return DataShape(d, c, n - test, test)
     n = int(run.n_samples)
     test = math.ceil(n * run.test_size)
-    return DataShape(2, 2, n - test, test)
+    return DataShape(len(run.features_2d), 2, n - test, test)       # a 2-D set read as its features
 
 
 @dataclass(frozen=True)

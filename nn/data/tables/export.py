@@ -23,10 +23,12 @@ def defuse(text: str) -> str:
 
 
 def feature_names(data: Dataset) -> list[str]:
-    """A table's own column names, ``pixel0..`` for images, ``x1, x2, ...`` otherwise."""
+    """A table's own column names, ``pixel0..`` for images, a 2-D set's features, ``x1, x2, ...`` otherwise."""
     schema = getattr(data, "schema", None) or {}
     if schema.get("features"):
         return list(schema["features"])
+    if data.features:                               # a 2-D set read as its features: x1sq, sinx1
+        return list(data.features)
     prefix = "pixel" if data.image_shape else "x"
     start = 0 if data.image_shape else 1
     return [f"{prefix}{i + start}" for i in range(data.n_features)]

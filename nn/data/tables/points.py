@@ -8,6 +8,7 @@ import numpy as np
 
 from nn.core.settings import REGRESSION_DATASETS, SETTINGS
 from nn.data import TOY_DATASETS, Dataset, load_dataset
+from nn.data.features import PLAIN, expand
 from nn.data.tables.building import freeze, split_indices
 from nn.data.tables.limits import TableError, q
 
@@ -134,9 +135,11 @@ class Points:
     def _count_text(counts: np.ndarray) -> str:
         return ", ".join(f"class {k}: {n}" for k, n in enumerate(counts))
 
-    def to_dataset(self, test_size: float = 0.25, seed: int = 0, name: str = "points") -> Dataset:
-        """A 2-D ``Dataset`` (coordinates as clicked, no scaling), split stratified and seeded.
-        Raises ``TableError`` with a clear message when there are too few points."""
+    def to_dataset(self, test_size: float = 0.25, seed: int = 0, name: str = "points",
+                   features: Sequence[str] = PLAIN) -> Dataset:
+        """A 2-D ``Dataset`` (coordinates as clicked, no scaling), split stratified and seeded,
+        read as ``features`` of each point (nn.data.features). Raises ``TableError`` with a
+        clear message when there are too few points."""
         problem = self.problem()
         if problem:
             raise TableError(problem)
@@ -145,7 +148,9 @@ class Points:
         X, y = self.X, self.y
         n_classes = int(y.max()) + 1
         train, test = split_indices(y, n_classes, test_size, seed)
-        return Dataset(name, *freeze(X[train], y[train], X[test], y[test]), n_classes=n_classes)
+        P_train, P_test = freeze(X[train], X[test])
+        return Dataset(name, *freeze(expand(P_train, features), y[train], expand(P_test, features), y[test]),
+                       n_classes=n_classes, points_train=P_train, points_test=P_test, features=tuple(features))
 
     def to_csv(self) -> bytes:
         """Columns x1, x2, label (UTF-8, one row per point)."""

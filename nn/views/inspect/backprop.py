@@ -20,6 +20,7 @@ from __future__ import annotations
 import copy
 import math
 from dataclasses import dataclass, field
+from typing import Sequence
 
 import numpy as np
 
@@ -323,9 +324,10 @@ class NeuronFormula:
 
 
 def neuron_formula(model: MLP, layer: int, unit: int, x: np.ndarray, digits: int = 2,
-                   max_terms: int = 6) -> NeuronFormula:
+                   max_terms: int = 6, input_names: Sequence[str] | None = None) -> NeuronFormula:
     """Unit ``unit`` (from 0) of ``layer`` (from 1) written out for input ``x``; with more than
-    ``max_terms`` inputs, the terms with the largest |w·input| and the sum of the others."""
+    ``max_terms`` inputs, the terms with the largest |w·input| and the sum of the others. The
+    inputs are x1, x2, ... unless ``input_names`` names them (a 2-D set's features: x1², sin x1)."""
     _check_layer(model, layer)
     W, b = model.params[2 * layer - 2], model.params[2 * layer - 1]
     if not 0 <= unit < W.shape[1]:
@@ -335,6 +337,8 @@ def neuron_formula(model: MLP, layer: int, unit: int, x: np.ndarray, digits: int
     w, bias = W[:, unit].astype(np.float64), float(b[unit])
     z, a = float(Zs[layer - 1][0, unit]), float(As[layer - 1][0, unit])
     names = [f"x{j + 1}" if layer == 1 else f"a{layer - 1}_{j + 1}" for j in range(len(w))]
+    if layer == 1 and input_names is not None:
+        names = list(input_names)
     shown = np.arange(len(w))
     if len(w) > max_terms:
         shown = np.sort(np.argsort(-np.abs(w * inputs), kind="stable")[:max_terms])

@@ -11,6 +11,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from nn.core.mlp import MLP
+from nn.data.features import LABELS, expand
 from nn.views.plots import LEGEND_UNDER, MARGIN, chart_title, png_data_uri
 
 from nn.views.inspect.backprop import fmt, neuron_formula
@@ -20,9 +21,11 @@ from nn.views.inspect.pictures import (LAYER_COLORS, health_panels, health_serie
                                        network_layout, shown_units)
 
 
-def neuron_hover(model: MLP, layer: int, unit: int, point: np.ndarray, max_weights: int = 8) -> str:
-    """Hover text of one neuron: its incoming weights, bias and formula at input ``point``."""
-    f = neuron_formula(model, layer, unit, point, max_terms=4)
+def neuron_hover(model: MLP, layer: int, unit: int, point: np.ndarray, max_weights: int = 8,
+                 input_names: Sequence[str] | None = None) -> str:
+    """Hover text of one neuron: its incoming weights, bias and formula at input ``point`` (the
+    network's inputs, named ``input_names`` in the first layer's formula)."""
+    f = neuron_formula(model, layer, unit, point, max_terms=4, input_names=input_names)
     w = f.weights
     shown = ", ".join(fmt(v) for v in w[:max_weights]) + (", …" if len(w) > max_weights else "")
     return (f"<b>layer {layer}, unit {unit + 1}</b><br>incoming weights: [{shown}]<br>bias: {fmt(f.bias)}"
@@ -32,23 +35,28 @@ def neuron_hover(model: MLP, layer: int, unit: int, point: np.ndarray, max_weigh
 def network_figure(model: MLP, maps: NeuronMaps, point: np.ndarray | None = None, width: int = 720,
                    height: int = 560, max_units: int = 16) -> go.Figure:
     """``pictures.network_image`` with hover on every neuron: its incoming weights, its bias and
-    its formula written out at ``point`` (default: the centre of the plane)."""
+    its formula written out at the plane's ``point`` (default: its centre), whose input features
+    (``maps.input_names``) the first column shows."""
     if point is None:
         point = np.array([maps.xs.mean(), maps.ys.mean()])
     point = np.asarray(point, float).ravel()
+    names = [LABELS[n] for n in maps.input_names]
+    inputs = expand(point[None, :2], maps.input_names)[0].astype(float)
     units = shown_units(model, maps, max_units)
-    layout = network_layout([2, *(len(u) for u in units), 1], width, height)
+    layout = network_layout([len(names), *(len(u) for u in units), 1], width, height)
     xs, ys, texts = [], [], []
-    for j in range(2):
+    for j, name in enumerate(names):
         x, y = layout.centre(0, j)
-        xs.append(x), ys.append(y), texts.append(f"<b>input x{j + 1}</b> = {fmt(point[j])} here")
+        xs.append(x), ys.append(y), texts.append(f"<b>input {name}</b> = {fmt(inputs[j])} here")
     for k, idx in enumerate(units):
         for c, unit in enumerate(idx):
             x, y = layout.centre(k + 1, c)
-            xs.append(x), ys.append(y), texts.append(neuron_hover(model, k + 1, int(unit), point))
+            xs.append(x), ys.append(y), texts.append(neuron_hover(model, k + 1, int(unit), inputs,
+                                                                  input_names=names))
     x, y = layout.centre(len(units) + 1, 0)
     out = 0 if model.layer_sizes[-1] == 1 else 1        # the output drawn: the value, or class 1
-    xs.append(x), ys.append(y), texts.append(neuron_hover(model, len(units) + 1, out, point))
+    xs.append(x), ys.append(y), texts.append(neuron_hover(model, len(units) + 1, out, inputs,
+                                                          input_names=names))
     fig = go.Figure([
         go.Image(source=png_data_uri(network_image(model, maps, width, height, max_units)), hoverinfo="skip"),
         go.Scatter(x=xs, y=ys, mode="markers", hovertext=texts, hoverinfo="text", showlegend=False,

@@ -15,6 +15,7 @@ import numpy as np
 
 from nn.core.losses import log_softmax
 from nn.core.mlp import MLP
+from nn.data.features import PLAIN, expand, model_features
 from nn.views.plots import plane_grid
 
 
@@ -67,8 +68,9 @@ class NeuronMaps:
     """Every hidden neuron's activation over a ``grid`` x ``grid`` patch of the plane.
 
     ``hidden[k]`` is (grid, grid, units of hidden layer k+1), row 0 at the smallest y (as
-    ``plots.plane_grid``); ``inputs`` the two input coordinates, ``output`` P(class 1) (for
-    regression: the predicted value)."""
+    ``plots.plane_grid``); ``inputs`` (grid, grid, k) the network's k input features
+    (``input_names``, nn.data.features) over the plane, ``output`` P(class 1) (for regression:
+    the predicted value)."""
     xs: np.ndarray
     ys: np.ndarray
     inputs: np.ndarray
@@ -76,21 +78,25 @@ class NeuronMaps:
     output: np.ndarray
     activation: str
     regression: bool = False
+    input_names: tuple[str, ...] = PLAIN
 
 
 def neuron_maps(model: MLP, X: np.ndarray, grid: int = 40) -> NeuronMaps:
-    """Activations of every hidden neuron over the plane that covers ``X`` (the same plane as
-    the decision boundary), for 2-input networks."""
-    if model.layer_sizes[0] != 2:
-        raise ValueError(f"neuron maps need a network with 2 inputs (a 2-D dataset); this one has "
-                         f"{model.layer_sizes[0]}")
+    """Activations of every hidden neuron over the plane that covers the points ``X`` (n, 2)
+    (the same plane as the decision boundary), for networks of 2-D data: each grid point is
+    expanded to the features the model reads (``model_features``) first."""
+    names = model_features(model)
+    if model.layer_sizes[0] != len(names):
+        raise ValueError(f"neuron maps need a network with {len(names)} inputs (a 2-D dataset read as "
+                         f"{', '.join(names)}); this one has {model.layer_sizes[0]}")
     if not 4 <= grid <= 200:
         raise ValueError(f"grid must be from 4 to 200 points per side; got {grid}")
     xs, ys, pts = plane_grid(np.asarray(X), grid)
-    _, As = forward(model, pts)
+    inputs = expand(pts, names)
+    _, As = forward(model, inputs)
     shape = (grid, grid)
-    return NeuronMaps(xs, ys, pts.reshape(*shape, 2), [A.reshape(*shape, -1) for A in As[:-1]],
-                      As[-1][:, -1].reshape(shape), model.activation, is_regression(model))
+    return NeuronMaps(xs, ys, inputs.reshape(*shape, -1), [A.reshape(*shape, -1) for A in As[:-1]],
+                      As[-1][:, -1].reshape(shape), model.activation, is_regression(model), names)
 
 
 # --- image datasets -----------------------------------------------------------------------------

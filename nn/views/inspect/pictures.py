@@ -14,6 +14,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from nn.core.mlp import MLP
+from nn.data.features import LABELS, PLAIN
 from nn.views.pictures import GRID, INK, MUTED, font, nice_ticks
 from nn.views.plots import BOUNDARY_SCALE, hex_rgb
 
@@ -122,7 +123,7 @@ def network_image(model: MLP, maps: NeuronMaps, width: int = 720, height: int = 
     coloured by the weight's sign and drawn thicker and darker the larger |w| (weights under
     ``min_weight`` of the layer's largest are left out)."""
     units = shown_units(model, maps, max_units)
-    layout = network_layout([2, *(len(u) for u in units), 1], width, height)
+    layout = network_layout([len(maps.input_names), *(len(u) for u in units), 1], width, height)
     img = Image.new("RGB", (width, height), "white")
     pen = ImageDraw.Draw(img)
     _connections(pen, layout, column_weights(model, units), min_weight)
@@ -134,8 +135,19 @@ def network_image(model: MLP, maps: NeuronMaps, width: int = 720, height: int = 
         for u, (x, y) in enumerate(layout.columns[c]):
             img.paste(Image.fromarray(np.ascontiguousarray(tiles[:, :, u])), (x, y))
             pen.rectangle((x - 1, y - 1, x + t, y + t), outline=GRID)
-    _titles(pen, layout, model, units)
+    _titles(pen, layout, model, units, maps.input_names)
+    if len(maps.input_names) > 2:              # each input tile named: Playground's feature column
+        _input_labels(pen, layout, maps.input_names)
     return np.asarray(img)
+
+
+def _input_labels(pen: ImageDraw.ImageDraw, layout: NetworkLayout, names: Sequence[str]) -> None:
+    """Each input feature's name over the top left of its tile."""
+    size = max(8, min(12, layout.tile // 3))
+    for (x, y), name in zip(layout.columns[0], names):
+        text = LABELS[name].replace("²", "^2")          # Pillow's bundled font has no ²
+        pen.text((x + 2, y + 1), text, fill=INK, font=font(size), anchor="la",
+                 stroke_width=2, stroke_fill="white")
 
 
 def _connections(pen: ImageDraw.ImageDraw, layout: NetworkLayout, weights: list[np.ndarray],
@@ -156,11 +168,16 @@ def _connections(pen: ImageDraw.ImageDraw, layout: NetworkLayout, weights: list[
             pen.line([(x0 + t, y0 + t / 2), (x1, y1 + t / 2)], fill=tuple(colors[i]), width=widths[i])
 
 
-def column_titles(model: MLP, units: Sequence[np.ndarray], compact: bool = False) -> list[tuple[str, str]]:
+def column_titles(model: MLP, units: Sequence[np.ndarray], compact: bool = False,
+                  inputs: Sequence[str] = PLAIN) -> list[tuple[str, str]]:
     """Each column's title in two lines: what it is, then its activation and, for a layer with
     more units than are drawn, how many of them are ("relu, 12 of 64"); ``compact`` for columns
-    too close for that ("L1", "12/64")."""
-    titles = [("in", "x1,x2") if compact else ("input", "x1, x2")]
+    too close for that ("L1", "12/64"). The inputs are named when plain x1, x2, else counted."""
+    plain = tuple(inputs) == PLAIN
+    if compact:
+        titles = [("in", "x1,x2" if plain else f"{len(inputs)}")]
+    else:
+        titles = [("input", "x1, x2" if plain else f"{len(inputs)} features")]
     for k, idx in enumerate(units):
         n, shown = model.layer_sizes[k + 1], len(idx)
         if compact:
@@ -172,18 +189,19 @@ def column_titles(model: MLP, units: Sequence[np.ndarray], compact: bool = False
     return titles + [("out", "P(1)") if compact else ("output", "P(class 1)")]
 
 
-def title_boxes(pen: ImageDraw.ImageDraw, layout: NetworkLayout, model: MLP, units: Sequence[np.ndarray]
+def title_boxes(pen: ImageDraw.ImageDraw, layout: NetworkLayout, model: MLP, units: Sequence[np.ndarray],
+                inputs: Sequence[str] = PLAIN
                 ) -> tuple[list[tuple[str, str]], int, list[tuple[float, float, float, float]]]:
     """The titles, their font size and each one's box (left, top, right, bottom), centred on its
     column and kept inside the picture: 12 px, smaller when the columns are close, and compact
     titles when even 7 px does not fit between two columns."""
     gap = layout.width if len(layout.columns) < 2 else layout.columns[1][0][0] - layout.columns[0][0][0]
-    titles, size = column_titles(model, units), 12
+    titles, size = column_titles(model, units, inputs=inputs), 12
     widest = lambda: max(pen.textlength(line, font=font(size)) for t in titles for line in t)  # noqa: E731
     while size > 7 and widest() > gap - 6:
         size -= 1
     if widest() > gap - 6:
-        titles = column_titles(model, units, compact=True)
+        titles = column_titles(model, units, compact=True, inputs=inputs)
     boxes = []
     for col, lines in zip(layout.columns, titles):
         half = max(pen.textlength(line, font=font(size)) for line in lines) / 2
@@ -192,8 +210,9 @@ def title_boxes(pen: ImageDraw.ImageDraw, layout: NetworkLayout, model: MLP, uni
     return titles, size, boxes
 
 
-def _titles(pen: ImageDraw.ImageDraw, layout: NetworkLayout, model: MLP, units: Sequence[np.ndarray]) -> None:
-    titles, size, boxes = title_boxes(pen, layout, model, units)
+def _titles(pen: ImageDraw.ImageDraw, layout: NetworkLayout, model: MLP, units: Sequence[np.ndarray],
+            inputs: Sequence[str] = PLAIN) -> None:
+    titles, size, boxes = title_boxes(pen, layout, model, units, inputs)
     for (first, second), (left, top, right, _) in zip(titles, boxes):
         x = (left + right) / 2
         pen.text((x, top), first, fill=INK, font=font(size), anchor="mt")
