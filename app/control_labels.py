@@ -14,7 +14,7 @@ LABELS = {
     "arch": "Architecture", "augment": "Augment the training images", "optimizer": "Optimizer",
     "momentum": "Momentum", "lr": "Learning rate", "batch-size": "Batch size",
     "lr-schedule": "Learning-rate schedule", "epochs": "Epochs", "seed": "Seed",
-    "weight-decay": "Weight decay (L2)",
+    "weight-decay": "Weight decay (L2)", "val-share": "Held-out share", "patience": "Patience (epochs)",
 }
 # "--n-samples", or as Markdown-escaped by ``plain``: "\-\-n\-samples"
 _FLAG = r"\\?-\\?-((?:[a-z]|\\?-)+)"

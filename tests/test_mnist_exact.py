@@ -74,7 +74,7 @@ def test_reporting_bce_keeps_the_cross_entropy_step():
     rng = np.random.default_rng(4)
     Z, y = rng.normal(0, 2, (30, 10)), rng.integers(0, 10, 30)
     ce, dz_ce = softmax_cross_entropy_grad(Z.copy(), y)
-    bce, dz_bce = softmax_cross_entropy_grad(Z.copy(), y, "binary_cross_entropy")
+    bce, dz_bce = softmax_cross_entropy_grad(Z.copy(), y, report="binary_cross_entropy")
     assert np.array_equal(dz_ce, dz_bce)
     assert bce == pytest.approx(naive_bce(softmax(Z), y), rel=1e-13) and bce > ce
 

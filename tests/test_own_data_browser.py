@@ -61,6 +61,22 @@ def test_upload_a_table_and_train(app_url, page, artifacts, iris_csv):
     screenshot(page, artifacts / "own-table-trained.png", height=2300)
 
 
+def test_a_table_trains_with_the_settings_chosen_for_it(app_url, page, artifacts, iris_csv):
+    """No training settings in the link: the sidebar's 'Choose them for my table' is on, the page
+    says what it chose beside the table, and the run stops early with the best weights."""
+    main = open_train_page(page, app_url + "/?preset=moons&dataset=table")
+    main.locator('[data-testid="stFileUploader"] input[type=file]').set_input_files(str(iris_csv))
+    _wait_text(page, "Training settings chosen for this table")
+    sidebar = page.get_by_test_id("stSidebar")
+    assert "Choose them for my table" in sidebar.inner_text()
+    assert "Learning rate (log scale)" not in sidebar.inner_text()
+    screenshot(page, artifacts / "own-table-chosen-settings.png", height=1500)
+    main.get_by_role("button", name="Train", exact=True).click()
+    _wait_text(page, r"Stopped early at epoch \d+", timeout=60_000)
+    _wait_text(page, r"Test accuracy\s*\d+\.\d\d%")
+    screenshot(page, artifacts / "own-table-chosen-trained.png", height=1500)
+
+
 def test_click_points_onto_the_plane_then_train_on_moons(app_url, page, artifacts):
     main = open_train_page(page, app_url + "/?preset=moons&dataset=points&hidden=16-16&epochs=200")
     assert "0 points (" in main.inner_text()

@@ -43,7 +43,7 @@ def test_parse_and_describe_round_trip():
     ("pool 1", "pool size must be a whole number from 2 to 8"),
     ("dense 0", "dense size must be a whole number from 1 to 4096"),
     ("dropout 1.5", "0 <= R <= 0.9"),
-    ("lstm 5", "starts with conv, pool, dense or dropout"),
+    ("lstm 5", "starts with conv, pool, dense, bn or dropout"),
     (", ".join(["dense 8"] * 21), "1 to 20"),
 ])
 def test_bad_arch_texts_name_the_item_and_the_range(text, words):

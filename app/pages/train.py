@@ -2,13 +2,15 @@
 import streamlit as st
 
 from app import control_labels
-from app.train import buttons, current, files, first_screen, own_data, sidebar, training
+from app.train import buttons, current, files, first_screen, own_data, own_settings, sidebar, training
 
 st.title("Train a network")
 s = current.session()
 own_data.start_run()              # a new upload is read; a link with own data brings no data
+own_settings.start_run()          # a link that says how to train turns the table's choosing off
 cfg, problems = sidebar.sidebar()
 own_data.panel(cfg, s)
+own_settings.note(cfg)            # the training settings chosen for a table, and why
 data = current.dataset(cfg) if cfg is not None and current.loaded_ok(cfg) else None
 files.files(s)
 own_data.download_dataset(data)

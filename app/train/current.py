@@ -15,7 +15,7 @@ import streamlit as st
 
 from app import jobs
 from app.keep import restore
-from app.train import own_data
+from app.train import own_data, own_settings
 from app.train.session import TrainSession
 from app.train.state import config_from_query
 from nn.core import CNN_PRESETS
@@ -153,7 +153,7 @@ def current_config() -> RunConfig:
     if any(W + f"f_{name}" in ss for name in FEATURES_2D):    # drawn for a 2-D set only
         values["features_2d"] = [name for name in FEATURES_2D if ss.get(W + f"f_{name}")]
     _network_kind(values)
-    return RunConfig.from_dict(values).validate()
+    return own_settings.with_chosen(RunConfig.from_dict(values).validate())   # a table's, if chosen
 
 
 def _network_kind(values: dict[str, Any]) -> None:
@@ -162,6 +162,7 @@ def _network_kind(values: dict[str, Any]) -> None:
     cnn = values["dataset"] in IMAGE_SHAPES and ss.get(W + "kind", "CNN" if values.get("arch") else "MLP") == "CNN"
     if not cnn:
         values["arch"] = values["augment"] = None
+        values["tta"] = 1                            # test-time augmentation reads images
         return
     values["arch"] = str(ss.get(W + "arch", values.get("arch") or DEFAULT_ARCH))
     if W + "augment_on" in ss:

@@ -5,9 +5,9 @@ Everything lives in this session's ``st.session_state`` (never ``st.cache_*``, w
 between sessions, and never on disk), bounded by ``nn.data.tables.table_limits()``:
 
 - ``own.table``: the uploaded table (name, frame, summary, id); ``own.choices``: label,
-  features, standardise, drop bad rows, and whether a numeric label is a class or a quantity
-  (the task, asked only when it could be either; copied from the widgets, so they survive page
-  switches);
+  features, standardise, drop bad rows, whether a numeric label is a class or a quantity
+  (the task, asked only when it could be either) and whether to choose the training settings
+  (``auto``, ``app.train.own_settings``) (copied from the widgets, so they survive page switches);
 - ``own.points``: the clicked ``Points``; ``own.version``: bumped on every edit;
 - ``own.built``: per kind, the ``Dataset`` built from the current choices (and its key);
 - ``own.model_data``: (kind, key, ``Dataset``) the session's model trains on (kept when the
@@ -79,7 +79,7 @@ def _take_upload(file: Any) -> None:
 
 
 # --- datasets ------------------------------------------------------------------------------------
-CHOICE_NAMES = ("label", "features", "standardize", "drop", "task")
+CHOICE_NAMES = ("label", "features", "standardize", "drop", "task", "auto")
 TASK_WORDS = {"classification": "a class (classification)", "regression": "a quantity (regression)"}
 
 
@@ -279,7 +279,8 @@ def _read(file: Any) -> bool:
     for key in [k for k in ss if str(k).startswith("own.w.")]:
         del ss[key]
     label = (summary.label_candidates or [None])[0]
-    ss[CHOICES] = dict(label=label, features=_default_features(summary, label), standardize=True, drop=False)
+    ss[CHOICES] = dict(label=label, features=_default_features(summary, label), standardize=True, drop=False,
+                       auto=ss.get(CHOICES, {}).get("auto", True))
     return True
 
 
@@ -329,6 +330,17 @@ def _widget(name: str) -> str:
     """The key of choice widget ``name``, its value put back from ``own.choices`` when the widget
     was not drawn in the last run (Streamlit forgets it then; see ``app.keep``)."""
     return restore("own.w." + name, _choices().get(name), resend=False)
+
+
+def choice(name: str, default: Any) -> Any:
+    """Table choice ``name`` (the widget's value when drawn), ``default`` until there is one."""
+    return _choices().setdefault(name, default)
+
+
+def choice_widget(name: str, default: Any) -> str:
+    """``_widget`` for a choice drawn elsewhere on the page (the sidebar), ``default`` at first."""
+    choice(name, default)
+    return _widget(name)
 
 
 def _on_label() -> None:

@@ -236,6 +236,8 @@ class TrainSession:
             self.error = (f"Training stopped: {exc}. The model keeps its weights from epoch "
                           f"{self.epoch:g}; a smaller network, batch or dataset fits better.")
             self.running = False
+        if self.trainer.stopped_early:                  # early stopping: this run is done
+            self.target, self.notice = self.trainer.epochs_done, self.trainer.stopped_early
         if self.trainer.epochs_done >= self.target:      # not when merely told to stop
             self.running = False
 
@@ -263,7 +265,7 @@ class TrainSession:
             return True
         parts = []
         try:
-            for start, logp in log_proba_in_pieces(self.model, data.X_test, should_stop):
+            for start, logp in log_proba_in_pieces(self.model, data.X_test, should_stop, tta=self._tta()):
                 parts.append(logp)
                 on_piece(start + len(logp))
         except EvaluationStopped:
@@ -272,6 +274,11 @@ class TrainSession:
             np.concatenate(parts) if parts else np.zeros((0, self.model.layer_sizes[-1]), self.model.dtype))
         self._test_cache = (self._test_key(data), logp)
         return True
+
+    def _tta(self) -> int:
+        """Copies per test image (the settings' ``tta``) for an image network; 1 otherwise."""
+        images = len(getattr(self.model, "input_shape", ())) == 3
+        return int(getattr(self.cfg, "tta", 1)) if images and self.cfg is not None else 1
 
     def test_log_proba(self, data: Dataset) -> np.ndarray:
         """Log-probabilities of the test set (chunked), cached until the model trains again."""

@@ -8,7 +8,7 @@ import streamlit as st
 
 from app import control_labels
 from app.text import plain
-from app.train import own_data
+from app.train import own_data, own_settings
 from app.train.current import (DEFAULT_ARCH, DEFAULT_AUGMENT, current_config, first_visit, keep_config,
                                set_config, value, widget)
 from app.train.state import config_to_query
@@ -37,7 +37,8 @@ PRESETS_SHOWN = ("moons", "mnist", "seed-moons", "seed-mnist", "mnist-cnn")
 PHONE_ONLY = "<style>@media (min-width: 640px) {.st-key-phone_presets {display: none}}</style>"
 NETWORK_KINDS = ("MLP", "CNN")
 ARCH_HELP = ("Comma-separated: 'conv 5x5x16' (a 5x5 convolution, 16 filters; options 'stride 2', "
-             "'pad 1' or 'pad same'), 'pool 2' (2x2 max-pooling), 'dense 128', 'dropout 0.25'. The "
+             "'pad 1' or 'pad same'), 'pool 2' (2x2 max-pooling), 'dense 128', 'bn' (batch norm of "
+             "the conv or dense just before), 'dropout 0.25'. The "
              "activation follows each conv and dense layer; an output layer with one unit per class "
              f"ends the network. Default: {DEFAULT_ARCH}")
 AUGMENT_HELP = ("Each minibatch's images moved by up to ±{shift:g} px, turned by up to ±{rotate:g}° "
@@ -111,7 +112,7 @@ def sidebar() -> tuple[RunConfig | None, list[str]]:
     limit = limits().max_params
     network_note.caption(f"{count_config_params(cfg, own_data.current(cfg)):,} parameters (this server's limit: {limit:,})")
     keep_config(cfg)
-    query = config_to_query(cfg)
+    query = {**config_to_query(cfg), **own_settings.query(cfg)}
     if {k: st.query_params.get(k) for k in st.query_params} != query:
         st.query_params.from_dict(query)            # the URL always reproduces the settings
     return cfg, messages
@@ -170,10 +171,14 @@ def _cnn_widgets() -> None:
     c2.selectbox("Initialisation", CNN_INITS, key=widget("init"),
                  help="he: N(0, 2/fan_in); xavier: Glorot uniform U(-a, a), a = sqrt(6/(fan_in + fan_out))")
     st.checkbox("Augment the training images", key=widget("augment_on"), help=AUGMENT_HELP)
+    st.number_input("Test-time augmentation (copies)", *_limits("tta"), step=1, key=widget("tta"),
+                    help=_help("tta"))
 
 
 def _training_widgets() -> None:
     st.subheader("Training")
+    if own_settings.toggle(value("dataset")):        # chosen from the table's size
+        return
     st.selectbox("Optimizer", SETTINGS["optimizer"].choices, key=widget("optimizer"))
     if value("optimizer") == "momentum":
         st.slider("Momentum", *_limits("momentum"), step=0.001, format="%.3f", key=widget("momentum"))
@@ -184,7 +189,8 @@ def _training_widgets() -> None:
                      key=batch, help="'full' = full-batch gradient descent (one step per epoch)")
     st.selectbox("Learning-rate schedule", SETTINGS["lr_schedule"].choices, key=widget("lr_schedule"),
                   help="cosine: epoch e of E trains at lr·(1 + cos(πe/E))/2, from the full rate "
-                       "down towards 0")
+                       "down towards 0. onecycle: step by step from lr/10 up to lr over the first "
+                       "quarter of the steps, then down towards 0")
     c1, c2 = st.columns(2)
     c1.number_input("Epochs", *_limits("epochs"), step=1, key=widget("epochs"))
     c2.number_input("Seed", *_limits("seed"), step=1, key=widget("seed"))
@@ -192,3 +198,10 @@ def _training_widgets() -> None:
                     key=widget("weight_decay"))
     st.number_input("L1 regularization", *_limits("l1"), step=1e-4, format="%.4f", key=widget("l1"),
                     help=_help("l1"))
+    c1, c2 = st.columns(2)                          # early stopping (nn.core.early_stopping)
+    c1.number_input("Held-out share", *_limits("val_share"), step=0.05, key=widget("val_share"),
+                    help=_help("val_share"))
+    c2.number_input("Patience (epochs)", *_limits("patience"), step=1, key=widget("patience"),
+                    help=_help("patience"))
+    st.number_input("Label smoothing", *_limits("label_smoothing"), step=0.05, format="%.2f",
+                    key=widget("label_smoothing"), help=_help("label_smoothing"))

@@ -24,9 +24,10 @@ from nn.runs.experiment import config_from_preset
 from nn.runs.presets import PRESETS
 
 TRAIN_FIELDS = ("optimizer", "lr", "batch_size", "momentum", "weight_decay", "l1", "seed", "lr_schedule",
-                "augment")
+                "augment", "val_share", "patience", "label_smoothing", "tta")
 HISTORY_COLUMNS = ("epoch", "step", "seconds", "train_loss", "train_accuracy", "val_loss",
-                   "val_accuracy", "end_of_epoch", "lr", "change", "train_r2", "val_r2")
+                   "val_accuracy", "end_of_epoch", "lr", "change", "train_r2", "val_r2", "holdout_loss",
+                   "holdout_accuracy", "holdout_r2", "restored")
 DEFAULT_PRESET = "moons"
 DATASET_NAMES = BUILT_IN_DATASETS
 

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
-from nn.cli.data_options import add_data_options, check_data_options, table_from_args
+from nn.cli.data_options import add_data_options, check_data_options, chosen_settings, table_from_args
 from nn.cli.options import add_run_options, add_setting, config_from_args
 from nn.cli.sweep import add_sweep_parser
 from nn.core.settings import ConfigError
@@ -60,6 +60,8 @@ def add_cnn_options(p: argparse.ArgumentParser) -> None:
                         + ". The activation follows each conv and dense layer; a dense output layer "
                           "with one unit per class ends the network (preset mnist-cnn)")
     add_setting(p, "lr_schedule")
+    add_setting(p, "label_smoothing")
+    add_setting(p, "tta")
 
 
 def _syntax_line(line: str) -> str:
@@ -72,9 +74,13 @@ def _train_command(args: argparse.Namespace) -> int:
     if args.data:
         args.dataset = "table"                      # so that --task regression is checked against it
     cfg = config_from_args(args)
-    table = None
+    table = chosen = None
     if args.data:                                   # the user's own table (nn.cli.data_options)
         cfg, table = table_from_args(args, cfg)
+        cfg, chosen = chosen_settings(args, cfg, table)
+        if chosen:
+            print(f"Training settings chosen for this table (give any training option to choose "
+                  f"them yourself): {chosen['summary']}.", file=sys.stderr if args.json else sys.stdout)
     check_config_limit(cfg, table)                  # before loading or building anything
     save_to = save_path(args.save) if args.save else None
     data = table if table is not None else load_data(cfg)
@@ -88,7 +94,7 @@ def _train_command(args: argparse.Namespace) -> int:
     diverged = _train_with_progress(trainer, cfg.epochs, log_every, quiet=args.json, monitor=monitor,
                                     trace=trace)
     model = trainer.model
-    scores = final_scores(model, data, report=cfg.reported_loss)
+    scores = final_scores(model, data, cfg.tta, report=cfg.reported_loss)
     if save_to:
         save(model, save_to)
     summary: dict[str, Any] = {
@@ -100,6 +106,7 @@ def _train_command(args: argparse.Namespace) -> int:
         "seconds_per_epoch": round(trainer.seconds / max(trainer.epochs_done, 1), 6),
         "saved": save_to, "diverged": diverged, "config": cfg.to_dict(),
         "health": monitor.history if monitor else None, "history": trainer.history,
+        "table_defaults": chosen, "early_stopping": _early_stopping(trainer),
     }
     print(f"{scores_line(scores)}  trained in "
           f"{trainer.seconds:.2f} s ({summary['seconds_per_epoch']:.3f} s/epoch)"
@@ -107,6 +114,15 @@ def _train_command(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(summary))
     return EXIT_DIVERGED if diverged else 0
+
+
+def _early_stopping(trainer: Trainer) -> dict[str, Any] | None:
+    """What early stopping did (None when it was off): held-out rows, best epoch, why it stopped."""
+    if trainer.early is None:
+        return None
+    return {"held_out_rows": len(trainer._held_rows), "best_epoch": trainer.early.best_epoch,
+            "best_holdout_loss": trainer.early.best_loss if trainer.early.best_epoch is not None else None,
+            "stopped_early": trainer.stopped_early}
 
 
 def _train_with_progress(trainer: Trainer, epochs: int, log_every: int, quiet: bool,
@@ -139,6 +155,8 @@ def _train_with_progress(trainer: Trainer, epochs: int, log_every: int, quiet: b
         except TrainingDiverged as exc:
             bar.write(f"error: {exc}", file=sys.stderr)
             return str(exc)
+    if trainer.stopped_early:
+        print(trainer.stopped_early, file=out)
     return None
 
 
@@ -158,6 +176,8 @@ def _epoch_line(rec: dict[str, Any], last_epoch: int) -> str:
             f"acc {rec['train_accuracy']:.2%}")
     if rec["val_loss"] is not None:
         line += f"  test loss {rec['val_loss']:.4f}  test acc {rec['val_accuracy']:.2%}"
+    if rec.get("holdout_loss") is not None:
+        line += f"  held-out loss {rec['holdout_loss']:.4f}"
     return line + f"  {rec['seconds']:.2f}s"
 
 
@@ -169,6 +189,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_run_options(train)
     add_cnn_options(train)
     add_data_options(train)
+    for name in ("val_share", "patience"):          # early stopping (Trainer; the sweep has none)
+        add_setting(train, name)
     train.add_argument("--save", metavar="PATH",
                        help="save the trained model to PATH (.npz is added if missing)")
     train.add_argument("--log-every", type=positive_int, metavar="K",

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import argparse
 
+from typing import Any
+
 from nn.data import Dataset
 from nn.core.config import RunConfig
 from nn.core.settings import ConfigError
 from nn.cli.options import add_setting
+from nn.runs.table_defaults import USER_TRAINING, choose
 
 
 def add_data_options(p: argparse.ArgumentParser) -> None:
@@ -61,3 +64,14 @@ def table_from_args(args: argparse.Namespace, cfg: RunConfig) -> tuple[RunConfig
     data = table_dataset(frame, args.label, args.features, cfg, standardize=args.standardize,
                          drop_bad_rows=args.drop_bad_rows, name=name)
     return cfg, data
+
+
+def chosen_settings(args: argparse.Namespace, cfg: RunConfig, data: Dataset) -> tuple[RunConfig, dict[str, Any] | None]:
+    """With no training option and no preset, the table's settings chosen from its size
+    (``nn.runs.table_defaults``) and what was chosen and why (for --json); else ``cfg`` as is."""
+    if (args.preset or cfg.task == "regression"     # regression: its chosen settings are to come
+            or any(getattr(args, name, None) is not None for name in USER_TRAINING)):
+        return cfg, None
+    chosen = choose(len(data.y_train), data.n_features, data.n_classes)
+    return chosen.apply(cfg), {"settings": chosen.settings, "summary": chosen.summary(),
+                               "reasons": chosen.reasons}

@@ -7,11 +7,13 @@ Text (the CLI's ``--arch``), items separated by commas:
     conv 3x3x32 pad 1      ... with zero padding (``pad same``: keep the size, stride 1, odd kernels)
     pool 2                 2x2 max-pooling, stride 2 (``pool 3 stride 2``: overlapping windows)
     dense 128              a fully connected hidden layer
+    bn                     batch normalisation of the conv or dense layer just before
     dropout 0.25           inverted dropout while training
 
 The network's activation follows every conv and hidden dense layer (after the pool that directly
 follows a conv: max-pooling commutes with relu, tanh and sigmoid, and the activation then runs on
-4x fewer values). A Flatten goes before the first dense layer, and a dense output layer with one
+4x fewer values; after the ``bn`` that directly follows one: conv, batch norm, pool, activation).
+A Flatten goes before the first dense layer, and a dense output layer with one
 unit per class ends the network. ``describe_arch`` writes the canonical text back.
 
 A model's spec (``Sequential.spec()``) lists its exact layers; ``from_spec`` checks every field
@@ -23,8 +25,8 @@ import math
 import re
 from typing import Any, Sequence
 
-from nn.core.layers import (ACTIVATION_LAYERS, Conv2D, Dense, Dropout, Flatten, Layer, LAYER_TYPES,
-                            MaxPool2D)
+from nn.core.layers import (ACTIVATION_LAYERS, BatchNorm, Conv2D, Dense, Dropout, Flatten, Layer,
+                            LAYER_TYPES, MaxPool2D)
 from nn.core.sequential import Sequential, _internal_shape, plan_shapes
 from nn.core.settings import CNN_INITS, SETTINGS
 
@@ -48,6 +50,12 @@ CNN_PRESETS: dict[str, dict[str, Any]] = {
                       activation="relu", init="he", optimizer="adam", lr=2e-3,
                       lr_schedule="cosine", batch_size=128, epochs=6, seed=0,
                       augment=dict(shift=2.0, rotate=10.0, scale=0.1)),
+    # A SKETCH for issue 21's time-to-accuracy recipe, not yet run, timed or tuned: one epoch of a
+    # small batch-normed CNN, batch 256, Adam lr 0.01 with a one-cycle schedule (as
+    # train_mnist_fast), label smoothing 0.1, and 3-copy test-time augmentation.
+    "mnist-fast": dict(dataset="mnist", arch="conv 5x5x16, bn, pool 2, conv 3x3x32, bn, pool 2, dense 64, bn",
+                       activation="relu", init="he", optimizer="adam", lr=1e-2, lr_schedule="onecycle",
+                       batch_size=256, epochs=1, seed=0, label_smoothing=0.1, tta=3),
 }
 
 
@@ -94,9 +102,14 @@ def _parse_item(item: str, pos: int) -> dict[str, Any]:
             return {"type": "dense", "units": _whole(args[0], "the dense size", *UNITS_RANGE)}
         if kind == "dropout":
             return {"type": "dropout", "rate": _rate(args)}
+        if kind == "bn":
+            if args:
+                raise ArchError("write 'bn' alone, right after a conv or dense item")
+            return {"type": "bn"}
     except ArchError as exc:
         raise ArchError(f"{where}: {exc}") from None
-    raise ArchError(f"{where}: each item starts with conv, pool, dense or dropout")
+    raise ArchError(f"{where}: each item starts with conv, pool, dense, bn or dropout (the activation "
+                    "follows each conv and dense layer by itself)")
 
 
 def _parse_conv(args: list[str]) -> dict[str, Any]:
@@ -147,6 +160,8 @@ def describe_arch(blocks: Sequence[dict[str, Any]]) -> str:
             text = f"pool {b['size']}" + (f" stride {b['stride']}" if b["stride"] != b["size"] else "")
         elif b["type"] == "dense":
             text = f"dense {b['units']}"
+        elif b["type"] == "bn":
+            text = "bn"
         else:
             text = f"dropout {b['rate']:g}"
         parts.append(text)
@@ -155,38 +170,57 @@ def describe_arch(blocks: Sequence[dict[str, Any]]) -> str:
 
 def layers_from_blocks(blocks: Sequence[dict[str, Any]], n_classes: int,
                        activation: str = "relu") -> list[Layer]:
-    """The layers of parsed blocks: the activation after each conv (after its pool, if one
-    follows) and each hidden dense, a Flatten before the first dense, a dense output layer."""
+    """The layers of parsed blocks: the activation after each conv (after its bn and pool, if
+    they follow) and each hidden dense (after its bn), a Flatten before the first dense, a dense
+    output layer."""
     if activation not in ACTIVATION_LAYERS:
         raise ArchError(f"activation must be one of {', '.join(ACTIVATION_LAYERS)}; got {activation!r}")
     act = ACTIVATION_LAYERS[activation]
     layers: list[Layer] = []
     flat = False
+    types = [b["type"] for b in blocks]
     for i, b in enumerate(blocks):
-        nxt = blocks[i + 1]["type"] if i + 1 < len(blocks) else None
+        prev, nxt = _base_neighbours(types, i)
         if b["type"] == "conv":
             if flat:
                 raise ArchError(f"item {i + 1}: a conv cannot follow a dense layer")
             layers.append(Conv2D(b["filters"], tuple(b["kernel"]), b["stride"], b["padding"]))
-            if nxt != "pool":
+            if nxt not in ("pool", "bn"):
+                layers.append(act())
+        elif b["type"] == "bn":
+            if prev not in ("conv", "dense"):
+                raise ArchError(f"item {i + 1}: bn goes right after a conv or dense item")
+            layers.append(BatchNorm())
+            if prev == "dense" or nxt != "pool":
                 layers.append(act())
         elif b["type"] == "pool":
             if flat:
                 raise ArchError(f"item {i + 1}: a pool cannot follow a dense layer")
             layers.append(MaxPool2D(b["size"], b["stride"]))
-            if i > 0 and blocks[i - 1]["type"] == "conv":
+            if prev == "conv":
                 layers.append(act())
         elif b["type"] == "dense":
             if not flat:
                 layers.append(Flatten())
                 flat = True
-            layers += [Dense(b["units"]), act()]
+            layers.append(Dense(b["units"]))
+            if nxt != "bn":
+                layers.append(act())
         else:
             layers.append(Dropout(b["rate"]))
     if not flat:
         layers.append(Flatten())
     layers.append(Dense(n_classes))
     return layers
+
+
+def _base_neighbours(types: list[str], i: int) -> tuple[str | None, str | None]:
+    """The item before item ``i`` (a pool right after a conv's bn counts the conv as its
+    predecessor: conv, bn, pool) and the item after it."""
+    prev = types[i - 1] if i > 0 else None
+    if types[i] == "pool" and prev == "bn" and i > 1 and types[i - 2] == "conv":
+        prev = "conv"
+    return prev, (types[i + 1] if i + 1 < len(types) else None)
 
 
 def build_network(arch: str, input_shape: Sequence[int], n_classes: int, activation: str = "relu",
@@ -233,7 +267,7 @@ _SPEC_FIELDS: dict[str, dict[str, tuple[int, int] | str]] = {
     "maxpool2d": {"size": POOL_RANGE, "stride": (1, POOL_RANGE[1])},
     "dense": {"units": UNITS_RANGE},
     "dropout": {"rate": "rate"},
-    "flatten": {}, "relu": {}, "tanh": {}, "sigmoid": {},
+    "flatten": {}, "relu": {}, "tanh": {}, "sigmoid": {}, "batchnorm": {},
 }
 
 
@@ -309,7 +343,8 @@ def spec_param_shapes(spec: Any) -> tuple[dict[str, tuple[int, ...]], str]:
     shapes: dict[str, tuple[int, ...]] = {}
     shape = _internal_shape(tuple(input_shape))
     for i, layer in enumerate(layers, start=1):
-        for kind, p in zip(("W", "b"), layer.param_shapes(shape)):
+        for kind, p in zip(layer.param_names + layer.buffer_names,
+                           layer.param_shapes(shape) + layer.buffer_shapes(shape)):
             shapes[f"layer{i}_{kind}"] = tuple(p)
         shape = layer.output_shape(shape)
     return shapes, dtype
@@ -380,11 +415,12 @@ def flops_per_sample(model: Sequential) -> dict[str, int]:
 
 # --- files -----------------------------------------------------------------------------------
 def param_arrays(model: Sequential) -> dict[str, Any]:
-    """The parameters by name, for an ``.npz``: ``layer3_W``, ``layer3_b`` (layers counted from 1,
+    """The parameters and buffers by name, for an ``.npz``: ``layer3_W``, ``layer3_b``,
+    ``layer4_gamma``, ``layer4_beta``, ``layer4_mean``, ``layer4_var`` (layers counted from 1,
     activations and pools included, so a name says where the array belongs)."""
     arrays = {}
     for i, layer in enumerate(model.layers, start=1):
-        for kind, p in zip(("W", "b"), layer.params):
+        for kind, p in zip(layer.param_names + layer.buffer_names, layer.params + layer.buffers):
             arrays[f"layer{i}_{kind}"] = p
     return arrays
 
@@ -404,5 +440,7 @@ def network_from_arrays(spec: Any, arrays: dict[str, Any], max_params: int | Non
         if value.shape != target.shape or value.dtype != target.dtype:
             raise ArchError(f"{name} is {value.dtype} {value.shape}; the architecture needs "
                             f"{target.dtype} {target.shape}")
+        if name.endswith("_var") and not (value >= 0).all():     # sqrt(var + eps) must exist
+            raise ArchError(f"{name} holds negative (or NaN) variances")
         target[...] = value
     return model

@@ -26,6 +26,12 @@ class TrainConfig:
     report_every: float = default("report_every")    # seconds between records inside an epoch
     # "cosine": epoch e of a run of E epochs trains at lr (1 + cos(pi e / E)) / 2 (nn.core.training)
     lr_schedule: str = default("lr_schedule")
+    # early stopping (nn.core.early_stopping): this share of the training rows held out, and
+    # the epochs without a better held-out loss before stopping; val_share 0 is off
+    val_share: float = default("val_share")
+    patience: int = default("patience")
+    label_smoothing: float = default("label_smoothing")    # eps of the cross-entropy's target
+    tta: int = default("tta")                        # shifted copies per test image (nn.core.tta)
     reported_loss: str = default("reported_loss")    # the loss the records report (nn.core.losses)
 
     def validate(self) -> "TrainConfig":
@@ -66,6 +72,11 @@ class RunConfig:
     augment: dict[str, float] | None = default("augment")
     # "regression" for a table's numeric label; the reg-* sets are regression whatever it says
     task: str = default("task")
+    val_share: float = default("val_share")          # early stopping (TrainConfig)
+    patience: int = default("patience")
+    label_smoothing: float = default("label_smoothing")
+    # Test-time augmentation (nn.core.tta): a CNN's test images read by this many shifted copies.
+    tta: int = default("tta")
     reported_loss: str = default("reported_loss")    # the loss the records report (nn.core.losses)
     dtype: str = default("dtype")                    # the network's floats (float64: the tutorial's)
 
@@ -76,6 +87,12 @@ class RunConfig:
         self._validate_task()
         self._validate_cnn()
         self.train_config()                # validates the training part
+        if self.tta != 1 and (self.arch is None or self.dataset not in IMAGE_SHAPES):
+            raise ConfigError("tta", "tta (--tta) applies to a network given by --arch on an image "
+                                     f"dataset ({', '.join(IMAGE_SHAPES)}); use 1 (off) otherwise")
+        if self.label_smoothing and self.task == "regression":
+            raise ConfigError("label_smoothing", "label_smoothing (--label-smoothing) smooths class "
+                                                 "labels; a regression takes 0")
         return self
 
     def _validate_task(self) -> None:

@@ -8,7 +8,10 @@ A regression network's records have no accuracies (null) but ``"train_r2"`` and 
 (R^2 = 1 - MSE / Var(y), at most 1, possibly below 0). A record also carries
 ``"change": "lr 0.01 -> 0.002"`` if it is the first after the learning rate or the
 regularization was changed while training ran (``Trainer.set_rates``). Files written before
-``lr`` and ``change`` existed have neither.
+``lr`` and ``change`` existed have neither. With early stopping (``val_share``), each end-of-epoch
+record has ``"holdout_loss"`` and ``"holdout_accuracy"`` (regression: ``"holdout_r2"``) on the
+held-out training rows, and the record where the best weights were put back has ``"restored"``:
+the epoch they come from.
 """
 from __future__ import annotations
 
@@ -62,6 +65,11 @@ RECORD_FIELDS: dict[str, tuple[bool, Callable[[Any], bool], str]] = {
            f"a learning rate from 0 to {SETTINGS['lr'].high:g} or null"),
     "change": (False, lambda v: isinstance(v, str) and len(v) <= MAX_CHANGE_TEXT,
                f"a text of at most {MAX_CHANGE_TEXT} characters"),
+    "holdout_loss": (False, _loss, "a loss >= 0 or null"),
+    "holdout_accuracy": (False, _accuracy, "an accuracy in [0, 1] or null"),
+    "holdout_r2": (False, _r2, "an R^2 of at most 1 or null"),
+    "restored": (False, lambda v: isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= MAX_RECORD_EPOCH,
+                 f"a whole number of epochs from 0 to {MAX_RECORD_EPOCH}"),
 }
 
 

@@ -65,17 +65,26 @@ def _long_product(AT: Array, B: Array, block: int = 1024) -> Array:
 
 
 class Layer:
-    """A layer without parameters unless a subclass gives it some (see ``build``)."""
+    """A layer without parameters unless a subclass gives it some (see ``build``). ``params`` are
+    trained; ``buffers`` (BatchNorm's running statistics) are saved with them but not trained.
+    A model file names each array ``layer{K}_{name}`` after ``param_names`` / ``buffer_names``."""
     kind = "layer"
+    param_names: tuple[str, ...] = ("W", "b")
+    buffer_names: tuple[str, ...] = ()
 
     def __init__(self) -> None:
         self.params: list[Array] = []
+        self.buffers: list[Array] = []
 
     def output_shape(self, in_shape: Shape) -> Shape:
         return in_shape
 
     def param_shapes(self, in_shape: Shape) -> list[Shape]:
         """The parameters' shapes for this input shape, without allocating them."""
+        return []
+
+    def buffer_shapes(self, in_shape: Shape) -> list[Shape]:
+        """The buffers' shapes for this input shape, without allocating them."""
         return []
 
     def build(self, in_shape: Shape, rng: np.random.Generator, dtype: np.dtype, init: str = "he") -> None:
@@ -485,6 +494,90 @@ class Dropout(Layer):
         return dy
 
 
+class BatchNorm(Layer):
+    """Batch normalisation (Ioffe and Szegedy, 2015) of each channel: the last axis, so the
+    features of a dense layer's output or the channels of an image, normalised over every other
+    axis (rows, and pixels for images).
+
+    Training: y = gamma xhat + beta, xhat = (x - mu) / sqrt(var + eps), with the mean ``mu`` and
+    biased variance ``var`` of this pass's rows. Inference: the same with the running averages
+    (``buffers``: mean, var), updated once per step by ``update_running``. ``Sequential`` runs a
+    batch in chunks on its worker threads: each chunk is normalised by its own statistics ("ghost
+    batch norm", as PyTorch's DataParallel without SyncBatchNorm), and the running averages take
+    the whole batch's.
+    """
+    kind = "batchnorm"
+    param_names = ("gamma", "beta")
+    buffer_names = ("mean", "var")
+    MOMENTUM = 0.1                                   # PyTorch's defaults
+    EPS = 1e-5
+
+    def param_shapes(self, in_shape: Shape) -> list[Shape]:
+        return [(in_shape[-1],), (in_shape[-1],)]
+
+    def buffer_shapes(self, in_shape: Shape) -> list[Shape]:
+        return [(in_shape[-1],), (in_shape[-1],)]
+
+    def build(self, in_shape, rng, dtype, init="he"):
+        C = in_shape[-1]
+        self.params = [np.ones(C, dtype), np.zeros(C, dtype)]          # gamma = 1, beta = 0
+        self.buffers = [np.zeros(C, dtype), np.ones(C, dtype)]         # running mean 0, var 1
+
+    def forward(self, x, train=False):
+        gamma, beta = self.params
+        C = x.shape[-1]
+        if not train:                                # Y = (X - mean) gamma / sqrt(var + eps) + beta
+            mean, var = self.buffers
+            scale = gamma / np.sqrt(var + self.EPS)
+            return x * scale + (beta - mean * scale), None
+        x2 = x.reshape(-1, C)
+        m = len(x2)
+        mu = _column_sums(x2, np.empty(C, x.dtype)) / m               # mu = 1^T X / m
+        xhat = x2 - mu
+        var = _column_sums(xhat * xhat, np.empty(C, x.dtype)) / m     # var = 1^T (X - mu)^2 / m
+        inv = 1.0 / np.sqrt(var + self.EPS)
+        xhat *= inv                                  # xhat = (X - mu) / sqrt(var + eps)
+        y = xhat * gamma
+        y += beta                                    # Y = gamma xhat + beta
+        return y.reshape(x.shape), (xhat, inv, mu, var)
+
+    def backward(self, dy, ctx, grads, need_dx=True):
+        xhat, inv, _, _ = ctx
+        gamma = self.params[0]
+        dY = dy.reshape(xhat.shape)
+        m = len(dY)
+        _column_sums(dY * xhat, grads[0])            # dgamma = 1^T (dY * xhat)
+        _column_sums(dY, grads[1])                   # dbeta = 1^T dY
+        if not need_dx:
+            return None
+        # dX = gamma / (m sqrt(var + eps)) (m dY - 1^T dY - xhat * (1^T (dY * xhat)))
+        dx = dY * m
+        dx -= grads[1]
+        dx -= xhat * grads[0]
+        dx *= gamma * inv / m
+        return dx.reshape(dy.shape)
+
+    @staticmethod
+    def batch_stats(ctx: Any) -> tuple[int, Array, Array]:
+        """(rows, mean, biased variance) of a training pass, from its ``ctx``."""
+        xhat, _, mu, var = ctx
+        return len(xhat), mu, var
+
+    def update_running(self, parts: list[tuple[int, Array, Array]]) -> None:
+        """r <- (1 - momentum) r + momentum b (PyTorch's rule), b the step's batch mean and
+        unbiased variance. ``parts`` are the (rows, mean, variance) of the chunks of one batch,
+        merged exactly: mu = sum n_k mu_k / m, var = sum n_k (var_k + (mu_k - mu)^2) / m."""
+        m = sum(n for n, _, _ in parts)
+        mu = sum(n * mu_k.astype(np.float64) for n, mu_k, _ in parts) / m
+        var = sum(n * (v.astype(np.float64) + (mu_k - mu) ** 2) for n, mu_k, v in parts) / m
+        unbiased = var * m / max(m - 1, 1)
+        mean, running_var = self.buffers
+        mean *= 1 - self.MOMENTUM
+        mean += (self.MOMENTUM * mu).astype(mean.dtype)
+        running_var *= 1 - self.MOMENTUM
+        running_var += (self.MOMENTUM * unbiased).astype(running_var.dtype)
+
+
 ACTIVATION_LAYERS: dict[str, type[Layer]] = {"relu": ReLU, "tanh": Tanh, "sigmoid": Sigmoid}
 LAYER_TYPES: dict[str, type[Layer]] = {
-    cls.kind: cls for cls in (Dense, Conv2D, MaxPool2D, Flatten, ReLU, Tanh, Sigmoid, Dropout)}
+    cls.kind: cls for cls in (Dense, Conv2D, MaxPool2D, Flatten, ReLU, Tanh, Sigmoid, Dropout, BatchNorm)}

@@ -43,25 +43,33 @@ def reported_loss_sum(logp: np.ndarray, y: np.ndarray, report: str = "cross_entr
     return -float(log_true.sum(dtype=np.float64))
 
 
-def softmax_cross_entropy_grad(logits: np.ndarray, y: np.ndarray,
+def softmax_cross_entropy_grad(logits: np.ndarray, y: np.ndarray, label_smoothing: float = 0.0,
                                report: str = "cross_entropy") -> tuple[float, np.ndarray]:
     """Loss and its gradient w.r.t. the logits, overwriting ``logits`` with the gradient.
 
     For the mean loss L = -1/n sum log softmax(Z)[y]:  dZ = (softmax(Z) - onehot(y)) / n.
-    The loss returned is ``report``'s mean (``REPORTED_LOSSES``); the gradient is always this one.
+    With label smoothing eps (Szegedy et al., 2016) the target is q = (1 - eps) onehot(y) + eps / K
+    over K classes: L = -1/n sum_k q_k log softmax(Z)_k and dZ = (softmax(Z) - q) / n.
+    ``report="binary_cross_entropy"`` returns that loss's mean instead (``REPORTED_LOSSES``);
+    the gradient is always the one above.
     """
-    n = len(y)
+    n, K = logits.shape
     rows = np.arange(n)
+    eps = float(label_smoothing)
     logits -= logits.max(axis=1, keepdims=True)
-    shifted_true = logits[rows, y]                   # Z[y] - max(Z)
+    shifted_true = label_true = logits[rows, y]      # Z[y] - max(Z)
+    if eps:                                          # sum_k q_k (Z_k - max): sum q = 1
+        shifted_true = (1 - eps) * shifted_true + eps * logits.mean(axis=1)
     np.exp(logits, out=logits)                       # unnormalised probabilities
     sums = logits.sum(axis=1, keepdims=True)
-    # -log p[y] = log(sum exp(Z - max)) - (Z[y] - max)
+    # -sum_k q_k log p_k = log(sum exp(Z - max)) - sum_k q_k (Z_k - max)
     loss = float((np.log(sums[:, 0]) - shifted_true).mean(dtype=np.float64))
     logits /= sums                                   # softmax(Z)
     if report == "binary_cross_entropy":             # log p_y = (Z[y] - max) - log(sum exp(Z - max))
-        loss = binary_cross_entropy_sum(shifted_true - np.log(sums[:, 0]), logits, y) / n
-    logits[rows, y] -= 1                             # - onehot(y)
+        loss = binary_cross_entropy_sum(label_true - np.log(sums[:, 0]), logits, y) / n
+    logits[rows, y] -= 1 - eps                       # - q
+    if eps:
+        logits -= eps / K
     logits /= n
     return loss, logits
 

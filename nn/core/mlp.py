@@ -119,10 +119,12 @@ class MLP(Classifier):
         return loss, grads
 
     def train_step_grads(self, X: np.ndarray, y: np.ndarray, grads: list[np.ndarray],
-                         reuse_buffers: bool = True, report: str = "cross_entropy") -> tuple[float, int]:
-        """Forward and backward pass writing gradients into ``grads``; returns (mean loss,
-        number of rows predicted correctly; 0 for regression), the loss of a classifier being
-        ``report``'s (nn.core.losses)."""
+                         reuse_buffers: bool = True, label_smoothing: float = 0.0,
+                         report: str = "cross_entropy") -> tuple[float, int]:
+        """Forward and backward pass writing gradients into ``grads``;
+        returns (mean loss, number of rows predicted correctly; 0 for regression).
+        ``label_smoothing``: see ``nn.core.losses.softmax_cross_entropy_grad`` (classes only);
+        ``report``: the loss a classifier returns (nn.core.losses.REPORTED_LOSSES)."""
         X = np.asarray(X, dtype=self.dtype)
         y = np.asarray(y)
         ws = self._workspace(len(X)) if reuse_buffers else _Workspace(len(X), self.layer_sizes, self.dtype)
@@ -137,8 +139,8 @@ class MLP(Classifier):
             loss, dZ = mean_squared_error_grad(ws.Z[-1], y)
         else:
             n_correct = int(np.count_nonzero(ws.Z[-1].argmax(axis=1) == y))
-            # output: dZ_L = (softmax(Z_L) - onehot(y)) / n, in place of Z_L
-            loss, dZ = softmax_cross_entropy_grad(ws.Z[-1], y, report)
+            # output: dZ_L = (softmax(Z_L) - q) / n, in place of Z_L (q: the smoothed onehot(y))
+            loss, dZ = softmax_cross_entropy_grad(ws.Z[-1], y, label_smoothing, report)
         for i in reversed(range(len(self.layers))):
             # dW_i = A_{i-1}^T dZ_i,  db_i = 1^T dZ_i,  dA_{i-1} = dZ_i W_i^T
             dA = self.layers[i].backward(dZ, X if i == 0 else ws.A[i - 1], grads[2 * i:2 * i + 2],

@@ -19,7 +19,7 @@ from nn.core.blas_threads import cores
 from nn.core.classifier import Classifier
 from nn.core.dtypes import check_dtype
 from nn.core.init import LAYER_INITS, check_init
-from nn.core.layers import ACTIVATION_LAYERS, Conv2D, Dropout, Layer, MaxPool2D, Shape
+from nn.core.layers import ACTIVATION_LAYERS, BatchNorm, Conv2D, Dropout, Layer, MaxPool2D, Shape
 from nn.core.losses import softmax_cross_entropy_grad
 from nn.core.mlp import EvaluationStopped
 
@@ -140,13 +140,16 @@ def _internal_shape(input_shape: Shape) -> Shape:
 
 
 def _values_per_sample(layers: Sequence[Layer], input_shape: Shape, shapes: list[Shape]) -> int:
-    """Floats a training pass holds per sample: every layer's output, plus im2col copies."""
+    """Floats a training pass holds per sample: every layer's output, plus im2col copies and
+    batch norms' normalised inputs."""
     total, prev = math.prod(input_shape), _internal_shape(input_shape)
     for layer, shape in zip(layers, shapes):
         total += 2 * math.prod(shape)                # output and its gradient
         if isinstance(layer, Conv2D):
             kh, kw = layer.kernel
             total += 2 * shape[0] * shape[1] * kh * kw * prev[2]    # cols and dcols
+        elif isinstance(layer, BatchNorm):
+            total += math.prod(shape)                # xhat, kept for the backward pass
         prev = shape
     return total
 
@@ -201,6 +204,9 @@ class Sequential(Classifier):
                        if isinstance(layer, Conv2D) and isinstance(self.layers[i + 1], MaxPool2D)
                        and self.layers[i + 1].fuses(self.shapes[i])}
         self.params: list[np.ndarray] = [p for layer in self.layers for p in layer.params]
+        # not trained, saved with the parameters: BatchNorm's running mean and variance
+        self.buffers: list[np.ndarray] = [b for layer in self.layers for b in layer.buffers]
+        self._norms = [i for i, layer in enumerate(self.layers) if isinstance(layer, BatchNorm)]
         self._slices, start = [], 0
         for layer in self.layers:
             self._slices.append(slice(start, start + len(layer.params)))
@@ -222,8 +228,10 @@ class Sequential(Classifier):
     @property
     def layer_sizes(self) -> list[int]:
         """Input features, then the outputs per sample of each layer with parameters: the same
-        list as ``nn.MLP.layer_sizes`` for a stack of dense layers ([784, ..., 10])."""
-        outs = [math.prod(s) for layer, s in zip(self.layers, self.shapes) if layer.params]
+        list as ``nn.MLP.layer_sizes`` for a stack of dense layers ([784, ..., 10]). A batch
+        norm keeps its input's size: it is not listed."""
+        outs = [math.prod(s) for layer, s in zip(self.layers, self.shapes)
+                if layer.params and not isinstance(layer, BatchNorm)]
         return [self.n_features, *outs[:-1], self.n_classes]
 
     @property
@@ -297,27 +305,31 @@ class Sequential(Classifier):
         return maps
 
     # --- training --------------------------------------------------------------------------
-    def loss_and_grads(self, X: np.ndarray, y: np.ndarray,
-                       out: list[np.ndarray] | None = None) -> tuple[float, list[np.ndarray]]:
-        """Mean cross-entropy on (X, y) (training mode: dropout active) and its gradients,
-        aligned with ``params`` (written into ``out`` if given)."""
+    def loss_and_grads(self, X: np.ndarray, y: np.ndarray, out: list[np.ndarray] | None = None,
+                       label_smoothing: float = 0.0) -> tuple[float, list[np.ndarray]]:
+        """Mean cross-entropy on (X, y) (training mode: dropout active, batch statistics) and
+        its gradients, aligned with ``params`` (written into ``out`` if given)."""
         grads = out if out is not None else [np.empty_like(p) for p in self.params]
-        loss, _ = self.train_step_grads(X, y, grads)
+        loss, _ = self.train_step_grads(X, y, grads, label_smoothing)
         return loss, grads
 
     def train_step_grads(self, X: np.ndarray, y: np.ndarray, grads: list[np.ndarray],
-                         report: str = "cross_entropy") -> tuple[float, int]:
+                         label_smoothing: float = 0.0, report: str = "cross_entropy") -> tuple[float, int]:
         """Forward and backward pass writing the mean loss's gradients into ``grads``; returns
-        (mean loss, ``report``'s as nn.core.losses reports it, rows predicted correctly). The batch is split into chunks (at most
-        ``max_rows`` each) run on ``workers`` threads; the batch mean is the chunks' means
-        weighted by their sizes."""
+        (mean loss, as ``report`` has it: nn.core.losses; rows predicted correctly). The batch is
+        split into chunks (at most ``max_rows`` each) run on ``workers`` threads; the batch mean
+        is the chunks' means weighted by their sizes. BatchNorm layers' running averages take this batch's statistics."""
         _keep_freed_memory()
         y = np.asarray(y)
         n, step = len(y), self._steps
         self._steps += 1
         chunks = self._chunks(n)
+        stats: list[tuple[int, int, tuple[int, np.ndarray, np.ndarray]]] = []   # (chunk, layer, stats)
         if len(chunks) == 1:
-            return self._pass(X, y, grads, np.random.default_rng([self.seed, 2, step, 0]), report=report)
+            result = self._pass(X, y, grads, np.random.default_rng([self.seed, 2, step, 0]), 1.0,
+                                label_smoothing, stats, report=report)
+            self._update_running(stats)
+            return result
         groups = [list(range(w, len(chunks), self.workers)) for w in range(min(self.workers, len(chunks)))]
 
         def run(group: list[int], out: list[np.ndarray]) -> tuple[float, int, list[np.ndarray]]:
@@ -327,7 +339,8 @@ class Sequential(Classifier):
                 part = chunks[k]
                 share = (min(part.stop, n) - part.start) / n
                 rng = np.random.default_rng([self.seed, 2, step, k])
-                part_loss, part_correct = self._pass(X[part], y[part], out, rng, share, report)
+                part_loss, part_correct = self._pass(X[part], y[part], out, rng, share, label_smoothing,
+                                                     stats, k, report)
                 if acc is None:                     # grads of share x the chunk's mean: add up
                     acc = [g.copy() for g in out] if len(group) > 1 else out
                 else:
@@ -346,7 +359,15 @@ class Sequential(Classifier):
                         np.copyto(g, a)
                 else:
                     g += a
+        self._update_running(stats)
         return sum(r[0] for r in results), sum(r[1] for r in results)
+
+    def _update_running(self, stats: list[tuple[int, int, tuple[int, np.ndarray, np.ndarray]]]) -> None:
+        """Each BatchNorm layer's running averages from its chunks' statistics (in chunk order,
+        so the result does not depend on which thread finished first)."""
+        for i in self._norms:
+            self.layers[i].update_running([s for _, layer, s in sorted(stats, key=lambda t: t[0])
+                                           if layer == i])
 
     def _scratch(self, worker: int) -> list[np.ndarray]:
         """Gradient buffers for a worker thread, kept between steps."""
@@ -354,11 +375,13 @@ class Sequential(Classifier):
             self._scratch_grads[worker] = [np.empty_like(p) for p in self.params]
         return self._scratch_grads[worker]
 
-    def _pass(self, X: np.ndarray, y: np.ndarray, grads: list[np.ndarray],
-              rng: np.random.Generator, share: float = 1.0, report: str = "cross_entropy") -> tuple[float, int]:
+    def _pass(self, X: np.ndarray, y: np.ndarray, grads: list[np.ndarray], rng: np.random.Generator,
+              share: float = 1.0, label_smoothing: float = 0.0, stats: list | None = None,
+              chunk: int = 0, report: str = "cross_entropy") -> tuple[float, int]:
         """One chunk's forward and backward pass: returns (its mean loss, rows right) and writes
         ``share`` x the gradients of its mean loss into ``grads`` (``share``: the chunk's part
-        of the batch, so that the chunks' gradients add up to the batch mean's)."""
+        of the batch, so that the chunks' gradients add up to the batch mean's). BatchNorm
+        layers' statistics go to ``stats`` as (``chunk``, layer index, (rows, mean, variance))."""
         if self.augment is not None:
             if len(self.input_shape) != 3 or self.input_shape[0] != 1:
                 raise ValueError("augment applies to one-channel images only")
@@ -374,8 +397,10 @@ class Sequential(Classifier):
             else:
                 A, ctx = layer.forward(A, train=True, rng=rng) if isinstance(layer, Dropout) else layer.forward(A, train=True)
                 ctxs.append(ctx)
+        if stats is not None:
+            stats.extend((chunk, i, BatchNorm.batch_stats(ctxs[i])) for i in self._norms)
         n_correct = int(np.count_nonzero(A.argmax(axis=1) == y))
-        loss, dA = softmax_cross_entropy_grad(A, y, report)  # dZ = (softmax(Z) - onehot(y)) / n
+        loss, dA = softmax_cross_entropy_grad(A, y, label_smoothing, report)   # dZ = (softmax(Z) - q) / n
         if share != 1.0:
             dA *= share                              # every gradient below scales with dZ
         for i in reversed(range(len(self.layers))):
@@ -392,4 +417,9 @@ class Sequential(Classifier):
 
     def copy_params_from(self, params: Sequence[np.ndarray]) -> None:
         for dst, src in zip(self.params, params, strict=True):
+            np.copyto(dst, src)
+
+    def copy_buffers_from(self, buffers: Sequence[np.ndarray]) -> None:
+        """BatchNorm's running statistics, as ``copy_params_from`` the parameters."""
+        for dst, src in zip(self.buffers, buffers, strict=True):
             np.copyto(dst, src)

@@ -174,7 +174,14 @@ SETTINGS: dict[str, Setting] = _table(
     Setting("lr", "float", 1e-3, "the learning rate (50 is allowed, and diverges)", low=0.0, high=100.0,
             open_low=True),
     Setting("lr_schedule", "choice", "constant", "constant, or cosine: epoch e of E trains at "
-            "lr (1 + cos(pi e / E)) / 2", choices=("constant", "cosine")),
+            "lr (1 + cos(pi e / E)) / 2, or onecycle: step by step from lr/10 up to lr over the "
+            "first quarter of the run's steps, then down towards 0",
+            choices=("constant", "cosine", "onecycle")),
+    Setting("label_smoothing", "float", 0.0, "label smoothing eps: the cross-entropy's target is "
+            "(1 - eps) onehot(y) + eps / K over K classes", low=0.0, high=1.0, open_high=True,
+            widget=(0.0, 0.5)),
+    Setting("tta", "int", 1, "test-time augmentation: a CNN's test images read as the mean "
+            "prediction of this many copies shifted by a pixel (1 = off)", low=1, high=9),
     Setting("batch_size", "int", 32, "rows per step, or 'full' for full-batch gradient descent",
             low=1, high=10**7, words=("full",)),
     Setting("epochs", "int", 10, "passes over the training set", low=1, high=100_000),
@@ -185,6 +192,11 @@ SETTINGS: dict[str, Setting] = _table(
     Setting("l1", "float", 0.0, "L1 regularization (adds l1 sign(W) to each weight's gradient)",
             low=0.0, high=1.0, open_high=True, widget=(0.0, 0.9999)),
     Setting("seed", "int", 0, "the random seed (weights, batches, data)", low=0, high=2**32 - 1),
+    Setting("val_share", "float", 0.0, "early stopping: the share of the training rows held out "
+            "(never the test rows) to stop on when their loss stops falling, keeping the best "
+            "weights; 0 is off", low=0.0, high=0.5),
+    Setting("patience", "int", 10, "early stopping: epochs without a better held-out loss before "
+            "training stops", low=1, high=10_000),
     Setting("augment", "mapping", None, "training-time augmentation of a CNN's images: "
             "shift (pixels), rotate (degrees), scale (fraction)"),
     Setting("report_every", "float", 0.5, "seconds between progress records inside an epoch",

@@ -22,7 +22,10 @@ from nn.core.losses import r2_score, reported_loss_sum
 from nn.core.mlp import EVAL_CHUNK, MLP, EvaluationStopped
 from nn.core.optimizers import Optimizer, make_optimizer
 from nn.core.config import TrainConfig
+from nn.core.early_stopping import EarlyStopping, holdout_rows
 from nn.core.history import MAX_CHANGE_TEXT, Record, check_history
+from nn.core.settings import ConfigError
+from nn.core.tta import tta_log_proba
 
 # Divergence. A stable softmax keeps an exploding loss finite, so waiting for NaN is not enough:
 # - one step's loss this many times above where training started (or chance level, ln C);
@@ -42,6 +45,10 @@ START_ROWS = 2000
 CHUNK_SECONDS = 0.2
 SLOWEST_PIECE = 0.6          # a piece size is kept until its pieces take longer than this
 FIRST_PIECE = 2              # rows of the first piece, before anything is timed
+# The one-cycle schedule (Smith and Topin, 2018), as a triangle: from ONECYCLE_START x lr up to lr
+# over the first ONECYCLE_WARMUP of the run's steps, then down towards 0 at the last step.
+ONECYCLE_WARMUP = 0.25
+ONECYCLE_START = 0.1
 Model = MLP | Sequential
 
 
@@ -81,16 +88,27 @@ class Pacer:
             self._row_seconds[factor] = seconds / rows
 
 
-def evaluate_in_pieces(model: Model, X: np.ndarray, y: np.ndarray, should_stop: Callable[[], bool],
-                       pacer: Pacer | None = None, report: str = "cross_entropy") -> tuple[float, float]:
+def onecycle_lr(lr: float, t: int, T: int) -> float:
+    """The rate of step ``t`` (from 0) of ``T``: lr (s + (1 - s) t / (w T)) while t < w T, then
+    lr (T - t) / ((1 - w) T), with s = ONECYCLE_START and w = ONECYCLE_WARMUP: a straight climb
+    to lr and a straight fall to 0 at step T (the last step, T - 1, still trains)."""
+    up = ONECYCLE_WARMUP * T
+    if t < up:
+        return lr * (ONECYCLE_START + (1 - ONECYCLE_START) * t / up)
+    return lr * (T - t) / (T - up)
+
+
+def evaluate_in_pieces(model: Model, X: np.ndarray | TakenRows, y: np.ndarray, should_stop: Callable[[], bool],
+                       pacer: Pacer | None = None, tta: int = 1, report: str = "cross_entropy") -> tuple[float, float]:
     """(mean loss, accuracy) on (X, y) in timed pieces, the loss being ``report``'s (default
-    cross-entropy; nn.core.losses) (regression: (mean squared error, R^2));
-    ``EvaluationStopped`` when ``should_stop()`` turns True between two of them."""
+    cross-entropy; nn.core.losses) (regression: (mean squared error, R^2)); ``EvaluationStopped``
+    when ``should_stop()`` turns True between two of them. ``tta`` > 1: each image read as the
+    mean prediction of that many shifted copies (``nn.core.tta``)."""
     if is_regression(model):
         sse = sum(squared_errors(z, y, start) for start, z in log_proba_in_pieces(model, X, should_stop, pacer))
         return (sse / len(y), r2_score(sse, y)) if len(y) else (math.nan, math.nan)
     loss_sum, correct = 0.0, 0
-    for start, logp in log_proba_in_pieces(model, X, should_stop, pacer):
+    for start, logp in log_proba_in_pieces(model, X, should_stop, pacer, tta):
         yc = y[start:start + len(logp)]
         loss_sum += reported_loss_sum(logp, yc, report)
         correct += int(np.count_nonzero(logp.argmax(axis=1) == yc))
@@ -98,26 +116,40 @@ def evaluate_in_pieces(model: Model, X: np.ndarray, y: np.ndarray, should_stop: 
     return (loss_sum / n, correct / n) if n else (math.nan, math.nan)
 
 
-def log_proba_in_pieces(model: Model, X: np.ndarray, should_stop: Callable[[], bool],
-                        pacer: Pacer | None = None) -> Iterator[tuple[int, np.ndarray]]:
-    """(first row, log-probabilities) of ``X`` piece by piece (see ``Pacer``); a regression
-    network's (n, 1) outputs instead."""
+def log_proba_in_pieces(model: Model, X: np.ndarray | TakenRows, should_stop: Callable[[], bool],
+                        pacer: Pacer | None = None, tta: int = 1) -> Iterator[tuple[int, np.ndarray]]:
+    """(first row, log-probabilities) of ``X`` piece by piece (see ``Pacer``), each image read
+    through ``tta`` shifted copies (1: as it is); a regression network's (n, 1) outputs instead."""
     pacer = pacer or Pacer()
-    verb = model.logits if is_regression(model) else model.log_proba
+    verb = model.logits if is_regression(model) else lambda part: tta_log_proba(model, part, tta)
     start = 0
     while start < len(X):
         if should_stop():
             raise EvaluationStopped
-        rows = pacer.rows()
+        rows = pacer.rows(float(tta))          # a piece of tta copies costs about tta forward passes
         t = time.perf_counter()
         logp = verb(X[start:start + rows])
-        pacer.timed(len(logp), time.perf_counter() - t)
+        pacer.timed(len(logp), time.perf_counter() - t, float(tta))
         yield start, logp
         start += len(logp)
 
 
 def is_regression(model: Model) -> bool:
     return getattr(model, "task", "classification") == "regression"
+
+
+class TakenRows:
+    """Rows ``rows`` of ``X`` read piece by piece (``len`` and slices, as ``log_proba_in_pieces``
+    reads an array): the held-out rows are evaluated without a copy of them all."""
+
+    def __init__(self, X: np.ndarray, rows: np.ndarray) -> None:
+        self.X, self.rows = X, rows
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, part: slice) -> np.ndarray:
+        return np.take(self.X, self.rows[part], axis=0)
 
 
 class TrainingDiverged(RuntimeError):
@@ -138,9 +170,21 @@ class Trainer:
         self.X_val = None if X_val is None else np.asarray(X_val, dtype=model.dtype)
         self.y_val = None if y_val is None else np.asarray(y_val, dtype=labels)
         _check_data(model, self.X, self.y, "training")
+        if self.config.tta > 1 and len(getattr(model, "input_shape", ())) != 3:
+            raise ConfigError("tta", "tta (--tta) applies to networks reading images; use 1 (off)")
+        # keyword arguments of every training pass: label smoothing's eps, when not 0
+        self._loss_kw = {"label_smoothing": self.config.label_smoothing} if self.config.label_smoothing else {}
+        if self.config.reported_loss != "cross_entropy":     # the loss the records report
+            self._loss_kw["report"] = self.config.reported_loss
+        # A network with batch norm normalises by each pass's rows: its batches are cut into
+        # GRAD_CHUNK-row pieces only, never into timed ones, so that the statistics (and so
+        # the training) do not depend on how fast the machine is at the moment
+        self._fixed_pieces = bool(getattr(model, "buffers", None))
         if self.X_val is not None:
             _check_data(model, self.X_val, self.y_val, "validation")
-        n = len(self.X)
+        # early stopping (config.val_share > 0): rows of X held out to stop on (never the test set)
+        self._fit_rows, self._held_rows = self._holdout()
+        n = self.n_fit
         bs = self.config.batch_size
         self.batch_size = n if bs == "full" else min(int(bs), n)
         self.steps_per_epoch = math.ceil(n / self.batch_size)
@@ -165,11 +209,13 @@ class Trainer:
         self.validate_inside_epoch = not any(isinstance(layer, Conv2D)
                                              for layer in getattr(model, "layers", []))
         self._schedule_from = self.epochs_done    # the lr schedule counts epochs from here
+        self._schedule_from_step = self.steps_done   # ... and steps (onecycle)
         self._order: np.ndarray | None = None     # this epoch's row order; None between epochs
         self._pos = 0                             # rows of this epoch already trained on
         self._loss_sum = 0.0
         self._correct = 0
         self._good = [p.copy() for p in model.params]
+        self._good_buffers = [b.copy() for b in getattr(model, "buffers", [])]   # BatchNorm's
         self._stop = False
         self._last_report = 0.0                  # perf_counter time of the last record
         self.pacer = Pacer()                     # rows per piece of a long pass (see Pacer)
@@ -180,6 +226,28 @@ class Trainer:
         # step (a pass over START_ROWS rows: not here, so building a trainer costs nothing)
         self.start_loss: float | None = None
         self._change: str | None = None          # rates changed mid-run, for the next record
+        self.early = (EarlyStopping(self.config.patience, self._weights())
+                      if self._held_rows is not None else None)
+        self.stopped_early: str | None = None    # why the last run stopped before its epochs
+        self._target = self.epochs_done          # the epoch the current run() trains to
+
+    def _holdout(self) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """(training rows, held-out rows) for early stopping; (None, None) when it is off."""
+        if self.config.val_share == 0:
+            return None, None
+        fit, held = holdout_rows(self.y, self.config.val_share, self.config.seed,
+                                 stratify=not is_regression(self.model))
+        return (fit, held) if len(held) and len(fit) else (None, None)
+
+    def _weights(self) -> list[np.ndarray]:
+        """What early stopping keeps and puts back: the parameters, and batch norm's running
+        statistics (``Sequential.buffers``) that go with them."""
+        return self.model.params + list(getattr(self.model, "buffers", []))
+
+    @property
+    def n_fit(self) -> int:
+        """Rows trained on in an epoch: the training rows but the held-out ones."""
+        return len(self.X) if self._fit_rows is None else len(self._fit_rows)
 
     # --- moving a trainer between processes (nn.runs.remote_training) ------------------------
     DATA = ("X", "y", "X_val", "y_val")
@@ -212,7 +280,7 @@ class Trainer:
             return True
         try:
             loss, _ = evaluate_in_pieces(self.model, self.X[:START_ROWS], self.y[:START_ROWS],
-                                         self._stop_requested, self.pacer, self.config.reported_loss)
+                                         self._stop_requested, self.pacer, report=self.config.reported_loss)
         except EvaluationStopped:
             return False
         chance = self._chance_loss()
@@ -243,9 +311,15 @@ class Trainer:
         text = ", ".join(f"{k} {getattr(self.config, k):g} -> {v:g}" for k, v in new.items())
         self.config = config
         self.optimizer.weight_decay, self.optimizer.l1 = config.weight_decay, config.l1
-        self.optimizer.lr = self.epoch_lr()       # the epoch in progress, at the new base rate
+        self.optimizer.lr = self.step_lr()   # the epoch (or step) in progress, at the new base rate
         self._change = text if self._change is None else f"{self._change}; {text}"
         return text
+
+    def after_early_stop(self) -> None:
+        """A new run after an early stop (Continue) trains at least ``patience`` more epochs."""
+        if self.stopped_early is not None and self.early is not None:
+            self.stopped_early = None
+            self.early.again()
 
     def _new_optimizer(self) -> Optimizer:
         c = self.config
@@ -272,10 +346,12 @@ class Trainer:
         """
         target = self.epochs_done + (self.config.epochs if epochs is None else int(epochs))
         self._stop = self.out_of_time = False
+        self._target = target
+        self.after_early_stop()
         if not self._start_pass():
             return
         self._last_report = time.perf_counter()
-        while self.epochs_done < target and not self._stop_requested():
+        while self.epochs_done < target and self.stopped_early is None and not self._stop_requested():
             with training_steps(small=self.small_steps):    # BLAS threads: see nn.core.blas_threads
                 record = self._train_until_record()
             if record is not None:
@@ -287,24 +363,24 @@ class Trainer:
         told to stop first)."""
         if self._order is None:
             self._begin_epoch()
-        while self._pos < len(self.X) and not self._stop_requested():
+        while self._pos < self.n_fit and not self._stop_requested():
             started = time.perf_counter()
             self._step()
             now = time.perf_counter()
             self.seconds += now - started
-            if now - self._last_report >= self.config.report_every and self._pos < len(self.X):
+            if now - self._last_report >= self.config.report_every and self._pos < self.n_fit:
                 return self._record(end_of_epoch=False)
-        if self._pos < len(self.X):
+        if self._pos < self.n_fit:
             return None
         self.epochs_done += 1
         self._order = None
         return self._record(end_of_epoch=True)
 
     def _begin_epoch(self) -> None:
-        self.optimizer.lr = self.epoch_lr()
-        n = len(self.X)
-        full = self.batch_size >= n
-        self._order = np.arange(n) if full else self.rng.permutation(n)
+        self.optimizer.lr = self.step_lr()
+        rows = np.arange(len(self.X)) if self._fit_rows is None else self._fit_rows
+        full = self.batch_size >= len(rows)
+        self._order = rows if full else self.rng.permutation(rows)
         self._pos, self._loss_sum, self._correct = 0, 0.0, 0
 
     def epoch_lr(self, epoch: int | None = None) -> float:
@@ -318,6 +394,17 @@ class Trainer:
         e = (self.epochs_done if epoch is None else epoch) - self._schedule_from
         return c.lr * 0.5 * (1 + math.cos(math.pi * (e % c.epochs) / c.epochs))
 
+    def step_lr(self, step: int | None = None) -> float:
+        """The learning rate of step ``step`` (default: the next one to train). "onecycle":
+        ``onecycle_lr`` over T = ``config.epochs`` x ``steps_per_epoch`` steps, counted from where
+        this trainer started (past T, a new cycle: as cosine's warm restart); otherwise the
+        epoch's rate (``epoch_lr``)."""
+        c = self.config
+        if c.lr_schedule != "onecycle":
+            return self.epoch_lr()
+        T = c.epochs * self.steps_per_epoch
+        t = (self.steps_done if step is None else step) - self._schedule_from_step
+        return onecycle_lr(c.lr, t % T, T)
     def _step(self) -> None:
         rows = self._order[self._pos:self._pos + self.batch_size]
         if len(rows) == len(self.X):
@@ -329,6 +416,8 @@ class Trainer:
         if result is None:                             # stopped mid-batch: the step is not taken
             return
         loss, correct = result
+        if self.config.lr_schedule == "onecycle":
+            self.optimizer.lr = self.step_lr()        # a rate per step
         if not math.isfinite(loss):
             self._diverge(f"the training loss became {loss}")
         if loss > self._explode_at:
@@ -344,10 +433,10 @@ class Trainer:
         """Mean loss and gradients over the batch into ``self.grads``, chunk by chunk if large
         (None if told to stop between two chunks)."""
         n = len(Xb)
-        size = min(GRAD_CHUNK, self.pacer.rows(factor=3.0))   # a training row: about 3 forward
+        size = self._piece_rows()
         if n <= size:
             t = time.perf_counter()
-            result = self.model.train_step_grads(Xb, yb, self.grads, report=self.config.reported_loss)
+            result = self.model.train_step_grads(Xb, yb, self.grads, **self._loss_kw)
             self.pacer.timed(n, time.perf_counter() - t, factor=3.0)
             return result
         if not self._chunk_grads:
@@ -362,7 +451,7 @@ class Trainer:
             start += size
             t = time.perf_counter()
             chunk_loss, chunk_correct = self.model.train_step_grads(Xb[chunk], yb[chunk], self._chunk_grads,
-                                                                    report=self.config.reported_loss)
+                                                                    **self._loss_kw)
             self.pacer.timed(len(yb[chunk]), time.perf_counter() - t, factor=3.0)
             share = len(yb[chunk]) / n        # a batch mean = the chunk means weighted by size
             for g, cg in zip(self.grads, self._chunk_grads):
@@ -370,13 +459,18 @@ class Trainer:
                 g += cg
             loss += chunk_loss * share
             correct += chunk_correct
-            size = min(GRAD_CHUNK, self.pacer.rows(factor=3.0))    # the latest measure
+            size = self._piece_rows()                  # the latest measure
         return loss, correct
+
+    def _piece_rows(self) -> int:
+        """Rows of the next training pass: about CHUNK_SECONDS' worth (a training row costs
+        about 3 forward ones), at most GRAD_CHUNK; GRAD_CHUNK always with batch norm."""
+        return GRAD_CHUNK if self._fixed_pieces else min(GRAD_CHUNK, self.pacer.rows(factor=3.0))
 
     def _record(self, end_of_epoch: bool) -> Record:
         seen = max(self._pos, 1)
         record: Record = {
-            "epoch": self.epochs_done if end_of_epoch else self.epochs_done + self._pos / len(self.X),
+            "epoch": self.epochs_done if end_of_epoch else self.epochs_done + self._pos / self.n_fit,
             "step": self.steps_done,
             "seconds": round(self.seconds, 6),
             "train_loss": self._loss_sum / seen,
@@ -392,12 +486,14 @@ class Trainer:
             record["val_r2"] = None
         if self._change is not None:
             record["change"], self._change = self._change[-MAX_CHANGE_TEXT:], None
+        if end_of_epoch and self.early is not None:
+            self._early_stopping(record)      # before the test figures: they are of the kept weights
         if self.X_val is not None and (end_of_epoch or self.validate_inside_epoch):
             try:
                 with np.errstate(over="ignore", invalid="ignore"):
                     val_loss, val_score = evaluate_in_pieces(
                         self.model, self.X_val, self.y_val, self._stop_requested, self.pacer,
-                        self.config.reported_loss)
+                        self.config.tta, report=self.config.reported_loss)
                 record["val_loss"] = val_loss
                 record["val_r2" if is_regression(self.model) else "val_accuracy"] = val_score
             except EvaluationStopped:       # Stop mid-evaluation: this record goes without them
@@ -412,13 +508,42 @@ class Trainer:
         self.history.append(record)
         return record
 
+    def _early_stopping(self, record: Record) -> None:
+        """The held-out rows' figures into ``record``; at the best loss so far, keep these
+        weights; after ``patience`` epochs without one, or at the run's last epoch, put the best
+        weights back (``record["restored"]``: the epoch they come from)."""
+        held = self._held_rows
+        try:
+            with np.errstate(over="ignore", invalid="ignore"):
+                loss, accuracy = evaluate_in_pieces(self.model, TakenRows(self.X, held), self.y[held],
+                                                    self._stop_requested, self.pacer)
+        except EvaluationStopped:                 # Stop: this epoch is not scored
+            return
+        record["holdout_loss"] = loss if math.isfinite(loss) else None     # None: diverged (below)
+        record["holdout_r2" if is_regression(self.model) else "holdout_accuracy"] = accuracy
+        patience_over = self.early.update(self.epochs_done, loss if math.isfinite(loss) else math.inf,
+                                          self._weights())
+        if not (patience_over or self.epochs_done >= self._target):
+            return
+        best = self.early.restore(self._weights())
+        if best is not None and best != self.epochs_done:
+            record["restored"] = best
+        if patience_over:
+            self.stopped_early = (
+                f"Stopped early at epoch {self.epochs_done}: the loss on the {len(held):,} held-out "
+                f"training rows had not improved for {self.early.patience} epochs; the model keeps "
+                f"the weights of epoch {best}, where that loss was lowest ({self.early.best_loss:.4f}).")
+
     def _keep_good_weights(self) -> None:
-        for good, p in zip(self._good, self.model.params):
+        for good, p in zip(self._good + self._good_buffers,
+                           self.model.params + getattr(self.model, "buffers", [])):
             np.copyto(good, p)
 
     def _diverge(self, what: str) -> None:
         """Put back the last finite weights, reset the optimizer, and raise with an explanation."""
         self.model.copy_params_from(self._good)
+        if self._good_buffers:
+            self.model.copy_buffers_from(self._good_buffers)
         self.optimizer = self._new_optimizer()
         self._order = None
         kept = (f"its weights from epoch {self.history[-1]['epoch']:.3g}" if self.history

@@ -26,12 +26,13 @@ from nn.core.history import short
 
 # An MLP file: meta + W1..W11, b1..b11 (12 layer sizes at most). A Sequential's ("nn-seq/1"):
 # meta + layerK_W, layerK_b for each layer with parameters (K up to 62, nn.core.arch's 3 x 20
-# items + 2; at most 21 such layers: 20 items and the output layer).
-MAX_MEMBERS = 1 + 2 * 21
+# items + 2; at most 21 such layers: 20 items and the output layer), and layerK_gamma, _beta,
+# _mean, _var for a batch norm (4 arrays for a 'bn' item: at most 20 such items).
+MAX_MEMBERS = 1 + 4 * 20 + 2
 MAX_DIRECTORY_BYTES = MAX_MEMBERS * 1024 # the zip's central directory, all entries together
 MAX_NPY_HEADER = 10_000                  # numpy's own limit on a header it will parse
 CHUNK = 1 << 20                          # bytes per bounded read
-MEMBER_NAME = re.compile(r"(meta|[Wb](?:[1-9]|1[01])|layer(?:[1-9]|[1-5][0-9]|6[0-2])_[Wb])\.npy")
+MEMBER_NAME = re.compile(r"(meta|[Wb](?:[1-9]|1[01])|layer(?:[1-9]|[1-5][0-9]|6[0-2])_(?:[Wb]|gamma|beta|mean|var))\.npy")
 # Errors the standard library raises on damaged archives (zlib and struct are not wrapped by zipfile).
 READ_ERRORS = (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile, zlib.error, struct.error,
                NotImplementedError, RuntimeError, UnicodeError, OverflowError)

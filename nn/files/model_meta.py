@@ -157,6 +157,7 @@ _BLOCKS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "maxpool2d": lambda s: {"type": "pool", "size": s["size"], "stride": s["stride"]},
     "dense": lambda s: {"type": "dense", "units": s["units"]},
     "dropout": lambda s: {"type": "dropout", "rate": s["rate"]},
+    "batchnorm": lambda s: {"type": "bn"},
 }
 
 

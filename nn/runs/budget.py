@@ -31,6 +31,7 @@ from nn.runs.slots import MB, Need, mb
 
 ITEM = 4                     # float32
 PARAM_COPIES = 7             # params, grads, chunk grads, good copy, Adam's m and v, a spare
+                             # (early stopping's best weights take it)
 CNN_WORKERS = 2              # a Sequential's worker threads (at most the cores; bounded here)
 STEP_SECONDS = 0.5           # a Step's compute, at most
 STEP_MB = 200                # a Step's memory, at most (it keeps every array to show it)

@@ -38,7 +38,7 @@ class JobLimits:
 
 
 def _train_task(channel: Channel, payload: dict[str, Any], arrays: dict[str, np.ndarray]) -> dict[str, Any]:
-    """In the child: train, sending ("record", (record, params)); return the trainer's state."""
+    """In the child: train, sending ("record", (record, params, buffers)); return the trainer's state."""
     trainer: Trainer = payload["trainer"]
     trainer.attach(arrays["X"], arrays["y"], arrays.get("X_val"), arrays.get("y_val"))
     trainer.also_stop = channel.stop_requested
@@ -47,7 +47,7 @@ def _train_task(channel: Channel, payload: dict[str, Any], arrays: dict[str, np.
     diverged = None
     try:
         for record in trainer.run(payload["epochs"]):
-            channel.send("record", (record, trainer.model.params))
+            channel.send("record", (record, trainer.model.params, getattr(trainer.model, "buffers", [])))
     except TrainingDiverged as exc:
         diverged = str(exc)
     test_logp = None
@@ -60,7 +60,8 @@ def _test_log_proba(trainer: Trainer, channel: Channel) -> np.ndarray | None:
     """The test set's log-probabilities for the final view (None if told to stop first)."""
     parts = []
     try:
-        for _, logp in log_proba_in_pieces(trainer.model, trainer.X_val, channel.stop_requested, trainer.pacer):
+        for _, logp in log_proba_in_pieces(trainer.model, trainer.X_val, channel.stop_requested, trainer.pacer,
+                                           trainer.config.tta):
             parts.append(logp)
     except Exception:               # EvaluationStopped, or anything: the page evaluates itself
         return None
@@ -82,6 +83,7 @@ def run_isolated(trainer: Trainer, epochs: int, *, memory_bytes: int, cpu_second
     payload = {"trainer": trainer, "epochs": int(epochs), "seconds": seconds, "evaluate": evaluate}
     arrays = {"X": trainer.X, "y": trainer.y, "X_val": trainer.X_val, "y_val": trainer.y_val}
     trainer._stop = trainer.out_of_time = False
+    trainer.after_early_stop()                  # here too: a child that never answers leaves it so
     with IsolatedJob(_train_task, payload, arrays, memory_bytes + data_bytes(trainer), cpu_seconds,
                      blas_threads, what="this training run") as job:
         try:
@@ -120,10 +122,13 @@ def _settle(job: IsolatedJob, trainer: Trainer, on_test_logp: Callable[[np.ndarr
     return result["diverged"]
 
 
-def _follow(trainer: Trainer, record: Record, params: list[np.ndarray]) -> None:
-    """This process's trainer as of ``record``: its weights, history and counters (enough for
-    the live view and for a run that has to end without the child's state)."""
+def _follow(trainer: Trainer, record: Record, params: list[np.ndarray], buffers: list[np.ndarray]) -> None:
+    """This process's trainer as of ``record``: its weights (and BatchNorm's running statistics),
+    history and counters (enough for the live view and for a run that has to end without the
+    child's state)."""
     trainer.model.copy_params_from(params)
+    if buffers:
+        trainer.model.copy_buffers_from(buffers)
     trainer.history.append(record)
     trainer.epochs_done = int(math.floor(record["epoch"]))
     trainer.steps_done, trainer.seconds = int(record["step"]), float(record["seconds"])

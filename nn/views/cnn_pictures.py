@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image, ImageDraw
 
-from nn.core import Conv2D, Sequential
+from nn.core import BatchNorm, Conv2D, Sequential
 from nn.core.layers import ACTIVATION_LAYERS
 from nn.views.pictures import INK, font
 
@@ -67,14 +67,19 @@ def filters_image(model: Sequential, width: int = 560) -> np.ndarray:
 
 
 def _activated(model: Sequential, index: int, maps: np.ndarray) -> tuple[np.ndarray, str]:
-    """A conv layer's maps through the activation that follows it in its block, if any."""
+    """A conv layer's maps through the batch norm (at inference: per channel, so before or after
+    the pool alike) and the activation that follow it in its block, if any."""
+    done = []
     for layer in model.layers[index + 1:]:
         if isinstance(layer, Conv2D):
             break
-        if type(layer) in ACTIVATION_LAYERS.values():
+        if isinstance(layer, BatchNorm) or type(layer) in ACTIVATION_LAYERS.values():
             out, _ = layer.forward(maps.transpose(1, 2, 0)[None], train=False)
-            return out[0].transpose(2, 0, 1), f"after {layer.kind}"
-    return maps, "before any activation"
+            maps = out[0].transpose(2, 0, 1)
+            done.append("batch norm" if isinstance(layer, BatchNorm) else layer.kind)
+            if not isinstance(layer, BatchNorm):
+                break
+    return maps, f"after {' and '.join(done)}" if done else "before any activation"
 
 
 def feature_maps_image(model: Sequential, x: np.ndarray, image_shape: tuple[int, int],

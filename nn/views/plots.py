@@ -17,6 +17,7 @@ import plotly.graph_objects as go
 
 Record = dict[str, Any]
 TRAIN_COLOR, VAL_COLOR = "#1f77b4", "#ff7f0e"
+HOLDOUT_COLOR = "#2ca02c"                   # early stopping's held-out training rows
 MUTED_LINE = "#888888"                      # marks on a chart (a rate changed mid-run)
 RIGHT, WRONG = "#1a9850", "#d73027"                 # correct / wrong predictions
 CLASS_COLORS = ("#2166ac", "#b2182b")               # class 0 / class 1 on the boundary plot
@@ -97,6 +98,10 @@ def _curves(history: Sequence[Record], metric: str, heading: str, height: int, y
         x, y = series(history, split, metric)
         name = TRAIN_NAME if split == "train" else "validation (test set)"
         traces.append(go.Scatter(x=x, y=y, name=name, mode="lines", line=dict(color=color, width=2)))
+    x, y = curve_points(history, f"holdout_{metric}")
+    if x:                                  # early stopping: the rows it watches
+        traces.append(go.Scatter(x=x, y=y, name="held-out training rows", mode="lines",
+                                 line=dict(color=HOLDOUT_COLOR, width=1.5, dash="dot")))
     layout = dict(title=chart_title(heading), height=height, margin=MARGIN, uirevision=metric,
                   legend=LEGEND_UNDER, xaxis=dict(title=dict(text="epoch")), yaxis=yaxis)
     fig = go.Figure(traces, layout)
@@ -105,6 +110,10 @@ def _curves(history: Sequence[Record], metric: str, heading: str, height: int, y
             fig.add_vline(x=record["epoch"], line=dict(color=MUTED_LINE, dash="dash", width=1),
                           annotation=dict(text=html.escape(record["change"]), font=dict(size=10),
                                           textangle=-90, xanchor="left", yanchor="top"))
+        if record.get("restored") is not None:   # early stopping put these weights back
+            fig.add_vline(x=record["restored"], line=dict(color=HOLDOUT_COLOR, dash="dash", width=1),
+                          annotation=dict(text=f"weights kept (epoch {record['restored']})",
+                                          font=dict(size=10), textangle=-90, xanchor="left", yanchor="top"))
     return fig
 
 

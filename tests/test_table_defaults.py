@@ -1,0 +1,98 @@
+"""Training settings chosen for a table from its size (nn.runs.table_defaults), and the command
+line using them when no training option is given (issue 20, item 5)."""
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+from sklearn import datasets
+
+from nn.cli.commands import main
+from nn.core.config import RunConfig
+from nn.runs import table_defaults
+from nn.runs.table_defaults import MAX_ROW_PASSES, TARGET_STEPS, choose
+
+OLD_DEFAULTS_IRIS = 0.7368          # 10 epochs of Adam at 0.001, batch 32 (the issue's figure)
+
+
+@pytest.mark.parametrize("n_train", [1, 2, 10, 59, 60, 112, 426, 5_000, 100_000, 2_000_000])
+def test_the_choice_is_valid_and_bounded_for_any_size(n_train):
+    chosen = choose(n_train, n_features=8, n_classes=3)
+    cfg = chosen.apply(RunConfig(dataset="table"))           # validated against the settings table
+    s = chosen.settings
+    n_fit = n_train - round(s["val_share"] * n_train)
+    assert cfg.epochs == s["epochs"] >= 1
+    assert s["epochs"] * n_fit <= max(MAX_ROW_PASSES, table_defaults.MIN_EPOCHS * n_fit)
+    assert s["patience"] <= s["epochs"]
+    assert all(isinstance(line, str) and line for line in chosen.reasons)
+
+
+def test_a_small_table_gets_enough_steps_and_a_held_out_share():
+    chosen = choose(112, n_features=4, n_classes=3)          # iris's training split
+    s = chosen.settings
+    held = round(s["val_share"] * 112)
+    steps = s["epochs"] * math.ceil((112 - held) / s["batch_size"])
+    assert s["optimizer"] == "adam" and s["lr"] == 0.01
+    assert held >= table_defaults.HELD_ROWS - 2
+    assert TARGET_STEPS <= steps < 1.1 * TARGET_STEPS
+    assert s["epochs"] > 10 * 20                             # the old default trained 10 epochs
+    assert "test rows are never used" in " ".join(chosen.reasons)
+    assert "early stopping on 25% of the training rows" in chosen.summary()
+
+
+def test_too_few_rows_to_hold_out_train_on_all_of_them():
+    chosen = choose(table_defaults.MIN_TRAIN_FOR_HOLDOUT - 1, n_features=2, n_classes=2)
+    assert chosen.settings["val_share"] == 0
+    assert "No early stopping" in chosen.reasons[-1] and "no early stopping" in chosen.summary()
+
+
+def test_a_large_table_trains_fewer_epochs_in_larger_batches():
+    small, large = choose(1_000, 10, 2).settings, choose(1_000_000, 10, 2).settings
+    assert large["batch_size"] > small["batch_size"] and large["epochs"] < small["epochs"]
+    assert large["weight_decay"] < small["weight_decay"]
+
+
+def test_regression_is_a_task_and_others_are_refused():
+    assert choose(500, 5, 1, task="regression").settings["val_share"] > 0
+    with pytest.raises(ValueError, match="task must be one of: classification, regression"):
+        choose(500, 5, 2, task="ranking")
+
+
+def iris_csv(tmp_path) -> str:
+    bunch = datasets.load_iris(as_frame=True)
+    frame = bunch.frame.drop(columns="target")
+    frame["class"] = np.asarray(bunch.target_names)[bunch.target]
+    path = tmp_path / "iris.csv"
+    frame.to_csv(path, index=False)
+    return str(path)
+
+
+def train_json(capsys, *argv: str) -> dict:
+    assert main(["train", *argv, "--json"]) == 0
+    return json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+
+
+def test_iris_with_every_default_beats_the_old_defaults_by_far(tmp_path, capsys):
+    """The CLI as a new user runs it: the chosen settings, on the product's split, over three
+    network seeds (a test row is 2.6 points)."""
+    path = iris_csv(tmp_path)
+    runs = [train_json(capsys, "--data", path, "--label", "class", "--seed", str(seed)) for seed in range(3)]
+    accuracy = np.mean([r["test_accuracy"] for r in runs])
+    assert accuracy >= OLD_DEFAULTS_IRIS + 0.15, accuracy
+    first = runs[0]
+    assert first["table_defaults"]["settings"]["val_share"] > 0
+    assert first["config"]["lr"] == first["table_defaults"]["settings"]["lr"]
+    assert first["early_stopping"]["held_out_rows"] == round(first["config"]["val_share"] * 112)
+    assert first["train_seconds"] < 10
+
+
+def test_any_training_option_keeps_the_users_settings(tmp_path, capsys):
+    path = iris_csv(tmp_path)
+    run = train_json(capsys, "--data", path, "--label", "class", "--epochs", "3")
+    assert run["table_defaults"] is None and run["early_stopping"] is None
+    assert run["config"]["lr"] == 0.001 and run["epochs"] == 3
+    run = train_json(capsys, "--data", path, "--label", "class", "--epochs", "40", "--val-share", "0.2",
+                     "--patience", "3")
+    assert run["table_defaults"] is None and run["early_stopping"]["held_out_rows"] == 22
