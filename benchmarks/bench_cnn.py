@@ -9,7 +9,8 @@ FLOPs of an epoch and the fraction of the machine's float32 matmul peak that nn 
 
 The three are compared without augmentation (the same work for each); nn then trains the preset as
 shipped, with its augmentation (``nn+augment``), for its accuracy and train seconds.
-PyTorch is skipped when it is not installed (it is not in requirements.txt). Per-epoch times are
+PyTorch's network is benchmarks/torch_twin.py's twin of nn's (the same layers, initialised as
+nn initialises them). PyTorch is skipped when it is not installed (it is not in requirements.txt). Per-epoch times are
 medians over epochs 2..N when N > 2 (the first epoch holds Keras's compilation); the machine is
 shared, so the load average is printed with the figures.
 """
@@ -17,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import statistics
 import sys
@@ -34,15 +34,7 @@ from nn.core import CNN_PRESETS, build_network, flops_per_sample, parse_arch  # 
 from nn.data import load_dataset  # noqa: E402
 from nn.data.augment import Augment  # noqa: E402
 from machine import load, matmul_gflops  # noqa: E402  (benchmarks/machine.py)
-
-
-def lr_at(preset: dict, epoch: int) -> float:
-    """The learning rate of epoch ``epoch`` (0-based): cosine decay per epoch, if the preset has it
-    (as ``nn.Trainer`` applies ``TrainConfig.lr_schedule``; Keras and PyTorch are given it here)."""
-    lr, epochs = preset["lr"], preset["epochs"]
-    if preset.get("lr_schedule") == "cosine":
-        return lr * 0.5 * (1 + math.cos(math.pi * epoch / epochs))
-    return lr
+from torch_twin import epoch_lr  # noqa: E402
 
 
 def bench_nn(data, preset: dict, epochs: int, augment: bool = False) -> tuple[list[float], float]:
@@ -96,7 +88,7 @@ def bench_keras(data, preset: dict, epochs: int) -> tuple[list[float], float]:
         def on_epoch_end(self, epoch, logs=None):
             times.append(time.perf_counter() - self.t)
 
-    schedule = keras.callbacks.LearningRateScheduler(lambda e: lr_at(dict(preset, epochs=epochs), e))
+    schedule = keras.callbacks.LearningRateScheduler(lambda e: epoch_lr(preset, e, epochs))
     X = data.X_train.reshape(-1, 28, 28, 1)
     model.fit(X, data.y_train, batch_size=preset["batch_size"], epochs=epochs, verbose=0,
               shuffle=True, callbacks=[schedule, Timer()])
@@ -109,49 +101,13 @@ def bench_torch(data, preset: dict, epochs: int) -> tuple[list[float], float] | 
         import torch
     except ImportError:
         return None
-    torch.manual_seed(preset["seed"])
+    from torch_twin import torch_network, train_torch, tta_accuracy   # benchmarks/torch_twin.py
     torch.set_num_threads(len(os.sched_getaffinity(0)))
-    act = {"relu": torch.nn.ReLU, "tanh": torch.nn.Tanh, "sigmoid": torch.nn.Sigmoid}[preset["activation"]]
-    layers, channels, side, flat = [], 1, 28, False
-    for b in parse_arch(preset["arch"]):
-        if b["type"] == "conv":
-            layers += [torch.nn.Conv2d(channels, b["filters"], tuple(b["kernel"]), b["stride"], b["padding"]), act()]
-            channels = b["filters"]
-            side = (side + 2 * b["padding"] - b["kernel"][0]) // b["stride"] + 1
-        elif b["type"] == "pool":
-            layers.append(torch.nn.MaxPool2d(b["size"], b["stride"]))
-            side = (side - b["size"]) // b["stride"] + 1
-        elif b["type"] == "dense":
-            if not flat:
-                layers.append(torch.nn.Flatten())
-                flat, channels = True, channels * side * side
-            layers += [torch.nn.Linear(channels, b["units"]), act()]
-            channels = b["units"]
-        else:
-            layers.append(torch.nn.Dropout(b["rate"]))
-    model = torch.nn.Sequential(*layers, torch.nn.Linear(channels, 10))
-    opt = torch.optim.Adam(model.parameters(), lr=preset["lr"])
-    X = torch.from_numpy(data.X_train.reshape(-1, 1, 28, 28).copy())   # writable, as torch wants
-    y = torch.from_numpy(data.y_train.astype(np.int64))
-    bs, times = preset["batch_size"], []
-    loss_fn = torch.nn.CrossEntropyLoss()
-    for epoch in range(epochs):
-        for group in opt.param_groups:
-            group["lr"] = lr_at(dict(preset, epochs=epochs), epoch)
-        t = time.perf_counter()
-        model.train()
-        order = torch.randperm(len(X))
-        for start in range(0, len(X), bs):
-            rows = order[start:start + bs]
-            opt.zero_grad(set_to_none=True)
-            loss = loss_fn(model(X[rows]), y[rows])
-            loss.backward()
-            opt.step()
-        times.append(time.perf_counter() - t)
-    model.eval()
-    with torch.no_grad():
-        pred = model(torch.from_numpy(data.X_test.reshape(-1, 1, 28, 28).copy())).argmax(1)
-    return times, float((pred.numpy() == data.y_test).mean())
+    torch.manual_seed(preset["seed"])
+    recipe = dict(preset, label_smoothing=0.0)          # compared without augmentation or TTA
+    model = torch_network(recipe, (1, 28, 28), 10)
+    times = train_torch(model, recipe, data.X_train, data.y_train, epochs, preset["seed"])
+    return times, tta_accuracy(model, data.X_test, data.y_test)
 
 
 def per_epoch(times: list[float]) -> float:

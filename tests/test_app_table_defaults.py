@@ -75,3 +75,38 @@ def test_the_url_keeps_the_choosing_on_across_a_reload(iris_csv):
     assert again.toggle(key="own.w.auto").value is True
     again.toggle(key="own.w.auto").set_value(False).run()
     assert "train_settings" not in again.query_params
+
+
+def test_a_table_answered_a_quantity_gets_settings_chosen_for_a_regression():
+    """Diabetes's whole-number 'target' (214 values): a quantity; its chosen settings (a stronger
+    weight decay than a class label's) are shown and trained with."""
+    from sklearn import datasets
+    csv = datasets.load_diabetes(as_frame=True).frame.to_csv(index=False).encode()
+    at = _upload(open_app(preset="moons", dataset="table"), csv)
+    at.selectbox(key="own.w.label").set_value("target").run()
+    assert not at.exception, at.exception
+    expected = choose(331, 10, 1, task="regression")
+    notes = _chosen_notes(at)
+    assert len(notes) == 1 and expected.summary() in notes[0] and "50 / 331" in notes[0]
+    assert at.toggle(key="own.w.auto").value is True
+    at.button(key="train.go").click().run()
+    assert not at.exception, at.exception
+    s = at.session_state["train_session"]
+    assert s.model.task == "regression" and s.cfg.weight_decay == expected.settings["weight_decay"]
+    assert s.trainer.early is not None and s.trainer.early.best_epoch is not None
+
+
+def test_the_answer_class_or_quantity_picks_the_chosen_settings():
+    from test_app_regression import _ratings      # whole numbers 1-5: the page asks
+    at = _upload(open_app(preset="moons", dataset="table"), _ratings())
+    at.selectbox(key="own.w.label").set_value("rating").run()
+    assert _chosen_notes(at) and choose(180, 2, 5).summary() in _chosen_notes(at)[0]
+    at.radio(key="own.w.task").set_value("regression").run()
+    assert not at.exception, at.exception
+    notes = _chosen_notes(at)
+    assert len(notes) == 1 and choose(180, 2, 1, task="regression").summary() in notes[0]
+    assert at.toggle(key="own.w.auto").value is True
+    at.button(key="train.go").click().run()
+    s = at.session_state["train_session"]
+    assert not at.exception, at.exception
+    assert s.model.task == "regression" and s.cfg.weight_decay == 0.2      # 50 / 180, at its cap

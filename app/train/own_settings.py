@@ -37,10 +37,8 @@ def query(cfg: RunConfig) -> dict[str, str]:
 
 
 def choosing(dataset: str | None) -> bool:
-    """Whether the training settings are chosen for the table (an own table whose label is a
-    class, choice on; a quantity's chosen settings are to come: nn.runs.table_defaults is ready)."""
-    return (dataset == "table" and own_data.table_task() == "classification"
-            and bool(own_data.choice(AUTO, True)))
+    """Whether the training settings are chosen for the table (an own table, choice on)."""
+    return dataset == "table" and bool(own_data.choice(AUTO, True))
 
 
 def chosen_for(cfg: RunConfig | None) -> TableDefaults | None:
@@ -50,7 +48,7 @@ def chosen_for(cfg: RunConfig | None) -> TableDefaults | None:
     data = own_data.current(cfg)
     if data is None:
         return None
-    return choose(len(data.y_train), data.n_features, data.n_classes)
+    return choose(len(data.y_train), data.n_features, data.n_classes, cfg.task)
 
 
 def with_chosen(cfg: RunConfig) -> RunConfig:
@@ -62,7 +60,7 @@ def with_chosen(cfg: RunConfig) -> RunConfig:
 def toggle(dataset: str) -> bool:
     """The sidebar's switch (for an own table); True when it is on: the caller then leaves the
     training widgets out."""
-    if dataset != "table" or own_data.table_task() != "classification":
+    if dataset != "table":
         return False
     st.toggle("Choose them for my table", key=own_data.choice_widget(AUTO, True), help=TOGGLE_HELP)
     on = choosing(dataset)

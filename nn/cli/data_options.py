@@ -69,9 +69,8 @@ def table_from_args(args: argparse.Namespace, cfg: RunConfig) -> tuple[RunConfig
 def chosen_settings(args: argparse.Namespace, cfg: RunConfig, data: Dataset) -> tuple[RunConfig, dict[str, Any] | None]:
     """With no training option and no preset, the table's settings chosen from its size
     (``nn.runs.table_defaults``) and what was chosen and why (for --json); else ``cfg`` as is."""
-    if (args.preset or cfg.task == "regression"     # regression: its chosen settings are to come
-            or any(getattr(args, name, None) is not None for name in USER_TRAINING)):
+    if args.preset or any(getattr(args, name, None) is not None for name in USER_TRAINING):
         return cfg, None
-    chosen = choose(len(data.y_train), data.n_features, data.n_classes)
+    chosen = choose(len(data.y_train), data.n_features, data.n_classes, cfg.task)
     return chosen.apply(cfg), {"settings": chosen.settings, "summary": chosen.summary(),
                                "reasons": chosen.reasons}

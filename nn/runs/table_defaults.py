@@ -42,7 +42,16 @@ PATIENCE_SHARE, MIN_PATIENCE = 0.1, 20 # wait 10% of the epochs (at least 20) fo
 # the weights weighs 1/n against each row's term (a Gaussian prior's MAP estimate; scikit-learn
 # divides its alpha by the batch the same way): 0.0089 on iris, 0.0023 on breast cancer, 1e-5 on
 # 100k rows. Over 10 splits it added 1 point on iris and wine against none.
-WEIGHT_DECAY_ROWS, MAX_WEIGHT_DECAY = 1.0, 0.05
+# A quantity's mean squared error (on the standardised label) is the Gaussian noise model's
+# log-likelihood, whose MAP weight decay is sigma^2 / (n tau^2): a noise variance sigma^2 below 1
+# (the label's own variance) over a prior variance tau^2 about 1/64 (1/fan-in of a 64-unit layer)
+# puts it near 50 / n, and 50 is what diabetes (331 training rows: 0.15) asks for. There its mean
+# test R^2 over 10 splits is 0.37 with classification's 1/n, 0.47 with 32/n or 50/n (a linear
+# regression's 0.466); on the product's split (10 network seeds) 0.24, 0.35 and 0.37 (linear 0.359).
+# On a clean non-linear table (Friedman #1, 750 rows, 5 splits) 1/n gives 0.93, 50/n about 0.87,
+# still far above the linear model's 0.75.
+WEIGHT_DECAY_ROWS = {"classification": 1.0, "regression": 50.0}
+MAX_WEIGHT_DECAY = {"classification": 0.05, "regression": 0.2}
 
 
 @dataclass(frozen=True)
@@ -69,7 +78,8 @@ class TableDefaults:
 def choose(n_train: int, n_features: int, n_classes: int, task: str = "classification") -> TableDefaults:
     """Training settings for a table of ``n_train`` training rows (its test rows are not
     counted: they are never trained or stopped on). ``task``: one of ``TASKS`` (regression uses
-    the same rules: the held-out loss is then its mean squared error)."""
+    the same rules, the held-out loss then its mean squared error, with a stronger weight decay:
+    ``WEIGHT_DECAY_ROWS``)."""
     if task not in TASKS:
         raise ValueError(f"task must be one of: {', '.join(TASKS)}; got {task!r}")
     n_train = max(int(n_train), 1)
@@ -80,14 +90,14 @@ def choose(n_train: int, n_features: int, n_classes: int, task: str = "classific
     epochs = _epochs(n_fit, steps_per_epoch)
     patience = min(epochs, max(MIN_PATIENCE, round(PATIENCE_SHARE * epochs)))
     settings = dict(optimizer="adam", lr=LR[task], lr_schedule="constant", batch_size=batch,
-                    epochs=epochs, weight_decay=_weight_decay(n_train), l1=0.0, val_share=share,
+                    epochs=epochs, weight_decay=_weight_decay(n_train, task), l1=0.0, val_share=share,
                     patience=patience)
     return TableDefaults(settings, _reasons(n_train, n_fit, batch, steps_per_epoch, epochs, share,
                                             patience, task))
 
 
-def _weight_decay(n_train: int) -> float:
-    return float(f"{min(MAX_WEIGHT_DECAY, WEIGHT_DECAY_ROWS / n_train):.2g}")
+def _weight_decay(n_train: int, task: str) -> float:
+    return float(f"{min(MAX_WEIGHT_DECAY[task], WEIGHT_DECAY_ROWS[task] / n_train):.2g}")
 
 
 def _holdout_share(n_train: int) -> float:
@@ -121,8 +131,7 @@ def _reasons(n_train: int, n_fit: int, batch: int, steps_per_epoch: int, epochs:
              f"Batch {batch} ({steps_per_epoch} steps per epoch on {n_fit:,} rows) and up to "
              f"{epochs} epochs: about {min(steps_per_epoch * epochs, 10**9):,} steps, enough to converge"
              + (" (fewer for a large table, to stay within a few minutes)." if _large(n_fit) else "."),
-             f"Weight decay {_weight_decay(n_train):g} (about 1 / {n_train:,} training rows): a light pull "
-             f"towards small weights that fades as the table grows."]
+             _weight_decay_reason(n_train, task)]
     if share:
         lines.append(f"Early stopping: {n_train - n_fit:,} of the {n_train:,} training rows "
                      f"({share:.0%}) are held out; training stops when their loss has not improved "
@@ -132,3 +141,12 @@ def _reasons(n_train: int, n_fit: int, batch: int, steps_per_epoch: int, epochs:
         lines.append(f"No early stopping: {n_train:,} training rows are too few to hold some out "
                      f"(it starts at {MIN_TRAIN_FOR_HOLDOUT}).")
     return lines
+
+
+def _weight_decay_reason(n_train: int, task: str) -> str:
+    if task == "regression":
+        return (f"Weight decay {_weight_decay(n_train, task):g} (about 50 / {n_train:,} training rows): "
+                f"a quantity's noise is easy to learn by heart on a small table; this pull towards "
+                f"small weights keeps the network near the smooth trend and fades as the table grows.")
+    return (f"Weight decay {_weight_decay(n_train, task):g} (about 1 / {n_train:,} training rows): a "
+            f"light pull towards small weights that fades as the table grows.")
