@@ -19,7 +19,7 @@ from nn.core import Sequential
 from nn.core.config import RunConfig
 from nn.core.mlp import MLP, EvaluationStopped
 from nn.core.classifier import squared_errors
-from nn.core.losses import r2_score
+from nn.core.losses import r2_score, reported_loss_sum
 from nn.core.training import Record, Trainer, TrainingDiverged, log_proba_in_pieces
 from nn.data import Dataset
 from nn.hosting import limits
@@ -287,13 +287,15 @@ class TrainSession:
         return self._test_cache[1]
 
     def test_figures(self, data: Dataset) -> tuple[float, float]:
-        """(mean cross-entropy, accuracy) on the test set, from ``test_log_proba`` (regression:
-        (mean squared error, R²), from the predicted values it then holds)."""
+        """(mean loss, accuracy) on the test set, from ``test_log_proba``, the loss being the one
+        the run's records report (``reported_loss``: cross-entropy unless the run says otherwise)
+        (regression: (mean squared error, R²), from the predicted values it then holds)."""
         logp, y = self.test_log_proba(data), data.y_test
         if data.task == "regression":
             sse = squared_errors(logp, y, 0)
             return sse / max(len(y), 1), r2_score(sse, y)
-        loss = float(-logp[np.arange(len(y)), y].mean(dtype=np.float64))
+        report = self.cfg.reported_loss if self.cfg is not None else "cross_entropy"
+        loss = reported_loss_sum(logp, y, report) / len(y) if len(y) else math.nan
         return loss, float((logp.argmax(axis=1) == y).mean())
 
     # progress text

@@ -18,6 +18,7 @@ from nn.core.training import Trainer, TrainingDiverged
 from nn.data import DatasetUnavailable
 from nn.files.io import save
 from nn.runs.experiment import build_trainer, check_config_limit, load_data
+from nn.runs.presets import TUTORIAL_TRACE
 from nn.runs.scores import final_scores, scores_line
 
 EXIT_BAD_INPUT = 2
@@ -89,9 +90,11 @@ def _train_command(args: argparse.Namespace) -> int:
     if args.health:                                 # per-layer health after each epoch (nn.views.inspect)
         from nn.views.inspect import HealthMonitor
         monitor = HealthMonitor(trainer.model, data.X_train, data.y_train)
-    diverged = _train_with_progress(trainer, cfg.epochs, log_every, quiet=args.json, monitor=monitor)
+    trace = args.trace or args.preset in TUTORIAL_TRACE
+    diverged = _train_with_progress(trainer, cfg.epochs, log_every, quiet=args.json, monitor=monitor,
+                                    trace=trace)
     model = trainer.model
-    scores = final_scores(model, data, cfg.tta)
+    scores = final_scores(model, data, cfg.tta, report=cfg.reported_loss)
     if save_to:
         save(model, save_to)
     summary: dict[str, Any] = {
@@ -102,7 +105,7 @@ def _train_command(args: argparse.Namespace) -> int:
         "train_seconds": round(trainer.seconds, 4),
         "seconds_per_epoch": round(trainer.seconds / max(trainer.epochs_done, 1), 6),
         "saved": save_to, "diverged": diverged, "config": cfg.to_dict(),
-        "health": monitor.history if monitor else None,
+        "health": monitor.history if monitor else None, "history": trainer.history,
         "table_defaults": chosen, "early_stopping": _early_stopping(trainer),
     }
     print(f"{scores_line(scores)}  trained in "
@@ -123,10 +126,11 @@ def _early_stopping(trainer: Trainer) -> dict[str, Any] | None:
 
 
 def _train_with_progress(trainer: Trainer, epochs: int, log_every: int, quiet: bool,
-                         monitor: Any = None) -> str | None:
+                         monitor: Any = None, trace: bool = False) -> str | None:
     """Run the trainer with a progress bar on stderr and a line every ``log_every`` epochs;
     return the divergence message, if any. A ``monitor`` (``nn.views.inspect.HealthMonitor``) is
-    updated after each epoch and its figures printed under the epoch line."""
+    updated after each epoch and its figures printed under the epoch line. ``trace``: the MNIST
+    tutorial's lines instead (``_trace_line``), from the first epoch on."""
     from tqdm import tqdm
     out = sys.stderr if quiet else sys.stdout
     first = trainer.epochs_done
@@ -139,9 +143,10 @@ def _train_with_progress(trainer: Trainer, epochs: int, log_every: int, quiet: b
                 bar.set_postfix(loss=f"{rec['train_loss']:.4f}", refresh=False)
                 bar.refresh()
                 done = rec["epoch"] - first
-                shown = rec["end_of_epoch"] and (done % log_every == 0 or done >= epochs)
+                offset = 1 if trace else 0          # the tutorial's first line is its first step's
+                shown = rec["end_of_epoch"] and ((done - offset) % log_every == 0 or done >= epochs)
                 if shown:
-                    bar.write(_epoch_line(rec, first + epochs), file=out)
+                    bar.write(_trace_line(rec) if trace else _epoch_line(rec, first + epochs), file=out)
                 if monitor is not None and rec["end_of_epoch"]:
                     entry = monitor.update(rec)
                     if shown:
@@ -153,6 +158,12 @@ def _train_with_progress(trainer: Trainer, epochs: int, log_every: int, quiet: b
     if trainer.stopped_early:
         print(trainer.stopped_early, file=out)
     return None
+
+
+def _trace_line(rec: dict[str, Any]) -> str:
+    """The MNIST tutorial's line, every digit of both losses (a float's repr): the training loss
+    of the step's forward pass, the validation loss after its update (``Trainer``'s record)."""
+    return f"Training {rec['train_loss']}, Validation {rec['val_loss']}"
 
 
 def _epoch_line(rec: dict[str, Any], last_epoch: int) -> str:
@@ -184,6 +195,12 @@ def build_parser() -> argparse.ArgumentParser:
                        help="save the trained model to PATH (.npz is added if missing)")
     train.add_argument("--log-every", type=positive_int, metavar="K",
                        help="print a line every K epochs (default: about 50 lines in all)")
+    for name in ("dtype", "reported_loss"):
+        add_setting(train, name)
+    train.add_argument("--trace", action="store_true",
+                       help="print the MNIST tutorial's lines, 'Training <loss>, Validation <loss>' "
+                            "with every digit, from the first epoch on, every --log-every epochs "
+                            f"(on by default for {', '.join(TUTORIAL_TRACE)})")
     train.add_argument("--health", action="store_true",
                        help="per-layer gradient norms, update/weight ratios, dead ReLUs and saturated "
                             "units after each epoch, with a reading of classic failures; --json gains "

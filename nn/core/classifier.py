@@ -8,7 +8,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from nn.core.losses import log_softmax, r2_score
+from nn.core.losses import log_softmax, r2_score, reported_loss_sum
 
 
 class Classifier:
@@ -47,11 +47,11 @@ class Classifier:
         """Mean cross-entropy on (X, y) (regression: mean squared error)."""
         return self.evaluate(X, y)[0]
 
-    def evaluate(self, X: np.ndarray, y: np.ndarray,
-                 should_stop: Callable[[], bool] | None = None) -> tuple[float, float]:
-        """(mean cross-entropy, accuracy) on (X, y) (regression: (mean squared error, R^2)), one
-        forward pass in chunks; raises ``EvaluationStopped`` if ``should_stop()`` turns True
-        between chunks."""
+    def evaluate(self, X: np.ndarray, y: np.ndarray, should_stop: Callable[[], bool] | None = None,
+                 report: str = "cross_entropy") -> tuple[float, float]:
+        """(mean loss, accuracy) on (X, y), the loss being ``report``'s (default cross-entropy;
+        nn.core.losses) (regression: (mean squared error, R^2)), one forward pass in chunks;
+        raises ``EvaluationStopped`` if ``should_stop()`` turns True between chunks."""
         y = np.asarray(y)
         if self.task == "regression":
             sse = sum(squared_errors(z, y, start) for start, z in _starts(self.logit_chunks(X, should_stop)))
@@ -60,7 +60,7 @@ class Classifier:
         for logits in self.logit_chunks(X, should_stop):
             yc = y[start:start + len(logits)]
             logp = log_softmax(logits)
-            loss_sum -= float(logp[np.arange(len(yc)), yc].sum(dtype=np.float64))
+            loss_sum += reported_loss_sum(logp, yc, report)
             correct += int(np.count_nonzero(logits.argmax(axis=1) == yc))
             start += len(logits)
         n = len(y)

@@ -32,6 +32,7 @@ class TrainConfig:
     patience: int = default("patience")
     label_smoothing: float = default("label_smoothing")    # eps of the cross-entropy's target
     tta: int = default("tta")                        # shifted copies per test image (nn.core.tta)
+    reported_loss: str = default("reported_loss")    # the loss the records report (nn.core.losses)
 
     def validate(self) -> "TrainConfig":
         for f in fields(self):
@@ -76,9 +77,12 @@ class RunConfig:
     label_smoothing: float = default("label_smoothing")
     # Test-time augmentation (nn.core.tta): a CNN's test images read by this many shifted copies.
     tta: int = default("tta")
+    reported_loss: str = default("reported_loss")    # the loss the records report (nn.core.losses)
+    dtype: str = default("dtype")                    # the network's floats (float64: the tutorial's)
 
     def validate(self) -> "RunConfig":
-        for name in ("dataset", "n_samples", "noise", "features_2d", "test_size", "hidden", "activation", "init"):
+        for name in ("dataset", "n_samples", "noise", "features_2d", "test_size", "hidden", "activation", "init",
+                     "dtype"):
             check(name, getattr(self, name))
         self._validate_task()
         self._validate_cnn()
@@ -104,6 +108,9 @@ class RunConfig:
         if self.task == "regression" and self.arch is not None:
             raise ConfigError("task", "task (--task) regression is for networks given by --hidden; "
                                       "a network given by --arch classifies only")
+        if self.task == "regression" and self.reported_loss != "cross_entropy":
+            raise ConfigError("reported_loss", f"reported_loss (--reported-loss) {self.reported_loss} "
+                                               "is a classifier's; regression reports its mean squared error")
 
     def _validate_cnn(self) -> None:
         """``arch`` (parsed and bounded by nn.core.parse_arch) and ``augment``."""

@@ -10,7 +10,7 @@ import numpy as np
 from nn.core.activations import get_activation
 from nn.core.classifier import Classifier
 from nn.core.dtypes import check_dtype
-from nn.core.init import check_init
+from nn.core.init import check_init, init_rng
 from nn.core.layers import Dense
 from nn.core.losses import mean_squared_error_grad, softmax_cross_entropy_grad
 from nn.core.settings import TASKS
@@ -71,7 +71,7 @@ class MLP(Classifier):
         self.activation, self.init, self.seed = activation, check_init(init), int(seed)
         self.dtype = check_dtype(dtype)
         self.layers = [Dense(units) for units in self.layer_sizes[1:]]
-        rng = np.random.default_rng(self.seed)       # layer by layer (nn.core.init), as Sequential
+        rng = init_rng(init, self.seed)              # layer by layer (nn.core.init), as Sequential
         for layer, fan_in in zip(self.layers, self.layer_sizes):
             layer.build((fan_in,), rng, self.dtype, init)
         self.params: list[np.ndarray] = [p for layer in self.layers for p in layer.params]
@@ -119,10 +119,12 @@ class MLP(Classifier):
         return loss, grads
 
     def train_step_grads(self, X: np.ndarray, y: np.ndarray, grads: list[np.ndarray],
-                         reuse_buffers: bool = True, label_smoothing: float = 0.0) -> tuple[float, int]:
+                         reuse_buffers: bool = True, label_smoothing: float = 0.0,
+                         report: str = "cross_entropy") -> tuple[float, int]:
         """Forward and backward pass writing gradients into ``grads``;
         returns (mean loss, number of rows predicted correctly; 0 for regression).
-        ``label_smoothing``: see ``nn.core.losses.softmax_cross_entropy_grad`` (classes only)."""
+        ``label_smoothing``: see ``nn.core.losses.softmax_cross_entropy_grad`` (classes only);
+        ``report``: the loss a classifier returns (nn.core.losses.REPORTED_LOSSES)."""
         X = np.asarray(X, dtype=self.dtype)
         y = np.asarray(y)
         ws = self._workspace(len(X)) if reuse_buffers else _Workspace(len(X), self.layer_sizes, self.dtype)
@@ -138,7 +140,7 @@ class MLP(Classifier):
         else:
             n_correct = int(np.count_nonzero(ws.Z[-1].argmax(axis=1) == y))
             # output: dZ_L = (softmax(Z_L) - q) / n, in place of Z_L (q: the smoothed onehot(y))
-            loss, dZ = softmax_cross_entropy_grad(ws.Z[-1], y, label_smoothing)
+            loss, dZ = softmax_cross_entropy_grad(ws.Z[-1], y, label_smoothing, report)
         for i in reversed(range(len(self.layers))):
             # dW_i = A_{i-1}^T dZ_i,  db_i = 1^T dZ_i,  dA_{i-1} = dZ_i W_i^T
             dA = self.layers[i].backward(dZ, X if i == 0 else ws.A[i - 1], grads[2 * i:2 * i + 2],

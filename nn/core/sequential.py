@@ -314,11 +314,11 @@ class Sequential(Classifier):
         return loss, grads
 
     def train_step_grads(self, X: np.ndarray, y: np.ndarray, grads: list[np.ndarray],
-                         label_smoothing: float = 0.0) -> tuple[float, int]:
+                         label_smoothing: float = 0.0, report: str = "cross_entropy") -> tuple[float, int]:
         """Forward and backward pass writing the mean loss's gradients into ``grads``; returns
-        (mean loss, rows predicted correctly). The batch is split into chunks (at most
-        ``max_rows`` each) run on ``workers`` threads; the batch mean is the chunks' means
-        weighted by their sizes. BatchNorm layers' running averages take this batch's statistics."""
+        (mean loss, as ``report`` has it: nn.core.losses; rows predicted correctly). The batch is
+        split into chunks (at most ``max_rows`` each) run on ``workers`` threads; the batch mean
+        is the chunks' means weighted by their sizes. BatchNorm layers' running averages take this batch's statistics."""
         _keep_freed_memory()
         y = np.asarray(y)
         n, step = len(y), self._steps
@@ -327,7 +327,7 @@ class Sequential(Classifier):
         stats: list[tuple[int, int, tuple[int, np.ndarray, np.ndarray]]] = []   # (chunk, layer, stats)
         if len(chunks) == 1:
             result = self._pass(X, y, grads, np.random.default_rng([self.seed, 2, step, 0]), 1.0,
-                                label_smoothing, stats)
+                                label_smoothing, stats, report=report)
             self._update_running(stats)
             return result
         groups = [list(range(w, len(chunks), self.workers)) for w in range(min(self.workers, len(chunks)))]
@@ -340,7 +340,7 @@ class Sequential(Classifier):
                 share = (min(part.stop, n) - part.start) / n
                 rng = np.random.default_rng([self.seed, 2, step, k])
                 part_loss, part_correct = self._pass(X[part], y[part], out, rng, share, label_smoothing,
-                                                     stats, k)
+                                                     stats, k, report)
                 if acc is None:                     # grads of share x the chunk's mean: add up
                     acc = [g.copy() for g in out] if len(group) > 1 else out
                 else:
@@ -377,7 +377,7 @@ class Sequential(Classifier):
 
     def _pass(self, X: np.ndarray, y: np.ndarray, grads: list[np.ndarray], rng: np.random.Generator,
               share: float = 1.0, label_smoothing: float = 0.0, stats: list | None = None,
-              chunk: int = 0) -> tuple[float, int]:
+              chunk: int = 0, report: str = "cross_entropy") -> tuple[float, int]:
         """One chunk's forward and backward pass: returns (its mean loss, rows right) and writes
         ``share`` x the gradients of its mean loss into ``grads`` (``share``: the chunk's part
         of the batch, so that the chunks' gradients add up to the batch mean's). BatchNorm
@@ -400,7 +400,7 @@ class Sequential(Classifier):
         if stats is not None:
             stats.extend((chunk, i, BatchNorm.batch_stats(ctxs[i])) for i in self._norms)
         n_correct = int(np.count_nonzero(A.argmax(axis=1) == y))
-        loss, dA = softmax_cross_entropy_grad(A, y, label_smoothing)   # dZ = (softmax(Z) - q) / n
+        loss, dA = softmax_cross_entropy_grad(A, y, label_smoothing, report)   # dZ = (softmax(Z) - q) / n
         if share != 1.0:
             dA *= share                              # every gradient below scales with dZ
         for i in reversed(range(len(self.layers))):

@@ -20,6 +20,7 @@ import numpy as np
 from nn.core.activations import ACTIVATIONS
 from nn.core.dtypes import DTYPES
 from nn.core.init import INITS, LAYER_INITS
+from nn.core.losses import REPORTED_LOSSES
 from nn.core.optimizers import OPTIMIZERS
 
 # The 2-D sets, generated from n_samples, noise and seed (TensorFlow Playground's four and moons).
@@ -164,7 +165,8 @@ SETTINGS: dict[str, Setting] = _table(
     Setting("activation", "choice", "relu", "the hidden layers' activation", choices=tuple(ACTIVATIONS)),
     Setting("init", "choice", "he", "weight initialisation: small 0.01 N(0, 1); normal N(0, 1) with "
             "N(0, 1) biases; he N(0, 2/fan_in); xavier Glorot uniform U(-a, a), "
-            "a = sqrt(6/(fan_in + fan_out))", choices=INITS),
+            "a = sqrt(6/(fan_in + fan_out)); legacy 0.01 N(0, 1) drawn as np.random.seed(seed) "
+            "then randn, layer by layer (the MNIST tutorial's exact weights)", choices=INITS),
     Setting("arch", "text", None, "a convolutional network as text, e.g. 'conv 5x5x16, pool 2, "
             "dense 128' (nn.core.arch), instead of the hidden layers; image datasets only"),
     # the training
@@ -199,6 +201,10 @@ SETTINGS: dict[str, Setting] = _table(
             "shift (pixels), rotate (degrees), scale (fraction)"),
     Setting("report_every", "float", 0.5, "seconds between progress records inside an epoch",
             low=0.0, high=3600.0),
+    Setting("reported_loss", "choice", "cross_entropy", "the loss the records report (training "
+            "minimises softmax cross-entropy either way): cross_entropy; or binary_cross_entropy, each "
+            "class's softmax probability against its one-hot label, summed over the classes (what the "
+            "MNIST tutorial prints)", choices=REPORTED_LOSSES),
     Setting("dtype", "choice", "float32", "float precision", choices=DTYPES),
 )
 

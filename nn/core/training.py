@@ -18,7 +18,7 @@ import numpy as np
 from nn.core import Conv2D, Sequential
 from nn.core.blas_threads import step_is_small, training_steps
 from nn.core.classifier import squared_errors
-from nn.core.losses import r2_score
+from nn.core.losses import r2_score, reported_loss_sum
 from nn.core.mlp import EVAL_CHUNK, MLP, EvaluationStopped
 from nn.core.optimizers import Optimizer, make_optimizer
 from nn.core.config import TrainConfig
@@ -99,17 +99,18 @@ def onecycle_lr(lr: float, t: int, T: int) -> float:
 
 
 def evaluate_in_pieces(model: Model, X: np.ndarray | TakenRows, y: np.ndarray, should_stop: Callable[[], bool],
-                       pacer: Pacer | None = None, tta: int = 1) -> tuple[float, float]:
-    """(mean cross-entropy, accuracy) on (X, y) in timed pieces (regression: (mean squared
-    error, R^2)); ``EvaluationStopped`` when ``should_stop()`` turns True between two of them.
-    ``tta`` > 1: each image read as the mean prediction of that many shifted copies (``nn.core.tta``)."""
+                       pacer: Pacer | None = None, tta: int = 1, report: str = "cross_entropy") -> tuple[float, float]:
+    """(mean loss, accuracy) on (X, y) in timed pieces, the loss being ``report``'s (default
+    cross-entropy; nn.core.losses) (regression: (mean squared error, R^2)); ``EvaluationStopped``
+    when ``should_stop()`` turns True between two of them. ``tta`` > 1: each image read as the
+    mean prediction of that many shifted copies (``nn.core.tta``)."""
     if is_regression(model):
         sse = sum(squared_errors(z, y, start) for start, z in log_proba_in_pieces(model, X, should_stop, pacer))
         return (sse / len(y), r2_score(sse, y)) if len(y) else (math.nan, math.nan)
     loss_sum, correct = 0.0, 0
     for start, logp in log_proba_in_pieces(model, X, should_stop, pacer, tta):
         yc = y[start:start + len(logp)]
-        loss_sum -= float(logp[np.arange(len(yc)), yc].sum(dtype=np.float64))
+        loss_sum += reported_loss_sum(logp, yc, report)
         correct += int(np.count_nonzero(logp.argmax(axis=1) == yc))
     n = len(y)
     return (loss_sum / n, correct / n) if n else (math.nan, math.nan)
@@ -173,6 +174,8 @@ class Trainer:
             raise ConfigError("tta", "tta (--tta) applies to networks reading images; use 1 (off)")
         # keyword arguments of every training pass: label smoothing's eps, when not 0
         self._loss_kw = {"label_smoothing": self.config.label_smoothing} if self.config.label_smoothing else {}
+        if self.config.reported_loss != "cross_entropy":     # the loss the records report
+            self._loss_kw["report"] = self.config.reported_loss
         # A network with batch norm normalises by each pass's rows: its batches are cut into
         # GRAD_CHUNK-row pieces only, never into timed ones, so that the statistics (and so
         # the training) do not depend on how fast the machine is at the moment
@@ -277,7 +280,7 @@ class Trainer:
             return True
         try:
             loss, _ = evaluate_in_pieces(self.model, self.X[:START_ROWS], self.y[:START_ROWS],
-                                         self._stop_requested, self.pacer)
+                                         self._stop_requested, self.pacer, report=self.config.reported_loss)
         except EvaluationStopped:
             return False
         chance = self._chance_loss()
@@ -490,7 +493,7 @@ class Trainer:
                 with np.errstate(over="ignore", invalid="ignore"):
                     val_loss, val_score = evaluate_in_pieces(
                         self.model, self.X_val, self.y_val, self._stop_requested, self.pacer,
-                        self.config.tta)
+                        self.config.tta, report=self.config.reported_loss)
                 record["val_loss"] = val_loss
                 record["val_r2" if is_regression(self.model) else "val_accuracy"] = val_score
             except EvaluationStopped:       # Stop mid-evaluation: this record goes without them

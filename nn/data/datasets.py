@@ -1,4 +1,5 @@
-"""Datasets as float32 features and integer labels, split into train and test.
+"""Datasets as float32 features and integer labels, split into train and test (MNIST and
+Fashion-MNIST also in float64 on request: the pixels / 255 in float64, as the MNIST tutorial reads them).
 
 2-D toy sets: moons, circles and two Gaussian blobs from scikit-learn, XOR and the two-armed
 spiral drawn here as TensorFlow Playground draws them, and its two regression sets (reg-plane,
@@ -73,10 +74,11 @@ class Dataset:
 
 
 def load_dataset(name: str, n_samples: int = 5000, noise: float = 0.1, test_size: float = 0.25,
-                 seed: int = 0, features: tuple[str, ...] = PLAIN) -> Dataset:
+                 seed: int = 0, features: tuple[str, ...] = PLAIN, dtype: str = "float32") -> Dataset:
     """Load a dataset by name. ``n_samples``, ``noise``, ``seed`` and ``features`` (the inputs
     made from each point, nn.data.features) apply to the 2-D sets, ``test_size`` to every set
-    but MNIST and Fashion-MNIST, which keep their official split."""
+    but MNIST and Fashion-MNIST, which keep their official split; ``dtype`` to those two (the
+    other sets are float32)."""
     if name not in DATASETS:
         raise ValueError(f"dataset must be one of {', '.join(DATASETS)}; got {name!r}")
     if name in TOY_DATASETS:
@@ -85,7 +87,7 @@ def load_dataset(name: str, n_samples: int = 5000, noise: float = 0.1, test_size
         return _read_as(_toy(name, int(n_samples), float(noise), float(test_size), int(seed)), tuple(features))
     if name == "digits":
         return _digits(float(test_size), int(seed))
-    return _keras_images(name, os.environ.get(_PATH_VARIABLES[name]) or None)
+    return _keras_images(name, os.environ.get(_PATH_VARIABLES[name]) or None, check("dtype", dtype))
 
 
 def _check_toy_settings(n_samples: int, noise: float, test_size: float) -> None:
@@ -190,18 +192,20 @@ def _digits(test_size: float, seed: int) -> Dataset:
 
 
 @functools.lru_cache(maxsize=2)
-def _keras_images(name: str, path: str | None) -> Dataset:
-    """Cached per (name, local path): pointing MNIST_PATH elsewhere loads afresh."""
+def _keras_images(name: str, path: str | None, dtype: str = "float32") -> Dataset:
+    """Cached per (name, local path, dtype): pointing MNIST_PATH elsewhere loads afresh."""
     (x_tr, y_tr), (x_te, y_te) = _read_keras_npz(name, path)
-    arrays = [_scale_images(x_tr), y_tr.astype(np.int64), _scale_images(x_te), y_te.astype(np.int64)]
+    arrays = [_scale_images(x_tr, dtype), y_tr.astype(np.int64), _scale_images(x_te, dtype), y_te.astype(np.int64)]
     arrays = [share(a) for a in arrays]          # worker processes map these, not copy them
     return Dataset(name, *_frozen(*arrays), n_classes=10, image_shape=(28, 28),
                    preprocessing="mnist-28x28/255",
                    class_names=FASHION_CLASSES if name == "fashion_mnist" else ())
 
 
-def _scale_images(x: np.ndarray) -> np.ndarray:
-    """uint8 (n, 28, 28) -> float32 (n, 784) in [0, 1]."""
+def _scale_images(x: np.ndarray, dtype: str = "float32") -> np.ndarray:
+    """uint8 (n, 28, 28) -> float32 (n, 784) in [0, 1]; float64: x / 255.0, the tutorial's."""
+    if dtype == "float64":
+        return x.reshape(len(x), -1) / 255.0
     out = x.reshape(len(x), -1).astype(np.float32)
     out *= np.float32(1 / 255)
     return out

@@ -85,6 +85,8 @@ def run_estimate(cfg: RunConfig, data: Any = None) -> RunEstimate:
         params, work = 0, 0
     rows = (batch * features * ITEM if batch < n_train else 0) + n_train * 16 + n_test * classes * ITEM
     nbytes = PARAM_COPIES * params * ITEM + work + rows
+    if cfg.dtype == "float64":       # every array twice as wide, and the (float32) data copied to it
+        nbytes = 2 * nbytes + (n_train + n_test) * features * 8
     epoch = estimate_config_epoch_seconds(cfg, data)
     epoch = epoch if math.isfinite(epoch) else math.inf
     per_row = _forward_seconds_per_row(cfg, data, epoch, n_train, n_test)

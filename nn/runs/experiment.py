@@ -37,7 +37,7 @@ def load_data(cfg: RunConfig) -> Dataset:
     if cfg.dataset in TOY_DATASETS:
         return load_dataset(cfg.dataset, n_samples=cfg.n_samples, noise=cfg.noise,
                             test_size=cfg.test_size, seed=0, features=tuple(cfg.features_2d))
-    return load_dataset(cfg.dataset, test_size=cfg.test_size)
+    return load_dataset(cfg.dataset, test_size=cfg.test_size, dtype=cfg.dtype)
 
 
 # (input features, classes, training rows, test rows) of each dataset, known without loading it;
@@ -134,12 +134,12 @@ def build_model(cfg: RunConfig, data: Dataset) -> MLP | Sequential:
         try:
             model = build_network(cfg.arch, input_shape_for(cfg, data), data.n_classes,
                                   activation=cfg.activation, seed=cfg.seed, init=cfg.init,
-                                  max_params=limits().max_params)
+                                  dtype=cfg.dtype, max_params=limits().max_params)
         except ArchError as exc:
             raise ConfigError("arch", f"arch (--arch): {exc}") from None
     else:
         model = MLP([data.n_features, *cfg.hidden, data.n_classes], activation=cfg.activation,
-                    init=cfg.init, seed=cfg.seed, task=data.task)
+                    init=cfg.init, seed=cfg.seed, dtype=cfg.dtype, task=data.task)
     model.meta.update(dataset=data.name, preprocessing=data.preprocessing, config=cfg.to_dict())
     if getattr(data, "schema", None):            # a table: its columns, classes, standardisation
         model.meta["schema"] = data.schema
@@ -279,7 +279,8 @@ def estimate_config_epoch_seconds(cfg: RunConfig, data: Dataset | None = None) -
     """``estimate_epoch_seconds`` for what ``cfg`` will train (no data loaded; own data: pass it)."""
     _, classes, n_train, n_test = data_shape(cfg, data)
     if cfg.arch is None:
-        return estimate_epoch_seconds(layer_sizes_for(cfg, data), n_train, n_test, cfg.batch_size)
+        wide = 2 if cfg.dtype == "float64" else 1         # twice the bytes and half the flops
+        return wide * estimate_epoch_seconds(layer_sizes_for(cfg, data), n_train, n_test, cfg.batch_size)
     try:
         _, flops = arch_cost(cfg.arch, input_shape_for(cfg, data), classes, cfg.activation)
     except ArchError:

@@ -9,6 +9,12 @@ PRESETS: dict[str, dict[str, Any]] = {
     # The MNIST tutorial: 784-5-10 sigmoid, 0.01 N(0,1) init, full-batch GD, 1000 iterations, lr 0.5.
     "seed-mnist": dict(dataset="mnist", hidden=[5], activation="sigmoid", init="small",
                        optimizer="sgd", lr=0.5, batch_size="full", epochs=1000, seed=42),
+    # The MNIST tutorial exactly (its first line and its 86.69%): its weights (np.random.seed(42),
+    # randn * 0.01 for W1 then W2, zero biases), float64, and the loss it prints (binary
+    # cross-entropy summed over the classes, on the softmax; its step is the cross-entropy's).
+    "seed-mnist-exact": dict(dataset="mnist", hidden=[5], activation="sigmoid", init="legacy",
+                             optimizer="sgd", lr=0.5, batch_size="full", epochs=1000, seed=42,
+                             dtype="float64", reported_loss="binary_cross_entropy"),
     # The moons tutorial: 2-64-2 relu, N(0,1) init, minibatch 10, 10 epochs; its summed gradient
     # with step 1e-4 equals our mean gradient with step 1e-3.
     "seed-moons": dict(dataset="moons", hidden=[64], activation="relu", init="normal",
@@ -25,6 +31,9 @@ PRESETS: dict[str, dict[str, Any]] = {
                             init="he", optimizer="adam", lr=0.01, batch_size=32, epochs=100, seed=0),
 }
 
+
+# The presets whose command line prints the tutorial's own lines (``python -m nn train --trace``).
+TUTORIAL_TRACE = ("seed-mnist-exact",)
 
 # Convolutional networks (nn.core.arch): an ``arch`` text instead of ``hidden``.
 PRESETS.update(CNN_PRESETS)

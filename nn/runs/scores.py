@@ -19,13 +19,15 @@ def label_scale(data: Dataset) -> float:
     return float(schema.get("target_scale") or 1.0)
 
 
-def final_scores(model: Any, data: Dataset, tta: int = 1) -> dict[str, float]:
-    """{"train_loss", "train_accuracy", "test_loss", "test_accuracy"}; for regression
-    {"train_loss", "train_r2", "train_rmse", "test_loss", "test_r2", "test_rmse"}. ``tta`` > 1:
-    the test figures read each image as the mean prediction of that many shifted copies."""
+def final_scores(model: Any, data: Dataset, tta: int = 1, report: str = "cross_entropy") -> dict[str, float]:
+    """{"train_loss", "train_accuracy", "test_loss", "test_accuracy"}, the loss being ``report``'s
+    (nn.core.losses); for regression {"train_loss", "train_r2", "train_rmse", "test_loss",
+    "test_r2", "test_rmse"}. ``tta`` > 1: the test figures read each image as the mean prediction
+    of that many shifted copies (their loss the cross-entropy)."""
     scores: dict[str, float] = {}
     for part, X, y in (("train", data.X_train, data.y_train), ("test", data.X_test, data.y_test)):
-        loss, score = tta_evaluate(model, X, y, tta) if part == "test" and tta > 1 else model.evaluate(X, y)
+        loss, score = (tta_evaluate(model, X, y, tta) if part == "test" and tta > 1
+                       else model.evaluate(X, y, report=report))
         scores[f"{part}_loss"] = loss
         if data.task == "regression":
             scores[f"{part}_r2"] = score

@@ -58,7 +58,7 @@ def _result(sw: SweepConfig, ls: Lockstep, data: Dataset, s: int, k: int, task: 
     diverged = not ls.finite(s, k)
     loss = score = None
     if not diverged:
-        loss, score = ls.model(s, k).evaluate(data.X_test, data.y_test)
+        loss, score = ls.model(s, k).evaluate(data.X_test, data.y_test, report=sw.run.reported_loss)
         diverged = not math.isfinite(loss)
     result = {"value_index": i, "value": sw.values[i], "trial": trial, "seed": sw.trial_seed(trial),
               "accuracy": None if diverged else score, "test_loss": None if diverged else loss,
