@@ -98,7 +98,7 @@ def test_the_parameter_limit_next_to_the_settings_names_the_control():
     assert not any(FLAG.search(w) or "**hidden**" in w for w in shown), shown
 
 
-@pytest.mark.parametrize("arch, words", [("nonsense", "each item starts with conv, pool, dense or dropout"),
+@pytest.mark.parametrize("arch, words", [("nonsense", "each item starts with conv, pool, dense, bn or dropout"),
                                          ("," * 5, "'Architecture' takes 1 to 20 comma")])
 def test_an_architecture_that_cannot_be_read_names_the_control(arch, words):
     at = open_app(preset="moons", dataset="digits", arch="conv 3x3x4, dense 8")
