@@ -27,6 +27,7 @@ from numpy.lib.stride_tricks import as_strided, sliding_window_view
 
 from nn.core.activations import ACTIVATIONS
 from nn.core.init import layer_params
+from nn.core.row_blocks import blocked_matmul, blocked_t_matmul
 
 Array = np.ndarray
 Shape = tuple[int, ...]
@@ -130,15 +131,22 @@ class Dense(Layer):
     def spec(self):
         return {"type": self.kind, "units": self.units}
 
-    def forward(self, x, train=False, out=None):
+    def forward(self, x, train=False, out=None, rows=None):
+        """``rows``: the product in blocks of that many rows (``nn.core.row_blocks``)."""
         W, b = self.params
-        y = np.matmul(x, W, out=out)                 # Y = X W + b
+        if rows is None:
+            y = np.matmul(x, W, out=out)             # Y = X W + b
+        else:
+            y = blocked_matmul(x, W, np.empty((len(x), self.units), W.dtype) if out is None else out, rows)
         y += b
         return y, (x if train else None)
 
-    def backward(self, dy, ctx, grads, need_dx=True, out=None):
+    def backward(self, dy, ctx, grads, need_dx=True, out=None, rows=None):
         W = self.params[0]
-        np.matmul(ctx.T, dy, out=grads[0])           # dW = X^T dY
+        if rows is None:
+            np.matmul(ctx.T, dy, out=grads[0])       # dW = X^T dY
+        else:
+            blocked_t_matmul(ctx, dy, grads[0], rows)   # dW = sum_b X_b^T dY_b
         _column_sums(dy, grads[1])                   # db = 1^T dY
         return np.matmul(dy, W.T, out=out) if need_dx else None    # dX = dY W^T
 

@@ -13,6 +13,7 @@ from nn.core.dtypes import check_dtype
 from nn.core.init import check_init, init_rng
 from nn.core.layers import Dense
 from nn.core.losses import mean_squared_error_grad, softmax_cross_entropy_grad
+from nn.core.row_blocks import block_rows
 from nn.core.settings import TASKS
 
 MAX_LAYER_SIZE = 100_000
@@ -120,18 +121,22 @@ class MLP(Classifier):
 
     def train_step_grads(self, X: np.ndarray, y: np.ndarray, grads: list[np.ndarray],
                          reuse_buffers: bool = True, label_smoothing: float = 0.0,
-                         report: str = "cross_entropy") -> tuple[float, int]:
+                         report: str = "cross_entropy", blocked: bool = False) -> tuple[float, int]:
         """Forward and backward pass writing gradients into ``grads``;
         returns (mean loss, number of rows predicted correctly; 0 for regression).
         ``label_smoothing``: see ``nn.core.losses.softmax_cross_entropy_grad`` (classes only);
-        ``report``: the loss a classifier returns (nn.core.losses.REPORTED_LOSSES)."""
+        ``report``: the loss a classifier returns (nn.core.losses.REPORTED_LOSSES);
+        ``blocked``: a narrow layer's products with many rows in row blocks (nn.core.row_blocks:
+        the same sums, grouped otherwise; the large-batch path of ``nn.Trainer``)."""
         X = np.asarray(X, dtype=self.dtype)
         y = np.asarray(y)
         ws = self._workspace(len(X)) if reuse_buffers else _Workspace(len(X), self.layer_sizes, self.dtype)
+        rows = [block_rows(len(X), a, b) if blocked else None
+                for a, b in zip(self.layer_sizes[:-1], self.layer_sizes[1:])]
         # forward: Z_i = A_{i-1} W_i + b_i,  A_i = f(Z_i)
         A = X
         for i, layer in enumerate(self.layers):
-            Z, _ = layer.forward(A, out=ws.Z[i])
+            Z, _ = layer.forward(A, out=ws.Z[i], rows=rows[i])
             if i < len(ws.A):
                 A = self.act.forward(Z, out=ws.A[i])
         if self.task == "regression":     # dZ_L = 2 (Z_L - y) / n, in place of Z_L (losses)
@@ -144,7 +149,7 @@ class MLP(Classifier):
         for i in reversed(range(len(self.layers))):
             # dW_i = A_{i-1}^T dZ_i,  db_i = 1^T dZ_i,  dA_{i-1} = dZ_i W_i^T
             dA = self.layers[i].backward(dZ, X if i == 0 else ws.A[i - 1], grads[2 * i:2 * i + 2],
-                                         need_dx=i > 0, out=ws.dX[i])
+                                         need_dx=i > 0, out=ws.dX[i], rows=rows[i])
             if i > 0:
                 dZ = self.act.backward(dA, ws.Z[i - 1], ws.A[i - 1], out=dA)   # dZ_{i-1} = dA * f'(Z)
         return loss, n_correct
