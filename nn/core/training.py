@@ -21,6 +21,8 @@ from nn.core.classifier import squared_errors
 from nn.core.losses import r2_score, reported_loss_sum
 from nn.core.mlp import EVAL_CHUNK, MLP, EvaluationStopped
 from nn.core.optimizers import Optimizer, make_optimizer
+from nn.core.pixels import pixel_codes, pixels_to_float
+from nn.core.row_blocks import blocked_step_is_small
 from nn.core.config import TrainConfig
 from nn.core.early_stopping import EarlyStopping, holdout_rows
 from nn.core.history import MAX_CHANGE_TEXT, Record, check_history
@@ -192,10 +194,18 @@ class Trainer:
         # small enough, or a network that runs its own worker threads (nn.Sequential), which
         # would otherwise set and reset the BLAS threads at each step (36 us a step)
         self.small_steps = (step_is_small(model.layer_sizes, min(self.batch_size, GRAD_CHUNK))
-                            or getattr(model, "workers", 1) > 1)
+                            or getattr(model, "workers", 1) > 1
+                            or (isinstance(model, MLP) and self.batch_size > GRAD_CHUNK
+                                and blocked_step_is_small(model.layer_sizes, GRAD_CHUNK)))
         self.rng = np.random.default_rng([self.config.seed, 1])   # shuffling; init used [seed]
         self.grads = [np.empty_like(p) for p in model.params]
         self._chunk_grads = [np.empty_like(p) for p in model.params] if self.batch_size > GRAD_CHUNK else []
+        # a large batch's pieces: read from the pixels' 8-bit codes when X is images / 255 (found at
+        # the first step), through an MLP's narrow layers in row blocks (nn.core.row_blocks)
+        self._codes: np.ndarray | None = None
+        self._codes_checked = False
+        self._piece: np.ndarray | None = None
+        self._piece_kw = {"blocked": True} if isinstance(model, MLP) else {}
         self.optimizer = self._new_optimizer()
         self.history: list[Record] = model.meta.setdefault("history", [])
         check_history(self.history)
@@ -252,13 +262,15 @@ class Trainer:
     # --- moving a trainer between processes (nn.runs.remote_training) ------------------------
     DATA = ("X", "y", "X_val", "y_val")
     LOCAL = ("also_stop", "deadline")       # callables and clock times mean nothing elsewhere
+    FROM_DATA = ("_codes", "_piece")        # made again from the data where it is attached
 
     def __getstate__(self) -> dict[str, Any]:
         """Everything but the data and this process's stop hooks: the model, the optimizer's
         state, the row order and position, the random generator, the history."""
         state = self.__dict__.copy()
-        for name in self.DATA + self.LOCAL:
+        for name in self.DATA + self.LOCAL + self.FROM_DATA:
             state[name] = None
+        state["_codes_checked"] = False
         return state
 
     def attach(self, X: np.ndarray, y: np.ndarray, X_val: np.ndarray | None,
@@ -443,6 +455,7 @@ class Trainer:
             self._chunk_grads = [np.empty_like(p) for p in self.model.params]
         for g in self.grads:
             g.fill(0)
+        codes = self._pixel_codes() if Xb is self.X else None      # the full batch: its 8-bit pixels
         loss, correct, start = 0.0, 0, 0
         while start < n:
             if self._stop_requested():
@@ -450,8 +463,9 @@ class Trainer:
             chunk = slice(start, start + size)
             start += size
             t = time.perf_counter()
-            chunk_loss, chunk_correct = self.model.train_step_grads(Xb[chunk], yb[chunk], self._chunk_grads,
-                                                                    **self._loss_kw)
+            piece = Xb[chunk] if codes is None else self._decoded(codes[chunk])
+            chunk_loss, chunk_correct = self.model.train_step_grads(piece, yb[chunk], self._chunk_grads,
+                                                                    **self._loss_kw, **self._piece_kw)
             self.pacer.timed(len(yb[chunk]), time.perf_counter() - t, factor=3.0)
             share = len(yb[chunk]) / n        # a batch mean = the chunk means weighted by size
             for g, cg in zip(self.grads, self._chunk_grads):
@@ -461,6 +475,20 @@ class Trainer:
             correct += chunk_correct
             size = self._piece_rows()                  # the latest measure
         return loss, correct
+
+    def _pixel_codes(self) -> np.ndarray | None:
+        """The training images as uint8 codes (nn.core.pixels), found once, when X is exactly
+        pixels / 255: the full batch's pieces are read from them, a quarter of float32's bytes
+        (an eighth of float64's) through memory each step; None for other data."""
+        if not self._codes_checked:
+            self._codes, self._codes_checked = pixel_codes(self.X), True
+        return self._codes
+
+    def _decoded(self, codes: np.ndarray) -> np.ndarray:
+        """The floats of a piece's codes, bit for bit X's rows, in a buffer reused piece by piece."""
+        if self._piece is None or len(self._piece) < len(codes):
+            self._piece = np.empty((max(len(codes), GRAD_CHUNK), codes.shape[1]), self.model.dtype)
+        return pixels_to_float(codes, self.model.dtype, out=self._piece[:len(codes)])
 
     def _piece_rows(self) -> int:
         """Rows of the next training pass: about CHUNK_SECONDS' worth (a training row costs

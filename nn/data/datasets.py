@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from nn.core.pixels import pixels_to_float
 from nn.core.settings import BUILT_IN_DATASETS as DATASETS
 from nn.core.settings import REGRESSION_DATASETS, TOY_DATASETS, check
 from nn.data.features import PLAIN, expand
@@ -204,11 +205,7 @@ def _keras_images(name: str, path: str | None, dtype: str = "float32") -> Datase
 
 def _scale_images(x: np.ndarray, dtype: str = "float32") -> np.ndarray:
     """uint8 (n, 28, 28) -> float32 (n, 784) in [0, 1]; float64: x / 255.0, the tutorial's."""
-    if dtype == "float64":
-        return x.reshape(len(x), -1) / 255.0
-    out = x.reshape(len(x), -1).astype(np.float32)
-    out *= np.float32(1 / 255)
-    return out
+    return pixels_to_float(x.reshape(len(x), -1), dtype)     # the Trainer's pieces read the same
 
 
 def _read_keras_npz(name: str, path: str | None):
