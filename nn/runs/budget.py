@@ -84,6 +84,8 @@ def run_estimate(cfg: RunConfig, data: Any = None) -> RunEstimate:
     except (ArchError, ValueError):
         params, work = 0, 0
     rows = (batch * features * ITEM if batch < n_train else 0) + n_train * 16 + n_test * classes * ITEM
+    if batch >= n_train > GRAD_CHUNK:     # a full batch: its uint8 pixels and a piece's floats (Trainer)
+        rows += n_train * features + GRAD_CHUNK * features * ITEM
     nbytes = PARAM_COPIES * params * ITEM + work + rows
     if cfg.dtype == "float64":       # every array twice as wide, and the (float32) data copied to it
         nbytes = 2 * nbytes + (n_train + n_test) * features * 8
