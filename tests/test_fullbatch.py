@@ -164,3 +164,18 @@ def test_minibatches_keep_the_one_product_path(monkeypatch):
     monkeypatch.setattr(row_blocks, "SMALL_PRODUCT", 16 * 784 * 5)     # 16-row blocks if ever used
     for a, b in zip(first, train()):
         assert np.array_equal(a, b)
+
+
+def test_a_pickled_trainer_leaves_its_codes_behind_and_finds_them_again(small_blocks):
+    """To a worker process and back (nn.runs.remote_training): the codes are made from the data
+    where it is attached, never sent."""
+    import pickle
+    X, y = pixel_data(451, "float32")
+    trainer = Trainer(model("float32"), X, y, config=TrainConfig(optimizer="sgd", lr=0.5, batch_size="full", epochs=1))
+    list(trainer.run())
+    assert trainer._codes is not None
+    copy = pickle.loads(pickle.dumps(trainer))
+    assert copy._codes is None and copy._piece is None
+    copy.attach(X, y, None, None)
+    list(copy.run(1))
+    assert np.array_equal(copy._codes, trainer._codes)
