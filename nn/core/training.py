@@ -463,9 +463,11 @@ class Trainer:
             self._chunk_grads = [np.empty_like(p) for p in self.model.params]
         for g in self.grads:
             g.fill(0)
+        before = self._pass_state()
         loss, correct, start = 0.0, 0, 0
         while start < n:
             if self._stop_requested():
+                self._put_back(before)                 # as if the step had not begun
                 return None
             chunk = slice(start, start + size)
             start += size
@@ -481,6 +483,19 @@ class Trainer:
             correct += chunk_correct
             size = self._piece_rows(n)                 # the latest measure
         return loss, correct
+
+    def _pass_state(self) -> tuple[list[np.ndarray], int | None]:
+        """What the passes of a step change besides its gradients: batch norm's running
+        statistics and a ``Sequential``'s count of passes (it seeds dropout and augmentation)."""
+        return [b.copy() for b in getattr(self.model, "buffers", [])], getattr(self.model, "_steps", None)
+
+    def _put_back(self, state: tuple[list[np.ndarray], int | None]) -> None:
+        """Undo the passes of a step cut short, so that it is redone exactly on the next run."""
+        buffers, passes = state
+        if buffers:
+            self.model.copy_buffers_from(buffers)
+        if passes is not None:
+            self.model._steps = passes
 
     def _piece_rows(self, n: int) -> int:
         """Rows of the next training pass of a batch of ``n``: about CHUNK_SECONDS' worth (a
