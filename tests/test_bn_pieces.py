@@ -9,11 +9,14 @@ import time
 
 import numpy as np
 import pytest
+from app_pages import open_app
 
 from nn.core import CNN_PRESETS, arch_cost, build_network, flops_per_sample
 from nn.core import training
 from nn.core.config import TrainConfig
 from nn.core.training import BN_PIECE_FLOPS, GRAD_CHUNK, Trainer, bn_piece_rows, even_piece
+from nn.cli import main
+from nn.runs.experiment import bn_piece_note, config_from_preset
 
 # The example of a heavy batch-normed CNN: 176 MFLOP a training row, so one 2048-row
 # piece (the old fixed size) is about 360 GFLOP, 10-25 s on 2 busy cores.
@@ -117,6 +120,30 @@ def test_a_step_stopped_between_its_pieces_is_redone_exactly(monkeypatch):
                                                     parts.model.params + parts.model.buffers))
 
 
+# --- what the page and the command line say --------------------------------------------------------
+@pytest.mark.parametrize("name, overrides", [("mnist-fast", {}), ("mnist-best", {}), ("mnist-cnn", {"batch_size": "full"})])
+def test_nothing_is_said_while_batches_stay_whole_or_without_batch_norm(name, overrides):
+    assert bn_piece_note(config_from_preset(name, **overrides)) is None
+
+
+def test_the_note_gives_the_pieces_the_trainer_makes():
+    cfg = config_from_preset("mnist-best", batch_size=512)          # 171-row pieces
+    trainer = _trainer(cfg.arch, 600, 512)
+    sizes = _piece_sizes(trainer)
+    trainer._batch_grads(trainer.X[:512], trainer.y[:512])
+    note = bn_piece_note(cfg)
+    assert note.startswith(f"Batch norm statistics over pieces of {sizes[0]} rows: each batch of 512 "
+                           f"is cut into {len(sizes)} pieces")
+    assert sum(sizes) == 512 and len(set(sizes[:-1])) == 1
+
+
+def test_the_command_line_says_so_before_training(capsys):
+    arch = "conv 3x3x32 pad 1, bn, conv 3x3x32 pad 1, bn, pool 2"     # 3.6 MFLOP a row on 8x8 digits
+    assert main(["train", "--dataset", "digits", "--arch", arch, "--batch-size", "full", "--epochs", "1"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("Batch norm statistics over pieces of ") and lines[1].startswith("epoch 1/1")
+
+
 # --- Stop within a second -------------------------------------------------------------------------
 @pytest.mark.parametrize("how", ["stop", "tab closed"])
 def test_a_heavy_bn_network_stops_within_a_second_mid_step(how):
@@ -140,3 +167,14 @@ def test_a_heavy_bn_network_stops_within_a_second_mid_step(how):
     assert took < 1.0, f"returned {took:.2f} s after the stop"
     assert trainer.steps_done == 0
     assert all(np.array_equal(a, b) for a, b in zip(before, trainer.model.params + trainer.model.buffers))
+
+
+def test_the_train_page_says_so_under_its_buttons():
+    arch = "conv 3x3x32 pad 1, bn, conv 3x3x32 pad 1, bn, pool 2"
+    at = open_app(preset="moons", dataset="digits", arch=arch, batch_size="full")
+    assert not at.exception
+    notes = [c.value for c in at.caption if "Batch norm statistics" in c.value]
+    note = bn_piece_note(config_from_preset("moons", dataset="digits", arch=arch, batch_size="full"))
+    assert note is not None and notes == [f":material/view_agenda: {note}"], notes
+    at = open_app(preset="moons", dataset="digits", arch=arch, batch_size="64")
+    assert not [c.value for c in at.caption if "Batch norm statistics" in c.value]

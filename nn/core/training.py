@@ -3,7 +3,8 @@
 ``Trainer.run`` is a generator: it yields a record after every epoch and every ``report_every``
 seconds inside long epochs, keeps its place between calls (so a run stopped mid-epoch continues
 exactly where it left off), and stops on a NaN or infinite loss with the last finite weights.
-Every long pass is cut into pieces of about ``CHUNK_SECONDS`` with a stop check between them, so
+Every long pass is cut into pieces of about ``CHUNK_SECONDS`` with a stop check between them (a
+batch-normed network's training passes: of a fixed work instead, ``BN_PIECE_FLOPS``), so
 ``stop()`` (or ``deadline``) ends a run within a second whatever the network.
 """
 from __future__ import annotations
