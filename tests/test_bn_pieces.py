@@ -5,11 +5,11 @@ presets (whole batches) train exactly as before."""
 from __future__ import annotations
 
 import threading
-import time
 
 import numpy as np
 import pytest
 from app_pages import open_app
+from test_budget import _stop_after
 
 from nn.core import CNN_PRESETS, arch_cost, build_network, flops_per_sample
 from nn.core import training
@@ -145,25 +145,26 @@ def test_the_command_line_says_so_before_training(capsys):
 
 
 # --- Stop within a second -------------------------------------------------------------------------
+class _TabClosed:
+    """A trainer whose stop comes from the page's ``also_stop`` (a closed tab) instead."""
+
+    def __init__(self, trainer: Trainer) -> None:
+        self.run, self._gone = trainer.run, threading.Event()
+        trainer.also_stop = self._gone.is_set
+
+    def stop(self) -> None:
+        self._gone.set()
+
+
 @pytest.mark.parametrize("how", ["stop", "tab closed"])
 def test_a_heavy_bn_network_stops_within_a_second_mid_step(how):
     """A 512-row batch of HEAVY is about 90 GFLOP: 3-10 s as one piece (the old code), pieces of
-    about 4 GFLOP now. Stop (or the page's ``also_stop``: a closed tab) half a second into the
-    first step returns within a second, and the step is not taken."""
+    about 4 GFLOP now. Stop (or a closed tab) half a second into the first step returns within
+    a second, and the step is not taken."""
     trainer = _trainer(HEAVY, 512, 512)
-    gone = threading.Event()
-    trainer.also_stop = gone.is_set
     before = [a.copy() for a in trainer.model.params + trainer.model.buffers]
-    t = threading.Thread(target=lambda: list(trainer.run(1)))
-    t.start()
-    deadline = time.monotonic() + 120
-    while trainer.start_loss is None and time.monotonic() < deadline:
-        time.sleep(0.01)
-    time.sleep(0.5)                                           # in the middle of the first step
-    asked = time.monotonic()
-    trainer.stop() if how == "stop" else gone.set()
-    t.join(60)
-    took = time.monotonic() - asked
+    took = _stop_after(trainer if how == "stop" else _TabClosed(trainer),
+                       lambda: trainer.start_loss is not None, 0.5)
     assert took < 1.0, f"returned {took:.2f} s after the stop"
     assert trainer.steps_done == 0
     assert all(np.array_equal(a, b) for a, b in zip(before, trainer.model.params + trainer.model.buffers))
