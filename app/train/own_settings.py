@@ -1,6 +1,6 @@
 """The Train page's training settings for the visitor's own table: chosen from the table's size
 (``nn.runs.table_defaults``: steps enough to converge, Adam's rate for standardised inputs, early
-stopping on held-out training rows) unless the visitor turns that off in the sidebar, or came by
+stopping on held-out training rows, and whether to standardise the features at all) unless the visitor turns that off in the sidebar, or came by
 a link that says how to train. The page says what was chosen and why, beside the table.
 
 The choice is a table choice (``own.choices["auto"]``, ``app.train.own_data``): on by default,
