@@ -155,12 +155,12 @@ def test_columns_on_one_scale_of_order_one_are_kept_as_they_are():
 
 
 @pytest.mark.parametrize("mean, sd, why", [
-    ([13.0, 0.96, 747.0], [0.81, 0.23, 315.0], "differ by more than 10 times"),     # wine-like units
-    ([0.5, 0.5], [0.05, 0.9], "differ by more than 10 times"),                        # 18x apart
+    ([13.0, 0.96, 747.0], [0.81, 0.23, 315.0], "differ by more than a factor of 10"),     # wine-like units
+    ([0.5, 0.5], [0.05, 0.9], "differ by more than a factor of 10"),                        # 18x apart
     ([0.0, 0.0], [0.048, 0.048], "not one of order one"),                              # diabetes: pre-scaled
     ([50.0, 60.0], [3.0, 4.0], "sizes up to 60.1"),                                    # one scale, far from 0
     ([1.0, 2.0], [20.0, 30.0], "spreads 20 to 30"),                                    # spreads too large
-    ([1.0, 2.0], [0.0, 0.5], "differ by more than 10 times"),                          # a constant column
+    ([1.0, 2.0], [0.0, 0.5], "differ by more than a factor of 10"),                          # a constant column
 ])
 def test_columns_in_other_units_or_far_from_order_one_are_standardised(mean, sd, why):
     chosen = table_defaults.choose_scaling(mean, sd)

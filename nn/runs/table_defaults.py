@@ -93,14 +93,14 @@ def choose_scaling(mean: np.ndarray, sd: np.ndarray) -> Scaling:
     spreads = f"{low:.3g} to {high:.3g}" if len(sd) > 1 else f"{high:.3g}"
     if high > SAME_SCALE_RATIO * low:
         return Scaling(True, f"{STANDARDISED}: their spreads ({spreads}) differ by more than "
-                             f"{SAME_SCALE_RATIO:g} times, so the columns do not share one scale.")
+                             f"a factor of {SAME_SCALE_RATIO:g}, so the columns do not share one scale.")
     if not (SPREAD_RANGE[0] <= low and high <= SPREAD_RANGE[1] and rms <= MAX_RMS):
         return Scaling(True, f"{STANDARDISED}: the columns share a scale, but not one of order one, "
                              f"which the network's first weights expect (spreads {spreads}, "
                              f"{SPREAD_RANGE[0]:g} to {SPREAD_RANGE[1]:g} wanted; sizes up to "
                              f"{rms:.3g}, at most {MAX_RMS:g} wanted).")
-    return Scaling(False, f"Features kept as they are: their spreads ({spreads}) are within "
-                          f"{SAME_SCALE_RATIO:g} times of each other and of order one (sizes up to "
+    return Scaling(False, f"Features kept as they are: their spreads ({spreads}) are within a "
+                          f"factor of {SAME_SCALE_RATIO:g} of each other and of order one (sizes up to "
                           f"{rms:.3g}), so the columns share a scale the network takes as it is, and "
                           f"the ones that vary most keep their larger say (standardising would give "
                           f"every column the same spread).")
