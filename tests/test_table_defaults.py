@@ -195,3 +195,13 @@ def test_the_command_line_chooses_the_scaling_with_the_settings_and_says_why(tmp
                      str(tmp_path / "m.npz"))
     assert nn.load(str(tmp_path / "m.npz")).meta["schema"]["standardize"] is True   # as before
     assert own["table_defaults"] is None
+
+
+def test_a_model_trained_standardised_meets_a_table_kept_as_it_is_with_a_way_out(tmp_path, capsys):
+    from nn.runs.experiment import check_model_fits, table_dataset
+    path = str(tmp_path / "std.npz")
+    train_json(capsys, "--data", iris_csv(tmp_path), "--label", "class", "--standardize", "--save", path)
+    model, frame, cfg = nn.load(path), table_frame(datasets.load_iris), RunConfig(dataset="table")
+    with pytest.raises(ValueError, match="Choose them for my table' off.*--standardize"):
+        check_model_fits(model, table_dataset(frame, "class", None, cfg, standardize=None))
+    check_model_fits(model, table_dataset(frame, "class", None, cfg, standardize=True))

@@ -61,7 +61,10 @@ def table_dataset(frame: Any, label: str, features: Sequence[str] | None, cfg: R
                                   standardize=standardize, drop_bad_rows=drop_bad_rows,
                                   seed=TABLE_SPLIT_SEED, name=name, task=cfg.task)
     data = build(True if standardize is None else standardize)
-    return build(False) if standardize is None and not scaling_of(data).standardize else data
+    if standardize is None and not scaling_of(data).standardize:
+        del data                                    # the standardised copy goes before the raw one
+        return build(False)
+    return data
 
 
 def data_shape(cfg: RunConfig, data: Dataset | None = None) -> tuple[int, int, int, int]:
@@ -214,7 +217,9 @@ def _check_model_fits_table(model: MLP | Sequential, schema: dict[str, Any], nam
                          f"{names(schema['classes'])}")
     if theirs["standardize"] != schema["standardize"]:
         how = "standardised" if theirs["standardize"] else "raw (not standardised)"
-        raise ValueError(f"this model was trained on {how} features; set 'Standardise' to match")
+        raise ValueError(f"this model was trained on {how} features; set 'Standardise features' to "
+                         f"match (on the page with 'Choose them for my table' off, which otherwise "
+                         f"chooses it; on the command line --standardize or --no-standardize)")
     if theirs["standardize"] and not (
             np.allclose(theirs["mean"], schema["mean"], rtol=1e-5, atol=1e-8)
             and np.allclose(theirs["scale"], schema["scale"], rtol=1e-5, atol=1e-8)):
