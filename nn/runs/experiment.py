@@ -16,6 +16,7 @@ from nn.hosting import limits
 from nn.core.config import RunConfig
 from nn.core.settings import IMAGE_SHAPES, OWN_DATASETS, REGRESSION_DATASETS, ConfigError
 from nn.runs.presets import get_preset
+from nn.runs.table_defaults import scaling_of
 
 
 def config_from_preset(name: str, **overrides: Any) -> RunConfig:
@@ -48,13 +49,22 @@ DATASET_SHAPES = {**{name: (2, 2, 0, 0) for name in TOY_DATASETS},
 
 
 def table_dataset(frame: Any, label: str, features: Sequence[str] | None, cfg: RunConfig,
-                  standardize: bool = True, drop_bad_rows: bool = False, name: str = "table") -> Dataset:
+                  standardize: bool | None = True, drop_bad_rows: bool = False, name: str = "table") -> Dataset:
     """A user's table as a ``Dataset`` for ``cfg`` (its test share; the split seed is
-    ``TABLE_SPLIT_SEED``): the one way the page and the command line build it."""
+    ``TABLE_SPLIT_SEED``): the one way the page and the command line build it. ``standardize``
+    None: chosen from the training rows (``table_defaults.scaling_of``; a table kept as it is is
+    built twice, the common standardised one once)."""
     from nn.data.tables import dataset_from_table        # here: nn.data.tables imports pandas (slow to load)
-    return dataset_from_table(frame, label, features, test_size=cfg.test_size,
-                              standardize=standardize, drop_bad_rows=drop_bad_rows,
-                              seed=TABLE_SPLIT_SEED, name=name, task=cfg.task)
+
+    def build(standardize: bool) -> Dataset:
+        return dataset_from_table(frame, label, features, test_size=cfg.test_size,
+                                  standardize=standardize, drop_bad_rows=drop_bad_rows,
+                                  seed=TABLE_SPLIT_SEED, name=name, task=cfg.task)
+    data = build(True if standardize is None else standardize)
+    if standardize is None and not scaling_of(data).standardize:
+        del data                                    # the standardised copy goes before the raw one
+        return build(False)
+    return data
 
 
 def data_shape(cfg: RunConfig, data: Dataset | None = None) -> tuple[int, int, int, int]:
@@ -207,7 +217,9 @@ def _check_model_fits_table(model: MLP | Sequential, schema: dict[str, Any], nam
                          f"{names(schema['classes'])}")
     if theirs["standardize"] != schema["standardize"]:
         how = "standardised" if theirs["standardize"] else "raw (not standardised)"
-        raise ValueError(f"this model was trained on {how} features; set 'Standardise' to match")
+        raise ValueError(f"this model was trained on {how} features; set 'Standardise features' to "
+                         f"match (on the page with 'Choose them for my table' off, which otherwise "
+                         f"chooses it; on the command line --standardize or --no-standardize)")
     if theirs["standardize"] and not (
             np.allclose(theirs["mean"], schema["mean"], rtol=1e-5, atol=1e-8)
             and np.allclose(theirs["scale"], schema["scale"], rtol=1e-5, atol=1e-8)):
