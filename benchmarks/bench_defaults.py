@@ -5,9 +5,11 @@ For each table (scikit-learn's iris, wine and breast cancer, written to CSV and 
 stratified 75/25 split (``dataset_from_table(..., seed=s)``) is given to:
 
   nn defaults       a 64-unit ReLU MLP (the command line's default network) with the settings
-                    ``table_defaults.choose`` picks: what ``python -m nn train --data FILE
-                    --label class`` does with no training options
-  nn defaults raw   the same on the raw features (--no-standardize; 'Standardise features' off)
+                    ``table_defaults.choose`` picks, on the features standardised or kept as
+                    they are as ``table_defaults.scaling_of`` chooses from the training rows:
+                    what ``python -m nn train --data FILE --label class`` does with no options
+  nn defaults std   the same, the features always standardised (--standardize)
+  nn defaults raw   the same on the raw features (--no-standardize)
   nn old defaults   the same network with the settings' plain defaults (10 epochs of Adam at
                     0.001, batch 32): what the same command did before
   MLPClassifier()   scikit-learn's defaults on the raw features, as a user would call it
@@ -48,7 +50,7 @@ from sklearn.neural_network import MLPClassifier, MLPRegressor
 from nn.core.config import RunConfig
 from nn.data.tables import dataset_from_table, read_table
 from nn.runs.experiment import build_trainer
-from nn.runs.table_defaults import choose
+from nn.runs.table_defaults import choose, scaling_of
 
 TABLES = {"iris": datasets.load_iris, "wine": datasets.load_wine,
           "breast_cancer": datasets.load_breast_cancer}
@@ -106,7 +108,7 @@ def measure_quantity(csv: bytes, seed: int) -> dict[str, tuple[float, float]]:
     std = dataset_from_table(frame, QUANTITY, test_size=0.25, seed=seed, task="regression")
     raw = dataset_from_table(frame, QUANTITY, test_size=0.25, seed=seed, standardize=False,
                              task="regression")
-    return {"nn defaults": ours(std, seed, chosen=True)[:2],
+    return {"nn defaults": ours(std if scaling_of(std).standardize else raw, seed, chosen=True)[:2],
             "nn old defaults": ours(std, seed, chosen=False)[:2],
             "MLPRegressor()": sklearn_fit(MLPRegressor(random_state=seed), raw, units=True),
             "MLPRegressor() std": sklearn_fit(MLPRegressor(random_state=seed), std),
@@ -117,7 +119,8 @@ def measure(csv: bytes, seed: int) -> dict[str, tuple[float, float]]:
     frame = read_table(io.BytesIO(csv))
     std = dataset_from_table(frame, LABEL, test_size=0.25, seed=seed)
     raw = dataset_from_table(frame, LABEL, test_size=0.25, seed=seed, standardize=False)
-    return {"nn defaults": ours(std, seed, chosen=True)[:2],
+    return {"nn defaults": ours(std if scaling_of(std).standardize else raw, seed, chosen=True)[:2],
+            "nn defaults std": ours(std, seed, chosen=True)[:2],
             "nn defaults raw": ours(raw, seed, chosen=True)[:2],
             "nn old defaults": ours(std, seed, chosen=False)[:2],
             "MLPClassifier()": sklearn_fit(MLPClassifier(random_state=seed), raw),

@@ -110,3 +110,23 @@ def test_the_answer_class_or_quantity_picks_the_chosen_settings():
     s = at.session_state["train_session"]
     assert not at.exception, at.exception
     assert s.model.task == "regression" and s.cfg.weight_decay == 0.2      # 50 / 180, at its cap
+
+
+def test_the_features_scaling_is_chosen_with_the_settings_and_shown(iris_csv):
+    """Iris's four lengths in cm share a scale of order one: kept as they are while the settings
+    are chosen (the box greyed, unticked, the reason in the note); turned off, the visitor's box
+    is back, ticked as before, and the model standardises."""
+    at = _upload(open_app(preset="moons", dataset="table"), iris_csv)
+    box = [c for c in at.checkbox if c.label == "Standardise features"]
+    assert len(box) == 1 and box[0].disabled and box[0].value is False
+    note = _chosen_notes(at)[0]
+    assert "Features kept as they are" in note and "features kept as they are (not standardised)" in note
+    at.button(key="train.go").click().run()
+    assert not at.exception, at.exception
+    assert at.session_state["train_session"].model.meta["schema"]["standardize"] is False
+    at.toggle(key="own.w.auto").set_value(False).run()
+    box = at.checkbox(key="own.w.standardize")
+    assert not box.disabled and box.value is True
+    assert any("You changed **data" in str(w.value) for w in at.warning)     # raw -> standardised
+    at.button(key="train.go").click().run()
+    assert at.session_state["train_session"].model.meta["schema"]["standardize"] is True

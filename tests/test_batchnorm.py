@@ -60,8 +60,8 @@ def test_running_averages_follow_pytorchs_rule_over_the_whole_batch():
     np.testing.assert_allclose(layer.buffers[1], 0.9 * 1 + 0.1 * x.var(axis=0, ddof=1))
 
 
-def bn_network():
-    net = build_network("conv 3x3x3, bn, pool 2, dense 6, bn", (1, 6, 6), 3, activation="tanh",
+def bn_network(arch="conv 3x3x3, bn, pool 2, dense 6, bn"):
+    net = build_network(arch, (1, 6, 6), 3, activation="tanh",
                         dtype="float64", seed=3)
     rng = np.random.default_rng(6)
     for p in net.params:
@@ -69,8 +69,11 @@ def bn_network():
     return net
 
 
-def test_network_with_batchnorm_gradients_in_training_mode():
-    net = bn_network()
+@pytest.mark.parametrize("arch", ["conv 3x3x3, bn, pool 2, dense 6, bn",
+                                  "conv 3x3x3, pool 2, bn, dense 6, bn"])   # conv and pool fused
+def test_network_with_batchnorm_gradients_in_training_mode(arch):
+    net = bn_network(arch)
+    assert ("pool 2, bn" in arch) == bool(net._fused)
     rng = np.random.default_rng(7)
     X, y = rng.standard_normal((8, 36)), rng.integers(0, 3, 8)
     loss, grads = net.loss_and_grads(X, y)
@@ -135,8 +138,17 @@ def test_bn_items_go_between_the_layer_and_its_activation():
                      "flatten", "dense", "batchnorm", "relu", "dropout", "dense"]
 
 
+def test_a_bn_after_a_convs_pool_normalises_the_pooled_maps_before_the_activation():
+    blocks = parse_arch("conv 3x3x8, pool 2, bn, conv 3x3x8, pool 2, bn, dense 16")
+    assert describe_arch(blocks) == "conv 3x3x8, pool 2, bn, conv 3x3x8, pool 2, bn, dense 16"
+    kinds = [layer.kind for layer in layers_from_blocks(blocks, 10)]
+    assert kinds == ["conv2d", "maxpool2d", "batchnorm", "relu", "conv2d", "maxpool2d", "batchnorm",
+                     "relu", "flatten", "dense", "relu", "dense"]
+
+
 @pytest.mark.parametrize("text,words", [("bn, conv 3x3x4", "right after a conv or dense"),
-                                        ("conv 3x3x4, pool 2, bn", "right after a conv or dense"),
+                                        ("conv 3x3x4, bn, pool 2, bn", "right after a conv or dense"),
+                                        ("conv 3x3x4, pool 2, pool 2, bn", "right after a conv or dense"),
                                         ("dense 8, bn, bn", "right after a conv or dense"),
                                         ("conv 3x3x4, bn 2", "write 'bn' alone"),
                                         ("conv 3x3x4, relu", "conv, pool, dense, bn or dropout")])

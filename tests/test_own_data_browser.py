@@ -70,6 +70,9 @@ def test_a_table_trains_with_the_settings_chosen_for_it(app_url, page, artifacts
     sidebar = page.get_by_test_id("stSidebar")
     assert "Choose them for my table" in sidebar.inner_text()
     assert "Learning rate (log scale)" not in sidebar.inner_text()
+    assert "Features kept as they are" in main.inner_text()         # iris: one scale, cm
+    box = main.get_by_role("checkbox", name="Standardise features")
+    assert box.is_disabled() and not box.is_checked()
     screenshot(page, artifacts / "own-table-chosen-settings.png", height=1500)
     main.get_by_role("button", name="Train", exact=True).click()
     _wait_text(page, r"Stopped early at epoch \d+", timeout=60_000)

@@ -6,9 +6,11 @@ import json
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 from sklearn import datasets
 
+import nn
 from nn.cli.commands import main
 from nn.core.config import RunConfig
 from nn.runs import table_defaults
@@ -75,12 +77,17 @@ def test_a_quantity_gets_a_stronger_weight_decay_that_fades_with_the_rows():
     assert large.settings["weight_decay"] == 0.0005
 
 
-def iris_csv(tmp_path) -> str:
-    bunch = datasets.load_iris(as_frame=True)
+def table_frame(loader) -> pd.DataFrame:
+    """A scikit-learn table as a user uploads it: its features and a text label 'class'."""
+    bunch = loader(as_frame=True)
     frame = bunch.frame.drop(columns="target")
     frame["class"] = np.asarray(bunch.target_names)[bunch.target]
+    return frame
+
+
+def iris_csv(tmp_path) -> str:
     path = tmp_path / "iris.csv"
-    frame.to_csv(path, index=False)
+    table_frame(datasets.load_iris).to_csv(path, index=False)
     return str(path)
 
 
@@ -136,3 +143,65 @@ def test_diabetes_with_every_default_reaches_a_linear_regressions_r2(tmp_path, c
     assert first["config"]["weight_decay"] == 0.15 and first["config"]["task"] == "regression"
     assert first["early_stopping"]["held_out_rows"] == round(first["config"]["val_share"] * 331)
     assert max(r["train_seconds"] for r in runs) < 10
+
+
+# --- feature scaling: standardise unless the columns share a scale of order one ---------------
+def test_columns_on_one_scale_of_order_one_are_kept_as_they_are():
+    """Iris-like: four lengths in cm, spreads 0.43 to 1.76 (4x apart), sizes up to 5.9."""
+    kept = table_defaults.choose_scaling(mean=[5.8, 3.1, 3.8, 1.2], sd=[0.83, 0.43, 1.76, 0.76])
+    assert not kept.standardize
+    assert kept.reason.startswith("Features kept as they are") and "0.43 to 1.76" in kept.reason
+    assert "features kept as they are" in kept.words()
+
+
+@pytest.mark.parametrize("mean, sd, why", [
+    ([13.0, 0.96, 747.0], [0.81, 0.23, 315.0], "differ by more than a factor of 10"),     # wine-like units
+    ([0.5, 0.5], [0.05, 0.9], "differ by more than a factor of 10"),                        # 18x apart
+    ([0.0, 0.0], [0.048, 0.048], "not one of order one"),                              # diabetes: pre-scaled
+    ([50.0, 60.0], [3.0, 4.0], "sizes up to 60.1"),                                    # one scale, far from 0
+    ([1.0, 2.0], [20.0, 30.0], "spreads 20 to 30"),                                    # spreads too large
+    ([1.0, 2.0], [0.0, 0.5], "differ by more than a factor of 10"),                          # a constant column
+])
+def test_columns_in_other_units_or_far_from_order_one_are_standardised(mean, sd, why):
+    chosen = table_defaults.choose_scaling(mean, sd)
+    assert chosen.standardize and chosen.reason.startswith("Features standardised") and why in chosen.reason
+
+
+@pytest.mark.parametrize("loader, kept", [(datasets.load_iris, True), (datasets.load_wine, False),
+                                          (datasets.load_breast_cancer, False)])
+def test_a_table_built_with_the_scaling_chosen_from_its_training_rows(loader, kept):
+    from nn.runs.experiment import table_dataset
+    cfg = RunConfig(dataset="table")
+    data = table_dataset(table_frame(loader), "class", None, cfg, standardize=None)
+    assert data.schema["standardize"] is not kept
+    assert table_defaults.scaling_of(data).standardize is not kept
+    both = [table_dataset(table_frame(loader), "class", None, cfg, standardize=s) for s in (True, False)]
+    assert [table_defaults.scaling_of(d).standardize for d in both] == [not kept] * 2   # either way
+    summary = choose(len(data.y_train), data.n_features, data.n_classes,
+                     scaling=table_defaults.scaling_of(data)).summary()
+    assert summary.endswith("features kept as they are (not standardised)" if kept else "features standardised")
+
+
+def test_the_command_line_chooses_the_scaling_with_the_settings_and_says_why(tmp_path, capsys):
+    path = iris_csv(tmp_path)
+    chosen = train_json(capsys, "--data", path, "--label", "class")
+    assert chosen["table_defaults"]["standardize"] is False
+    assert chosen["table_defaults"]["reasons"][0].startswith("Features kept as they are")
+    forced = train_json(capsys, "--data", path, "--label", "class", "--standardize")
+    assert forced["table_defaults"]["standardize"] is None           # the user's: not chosen
+    assert not forced["table_defaults"]["reasons"][0].startswith("Features")
+    assert forced["test_accuracy"] != chosen["test_accuracy"] or forced["history"] != chosen["history"]
+    own = train_json(capsys, "--data", path, "--label", "class", "--epochs", "3", "--save",
+                     str(tmp_path / "m.npz"))
+    assert nn.load(str(tmp_path / "m.npz")).meta["schema"]["standardize"] is True   # as before
+    assert own["table_defaults"] is None
+
+
+def test_a_model_trained_standardised_meets_a_table_kept_as_it_is_with_a_way_out(tmp_path, capsys):
+    from nn.runs.experiment import check_model_fits, table_dataset
+    path = str(tmp_path / "std.npz")
+    train_json(capsys, "--data", iris_csv(tmp_path), "--label", "class", "--standardize", "--save", path)
+    model, frame, cfg = nn.load(path), table_frame(datasets.load_iris), RunConfig(dataset="table")
+    with pytest.raises(ValueError, match="Choose them for my table' off.*--standardize"):
+        check_model_fits(model, table_dataset(frame, "class", None, cfg, standardize=None))
+    check_model_fits(model, table_dataset(frame, "class", None, cfg, standardize=True))

@@ -1,5 +1,5 @@
 """The Train page's buttons (Train, Stop, Continue, Reset), what a change of settings does to
-the model there is, and the estimated time per epoch."""
+the model there is, the estimated time per epoch and batch norm's pieces."""
 from __future__ import annotations
 
 import streamlit as st
@@ -15,7 +15,7 @@ from nn.core.settings import ConfigError
 from nn.data import Dataset
 from nn.hosting import limits
 from nn.runs import budget
-from nn.runs.experiment import estimate_config_epoch_seconds
+from nn.runs.experiment import bn_piece_note, estimate_config_epoch_seconds
 from nn.runs.slots import JOBS, BudgetRefused
 
 SHOW_ESTIMATE_ABOVE_S = 2.0              # show the estimated time per epoch when it is longer
@@ -122,11 +122,15 @@ def _changed_notes(s: TrainSession, cfg: RunConfig | None, changed: list[str]) -
 
 def _estimate(cfg: RunConfig, data: Dataset | None = None) -> None:
     """The estimated time per epoch (nn.runs.experiment's cost model), shown when it is long,
-    and in hosting mode the server's budget."""
-    seconds = estimate_config_epoch_seconds(cfg, data if own_data.is_own(cfg.dataset) else None)
+    batch norm's pieces when they cut the batch, and in hosting mode the server's budget."""
+    own = data if own_data.is_own(cfg.dataset) else None
+    seconds = estimate_config_epoch_seconds(cfg, own)
     if seconds > SHOW_ESTIMATE_ABOVE_S:
         st.caption(f":material/schedule: Estimated time per epoch: about {format_seconds(seconds)} "
                    f"({cfg.epochs:,} epochs: about {format_seconds(seconds * cfg.epochs)}).")
+    note = bn_piece_note(cfg, own)
+    if note:
+        st.caption(f":material/view_agenda: {note}")
     lim = limits()
     if lim.public:
         st.caption(f":material/memory: {lim.describe()}")

@@ -99,14 +99,22 @@ def _table_key(cfg: RunConfig) -> tuple | None:
     if table is None:
         return None
     c = _choices()
-    return (table["id"], c.get("label"), tuple(c.get("features") or ()), bool(c.get("standardize", True)),
+    return (table["id"], c.get("label"), tuple(c.get("features") or ()), _standardize(),
             bool(c.get("drop", False)), cfg.test_size, cfg.task)
+
+
+def _standardize() -> bool | None:
+    """'Standardise features' as ticked, or None while the training settings are chosen for the
+    table (``app.train.own_settings``): the scaling is chosen with them, from the training rows
+    (``nn.runs.table_defaults.choose_scaling``)."""
+    c = _choices()
+    return None if c.get("auto", True) else bool(c.get("standardize", True))
 
 
 def _build_table(cfg: RunConfig) -> Dataset:
     table, c = st.session_state[TABLE], _choices()
     return table_dataset(table["frame"], c["label"], c.get("features"), cfg,
-                         standardize=c.get("standardize", True), drop_bad_rows=c.get("drop", False),
+                         standardize=_standardize(), drop_bad_rows=c.get("drop", False),
                          name=table["name"])
 
 
@@ -250,7 +258,7 @@ def _table_panel(cfg: RunConfig | None) -> None:
     st.dataframe(summary.head, height=min(38 + 35 * len(summary.head), 400))
     with st.expander("Columns: kind, distinct values, missing values and infinities"):
         st.dataframe(summary.columns_frame(), hide_index=True)
-    _table_choices(summary)
+    _table_choices(summary, cfg)
     if cfg is not None:
         _table_status(cfg, summary)
 
@@ -349,7 +357,7 @@ def _on_label() -> None:
     st.session_state["own.w.features"] = _default_features(summary, label)
 
 
-def _table_choices(summary: Any) -> None:
+def _table_choices(summary: Any, cfg: RunConfig | None) -> None:
     columns = [c.name for c in summary.columns]
     c = _choices()
     if c.get("label") not in columns:
@@ -366,15 +374,29 @@ def _table_choices(summary: Any) -> None:
     st.session_state[key] = [f for f in (st.session_state[key] or []) if f in options]
     features = st.multiselect("Feature columns (numeric)", options, key=key,
                               placeholder="Pick at least one feature column")
-    right.checkbox("Standardise features", key=_widget("standardize"),
-                   help="Centre and scale each feature by the training split's mean and standard "
-                        "deviation (the model file remembers them)")
+    _standardize_box(right, cfg)
     text = [n for n in summary.non_numeric_columns if n != label]
     if text:
         shown = ", ".join(plain(n, 40) for n in text[:10]) + (", ..." if len(text) > 10 else "")
         st.caption(f"Left out (not numeric): {shown}.")
     _decimal_note(summary)
     c.update(label=label, features=list(features))
+
+
+STANDARDIZE_HELP = ("Centre and scale each feature by the training split's mean and standard "
+                    "deviation (the model file remembers them)")
+
+
+def _standardize_box(place: Any, cfg: RunConfig | None) -> None:
+    """'Standardise features': the visitor's, or (greyed) as chosen with the training settings."""
+    if _standardize() is not None:
+        place.checkbox("Standardise features", key=_widget("standardize"), help=STANDARDIZE_HELP)
+        return
+    data = current(cfg)
+    chosen = True if data is None else bool(data.schema["standardize"])
+    place.checkbox("Standardise features", value=chosen, disabled=True, key=f"own.standardize_chosen.{chosen}",
+                   help=f"{STANDARDIZE_HELP}. Chosen for your table with the training settings (why: "
+                        f"below); turn off *Choose them for my table* in the sidebar to choose yourself.")
 
 
 def _task_question(label: str | None) -> None:

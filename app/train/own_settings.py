@@ -1,6 +1,6 @@
 """The Train page's training settings for the visitor's own table: chosen from the table's size
 (``nn.runs.table_defaults``: steps enough to converge, Adam's rate for standardised inputs, early
-stopping on held-out training rows) unless the visitor turns that off in the sidebar, or came by
+stopping on held-out training rows, and whether to standardise the features at all) unless the visitor turns that off in the sidebar, or came by
 a link that says how to train. The page says what was chosen and why, beside the table.
 
 The choice is a table choice (``own.choices["auto"]``, ``app.train.own_data``): on by default,
@@ -13,13 +13,14 @@ import streamlit as st
 
 from app.train import own_data
 from nn.core.config import RunConfig
-from nn.runs.table_defaults import USER_TRAINING, TableDefaults, choose
+from nn.runs.table_defaults import USER_TRAINING, TableDefaults, choose, scaling_of
 
 AUTO = "auto"
 QUERY_KEY, QUERY_ON = "train_settings", "chosen"
 TOGGLE_HELP = ("On: the learning rate, batch size, epochs, weight decay and early stopping are "
-               "chosen from your table's size (what and why: beside the table). Off: the settings "
-               "below apply as you set them.")
+               "chosen from your table's size, and whether to standardise its features from their "
+               "spreads (what and why: beside the table). Off: the settings below and the table's "
+               "'Standardise features' apply as you set them.")
 
 
 def start_run() -> None:
@@ -48,7 +49,7 @@ def chosen_for(cfg: RunConfig | None) -> TableDefaults | None:
     data = own_data.current(cfg)
     if data is None:
         return None
-    return choose(len(data.y_train), data.n_features, data.n_classes, cfg.task)
+    return choose(len(data.y_train), data.n_features, data.n_classes, cfg.task, scaling_of(data))
 
 
 def with_chosen(cfg: RunConfig) -> RunConfig:

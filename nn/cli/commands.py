@@ -17,7 +17,7 @@ from nn.core.settings import ConfigError
 from nn.core.training import Trainer, TrainingDiverged
 from nn.data import DatasetUnavailable
 from nn.files.io import save
-from nn.runs.experiment import build_trainer, check_config_limit, load_data
+from nn.runs.experiment import bn_piece_note, build_trainer, check_config_limit, load_data
 from nn.runs.presets import TUTORIAL_TRACE
 from nn.runs.scores import final_scores, scores_line
 
@@ -82,6 +82,9 @@ def _train_command(args: argparse.Namespace) -> int:
             print(f"Training settings chosen for this table (give any training option to choose "
                   f"them yourself): {chosen['summary']}.", file=sys.stderr if args.json else sys.stdout)
     check_config_limit(cfg, table)                  # before loading or building anything
+    note = bn_piece_note(cfg, table)
+    if note:
+        print(note, file=sys.stderr if args.json else sys.stdout)
     save_to = save_path(args.save) if args.save else None
     data = table if table is not None else load_data(cfg)
     trainer = build_trainer(cfg, data)

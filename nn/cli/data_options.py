@@ -14,7 +14,7 @@ from nn.data import Dataset
 from nn.core.config import RunConfig
 from nn.core.settings import ConfigError
 from nn.cli.options import add_setting
-from nn.runs.table_defaults import USER_TRAINING, choose
+from nn.runs.table_defaults import USER_TRAINING, choose, scaling_of
 
 
 def add_data_options(p: argparse.ArgumentParser) -> None:
@@ -28,9 +28,14 @@ def add_data_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--features", nargs="+", metavar="COLUMN",
                    help="with --data: the numeric input columns (default: every numeric column "
                         "but the label)")
-    g.add_argument("--no-standardize", dest="standardize", action="store_false",
+    g.add_argument("--no-standardize", dest="standardize", action="store_false", default=None,
                    help="with --data: keep the features as they are (default: centre and scale "
-                        "them by the training split's mean and standard deviation)")
+                        "them by the training split's mean and standard deviation; with the "
+                        "training settings chosen for the table, kept as they are when the "
+                        "columns share a scale of order one)")
+    g.add_argument("--standardize", dest="standardize", action="store_true", default=None,
+                   help="with --data: centre and scale the features even when the table's "
+                        "settings are chosen and its columns share a scale")
     g.add_argument("--drop-bad-rows", action="store_true",
                    help="with --data: drop rows with missing values or infinities (default: refuse "
                         "them, naming the rows and columns)")
@@ -42,8 +47,9 @@ def check_data_options(args: argparse.Namespace) -> None:
         for name, flag in (("label", "--label"), ("features", "--features")):
             if getattr(args, name, None) is not None:
                 raise ConfigError(name, f"{flag} goes with --data FILE (a table of your own)")
-        if getattr(args, "drop_bad_rows", False) or not getattr(args, "standardize", True):
-            raise ConfigError("data", "--drop-bad-rows and --no-standardize go with --data FILE")
+        if getattr(args, "drop_bad_rows", False) or getattr(args, "standardize", None) is not None:
+            raise ConfigError("data", "--drop-bad-rows, --standardize and --no-standardize go with "
+                                      "--data FILE")
         return
     if args.dataset is not None:
         raise ConfigError("dataset", "--dataset and --data exclude each other: --data FILE trains "
@@ -61,16 +67,26 @@ def table_from_args(args: argparse.Namespace, cfg: RunConfig) -> tuple[RunConfig
     cfg = RunConfig.from_dict({**cfg.to_dict(), "dataset": "table"}).validate()
     frame = read_table(args.data)
     name = str(args.data).replace("\\", "/").rsplit("/", 1)[-1]
-    data = table_dataset(frame, args.label, args.features, cfg, standardize=args.standardize,
+    standardize = args.standardize
+    if standardize is None and not _choosing(args):
+        standardize = True                          # the user's own settings: as before
+    data = table_dataset(frame, args.label, args.features, cfg, standardize=standardize,
                          drop_bad_rows=args.drop_bad_rows, name=name)
     return cfg, data
+
+
+def _choosing(args: argparse.Namespace) -> bool:
+    """Whether the training settings are chosen for the table: no preset, no training option."""
+    return not args.preset and all(getattr(args, name, None) is None for name in USER_TRAINING)
 
 
 def chosen_settings(args: argparse.Namespace, cfg: RunConfig, data: Dataset) -> tuple[RunConfig, dict[str, Any] | None]:
     """With no training option and no preset, the table's settings chosen from its size
     (``nn.runs.table_defaults``) and what was chosen and why (for --json); else ``cfg`` as is."""
-    if args.preset or any(getattr(args, name, None) is not None for name in USER_TRAINING):
+    if not _choosing(args):
         return cfg, None
-    chosen = choose(len(data.y_train), data.n_features, data.n_classes, cfg.task)
+    scaling = scaling_of(data) if args.standardize is None else None       # chosen with them
+    chosen = choose(len(data.y_train), data.n_features, data.n_classes, cfg.task, scaling)
     return chosen.apply(cfg), {"settings": chosen.settings, "summary": chosen.summary(),
-                               "reasons": chosen.reasons}
+                               "reasons": chosen.reasons,
+                               "standardize": None if scaling is None else scaling.standardize}

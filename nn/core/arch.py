@@ -7,12 +7,15 @@ Text (the CLI's ``--arch``), items separated by commas:
     conv 3x3x32 pad 1      ... with zero padding (``pad same``: keep the size, stride 1, odd kernels)
     pool 2                 2x2 max-pooling, stride 2 (``pool 3 stride 2``: overlapping windows)
     dense 128              a fully connected hidden layer
-    bn                     batch normalisation of the conv or dense layer just before
+    bn                     batch normalisation of the conv or dense layer just before (or of
+                           a conv's pooled maps: ``conv 5x5x16, pool 2, bn``)
     dropout 0.25           inverted dropout while training
 
 The network's activation follows every conv and hidden dense layer (after the pool that directly
 follows a conv: max-pooling commutes with relu, tanh and sigmoid, and the activation then runs on
-4x fewer values; after the ``bn`` that directly follows one: conv, batch norm, pool, activation).
+4x fewer values; after the ``bn`` that directly follows one: conv, batch norm, pool, activation;
+and after a pool's ``bn``: conv, pool, batch norm, activation, which normalises 4x fewer values
+and lets the convolution and its pool run fused: mnist-fast's step in 0.43x the time).
 A Flatten goes before the first dense layer, and a dense output layer with one
 unit per class ends the network. ``describe_arch`` writes the canonical text back.
 
@@ -53,12 +56,17 @@ CNN_PRESETS: dict[str, dict[str, Any]] = {
     # Time to accuracy (issue 21, benchmarks/bench_time_to_accuracy.py): one epoch of a small
     # batch-normed CNN, batch 256, Adam with a one-cycle schedule peaking at 0.02 (0.01 gave
     # 99.01% mean over 5 seeds, 0.02 gives 99.13%), label smoothing 0.1, 3-copy test-time
-    # augmentation (a shift of one pixel).
-    "mnist-fast": dict(dataset="mnist", arch="conv 5x5x16, bn, pool 2, conv 3x3x32, bn, pool 2, dense 64, bn",
+    # augmentation (a shift of one pixel). Each bn follows its conv's pool (conv, pool, bn): the
+    # step takes 0.43x the time of conv, bn, pool (13.8 against 32.0 ms per 128 rows, one thread:
+    # the pool fuses with its conv and the batch norm sees 4x fewer values), the same accuracy
+    # (5 seeds: 99.15, 99.08, 99.17, 99.14 and 99.15% against 99.19, 99.05, 99.12, 99.09, 99.22%).
+    "mnist-fast": dict(dataset="mnist", arch="conv 5x5x16, pool 2, bn, conv 3x3x32, pool 2, bn, dense 64, bn",
                        activation="relu", init="he", optimizer="adam", lr=2e-2, lr_schedule="onecycle",
                        batch_size=256, epochs=1, seed=0, label_smoothing=0.1, tta=3),
-    # The slower recipe to 99.5%: twice the filters, the drawings' augmentation, 8 epochs.
-    "mnist-best": dict(dataset="mnist", arch="conv 5x5x32, bn, pool 2, conv 5x5x64, bn, pool 2, dense 256, bn",
+    # The slower recipe to 99.5%: twice the filters, the drawings' augmentation, 8 epochs; bn
+    # after each pool as in mnist-fast (a step in 0.64x the time: 49 against 77 ms per 128 rows;
+    # seed 0: 99.63% against 99.64%).
+    "mnist-best": dict(dataset="mnist", arch="conv 5x5x32, pool 2, bn, conv 5x5x64, pool 2, bn, dense 256, bn",
                        activation="relu", init="he", optimizer="adam", lr=1e-2, lr_schedule="onecycle",
                        batch_size=128, epochs=8, seed=0, label_smoothing=0.1, tta=5,
                        augment=dict(shift=2.0, rotate=10.0, scale=0.1)),
@@ -194,16 +202,17 @@ def layers_from_blocks(blocks: Sequence[dict[str, Any]], n_classes: int,
             if nxt not in ("pool", "bn"):
                 layers.append(act())
         elif b["type"] == "bn":
-            if prev not in ("conv", "dense"):
-                raise ArchError(f"item {i + 1}: bn goes right after a conv or dense item")
+            if prev not in ("conv", "dense", "conv pool"):
+                raise ArchError(f"item {i + 1}: bn goes right after a conv or dense item, or a "
+                                "conv's pool (conv, pool, bn)")
             layers.append(BatchNorm())
-            if prev == "dense" or nxt != "pool":
+            if prev != "conv" or nxt != "pool":
                 layers.append(act())
         elif b["type"] == "pool":
             if flat:
                 raise ArchError(f"item {i + 1}: a pool cannot follow a dense layer")
             layers.append(MaxPool2D(b["size"], b["stride"]))
-            if prev == "conv":
+            if prev == "conv" and nxt != "bn":
                 layers.append(act())
         elif b["type"] == "dense":
             if not flat:
@@ -221,11 +230,14 @@ def layers_from_blocks(blocks: Sequence[dict[str, Any]], n_classes: int,
 
 
 def _base_neighbours(types: list[str], i: int) -> tuple[str | None, str | None]:
-    """The item before item ``i`` (a pool right after a conv's bn counts the conv as its
-    predecessor: conv, bn, pool) and the item after it."""
+    """The item before item ``i`` and the item after it. A pool right after a conv's bn counts
+    the conv as its predecessor (conv, bn, pool); a bn right after a conv's pool has the
+    predecessor "conv pool" (conv, pool, bn: the batch norm of the pooled maps)."""
     prev = types[i - 1] if i > 0 else None
     if types[i] == "pool" and prev == "bn" and i > 1 and types[i - 2] == "conv":
         prev = "conv"
+    if types[i] == "bn" and prev == "pool" and i > 1 and types[i - 2] == "conv":
+        prev = "conv pool"
     return prev, (types[i + 1] if i + 1 < len(types) else None)
 
 

@@ -3,7 +3,8 @@
 ``Trainer.run`` is a generator: it yields a record after every epoch and every ``report_every``
 seconds inside long epochs, keeps its place between calls (so a run stopped mid-epoch continues
 exactly where it left off), and stops on a NaN or infinite loss with the last finite weights.
-Every long pass is cut into pieces of about ``CHUNK_SECONDS`` with a stop check between them, so
+Every long pass is cut into pieces of about ``CHUNK_SECONDS`` with a stop check between them (a
+batch-normed network's training passes: of a fixed work instead, ``BN_PIECE_FLOPS``), so
 ``stop()`` (or ``deadline``) ends a run within a second whatever the network.
 """
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
-from nn.core import Conv2D, Sequential
+from nn.core import Conv2D, Sequential, flops_per_sample
 from nn.core.blas_threads import step_is_small, training_steps
 from nn.core.classifier import squared_errors
 from nn.core.losses import r2_score, reported_loss_sum
@@ -47,6 +48,13 @@ START_ROWS = 2000
 CHUNK_SECONDS = 0.2
 SLOWEST_PIECE = 0.6          # a piece size is kept until its pieces take longer than this
 FIRST_PIECE = 2              # rows of the first piece, before anything is timed
+# Batch norm normalises by the rows of each training pass, so a batch-normed network's pieces are
+# not timed (its statistics, and so its training, would follow the machine's load): each batch is
+# cut into equal "ghost batches" (Hoffer et al., 2017) of a size fixed by the network's cost, at
+# most BN_PIECE_FLOPS of training work (``flops_per_sample``'s "train": forward, dW, dX) and at
+# most GRAD_CHUNK rows. 4 GFLOP is CHUNK_SECONDS at 20 GFLOP/s (a BN CNN on 2 busy cores: 15);
+# the presets' batches stay whole (mnist-best: 23.1 MFLOP a row, 173 rows a piece >= its 128).
+BN_PIECE_FLOPS = 4_000_000_000
 # The one-cycle schedule (Smith and Topin, 2018), as a triangle: from ONECYCLE_START x lr up to lr
 # over the first ONECYCLE_WARMUP of the run's steps, then down towards 0 at the last step.
 ONECYCLE_WARMUP = 0.25
@@ -136,6 +144,18 @@ def log_proba_in_pieces(model: Model, X: np.ndarray | TakenRows, should_stop: Ca
         start += len(logp)
 
 
+def bn_piece_rows(train_flops: int) -> int:
+    """Most rows of one training pass of a batch-normed network whose training step costs
+    ``train_flops`` a row: BN_PIECE_FLOPS // train_flops, from 1 to GRAD_CHUNK."""
+    return max(1, min(GRAD_CHUNK, BN_PIECE_FLOPS // max(int(train_flops), 1)))
+
+
+def even_piece(n: int, most: int) -> int:
+    """Rows per piece when ``n`` rows are cut into as few equal pieces of at most ``most`` as
+    can be: ceil(n / k) for k = ceil(n / most) pieces (the last may be a few rows shorter)."""
+    return math.ceil(n / max(1, math.ceil(n / most)))
+
+
 def is_regression(model: Model) -> bool:
     return getattr(model, "task", "classification") == "regression"
 
@@ -179,9 +199,10 @@ class Trainer:
         if self.config.reported_loss != "cross_entropy":     # the loss the records report
             self._loss_kw["report"] = self.config.reported_loss
         # A network with batch norm normalises by each pass's rows: its batches are cut into
-        # GRAD_CHUNK-row pieces only, never into timed ones, so that the statistics (and so
-        # the training) do not depend on how fast the machine is at the moment
-        self._fixed_pieces = bool(getattr(model, "buffers", None))
+        # pieces of at most ``bn_rows`` rows (see BN_PIECE_FLOPS), never into timed ones, so that
+        # the statistics (and so the training) do not depend on how fast the machine is
+        self.bn_rows = (bn_piece_rows(flops_per_sample(model)["train"])
+                        if getattr(model, "buffers", None) else None)
         if self.X_val is not None:
             _check_data(model, self.X_val, self.y_val, "validation")
         # early stopping (config.val_share > 0): rows of X held out to stop on (never the test set)
@@ -339,7 +360,7 @@ class Trainer:
 
     def stop(self) -> None:
         """Ask a running ``run`` to return (safe from another thread). It returns within one
-        chunk of ``GRAD_CHUNK`` rows of a step, or of ``EVAL_CHUNK`` rows of the validation pass:
+        piece of a step (see ``_piece_rows``) or of an evaluation pass (see ``Pacer``):
         a step cut short is not applied and is redone on the next ``run``; a validation pass cut
         short leaves that record's validation figures empty."""
         self._stop = True
@@ -445,7 +466,7 @@ class Trainer:
         """Mean loss and gradients over the batch into ``self.grads``, chunk by chunk if large
         (None if told to stop between two chunks)."""
         n = len(Xb)
-        size = self._piece_rows()
+        size = self._piece_rows(n)
         if n <= size:
             t = time.perf_counter()
             result = self.model.train_step_grads(Xb, yb, self.grads, **self._loss_kw)
@@ -456,9 +477,11 @@ class Trainer:
         for g in self.grads:
             g.fill(0)
         codes = self._pixel_codes() if Xb is self.X else None      # the full batch: its 8-bit pixels
+        before = self._pass_state()
         loss, correct, start = 0.0, 0, 0
         while start < n:
             if self._stop_requested():
+                self._put_back(before)                 # as if the step had not begun
                 return None
             chunk = slice(start, start + size)
             start += size
@@ -473,7 +496,7 @@ class Trainer:
                 g += cg
             loss += chunk_loss * share
             correct += chunk_correct
-            size = self._piece_rows()                  # the latest measure
+            size = self._piece_rows(n)                 # the latest measure
         return loss, correct
 
     def _pixel_codes(self) -> np.ndarray | None:
@@ -490,10 +513,26 @@ class Trainer:
             self._piece = np.empty((max(len(codes), GRAD_CHUNK), codes.shape[1]), self.model.dtype)
         return pixels_to_float(codes, self.model.dtype, out=self._piece[:len(codes)])
 
-    def _piece_rows(self) -> int:
-        """Rows of the next training pass: about CHUNK_SECONDS' worth (a training row costs
-        about 3 forward ones), at most GRAD_CHUNK; GRAD_CHUNK always with batch norm."""
-        return GRAD_CHUNK if self._fixed_pieces else min(GRAD_CHUNK, self.pacer.rows(factor=3.0))
+    def _pass_state(self) -> tuple[list[np.ndarray], int | None]:
+        """What the passes of a step change besides its gradients: batch norm's running
+        statistics and a ``Sequential``'s count of passes (it seeds dropout and augmentation)."""
+        return [b.copy() for b in getattr(self.model, "buffers", [])], getattr(self.model, "_steps", None)
+
+    def _put_back(self, state: tuple[list[np.ndarray], int | None]) -> None:
+        """Undo the passes of a step cut short, so that it is redone exactly on the next run."""
+        buffers, passes = state
+        if buffers:
+            self.model.copy_buffers_from(buffers)
+        if passes is not None:
+            self.model._steps = passes
+
+    def _piece_rows(self, n: int) -> int:
+        """Rows of the next training pass of a batch of ``n``: about CHUNK_SECONDS' worth (a
+        training row costs about 3 forward ones), at most GRAD_CHUNK; with batch norm, the
+        batch cut into equal pieces of at most ``bn_rows``, whatever the machine's speed."""
+        if self.bn_rows:
+            return even_piece(n, self.bn_rows)
+        return min(GRAD_CHUNK, self.pacer.rows(factor=3.0))
 
     def _record(self, end_of_epoch: bool) -> Record:
         seen = max(self._pos, 1)

@@ -7,15 +7,16 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from nn.core import ArchError, Sequential, arch_cost, build_network
+from nn.core import ArchError, Sequential, arch_cost, build_network, parse_arch
 from nn.core.mlp import MLP
-from nn.core.training import Trainer
+from nn.core.training import BN_PIECE_FLOPS, Trainer, bn_piece_rows, even_piece
 from nn.data import TOY_DATASETS, Dataset, load_dataset
 from nn.data.features import model_features
 from nn.hosting import limits
 from nn.core.config import RunConfig
 from nn.core.settings import IMAGE_SHAPES, OWN_DATASETS, REGRESSION_DATASETS, ConfigError
 from nn.runs.presets import get_preset
+from nn.runs.table_defaults import scaling_of
 
 
 def config_from_preset(name: str, **overrides: Any) -> RunConfig:
@@ -48,13 +49,22 @@ DATASET_SHAPES = {**{name: (2, 2, 0, 0) for name in TOY_DATASETS},
 
 
 def table_dataset(frame: Any, label: str, features: Sequence[str] | None, cfg: RunConfig,
-                  standardize: bool = True, drop_bad_rows: bool = False, name: str = "table") -> Dataset:
+                  standardize: bool | None = True, drop_bad_rows: bool = False, name: str = "table") -> Dataset:
     """A user's table as a ``Dataset`` for ``cfg`` (its test share; the split seed is
-    ``TABLE_SPLIT_SEED``): the one way the page and the command line build it."""
+    ``TABLE_SPLIT_SEED``): the one way the page and the command line build it. ``standardize``
+    None: chosen from the training rows (``table_defaults.scaling_of``; a table kept as it is is
+    built twice, the common standardised one once)."""
     from nn.data.tables import dataset_from_table        # here: nn.data.tables imports pandas (slow to load)
-    return dataset_from_table(frame, label, features, test_size=cfg.test_size,
-                              standardize=standardize, drop_bad_rows=drop_bad_rows,
-                              seed=TABLE_SPLIT_SEED, name=name, task=cfg.task)
+
+    def build(standardize: bool) -> Dataset:
+        return dataset_from_table(frame, label, features, test_size=cfg.test_size,
+                                  standardize=standardize, drop_bad_rows=drop_bad_rows,
+                                  seed=TABLE_SPLIT_SEED, name=name, task=cfg.task)
+    data = build(True if standardize is None else standardize)
+    if standardize is None and not scaling_of(data).standardize:
+        del data                                    # the standardised copy goes before the raw one
+        return build(False)
+    return data
 
 
 def data_shape(cfg: RunConfig, data: Dataset | None = None) -> tuple[int, int, int, int]:
@@ -207,7 +217,9 @@ def _check_model_fits_table(model: MLP | Sequential, schema: dict[str, Any], nam
                          f"{names(schema['classes'])}")
     if theirs["standardize"] != schema["standardize"]:
         how = "standardised" if theirs["standardize"] else "raw (not standardised)"
-        raise ValueError(f"this model was trained on {how} features; set 'Standardise' to match")
+        raise ValueError(f"this model was trained on {how} features; set 'Standardise features' to "
+                         f"match (on the page with 'Choose them for my table' off, which otherwise "
+                         f"chooses it; on the command line --standardize or --no-standardize)")
     if theirs["standardize"] and not (
             np.allclose(theirs["mean"], schema["mean"], rtol=1e-5, atol=1e-8)
             and np.allclose(theirs["scale"], schema["scale"], rtol=1e-5, atol=1e-8)):
@@ -286,6 +298,26 @@ def estimate_config_epoch_seconds(cfg: RunConfig, data: Dataset | None = None) -
     except ArchError:
         return math.nan
     return estimate_network_epoch_seconds(flops, n_train, n_test, cfg.batch_size)
+
+
+def bn_piece_note(cfg: RunConfig, data: Dataset | None = None) -> str | None:
+    """What the page and the command line say when a batch-normed network's batches are cut into
+    pieces (``nn.core.training.BN_PIECE_FLOPS``), its statistics being each piece's; None when
+    its batches stay whole, or without batch norm."""
+    try:
+        if not cfg.arch or all(b["type"] != "bn" for b in parse_arch(cfg.arch)):
+            return None
+        _, flops = arch_cost(cfg.arch, input_shape_for(cfg, data), data_shape(cfg, data)[1], cfg.activation)
+    except ArchError:
+        return None
+    n_train = data_shape(cfg, data)[2]
+    batch = n_train if cfg.batch_size == "full" else min(int(cfg.batch_size), n_train or int(cfg.batch_size))
+    rows = even_piece(batch, bn_piece_rows(flops["train"])) if batch > 0 else batch
+    if rows >= batch:
+        return None
+    return (f"Batch norm statistics over pieces of {rows:,} rows: each batch of {batch:,} is cut into "
+            f"{math.ceil(batch / rows)} pieces of at most {BN_PIECE_FLOPS / 1e9:g} GFLOP of work, so that "
+            f"Stop answers within a second whatever the machine's speed.")
 
 
 def estimate_network_epoch_seconds(flops: dict[str, int], n_train: int, n_test: int,
