@@ -23,6 +23,7 @@ from nn.core.mlp import EVAL_CHUNK, MLP, EvaluationStopped
 from nn.core.optimizers import Optimizer, make_optimizer
 from nn.core.config import TrainConfig
 from nn.core.early_stopping import EarlyStopping, holdout_rows
+from nn.core.flat import packed
 from nn.core.history import MAX_CHANGE_TEXT, Record, check_history
 from nn.core.settings import ConfigError
 from nn.core.tta import tta_log_proba
@@ -194,7 +195,7 @@ class Trainer:
         self.small_steps = (step_is_small(model.layer_sizes, min(self.batch_size, GRAD_CHUNK))
                             or getattr(model, "workers", 1) > 1)
         self.rng = np.random.default_rng([self.config.seed, 1])   # shuffling; init used [seed]
-        self.grads = [np.empty_like(p) for p in model.params]
+        self.grads = packed(model.params, fill=0)   # one buffer: the optimizer's passes are one call
         self._chunk_grads = [np.empty_like(p) for p in model.params] if self.batch_size > GRAD_CHUNK else []
         self.optimizer = self._new_optimizer()
         self.history: list[Record] = model.meta.setdefault("history", [])
@@ -260,6 +261,10 @@ class Trainer:
         for name in self.DATA + self.LOCAL:
             state[name] = None
         return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.grads = packed(self.grads)         # unpickled views are arrays of their own
 
     def attach(self, X: np.ndarray, y: np.ndarray, X_val: np.ndarray | None,
                y_val: np.ndarray | None) -> None:
