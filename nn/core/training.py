@@ -16,7 +16,8 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from nn.core import Conv2D, Sequential
-from nn.core.blas_threads import step_is_small, training_steps
+from nn.core.blas_choice import BlasChoice
+from nn.core.blas_threads import cores, step_is_small, training_steps
 from nn.core.classifier import squared_errors
 from nn.core.losses import r2_score, reported_loss_sum
 from nn.core.mlp import EVAL_CHUNK, MLP, EvaluationStopped
@@ -194,6 +195,8 @@ class Trainer:
         # would otherwise set and reset the BLAS threads at each step (36 us a step)
         self.small_steps = (step_is_small(model.layer_sizes, min(self.batch_size, GRAD_CHUNK))
                             or getattr(model, "workers", 1) > 1)
+        # otherwise one thread or BLAS's own setting, whichever times faster (nn.core.blas_choice)
+        self.blas = BlasChoice(active=not self.small_steps and cores() > 1)
         self.rng = np.random.default_rng([self.config.seed, 1])   # shuffling; init used [seed]
         self.grads = packed(model.params, fill=0)   # one buffer: the optimizer's passes are one call
         self._chunk_grads = [np.empty_like(p) for p in model.params] if self.batch_size > GRAD_CHUNK else []
@@ -357,7 +360,8 @@ class Trainer:
             return
         self._last_report = time.perf_counter()
         while self.epochs_done < target and self.stopped_early is None and not self._stop_requested():
-            with training_steps(small=self.small_steps):    # BLAS threads: see nn.core.blas_threads
+            # BLAS threads: see nn.core.blas_threads and nn.core.blas_choice
+            with training_steps(small=self.small_steps), self.blas:
                 record = self._train_until_record()
             if record is not None:
                 yield record
@@ -373,6 +377,7 @@ class Trainer:
             self._step()
             now = time.perf_counter()
             self.seconds += now - started
+            self.blas.timed(now - started)
             if now - self._last_report >= self.config.report_every and self._pos < self.n_fit:
                 return self._record(end_of_epoch=False)
         if self._pos < self.n_fit:
