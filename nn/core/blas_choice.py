@@ -14,6 +14,10 @@ once its steps have taken as long as ``PROBE_STEPS`` steps of the current settin
 two threads on a busy machine can take 30x one with one thread, and 16 of them would cost more
 than the check can save.
 
+OpenBLAS rounds a product differently on one thread and on two (a 128x784 by 784x256 product
+differs in the last bit of some values), so a run that switches is the same run to float
+rounding, not bit for bit: as the app's runs already were when two sessions trained at once.
+
 The hold on one thread goes through ``nn.core.blas_threads.one_blas_thread`` (its counts: a
 small network or several runs at once keep one thread whatever this chooses).
 """
