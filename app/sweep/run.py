@@ -2,6 +2,8 @@
 sweep in worker processes, redrawing its progress and figure as results come in."""
 from __future__ import annotations
 
+from contextlib import ExitStack
+
 import streamlit as st
 
 from app import jobs
@@ -94,16 +96,24 @@ def run(sweep: SweepConfig, workers: int, scheduler: str | None, view: _View, do
     """Run in worker processes (skipping the tasks of earlier turns), polling for results every
     POLL_SECONDS: the progress bar and the figure are redrawn as results come in. However the
     script ends (done, an error, Stop, another click, a closed tab), leaving ``with`` cancels the
-    sweep and ends its workers. The previous results stay until this sweep has started; from
-    then on ``sweep_partial`` holds how far it got (a Stop shows it), until it finishes. With a
+    sweep and ends its workers. ``sweep_partial`` holds how far it got (a Stop shows it, even
+    while the workers start), until it finishes; if it is refused or fails to start, the
+    previous results stay. With a
     ``slot``, it returns early, ``done.complete`` False, once the slot's turn is over
     (``Slot.turn_over``) and a task has finished in this turn."""
     total, trials = done.total, done.trials
-    with start_sweep(sweep, workers, scheduler, in_process=False, skip=done.tasks) as sweep_run:
-        st.session_state["sweep_result"] = None
-        partial = {"sweep": sweep, "summary": summarize(sweep, trials), "trained": len(trials),
-                   "total": total, "progress": len(trials) / total}
-        st.session_state["sweep_partial"] = partial
+    previous = st.session_state.get("sweep_result"), st.session_state.get("sweep_partial")
+    partial = {"sweep": sweep, "summary": summarize(sweep, trials), "trained": len(trials),
+               "total": total, "progress": len(trials) / total}
+    # set before the workers start (which can take seconds), so that a Stop meanwhile says so
+    st.session_state["sweep_result"], st.session_state["sweep_partial"] = None, partial
+    with ExitStack() as started:
+        try:
+            sweep_run = started.enter_context(start_sweep(sweep, workers, scheduler, in_process=False,
+                                                          skip=done.tasks))
+        except Exception:                  # refused or failed to start: the previous results stay
+            st.session_state["sweep_result"], st.session_state["sweep_partial"] = previous
+            raise
         where = "the server's Dask cluster" if limits().public and scheduler else sweep_run.where
         view.caption.caption(sweep_run.estimate.describe())
         before = len(trials)               # trials of earlier turns; the rest of the bar is this run's
