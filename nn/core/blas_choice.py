@@ -7,8 +7,7 @@ running, and every product waits for it to be scheduled again: measured on 2 cor
 average 4-8, 784-256-10 at batch 128 took 6-10 s an epoch with two BLAS threads and 0.8-1.2 s
 with one. Neither setting is right everywhere, and the load changes while a run trains, so the
 trainer times its steps under each: ``PROBE_STEPS`` steps of the other setting after
-``interval`` steps of the current one; the other is taken when its median step time is at least
-``1 / SWITCH_MARGIN`` times faster, and each time
+``interval`` steps of the current one; the faster by median step time is kept, and each time
 the choice holds, the next check comes twice as late (up to ``LONGEST_INTERVAL``), so that on a
 steady machine the checks cost little (16 slower steps in 8,000 at most). A check ends early
 once its steps have taken as long as ``PROBE_STEPS`` steps of the current setting: a step with
@@ -33,11 +32,6 @@ from nn.core.blas_threads import one_blas_thread
 PROBE_STEPS = 16            # steps timed under the other setting, and compared with as many of the current
 FIRST_INTERVAL = 64         # steps of the current setting before the first check (and after a change)
 LONGEST_INTERVAL = 8192
-# The other setting must be this much faster to be taken: on a quiet 2-core machine 16 steps'
-# medians differ by chance enough that, switching on any gain, a run flipped to one thread now and
-# then (bench_mnist.py, momentum epochs 0.47-0.94 s, one thread 0.73-0.86 s); the gains worth a
-# switch are far larger (two threads on a busy machine: 6-10x slower; on a quiet one, 1.5x faster).
-SWITCH_MARGIN = 0.8
 
 
 class BlasChoice:
@@ -91,7 +85,7 @@ class BlasChoice:
 
     def _decide(self) -> None:
         """After a check: keep the faster setting; a confirmed choice is checked half as often."""
-        if statistics.median(self._probe) < SWITCH_MARGIN * statistics.median(self._kept):
+        if statistics.median(self._probe) < statistics.median(self._kept):
             self._chosen, self._kept, self._interval = self.one, self._probe, FIRST_INTERVAL
         else:
             self.one, self._interval = self._chosen, min(2 * self._interval, LONGEST_INTERVAL)
