@@ -17,8 +17,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from nn.core import Conv2D, Sequential, flops_per_sample
-from nn.core.blas_choice import BlasChoice
-from nn.core.blas_threads import cores, step_is_small, training_steps
+from nn.core.blas_threads import step_is_small, training_steps
 from nn.core.classifier import squared_errors
 from nn.core.losses import r2_score, reported_loss_sum
 from nn.core.mlp import EVAL_CHUNK, MLP, EvaluationStopped
@@ -27,7 +26,6 @@ from nn.core.pixels import pixel_codes, pixels_to_float
 from nn.core.row_blocks import blocked_step_is_small
 from nn.core.config import TrainConfig
 from nn.core.early_stopping import EarlyStopping, holdout_rows
-from nn.core.flat import packed
 from nn.core.history import MAX_CHANGE_TEXT, Record, check_history
 from nn.core.settings import ConfigError
 from nn.core.tta import tta_log_proba
@@ -220,10 +218,8 @@ class Trainer:
                             or getattr(model, "workers", 1) > 1
                             or (isinstance(model, MLP) and self.batch_size > GRAD_CHUNK
                                 and blocked_step_is_small(model.layer_sizes, GRAD_CHUNK)))
-        # otherwise one thread or BLAS's own setting, whichever times faster (nn.core.blas_choice)
-        self.blas = BlasChoice(active=not self.small_steps and cores() > 1)
         self.rng = np.random.default_rng([self.config.seed, 1])   # shuffling; init used [seed]
-        self.grads = packed(model.params, fill=0)   # one buffer: the optimizer's passes are one call
+        self.grads = [np.empty_like(p) for p in model.params]
         self._chunk_grads = [np.empty_like(p) for p in model.params] if self.batch_size > GRAD_CHUNK else []
         # a large batch's pieces: read from the pixels' 8-bit codes when X is images / 255 (found at
         # the first step), through an MLP's narrow layers in row blocks (nn.core.row_blocks)
@@ -297,10 +293,6 @@ class Trainer:
             state[name] = None
         state["_codes_checked"] = False
         return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self.grads = packed(self.grads)         # unpickled views are arrays of their own
 
     def attach(self, X: np.ndarray, y: np.ndarray, X_val: np.ndarray | None,
                y_val: np.ndarray | None) -> None:
@@ -393,8 +385,7 @@ class Trainer:
             return
         self._last_report = time.perf_counter()
         while self.epochs_done < target and self.stopped_early is None and not self._stop_requested():
-            # BLAS threads: see nn.core.blas_threads and nn.core.blas_choice
-            with training_steps(small=self.small_steps), self.blas:
+            with training_steps(small=self.small_steps):    # BLAS threads: see nn.core.blas_threads
                 record = self._train_until_record()
             if record is not None:
                 yield record
@@ -410,7 +401,6 @@ class Trainer:
             self._step()
             now = time.perf_counter()
             self.seconds += now - started
-            self.blas.timed(now - started)
             if now - self._last_report >= self.config.report_every and self._pos < self.n_fit:
                 return self._record(end_of_epoch=False)
         if self._pos < self.n_fit:
