@@ -25,7 +25,7 @@ st.set_page_config(page_title="NumPy network dashboard", page_icon=":material/ne
 st.html("<style>[data-testid='stStatusWidget']{display:none}</style>")
 
 SPARES.warm()                 # a worker process ready for the first run (see nn.hosting.isolated)
-uploads.start_sweeper()       # uploads no page reads are dropped (see app.uploads)
+uploads.guard()               # uploads: a quota, and those no page reads are dropped (app.uploads)
 
 pages = [
     st.Page("app/pages/train.py", title="Train", icon=":material/monitoring:", default=True),

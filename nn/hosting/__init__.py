@@ -22,6 +22,8 @@ each can be changed by its environment variable (see README, "Hosting").
 | NN_MAX_JOB_MB             | 384       | one job (a run, a Step, an evaluation, a sweep)            |
 | NN_HISTORY_MB             | 128       | a session's kept runs (the Train page's history: weights,  |
 |                           |           | curves, settings), beside its count of runs               |
+| NN_UPLOADS_MB             | 128       | uploaded files not yet read, all sessions together (each   |
+|                           |           | session: one file of NN_MAX_MODEL_MB at most)              |
 | NN_MAX_RUN_SECONDS        | 1200 / 0  | a visitor's run: longer estimates are capped or refused,   |
 |                           |           | a run past it is ended (hosting mode 1200 s, else 0: none) |
 | NN_MAX_SWEEP_SECONDS      | 600       | a sweep's estimated work, in seconds of one core          |
@@ -59,6 +61,7 @@ class Limits:
     client_mb: int = 512
     max_job_mb: int = 384
     history_mb: int = 128                 # a session's history of runs (app.train.run_history)
+    uploads_mb: int = 128                 # uploads held unread, all sessions (app.uploads)
     max_run_seconds: float = 0.0          # 0: no limit
     max_sweep_seconds: float = 600.0
     max_sweep_memory_mb: int = 2048
@@ -122,6 +125,7 @@ def limits() -> Limits:
         client_mb=min(env_int("NN_CLIENT_MB", Limits.client_mb if public else budget), budget),
         max_job_mb=min(env_int("NN_MAX_JOB_MB", Limits.max_job_mb), budget),
         history_mb=env_int("NN_HISTORY_MB", Limits.history_mb),
+        uploads_mb=env_int("NN_UPLOADS_MB", Limits.uploads_mb),
         max_run_seconds=env_seconds("NN_MAX_RUN_SECONDS", 1200.0 if public else 0.0),
         max_sweep_seconds=float(env_int("NN_MAX_SWEEP_SECONDS", int(Limits.max_sweep_seconds))),
         max_sweep_memory_mb=env_int("NN_MAX_SWEEP_MEMORY_MB", Limits.max_sweep_memory_mb),
