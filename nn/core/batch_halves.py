@@ -22,6 +22,7 @@ import numpy as np
 
 from nn.core.pixels import pixels_to_float
 
+HALVES = 2                   # a large batch's halves, each on at most one thread
 # Training flops of a step below which its halves stay on one thread: the handover to the pool
 # costs about 0.1 ms (submit, wait, GIL switches), a few percent of a 5 MFLOP step's time.
 MIN_THREADED_FLOPS = 5e6
@@ -94,4 +95,4 @@ def half_threads(layer_sizes: list[int], n: int, allowed: int) -> int:
     thread: two when the step has MIN_THREADED_FLOPS and the job may use two (``allowed``)."""
     # forward, dW and dX: a multiply-add (2 flops) per weight and row each
     flops = 6 * n * sum(a * b for a, b in zip(layer_sizes[:-1], layer_sizes[1:]))
-    return min(2, allowed) if flops >= MIN_THREADED_FLOPS else 1
+    return min(HALVES, allowed) if flops >= MIN_THREADED_FLOPS else 1

@@ -17,7 +17,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from nn.core import Conv2D, Sequential, flops_per_sample
-from nn.core.batch_halves import HalfBuffers, add_halves, half_grads, half_ranges, half_threads
+from nn.core.batch_halves import HALVES, HalfBuffers, add_halves, half_grads, half_ranges, half_threads
 from nn.core.blas_threads import allowed_threads, step_is_small, training_steps
 from nn.core.classifier import squared_errors
 from nn.core.losses import r2_score, reported_loss_sum
@@ -490,7 +490,7 @@ class Trainer:
         """Each half's ``half_grads`` (nn.core.batch_halves), the second one on a worker thread
         when two are worth it and allowed; a None for a half told to stop."""
         if self._halves is None:
-            self._halves = [HalfBuffers(self.model.params) for _ in range(2)]
+            self._halves = [HalfBuffers(self.model.params) for _ in range(HALVES)]
         errors = np.geterr()                    # the caller's errstate, for the worker thread too
 
         def run_pass(X: np.ndarray, y: np.ndarray, out: list[np.ndarray]) -> tuple[float, int]:
