@@ -258,11 +258,15 @@ def test_an_allowance_of_one_thread_keeps_the_step_on_this_thread(small_blocks, 
     assert trainer.epochs_done == 2
 
 
-def test_small_or_wide_steps_stay_on_one_thread(threads):
-    """Below MIN_THREADED_FLOPS, or a network whose products BLAS threads itself."""
+def test_two_threads_for_a_large_step_the_job_may_run_on_two_cores():
+    assert batch_halves.half_threads([784, 5, 10], 60000, 2) == 2        # seed-mnist: 1.4 GFLOP
+    assert batch_halves.half_threads([784, 5, 10], 60000, 1) == 1        # allowed one thread
+    assert batch_halves.half_threads([2, 8, 2], 100000, 2) == 1          # 19 MFLOP: not worth it
+
+
+def test_a_wide_network_leaves_its_threads_to_blas(threads):
+    """784-256-10: BLAS runs its products on its own threads; the halves stay on this one."""
     seen = threads(2)
-    assert batch_halves.half_threads([784, 5, 10], 60000, 2) == 2
-    assert batch_halves.half_threads([784, 5, 10], 60000, 1) == 1
     X = np.random.default_rng(0).random((3000, 784), np.float32)
     y = np.zeros(len(X), int)
     wide = Trainer(MLP([784, 256, 10], seed=0), X, y, config=TrainConfig(batch_size="full", epochs=1))

@@ -23,9 +23,10 @@ import numpy as np
 from nn.core.pixels import pixels_to_float
 
 HALVES = 2                   # a large batch's halves, each on at most one thread
-# Training flops of a step below which its halves stay on one thread: the handover to the pool
-# costs about 0.1 ms (submit, wait, GIL switches), a few percent of a 5 MFLOP step's time.
-MIN_THREADED_FLOPS = 5e6
+# Training flops of a step below which its halves stay on one thread. A handover to the pool
+# (submit, wait) took 43 us at best, 86 us median (2 cores, load average 6); a 50 MFLOP step
+# takes 1 ms or more on one core, so the handover costs it under a tenth of what it saves.
+MIN_THREADED_FLOPS = 50e6
 
 Pass = Callable[[np.ndarray, np.ndarray, list[np.ndarray]], tuple[float, int]]
 
