@@ -9,7 +9,8 @@ bandwidth (a NumPy sum over a large array) and what they allow an iteration.
 Times: the tutorial's loop (each iteration's step, then its validation pass: the line it
 prints), its steps alone, nn's ``train_seconds`` (steps alone: ``--json``) and nn's whole
 command (start-up, reading MNIST and a test pass each iteration included). Both use NumPy's
-BLAS threads as they come (nn holds this run at one: nn.core.row_blocks).
+BLAS threads as they come (nn holds this run at one, nn.core.row_blocks, and runs the second
+half of each full batch on a second thread when the machine has two cores: nn.core.batch_halves).
 """
 from __future__ import annotations
 
@@ -100,24 +101,27 @@ def nn_command(iterations: int) -> dict[str, float]:
 
 
 # --- what each part buys ------------------------------------------------------------------------
-# name: (uint8 codes, row blocks, one BLAS thread)
-PARTS = {"before (float32 pieces, one product each, BLAS threads)": (False, False, False),
-         "before, one BLAS thread": (False, False, True), "uint8 codes, one thread": (True, False, True),
-         "row blocks, one thread": (False, True, True), "both, one thread (as shipped)": (True, True, True)}
+# name: (uint8 codes, row blocks, one BLAS thread, the halves on two threads)
+PARTS = {"before (float32 pieces, one product each, BLAS threads)": (False, False, False, False),
+         "before, one BLAS thread": (False, False, True, False),
+         "uint8 codes, one thread": (True, False, True, False),
+         "row blocks, one thread": (False, True, True, False), "both, one thread": (True, True, True, False),
+         "both, halves on two threads (as shipped)": (True, True, True, True)}
 
 
 def parts(reps: int) -> dict[str, dict[str, float]]:
     """Seconds of one full-batch gradient of seed-mnist's network on MNIST (``Trainer``'s pieces)
-    with the codes, the row blocks and one BLAS thread each on or off: the best and the median
-    of ``reps``, the variants taking turns."""
+    with the codes, the row blocks, one BLAS thread and the two threads each on or off: the
+    best and the median of ``reps``, the variants taking turns."""
     import nn.core.row_blocks as row_blocks
     import nn.core.training as training
     from nn import MLP, Trainer, TrainConfig
     from nn.core.blas_threads import training_steps
     from nn.data import load_dataset
     data, small, codes = load_dataset("mnist"), row_blocks.SMALL_PRODUCT, training.pixel_codes
+    allowed = training.allowed_threads
     trainers = {}
-    for name, (use_codes, use_blocks, _) in PARTS.items():
+    for name, (use_codes, use_blocks, _, _) in PARTS.items():
         row_blocks.SMALL_PRODUCT = small if use_blocks else 0         # 0: no layer is blocked
         training.pixel_codes = codes if use_codes else (lambda X: None)
         model = MLP([PIXELS, HIDDEN, CLASSES], activation="sigmoid", init="small", seed=42)
@@ -128,15 +132,16 @@ def parts(reps: int) -> dict[str, dict[str, float]]:
     times: dict[str, list[float]] = {name: [] for name in PARTS}
     try:
         for _ in range(reps):
-            for name, (_, use_blocks, one_thread) in PARTS.items():
+            for name, (_, use_blocks, one_thread, two) in PARTS.items():
                 row_blocks.SMALL_PRODUCT = small if use_blocks else 0
+                training.allowed_threads = allowed if two else (lambda: 1)
                 trainer = trainers[name]
                 with training_steps(small=one_thread):
                     t = time.perf_counter()
                     trainer._batch_grads(trainer.X, trainer.y)
                     times[name].append(time.perf_counter() - t)
     finally:
-        row_blocks.SMALL_PRODUCT, training.pixel_codes = small, codes
+        row_blocks.SMALL_PRODUCT, training.pixel_codes, training.allowed_threads = small, codes, allowed
     return {name: {"best_s": min(v), "median_s": float(np.median(v))} for name, v in times.items()}
 
 

@@ -7,7 +7,7 @@ import pytest
 from threadpoolctl import ThreadpoolController, threadpool_limits
 
 from nn import MLP, Trainer, TrainConfig
-from nn.core.blas_threads import one_blas_thread, step_is_small, training_steps
+from nn.core.blas_threads import allowed_threads, cores, one_blas_thread, step_is_small, training_steps
 
 CONTROLLER = ThreadpoolController()
 
@@ -86,3 +86,17 @@ def test_trainer_holds_small_networks_to_one_thread_only_while_training(two_thre
     assert _threads_seen_by_steps([2, 16, 2], 32, 500) == {1, -2}
     assert _threads_seen_by_steps([300, 512, 10], 256, 512) == {2, -2}
     assert blas_threads() == 2
+
+
+def test_the_allowance_is_the_blas_setting_a_job_was_given_not_our_own_holds(two_threads):
+    """A hosted worker is given its threads as a BLAS limit (nn.hosting.isolated); this
+    module's one-thread holds while a small network trains do not lower it, a second run does."""
+    assert allowed_threads() == min(2, cores())
+    with training_steps(small=True):                 # our own hold: BLAS at one, allowance kept
+        assert blas_threads() == 1 and allowed_threads() == min(2, cores())
+        with training_steps(small=True):             # two runs at once: one thread each
+            assert allowed_threads() == 1
+    with threadpool_limits(limits=1, user_api="blas"):   # a worker given one thread
+        assert allowed_threads() == 1
+        with training_steps(small=True):
+            assert allowed_threads() == 1

@@ -7,9 +7,11 @@ import time
 import numpy as np
 import pytest
 
+import nn.core.batch_halves as batch_halves
 import nn.core.row_blocks as row_blocks
 import nn.core.training as training
 from nn import MLP, Trainer, TrainConfig
+from nn.core.batch_halves import half_ranges
 from nn.core.pixels import pixel_codes, pixels_to_float
 from nn.core.row_blocks import block_rows, blocked_step_is_small
 
@@ -89,7 +91,9 @@ def test_full_batch_pieces_give_the_plain_gradients(small_blocks, pixels):
     m = model()
     trainer = Trainer(m, X, y, config=TrainConfig(optimizer="sgd", lr=0.5, batch_size="full", epochs=1))
     loss, plain = plain_grads(m, X, y)
+    assert trainer._start_pass()                            # times the pieces, as ``run`` does
     result = trainer._batch_grads(trainer.X, trainer.y)
+    assert trainer._piece_rows(len(X)) == 64
     assert (trainer._pixel_codes() is not None) == pixels
     assert result is not None and result[0] == pytest.approx(loss, rel=1e-13)
     for g, p in zip(trainer.grads, plain):
@@ -175,7 +179,124 @@ def test_a_pickled_trainer_leaves_its_codes_behind_and_finds_them_again(small_bl
     list(trainer.run())
     assert trainer._codes is not None
     copy = pickle.loads(pickle.dumps(trainer))
-    assert copy._codes is None and copy._piece is None
+    assert copy._codes is None and copy._halves is None
     copy.attach(X, y, None, None)
     list(copy.run(1))
     assert np.array_equal(copy._codes, trainer._codes)
+
+
+def test_halves_cut_the_pieces_in_two_at_a_piece_boundary():
+    assert half_ranges(60000, 2048) == [range(0, 30720, 2048), range(30720, 60000, 2048)]   # 15 + 15
+    assert half_ranges(451, 64) == [range(0, 256, 64), range(256, 451, 64)]                 # 4 + 4
+    assert half_ranges(100, 64) == [range(0, 64, 64), range(64, 100, 64)]
+    assert half_ranges(64, 64) == [range(0, 64, 64)]
+
+
+@pytest.fixture
+def threads(monkeypatch):
+    """Set the job's thread allowance; record the threads the passes ran on and the handovers."""
+    seen = {"passes": set(), "handovers": 0}
+    real_run = training.run_parallel
+
+    def run_parallel(tasks):
+        seen["handovers"] += 1
+        return real_run(tasks)
+
+    def allow(n: int) -> dict:
+        monkeypatch.setattr(training, "allowed_threads", lambda: n)
+        return seen
+
+    monkeypatch.setattr(training, "run_parallel", run_parallel)
+    monkeypatch.setattr(batch_halves, "MIN_THREADED_FLOPS", 0)        # the small test network too
+    return allow
+
+
+def threaded_trainer(dtype: str, seen: dict, epochs: int = 1) -> Trainer:
+    X, y = pixel_data(451, dtype)
+    m = model(dtype)
+    step = m.train_step_grads
+
+    def recorded(*args, **kw):
+        seen["passes"].add(threading.get_ident())
+        return step(*args, **kw)
+
+    m.train_step_grads = recorded
+    trainer = Trainer(m, X, y, config=TrainConfig(optimizer="sgd", lr=0.5, batch_size="full", epochs=epochs))
+    assert trainer._start_pass()
+    return trainer
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_two_threads_give_the_one_thread_gradient_bit_for_bit(small_blocks, threads, dtype):
+    """The halves on two threads (the second on the pool's) or one after the other: the same sums."""
+    results = {}
+    for n in (1, 2):
+        seen = threads(n)
+        seen["passes"].clear()
+        trainer = threaded_trainer(dtype, seen)
+        results[n] = trainer._batch_grads(trainer.X, trainer.y), [g.copy() for g in trainer.grads]
+        assert len(seen["passes"]) == n
+    assert threads(2)["handovers"] == 1
+    (loss1, correct1), grads1 = results[1]
+    (loss2, correct2), grads2 = results[2]
+    assert loss1 == loss2 and correct1 == correct2
+    for a, b in zip(grads1, grads2):
+        assert np.array_equal(a, b)
+    X, y = pixel_data(451, dtype)                            # and the one-pass gradient
+    loss, plain = plain_grads(model(dtype), X, y)
+    assert loss2 == pytest.approx(loss, rel=1e-13 if dtype == "float64" else 1e-5)
+    for g, p in zip(grads2, plain):
+        np.testing.assert_allclose(g, p, rtol=1e-11 if dtype == "float64" else 1e-4,
+                                   atol=1e-15 if dtype == "float64" else 1e-7)
+
+
+def test_an_allowance_of_one_thread_keeps_the_step_on_this_thread(small_blocks, threads):
+    seen = threads(1)
+    trainer = threaded_trainer("float32", seen, epochs=2)
+    list(trainer.run())
+    assert seen["passes"] == {threading.get_ident()} and seen["handovers"] == 0
+    assert trainer.epochs_done == 2
+
+
+def test_two_threads_for_a_large_step_the_job_may_run_on_two_cores():
+    assert batch_halves.half_threads([784, 5, 10], 60000, 2) == 2        # seed-mnist: 1.4 GFLOP
+    assert batch_halves.half_threads([784, 5, 10], 60000, 1) == 1        # allowed one thread
+    assert batch_halves.half_threads([2, 8, 2], 100000, 2) == 1          # 19 MFLOP: not worth it
+
+
+def test_a_wide_network_leaves_its_threads_to_blas(threads):
+    """784-256-10: BLAS runs its products on its own threads; the halves stay on this one."""
+    seen = threads(2)
+    X = np.random.default_rng(0).random((3000, 784), np.float32)
+    y = np.zeros(len(X), int)
+    wide = Trainer(MLP([784, 256, 10], seed=0), X, y, config=TrainConfig(batch_size="full", epochs=1))
+    assert not wide._threaded_halves
+    list(wide.run())
+    assert seen["handovers"] == 0
+
+
+def test_two_thread_run_trains_as_the_one_thread_one_and_stops_between_pieces(small_blocks, threads):
+    """Three full-batch epochs on two threads, stopped during a piece of the first step and
+    continued: the weights of three uninterrupted one-thread epochs, bit for bit."""
+    one = threaded_trainer("float64", threads(1), epochs=3)
+    list(one.run())
+    seen = threads(2)
+    two = threaded_trainer("float64", seen, epochs=3)
+    before = [p.copy() for p in two.model.params]
+    step, pieces = two.model.train_step_grads, []
+
+    def stopping(*args, **kw):
+        pieces.append(1)
+        if len(pieces) == 3:
+            two.stop()
+        return step(*args, **kw)
+
+    two.model.train_step_grads = stopping
+    assert list(two.run()) == [] and two.steps_done == 0
+    assert len(pieces) < 8                                     # not the step's 8 pieces
+    assert all(np.array_equal(p, b) for p, b in zip(two.model.params, before))
+    two.model.train_step_grads = step
+    list(two.run())
+    assert two.steps_done == 3 and len(seen["passes"]) == 2
+    for a, b in zip(two.model.params, one.model.params):
+        assert np.array_equal(a, b)

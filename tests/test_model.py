@@ -77,6 +77,18 @@ def test_huge_logits_give_finite_loss_and_gradients():
     assert np.isfinite(model.predict_proba(X)).all()
 
 
+@pytest.mark.parametrize("classes", [2, 10, 32, 33])
+def test_row_max_is_numpys_max_exactly(classes):
+    """Column by column up to COLUMNWISE_MAX classes, NumPy's beyond: the same values, NaN and
+    infinities included."""
+    from nn.core.losses import COLUMNWISE_MAX, row_max
+    Z = np.random.default_rng(classes).standard_normal((300, classes)).astype(np.float32)
+    Z[3, classes // 2] = np.nan
+    Z[4, -1], Z[5, 0], Z[6] = np.inf, -np.inf, -np.inf
+    np.testing.assert_array_equal(row_max(Z), Z.max(axis=1, keepdims=True))
+    assert row_max(Z).shape == (300, 1) and COLUMNWISE_MAX == 32
+
+
 def test_loss_is_log_classes_for_zero_weights():
     model = MLP([3, 4, 5], seed=0)
     for p in model.params:

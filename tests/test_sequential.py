@@ -167,7 +167,7 @@ def test_threaded_steps_shorten_the_gil_switch_interval_only_while_they_run(monk
     """Worker threads run with a short GIL switch interval; the process gets its own back."""
     import sys
     import threading
-    from nn.core import sequential
+    from nn.core import worker_threads
     X, y = tiny_images(64)
     net = build_network(ARCH, (1, 8, 8), 10)
     net.workers = 2
@@ -177,7 +177,7 @@ def test_threaded_steps_shorten_the_gil_switch_interval_only_while_they_run(monk
     sys.setswitchinterval(0.004)
     try:
         net.loss_and_grads(X, y)
-        assert len(seen) == 2 and max(seen) <= sequential.GIL_SWITCH_SECONDS + 1e-9
+        assert len(seen) == 2 and max(seen) <= worker_threads.GIL_SWITCH_SECONDS + 1e-9
         assert sys.getswitchinterval() == pytest.approx(0.004)
         other = threading.Thread(target=net.loss_and_grads, args=(X, y))   # two trainings at once
         other.start()

@@ -14,6 +14,11 @@ Two cases where more than one thread costs time instead of saving it:
 So BLAS is held at one thread while a small network trains, or while two or more runs train at
 once, and given back its own setting otherwise. The setting is process-wide, hence the counts
 under a lock: whoever enters or leaves re-decides.
+
+Whoever starts a job gives it its threads through the same setting: a hosted run's worker
+process gets one BLAS thread unless the server is idle (``nn.hosting.isolated``), a sweep's
+workers theirs through the environment. ``allowed_threads`` reads that allowance back, for work
+spread over threads of its own (``nn.core.worker_threads``).
 """
 from __future__ import annotations
 
@@ -30,6 +35,7 @@ _lock = threading.Lock()
 _runs = 0               # stretches of training steps running now (any size)
 _one_thread = 0         # holders that want one thread: small runs, and their pages' redraws
 _limiter: Any = None    # the active one-thread limit (threadpoolctl), if any
+_given = 1              # BLAS threads as set before that limit
 _controller: Any = None
 
 
@@ -55,13 +61,31 @@ def _blas_controller() -> Any:
     return _controller
 
 
+def _blas_setting() -> int:
+    """BLAS threads as set now (the fewest of the BLAS libraries loaded; cores if none)."""
+    threads = [info["num_threads"] for info in _blas_controller().select(user_api="blas").info()]
+    return min(threads, default=cores())
+
+
+def allowed_threads() -> int:
+    """Threads a job of this process may compute on: its cores, and no more than BLAS was given
+    by whoever started the job (not counting this module's own one-thread holds); one while
+    several runs train at once in the process (as BLAS then)."""
+    with _lock:
+        if _runs > 1:
+            return 1
+        given = _given if _limiter is not None else _blas_setting()
+    return max(1, min(cores(), given))
+
+
 def _change(runs: int, one_thread: int) -> None:
     """Adjust the counts and the BLAS setting to match (call with ``_lock`` held)."""
-    global _runs, _one_thread, _limiter
+    global _runs, _one_thread, _limiter, _given
     _runs += runs
     _one_thread += one_thread
     want_one = _one_thread > 0 or _runs > 1
     if want_one and _limiter is None:
+        _given = _blas_setting()
         _limiter = _blas_controller().limit(limits=1, user_api="blas")
     elif not want_one and _limiter is not None:
         _limiter.restore_original_limits()

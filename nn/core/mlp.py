@@ -3,6 +3,7 @@
 mean squared error), and a training step that reuses its buffers."""
 from __future__ import annotations
 
+import threading
 from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
@@ -77,7 +78,7 @@ class MLP(Classifier):
             layer.build((fan_in,), rng, self.dtype, init)
         self.params: list[np.ndarray] = [p for layer in self.layers for p in layer.params]
         self.meta: dict[str, Any] = {}          # dataset, preprocessing, history: set by the trainer
-        self._workspaces: dict[int, _Workspace] = {}
+        self._workspaces: dict[tuple[int, int], _Workspace] = {}     # by (rows, thread)
 
     def __repr__(self) -> str:
         task = ", task='regression'" if self.task == "regression" else ""
@@ -155,11 +156,15 @@ class MLP(Classifier):
         return loss, n_correct
 
     def _workspace(self, n: int) -> _Workspace:
-        if n not in self._workspaces:
+        """This thread's buffers for ``n`` rows (a full batch's halves run on two threads at
+        once: nn.Trainer)."""
+        key = (n, threading.get_ident())
+        ws = self._workspaces.get(key)
+        if ws is None:
             if len(self._workspaces) > 4:      # batch sizes come and go: keep a few
                 self._workspaces.clear()
-            self._workspaces[n] = _Workspace(n, self.layer_sizes, self.dtype)
-        return self._workspaces[n]
+            ws = self._workspaces[key] = _Workspace(n, self.layer_sizes, self.dtype)
+        return ws
 
     # --- pickling (to a worker process and back; files: nn.save) ------------------------------
     def __getstate__(self) -> dict[str, Any]:

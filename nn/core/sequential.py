@@ -7,11 +7,7 @@ outputs are the logits of a softmax cross-entropy loss.
 from __future__ import annotations
 
 import math
-import sys
-import threading
-from concurrent.futures import ThreadPoolExecutor, wait
-from contextlib import contextmanager
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -22,6 +18,7 @@ from nn.core.init import LAYER_INITS, check_init
 from nn.core.layers import ACTIVATION_LAYERS, BatchNorm, Conv2D, Dropout, Layer, MaxPool2D, Shape
 from nn.core.losses import softmax_cross_entropy_grad
 from nn.core.mlp import EvaluationStopped
+from nn.core.worker_threads import run_parallel
 
 # Rows per forward/backward pass are capped so that one pass keeps at most this many bytes of
 # activations and im2col copies: a 10000-image evaluation or a full-batch step runs in chunks.
@@ -30,10 +27,9 @@ WORKSPACE_BYTES = 256 * 1024 * 1024
 # the GIL inside its loops and BLAS calls), each chunk running with one BLAS thread. Measured on
 # 2 cores, batch 128 of the mnist-cnn preset: 41 ms a step with 2 BLAS threads (they spin while
 # the main thread does the im2col copies, pooling and activations, which NumPy runs on one core),
-# 24 ms with one BLAS thread, 12 ms with 2 workers of one BLAS thread each.
+# 24 ms with one BLAS thread, 12 ms with 2 workers of one BLAS thread each
+# (nn.core.worker_threads).
 MIN_CHUNK_ROWS = 16           # below this a chunk's Python overhead outweighs a second core
-_pool_lock = threading.Lock()
-_pool: ThreadPoolExecutor | None = None
 
 
 _malloc_tuned = False
@@ -61,54 +57,6 @@ def _keep_freed_memory() -> None:
         libc.mallopt(M_TRIM_THRESHOLD, 32 * 1024 * 1024)
     except (OSError, AttributeError):
         pass
-
-
-# How often a thread that wants the GIL makes the holder give it up (Python's default: 5 ms).
-# The two workers of a step hand the GIL back and forth hundreds of times a pass; at 5 ms a
-# worker now and then waits that long for the other one. Measured, mnist-cnn, batch 128, 2
-# workers, median step: 9.1-9.2 ms at 5 ms, 8.7 ms at 1 ms, 8.6 ms at 0.5 ms and 0.1 ms.
-GIL_SWITCH_SECONDS = 0.0005
-_switch_lock = threading.Lock()
-_switch_users = 0             # passes running on worker threads now, in any model of the process
-_switch_saved = 0.005
-
-
-@contextmanager
-def _quick_gil_handover() -> Iterator[None]:
-    """Shorten the interpreter's GIL switch interval to ``GIL_SWITCH_SECONDS`` while worker
-    threads run passes (never lengthen it). The setting is process-wide, so the first of
-    overlapping users saves it and the last puts it back: outside training steps (in the app's
-    server, between them) it is what it was."""
-    global _switch_users, _switch_saved
-    with _switch_lock:
-        if _switch_users == 0:
-            _switch_saved = sys.getswitchinterval()
-            sys.setswitchinterval(min(_switch_saved, GIL_SWITCH_SECONDS))
-        _switch_users += 1
-    try:
-        yield
-    finally:
-        with _switch_lock:
-            _switch_users -= 1
-            if _switch_users == 0:
-                sys.setswitchinterval(_switch_saved)
-
-
-def _run_parallel(tasks: list[Callable[[], Any]]) -> list[Any]:
-    """Run the tasks on the process's worker threads (the last one on the caller's thread),
-    with BLAS held at one thread meanwhile (``nn.core.blas_threads``, which counts its holders)."""
-    global _pool
-    from nn.core.blas_threads import one_blas_thread
-    with _pool_lock:
-        if _pool is None:
-            _pool = ThreadPoolExecutor(max_workers=cores(), thread_name_prefix="nn-core")
-    with one_blas_thread(), _quick_gil_handover():
-        futures = [_pool.submit(task) for task in tasks[:-1]]
-        try:
-            last = tasks[-1]()
-        finally:
-            wait(futures)                      # never leave a worker writing into our buffers
-        return [f.result() for f in futures] + [last]
 
 
 class ModelTooLarge(ValueError):
@@ -272,7 +220,7 @@ class Sequential(Classifier):
         if len(chunks) == 1:
             run(chunks[0])
         else:
-            _run_parallel([lambda c=c: run(c) for c in chunks])
+            run_parallel([lambda c=c: run(c) for c in chunks])
         return out
 
     def logit_chunks(self, X: np.ndarray, should_stop: Callable[[], bool] | None = None):
@@ -351,7 +299,7 @@ class Sequential(Classifier):
             return loss, correct, acc
 
         buffers = [grads] + [self._scratch(w) for w in range(1, len(groups))]
-        results = _run_parallel([lambda g=g, b=b: run(g, b) for g, b in zip(groups, buffers)])
+        results = run_parallel([lambda g=g, b=b: run(g, b) for g, b in zip(groups, buffers)])
         for k, (_, _, acc) in enumerate(results):
             for g, a in zip(grads, acc):
                 if k == 0:

@@ -17,18 +17,20 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from nn.core import Conv2D, Sequential, flops_per_sample
-from nn.core.blas_threads import step_is_small, training_steps
+from nn.core.batch_halves import HALVES, HalfBuffers, add_halves, half_grads, half_ranges, half_threads
+from nn.core.blas_threads import allowed_threads, step_is_small, training_steps
 from nn.core.classifier import squared_errors
 from nn.core.losses import r2_score, reported_loss_sum
 from nn.core.mlp import EVAL_CHUNK, MLP, EvaluationStopped
 from nn.core.optimizers import Optimizer, make_optimizer
-from nn.core.pixels import pixel_codes, pixels_to_float
+from nn.core.pixels import pixel_codes
 from nn.core.row_blocks import blocked_step_is_small
 from nn.core.config import TrainConfig
 from nn.core.early_stopping import EarlyStopping, holdout_rows
 from nn.core.history import MAX_CHANGE_TEXT, Record, check_history
 from nn.core.settings import ConfigError
 from nn.core.tta import tta_log_proba
+from nn.core.worker_threads import run_parallel
 
 # Divergence. A stable softmax keeps an exploding loss finite, so waiting for NaN is not enough:
 # - one step's loss this many times above where training started (or chance level, ln C);
@@ -220,13 +222,15 @@ class Trainer:
                                 and blocked_step_is_small(model.layer_sizes, GRAD_CHUNK)))
         self.rng = np.random.default_rng([self.config.seed, 1])   # shuffling; init used [seed]
         self.grads = [np.empty_like(p) for p in model.params]
-        self._chunk_grads = [np.empty_like(p) for p in model.params] if self.batch_size > GRAD_CHUNK else []
         # a large batch's pieces: read from the pixels' 8-bit codes when X is images / 255 (found at
-        # the first step), through an MLP's narrow layers in row blocks (nn.core.row_blocks)
+        # the first step), through an MLP's narrow layers in row blocks (nn.core.row_blocks), in
+        # two halves (nn.core.batch_halves), on two threads when the job may use two cores and
+        # the step runs on one BLAS thread anyway
         self._codes: np.ndarray | None = None
         self._codes_checked = False
-        self._piece: np.ndarray | None = None
+        self._halves: list[HalfBuffers] | None = None
         self._piece_kw = {"blocked": True} if isinstance(model, MLP) else {}
+        self._threaded_halves = isinstance(model, MLP) and self.small_steps
         self.optimizer = self._new_optimizer()
         self.history: list[Record] = model.meta.setdefault("history", [])
         check_history(self.history)
@@ -283,7 +287,7 @@ class Trainer:
     # --- moving a trainer between processes (nn.runs.remote_training) ------------------------
     DATA = ("X", "y", "X_val", "y_val")
     LOCAL = ("also_stop", "deadline")       # callables and clock times mean nothing elsewhere
-    FROM_DATA = ("_codes", "_piece")        # made again from the data where it is attached
+    FROM_DATA = ("_codes", "_halves")       # made again from the data where it is attached
 
     def __getstate__(self) -> dict[str, Any]:
         """Everything but the data and this process's stop hooks: the model, the optimizer's
@@ -472,32 +476,38 @@ class Trainer:
             result = self.model.train_step_grads(Xb, yb, self.grads, **self._loss_kw)
             self.pacer.timed(n, time.perf_counter() - t, factor=3.0)
             return result
-        if not self._chunk_grads:
-            self._chunk_grads = [np.empty_like(p) for p in self.model.params]
-        for g in self.grads:
-            g.fill(0)
         codes = self._pixel_codes() if Xb is self.X else None      # the full batch: its 8-bit pixels
         before = self._pass_state()
-        loss, correct, start = 0.0, 0, 0
-        while start < n:
-            if self._stop_requested():
-                self._put_back(before)                 # as if the step had not begun
-                return None
-            chunk = slice(start, start + size)
-            start += size
-            t = time.perf_counter()
-            piece = Xb[chunk] if codes is None else self._decoded(codes[chunk])
-            chunk_loss, chunk_correct = self.model.train_step_grads(piece, yb[chunk], self._chunk_grads,
-                                                                    **self._loss_kw, **self._piece_kw)
-            self.pacer.timed(len(yb[chunk]), time.perf_counter() - t, factor=3.0)
-            share = len(yb[chunk]) / n        # a batch mean = the chunk means weighted by size
-            for g, cg in zip(self.grads, self._chunk_grads):
-                cg *= share
-                g += cg
-            loss += chunk_loss * share
-            correct += chunk_correct
-            size = self._piece_rows(n)                 # the latest measure
-        return loss, correct
+        results = self._halves_grads(Xb, yb, codes, half_ranges(n, size))
+        if None in results:
+            self._put_back(before)                     # as if the step had not begun
+            return None
+        add_halves(self._halves[:len(results)], self.grads)
+        return sum(r[0] for r in results), sum(r[1] for r in results)
+
+    def _halves_grads(self, Xb: np.ndarray, yb: np.ndarray, codes: np.ndarray | None,
+                      halves: list[range]) -> list[tuple[float, int] | None]:
+        """Each half's ``half_grads`` (nn.core.batch_halves), the second one on a worker thread
+        when two are worth it and allowed; a None for a half told to stop."""
+        if self._halves is None:
+            self._halves = [HalfBuffers(self.model.params) for _ in range(HALVES)]
+        errors = np.geterr()                    # the caller's errstate, for the worker thread too
+
+        def run_pass(X: np.ndarray, y: np.ndarray, out: list[np.ndarray]) -> tuple[float, int]:
+            with np.errstate(**errors):
+                return self.model.train_step_grads(X, y, out, **self._loss_kw, **self._piece_kw)
+
+        def half(k: int, here: bool = True) -> tuple[float, int] | None:
+            """On this thread: stop checks and the pacer; on the worker: the stop flag only."""
+            return half_grads(run_pass, Xb, yb, codes, halves[k], len(Xb), self._halves[k],
+                              self._stop_requested if here else lambda: self._stop,
+                              (lambda rows, s: self.pacer.timed(rows, s, factor=3.0)) if here else None)
+
+        threads = (half_threads(self.model.layer_sizes, len(Xb), allowed_threads())
+                   if self._threaded_halves and len(halves) > 1 else 1)
+        if threads > 1:
+            return run_parallel([lambda: half(1, here=False), lambda: half(0)])[::-1]
+        return [half(k) for k in range(len(halves))]
 
     def _pixel_codes(self) -> np.ndarray | None:
         """The training images as uint8 codes (nn.core.pixels), found once, when X is exactly
@@ -506,12 +516,6 @@ class Trainer:
         if not self._codes_checked:
             self._codes, self._codes_checked = pixel_codes(self.X), True
         return self._codes
-
-    def _decoded(self, codes: np.ndarray) -> np.ndarray:
-        """The floats of a piece's codes, bit for bit X's rows, in a buffer reused piece by piece."""
-        if self._piece is None or len(self._piece) < len(codes):
-            self._piece = np.empty((max(len(codes), GRAD_CHUNK), codes.shape[1]), self.model.dtype)
-        return pixels_to_float(codes, self.model.dtype, out=self._piece[:len(codes)])
 
     def _pass_state(self) -> tuple[list[np.ndarray], int | None]:
         """What the passes of a step change besides its gradients: batch norm's running

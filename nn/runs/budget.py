@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Sequence
 
 from nn.core.arch import ArchError, layers_from_blocks, parse_arch
+from nn.core.batch_halves import HALVES
 from nn.core.mlp import EVAL_CHUNK
 from nn.core.sequential import WORKSPACE_BYTES, _values_per_sample, plan_shapes
 from nn.core.training import GRAD_CHUNK, START_ROWS
@@ -32,6 +33,8 @@ from nn.runs.slots import MB, Need, mb
 ITEM = 4                     # float32
 PARAM_COPIES = 7             # params, grads, chunk grads, good copy, Adam's m and v, a spare
                              # (early stopping's best weights take it)
+HALF_PARAM_COPIES = 3        # a large batch's halves' sums and pieces' gradients (nn.core.batch_halves),
+                             # beyond the chunk grads above
 CNN_WORKERS = 2              # a Sequential's worker threads (at most the cores; bounded here)
 STEP_SECONDS = 0.5           # a Step's compute, at most
 STEP_MB = 200                # a Step's memory, at most (it keeps every array to show it)
@@ -84,9 +87,10 @@ def run_estimate(cfg: RunConfig, data: Any = None) -> RunEstimate:
     except (ArchError, ValueError):
         params, work = 0, 0
     rows = (batch * features * ITEM if batch < n_train else 0) + n_train * 16 + n_test * classes * ITEM
-    if batch >= n_train > GRAD_CHUNK:     # a full batch: its uint8 pixels and a piece's floats (Trainer)
-        rows += n_train * features + GRAD_CHUNK * features * ITEM
-    nbytes = PARAM_COPIES * params * ITEM + work + rows
+    if batch >= n_train > GRAD_CHUNK:     # a full batch: its uint8 pixels and a piece's floats per half
+        rows += n_train * features + HALVES * GRAD_CHUNK * features * ITEM      # (Trainer, batch_halves)
+    copies = PARAM_COPIES + (HALF_PARAM_COPIES if batch > GRAD_CHUNK else 0)
+    nbytes = copies * params * ITEM + work + rows
     if cfg.dtype == "float64":       # every array twice as wide, and the (float32) data copied to it
         nbytes = 2 * nbytes + (n_train + n_test) * features * 8
     epoch = estimate_config_epoch_seconds(cfg, data)
