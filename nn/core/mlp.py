@@ -10,6 +10,7 @@ import numpy as np
 from nn.core.activations import get_activation
 from nn.core.classifier import Classifier
 from nn.core.dtypes import check_dtype
+from nn.core.flat import packed
 from nn.core.init import check_init, init_rng
 from nn.core.layers import Dense
 from nn.core.losses import mean_squared_error_grad, softmax_cross_entropy_grad
@@ -75,7 +76,8 @@ class MLP(Classifier):
         rng = init_rng(init, self.seed)              # layer by layer (nn.core.init), as Sequential
         for layer, fan_in in zip(self.layers, self.layer_sizes):
             layer.build((fan_in,), rng, self.dtype, init)
-        self.params: list[np.ndarray] = [p for layer in self.layers for p in layer.params]
+        self.params: list[np.ndarray] = []
+        self._pack()
         self.meta: dict[str, Any] = {}          # dataset, preprocessing, history: set by the trainer
         self._workspaces: dict[int, _Workspace] = {}
 
@@ -165,6 +167,17 @@ class MLP(Classifier):
     def __getstate__(self) -> dict[str, Any]:
         """Pickled (to a worker process and back) without the batch buffers: they are rebuilt."""
         return {**self.__dict__, "_workspaces": {}}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._pack()
+
+    def _pack(self) -> None:
+        """``params`` (and each layer's) as views of one flat buffer (``nn.core.flat``): the
+        optimizer then updates them all in one NumPy call per pass."""
+        self.params = packed([p for layer in self.layers for p in layer.params])
+        for k, layer in enumerate(self.layers):
+            layer.params = self.params[2 * k:2 * k + 2]
 
     def copy_params_from(self, params: Sequence[np.ndarray]) -> None:
         for dst, src in zip(self.params, params, strict=True):

@@ -26,6 +26,7 @@ from nn.core.pixels import pixel_codes, pixels_to_float
 from nn.core.row_blocks import blocked_step_is_small
 from nn.core.config import TrainConfig
 from nn.core.early_stopping import EarlyStopping, holdout_rows
+from nn.core.flat import packed
 from nn.core.history import MAX_CHANGE_TEXT, Record, check_history
 from nn.core.settings import ConfigError
 from nn.core.tta import tta_log_proba
@@ -219,7 +220,7 @@ class Trainer:
                             or (isinstance(model, MLP) and self.batch_size > GRAD_CHUNK
                                 and blocked_step_is_small(model.layer_sizes, GRAD_CHUNK)))
         self.rng = np.random.default_rng([self.config.seed, 1])   # shuffling; init used [seed]
-        self.grads = [np.empty_like(p) for p in model.params]
+        self.grads = packed(model.params, fill=0)   # one buffer: the optimizer's passes are one call
         self._chunk_grads = [np.empty_like(p) for p in model.params] if self.batch_size > GRAD_CHUNK else []
         # a large batch's pieces: read from the pixels' 8-bit codes when X is images / 255 (found at
         # the first step), through an MLP's narrow layers in row blocks (nn.core.row_blocks)
@@ -293,6 +294,10 @@ class Trainer:
             state[name] = None
         state["_codes_checked"] = False
         return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.grads = packed(self.grads)         # unpickled views are arrays of their own
 
     def attach(self, X: np.ndarray, y: np.ndarray, X_val: np.ndarray | None,
                y_val: np.ndarray | None) -> None:
