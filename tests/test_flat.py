@@ -58,3 +58,20 @@ def test_an_unpickled_trainer_is_packed_again_and_trains_the_same():
     list(there.run(1))
     for a, b in zip(here.model.params, there.model.params):
         np.testing.assert_array_equal(a, b)
+
+
+def test_a_shallow_copy_of_an_mlp_leaves_the_original_computing_with_its_own_params():
+    """copy.copy went through __setstate__, which packed new parameters and rebound the shared
+    layers to them: the original's ``params`` then no longer were what its layers computed with
+    (a worker Step's weights, copied back into ``params``, were ignored by the next forward)."""
+    import copy
+    model = nn.MLP([3, 5, 2], seed=0)
+    X = np.random.default_rng(0).normal(size=(4, 3)).astype(np.float32)
+    light = copy.copy(model)
+    assert light.params is model.params
+    for p in model.params:
+        p += 1.0                                       # as copy_params_from writes a worker's result
+    assert all(layer.params[0] is model.params[2 * k] for k, layer in enumerate(model.layers))
+    fresh = nn.MLP([3, 5, 2], seed=0)
+    fresh.copy_params_from(model.params)
+    np.testing.assert_array_equal(model.logits(X), fresh.logits(X))

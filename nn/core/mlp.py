@@ -172,6 +172,14 @@ class MLP(Classifier):
         self.__dict__.update(state)
         self._pack()
 
+    def __copy__(self) -> "MLP":
+        """A shallow copy sharing the layers and parameters, as ``copy.copy`` means. (Through
+        ``__setstate__`` it would pack new parameters and rebind the shared layers' to them,
+        leaving this model's ``params`` apart from the arrays its layers compute with.)"""
+        out = object.__new__(type(self))
+        out.__dict__.update(self.__dict__)
+        return out
+
     def _pack(self) -> None:
         """``params`` (and each layer's) as views of one flat buffer (``nn.core.flat``): the
         optimizer then updates them all in one NumPy call per pass."""
