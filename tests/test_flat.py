@@ -75,3 +75,22 @@ def test_a_shallow_copy_of_an_mlp_leaves_the_original_computing_with_its_own_par
     fresh = nn.MLP([3, 5, 2], seed=0)
     fresh.copy_params_from(model.params)
     np.testing.assert_array_equal(model.logits(X), fresh.logits(X))
+
+
+def test_an_unpickled_mlp_makes_one_copy_of_its_parameters_not_two():
+    """A worker unpickles its trainer under its memory limit (nn.hosting.isolated): the packed
+    parameters travel as their one buffer and come back as views of it, where unpickling the
+    views as arrays of their own and packing them again held two copies at once."""
+    import tracemalloc
+    model = nn.MLP([300, 400, 10], seed=0)
+    nbytes = sum(p.nbytes for p in model.params)
+    data = pickle.dumps(model)
+    tracemalloc.start()
+    there = pickle.loads(data)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert nbytes <= peak < 1.5 * nbytes
+    assert flat_view(there.params) is not None
+    assert [layer.params[0] is there.params[2 * k] for k, layer in enumerate(there.layers)] == [True, True]
+    for a, b in zip(model.params, there.params):
+        np.testing.assert_array_equal(a, b)

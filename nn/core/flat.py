@@ -3,12 +3,16 @@
 
 784-256-10 has four parameter arrays (W1, b1, W2, b2): Adam's twelve in-place passes were 48
 NumPy calls a step, a third of them on arrays of 10 or 256 values where the call itself costs
-more than the arithmetic. A pickled view comes back as an array of its own, so the owners
-(``MLP``, ``Trainer``, ``Optimizer``) pack theirs again when unpickled; ``flat_view`` tells
-whether a list is still packed, and every user falls back to one call per array when not.
+more than the arithmetic. A pickled view would come back as an array of its own, so the
+owners (``MLP``, ``Trainer``, ``Optimizer``) pickle a packed list as its buffer and shapes
+(``Packed``: ``for_pickle``) and make the views again when unpickled (``from_pickle``): one copy
+of the values in a worker process, not the unpickled arrays and a packed copy of them at once
+(the worker's memory limit counts both). ``flat_view`` tells whether a list is still packed,
+and every user falls back to one call per array when not.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
@@ -45,3 +49,30 @@ def flat_view(arrays: Sequence[np.ndarray]) -> np.ndarray | None:
             return None
         at += a.nbytes
     return base if at == base.__array_interface__["data"][0] + base.nbytes else None
+
+
+@dataclass(frozen=True)
+class Packed:
+    """A packed list as pickled: its buffer once, and each array's shape."""
+    flat: np.ndarray
+    shapes: tuple[tuple[int, ...], ...]
+
+    def views(self) -> list[np.ndarray]:
+        views, start = [], 0
+        for shape in self.shapes:
+            size = int(np.prod(shape, dtype=np.int64))
+            views.append(self.flat[start:start + size].reshape(shape))
+            start += size
+        return views
+
+
+def for_pickle(arrays: Sequence[np.ndarray]) -> Packed | list[np.ndarray]:
+    """``arrays`` to pickle: their buffer and shapes when packed, else the arrays themselves."""
+    flat = flat_view(arrays)
+    return list(arrays) if flat is None else Packed(flat, tuple(a.shape for a in arrays))
+
+
+def from_pickle(pickled: Packed | Sequence[np.ndarray]) -> list[np.ndarray]:
+    """What ``for_pickle`` gave, unpickled, as views of one buffer (arrays that were not packed
+    are packed now)."""
+    return pickled.views() if isinstance(pickled, Packed) else packed(pickled)

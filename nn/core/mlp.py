@@ -3,6 +3,7 @@
 mean squared error), and a training step that reuses its buffers."""
 from __future__ import annotations
 
+import copy
 from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
@@ -10,7 +11,7 @@ import numpy as np
 from nn.core.activations import get_activation
 from nn.core.classifier import Classifier
 from nn.core.dtypes import check_dtype
-from nn.core.flat import packed
+from nn.core.flat import for_pickle, from_pickle, packed
 from nn.core.init import check_init, init_rng
 from nn.core.layers import Dense
 from nn.core.losses import mean_squared_error_grad, softmax_cross_entropy_grad
@@ -165,12 +166,17 @@ class MLP(Classifier):
 
     # --- pickling (to a worker process and back; files: nn.save) ------------------------------
     def __getstate__(self) -> dict[str, Any]:
-        """Pickled (to a worker process and back) without the batch buffers: they are rebuilt."""
-        return {**self.__dict__, "_workspaces": {}}
+        """Pickled (to a worker process and back) without the batch buffers: they are rebuilt.
+        The parameters go as their one buffer (``nn.core.flat.for_pickle``), the layers without
+        their views of it."""
+        layers = [copy.copy(layer) for layer in self.layers]
+        for layer in layers:
+            layer.params = []
+        return {**self.__dict__, "_workspaces": {}, "layers": layers, "params": for_pickle(self.params)}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
-        self._pack()
+        self._bind(from_pickle(self.params))
 
     def __copy__(self) -> "MLP":
         """A shallow copy sharing the layers and parameters, as ``copy.copy`` means. (Through
@@ -183,9 +189,13 @@ class MLP(Classifier):
     def _pack(self) -> None:
         """``params`` (and each layer's) as views of one flat buffer (``nn.core.flat``): the
         optimizer then updates them all in one NumPy call per pass."""
-        self.params = packed([p for layer in self.layers for p in layer.params])
+        self._bind(packed([p for layer in self.layers for p in layer.params]))
+
+    def _bind(self, params: list[np.ndarray]) -> None:
+        """``params`` become the model's and, two by two (W, b), its layers'."""
+        self.params = params
         for k, layer in enumerate(self.layers):
-            layer.params = self.params[2 * k:2 * k + 2]
+            layer.params = params[2 * k:2 * k + 2]
 
     def copy_params_from(self, params: Sequence[np.ndarray]) -> None:
         for dst, src in zip(self.params, params, strict=True):

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from nn.core.flat import flat_view, packed
+from nn.core.flat import flat_view, for_pickle, from_pickle, packed
 
 OPTIMIZERS = ("sgd", "momentum", "adam")
 # A running average whose gradient has stopped (a dead unit's weights) decays by beta each
@@ -44,13 +44,13 @@ class Optimizer:
         self._flats: dict[tuple[int, ...], tuple[list[np.ndarray], np.ndarray | None]] = {}
 
     def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "_flats": {}}
+        """Each running average's arrays go as their one buffer (``nn.core.flat``)."""
+        return {**self.__dict__, "_flats": {}, **{name: for_pickle(getattr(self, name)) for name in self.state_names}}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        """Unpickled state arrays are separate arrays: packed again into one buffer."""
         self.__dict__.update(state)
         for name in self.state_names:
-            setattr(self, name, packed(getattr(self, name)))
+            setattr(self, name, from_pickle(getattr(self, name)))
 
     def _flat(self, arrays: list[np.ndarray]) -> np.ndarray | None:
         """The flat array under ``arrays`` when they are packed (``nn.core.flat``), else None;

@@ -26,7 +26,7 @@ from nn.core.pixels import pixel_codes, pixels_to_float
 from nn.core.row_blocks import blocked_step_is_small
 from nn.core.config import TrainConfig
 from nn.core.early_stopping import EarlyStopping, holdout_rows
-from nn.core.flat import packed
+from nn.core.flat import for_pickle, from_pickle, packed
 from nn.core.history import MAX_CHANGE_TEXT, Record, check_history
 from nn.core.settings import ConfigError
 from nn.core.tta import tta_log_proba
@@ -293,11 +293,12 @@ class Trainer:
         for name in self.DATA + self.LOCAL + self.FROM_DATA:
             state[name] = None
         state["_codes_checked"] = False
+        state["grads"] = for_pickle(self.grads)    # one buffer (nn.core.flat)
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
-        self.grads = packed(self.grads)         # unpickled views are arrays of their own
+        self.grads = from_pickle(self.grads)
 
     def attach(self, X: np.ndarray, y: np.ndarray, X_val: np.ndarray | None,
                y_val: np.ndarray | None) -> None:
