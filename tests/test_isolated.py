@@ -41,6 +41,18 @@ def test_a_job_beyond_its_memory_ends_with_a_message_and_this_process_goes_on():
     assert run(probe, {"megabytes": 50}, {}, memory_bytes=100 * MB)["bytes"] == 50 * MB
 
 
+def test_a_jobs_payload_is_unpickled_under_its_memory_limit():
+    """What the payload holds (a trainer's weights and optimizer state) counts against the job's
+    memory, as the estimates count it. It was unpickled before the limit was set, so the limit
+    was measured from whatever the unpickling left in the heap: a trainer whose packed buffers
+    freed their unpickled copies (~16 MB kept by the allocator) got that much more room, trained
+    a whole run past its 5 MB estimate sending weights, and failed only at the end."""
+    payload = {"blob": np.ones(40 * MB // 8)}                  # 40 MB to unpickle
+    with pytest.raises(JobFailed, match="more memory than"):
+        run(probe, payload, {}, memory_bytes=5 * MB - isolated.AS_MARGIN, what="this probe")
+    assert run(probe, payload, {}, memory_bytes=60 * MB - isolated.AS_MARGIN)["bytes"] == 0
+
+
 def test_a_job_beyond_its_cpu_time_is_ended_by_the_kernel():
     started = time.monotonic()
     with pytest.raises(JobFailed, match="CPU time"):

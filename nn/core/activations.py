@@ -16,6 +16,11 @@ import numpy as np
 from scipy.special import expit
 
 LEAKY_SLOPE = 0.01
+# np.maximum(Z, 0) against a scalar runs a slow broadcasting loop: 17 us for 128 x 256 float32
+# against 4 us against an array of zeros. Arrays up to ZEROS_MOST values take their zeros from
+# one shared read-only buffer per dtype (1 MB in float32); bigger ones keep the scalar.
+ZEROS_MOST = 1 << 18
+_ZEROS: dict[str, np.ndarray] = {}
 
 Array = np.ndarray
 
@@ -31,8 +36,19 @@ def _sigmoid_grad(dA: Array, Z: Array, A: Array, out: Array) -> Array:
     return out
 
 
+def _zeros_like(Z: Array) -> Array | int:
+    """Zeros shaped like ``Z`` (a view of the shared buffer), or the scalar 0 for a big ``Z``."""
+    if Z.size > ZEROS_MOST:
+        return 0
+    zeros = _ZEROS.get(Z.dtype.char)
+    if zeros is None:                       # threads may both make one: the same zeros
+        zeros = _ZEROS[Z.dtype.char] = np.zeros(ZEROS_MOST, Z.dtype)
+        zeros.flags.writeable = False
+    return zeros[:Z.size].reshape(Z.shape)
+
+
 def _relu(Z: Array, out: Array) -> Array:
-    return np.maximum(Z, 0, out=out)
+    return np.maximum(Z, _zeros_like(Z), out=out)
 
 
 def _relu_grad(dA: Array, Z: Array, A: Array, out: Array) -> Array:

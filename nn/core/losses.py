@@ -79,7 +79,8 @@ def softmax_cross_entropy_grad(logits: np.ndarray, y: np.ndarray, label_smoothin
     np.exp(logits, out=logits)                       # unnormalised probabilities
     sums = logits.sum(axis=1, keepdims=True)
     # -sum_k q_k log p_k = log(sum exp(Z - max)) - sum_k q_k (Z_k - max)
-    loss = float((np.log(sums[:, 0]) - shifted_true).mean(dtype=np.float64))
+    # the mean as np.mean computes it (a float64 sum over n), without its Python wrapper
+    loss = float(np.add.reduce(np.log(sums[:, 0]) - shifted_true, dtype=np.float64) / n)
     logits /= sums                                   # softmax(Z)
     if report == "binary_cross_entropy":             # log p_y = (Z[y] - max) - log(sum exp(Z - max))
         loss = binary_cross_entropy_sum(label_true - np.log(sums[:, 0]), logits, y) / n

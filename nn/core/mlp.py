@@ -3,6 +3,7 @@
 mean squared error), and a training step that reuses its buffers."""
 from __future__ import annotations
 
+import copy
 import threading
 from typing import Any, Callable, Iterator, Sequence
 
@@ -11,6 +12,7 @@ import numpy as np
 from nn.core.activations import get_activation
 from nn.core.classifier import Classifier
 from nn.core.dtypes import check_dtype
+from nn.core.flat import for_pickle, from_pickle, packed
 from nn.core.init import check_init, init_rng
 from nn.core.layers import Dense
 from nn.core.losses import mean_squared_error_grad, softmax_cross_entropy_grad
@@ -76,7 +78,8 @@ class MLP(Classifier):
         rng = init_rng(init, self.seed)              # layer by layer (nn.core.init), as Sequential
         for layer, fan_in in zip(self.layers, self.layer_sizes):
             layer.build((fan_in,), rng, self.dtype, init)
-        self.params: list[np.ndarray] = [p for layer in self.layers for p in layer.params]
+        self.params: list[np.ndarray] = []
+        self._pack()
         self.meta: dict[str, Any] = {}          # dataset, preprocessing, history: set by the trainer
         self._workspaces: dict[tuple[int, int], _Workspace] = {}     # by (rows, thread)
 
@@ -168,8 +171,36 @@ class MLP(Classifier):
 
     # --- pickling (to a worker process and back; files: nn.save) ------------------------------
     def __getstate__(self) -> dict[str, Any]:
-        """Pickled (to a worker process and back) without the batch buffers: they are rebuilt."""
-        return {**self.__dict__, "_workspaces": {}}
+        """Pickled (to a worker process and back) without the batch buffers: they are rebuilt.
+        The parameters go as their one buffer (``nn.core.flat.for_pickle``), the layers without
+        their views of it."""
+        layers = [copy.copy(layer) for layer in self.layers]
+        for layer in layers:
+            layer.params = []
+        return {**self.__dict__, "_workspaces": {}, "layers": layers, "params": for_pickle(self.params)}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._bind(from_pickle(self.params))
+
+    def __copy__(self) -> "MLP":
+        """A shallow copy sharing the layers and parameters, as ``copy.copy`` means. (Through
+        ``__setstate__`` it would pack new parameters and rebind the shared layers' to them,
+        leaving this model's ``params`` apart from the arrays its layers compute with.)"""
+        out = object.__new__(type(self))
+        out.__dict__.update(self.__dict__)
+        return out
+
+    def _pack(self) -> None:
+        """``params`` (and each layer's) as views of one flat buffer (``nn.core.flat``): the
+        optimizer then updates them all in one NumPy call per pass."""
+        self._bind(packed([p for layer in self.layers for p in layer.params]))
+
+    def _bind(self, params: list[np.ndarray]) -> None:
+        """``params`` become the model's and, two by two (W, b), its layers'."""
+        self.params = params
+        for k, layer in enumerate(self.layers):
+            layer.params = params[2 * k:2 * k + 2]
 
     def copy_params_from(self, params: Sequence[np.ndarray]) -> None:
         for dst, src in zip(self.params, params, strict=True):

@@ -3,11 +3,16 @@
 With ~200k parameters an update is memory-bound, so each rule is a few in-place NumPy passes with
 no temporaries: the gradient buffers (owned by the trainer) double as scratch space. Only NumPy
 is used: SciPy's BLAS is a second OpenBLAS with its own spinning threads, and mixing the two
-slowed training tenfold.
+slowed training tenfold. Parameters, gradients and state packed in one buffer each
+(``nn.core.flat``: the MLP's and the trainer's are) are updated in one call per pass.
 """
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+
+from nn.core.flat import flat_view, for_pickle, from_pickle, packed
 
 OPTIMIZERS = ("sgd", "momentum", "adam")
 # A running average whose gradient has stopped (a dead unit's weights) decays by beta each
@@ -30,10 +35,33 @@ def flush_tiny(arrays: list[np.ndarray]) -> None:
 
 
 class Optimizer:
+    state_names: tuple[str, ...] = ()                    # the attributes holding running averages
+
     def __init__(self, params: list[np.ndarray], lr: float, weight_decay: float = 0.0, l1: float = 0.0) -> None:
         self.lr, self.weight_decay, self.l1 = float(lr), float(weight_decay), float(l1)
         self.steps = 0                                   # updates applied
         self.is_weight = [p.ndim >= 2 for p in params]   # L1, L2 apply to W and conv kernels, not biases
+        self._flats: dict[tuple[int, ...], tuple[list[np.ndarray], np.ndarray | None]] = {}
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Each running average's arrays go as their one buffer (``nn.core.flat``)."""
+        return {**self.__dict__, "_flats": {}, **{name: for_pickle(getattr(self, name)) for name in self.state_names}}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        for name in self.state_names:
+            setattr(self, name, from_pickle(getattr(self, name)))
+
+    def _flat(self, arrays: list[np.ndarray]) -> np.ndarray | None:
+        """The flat array under ``arrays`` when they are packed (``nn.core.flat``), else None;
+        remembered by identity (the arrays are kept, so their ids stay theirs)."""
+        key = tuple(map(id, arrays))
+        hit = self._flats.get(key)
+        if hit is None:
+            if len(self._flats) > 8:
+                self._flats.clear()
+            hit = self._flats[key] = (list(arrays), flat_view(arrays))
+        return hit[1]
 
     def step(self, params: list[np.ndarray], grads: list[np.ndarray]) -> None:
         """Update ``params`` from ``grads`` (which are used as scratch space)."""
@@ -45,7 +73,11 @@ class Optimizer:
             for p, g, is_w in zip(params, grads, self.is_weight):
                 if is_w:                        # g += l1 sign(W)  (a subgradient of l1 |W|_1)
                     g += self.l1 * np.sign(p)
-        self._update(params, grads)
+        lists = [params, grads, *(getattr(self, name) for name in self.state_names)]
+        flats = [self._flat(arrays) for arrays in lists]
+        if all(f is not None for f in flats):          # all packed: one call per pass
+            lists = [[f] for f in flats]
+        self._update(*lists)
         self.steps += 1
         if self.steps % FLUSH_EVERY == 0:
             flush_tiny(self.state())
@@ -54,14 +86,15 @@ class Optimizer:
         """The running averages kept between steps (flushed of near-subnormal values)."""
         return []
 
-    def _update(self, params: list[np.ndarray], grads: list[np.ndarray]) -> None:
+    def _update(self, params: list[np.ndarray], grads: list[np.ndarray], *state: list[np.ndarray]) -> None:
+        """The rule, on aligned lists of parameters, gradients and each of ``state_names``."""
         raise NotImplementedError
 
 
 class SGD(Optimizer):
     """w -= lr g"""
 
-    def _update(self, params, grads):
+    def _update(self, params, grads, *state):
         for p, g in zip(params, grads):
             g *= self.lr
             p -= g
@@ -69,17 +102,18 @@ class SGD(Optimizer):
 
 class Momentum(Optimizer):
     """v = mu v - lr g;  w += v   (the Keras / PyTorch form)"""
+    state_names = ("v",)
 
     def __init__(self, params, lr, weight_decay=0.0, momentum: float = 0.9, l1: float = 0.0):
         super().__init__(params, lr, weight_decay, l1)
         self.mu = float(momentum)
-        self.v = [np.zeros_like(p) for p in params]
+        self.v = packed(params, fill=0)
 
     def state(self):
         return self.v
 
-    def _update(self, params, grads):
-        for p, g, v in zip(params, grads, self.v):
+    def _update(self, params, grads, vs):
+        for p, g, v in zip(params, grads, vs):
             v *= self.mu
             g *= self.lr
             v -= g
@@ -89,21 +123,22 @@ class Momentum(Optimizer):
 class Adam(Optimizer):
     """m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2;
     w -= lr_t m / (sqrt(v) + eps),  lr_t = lr sqrt(1 - b2^t) / (1 - b1^t)   (Kingma & Ba, sec. 2)"""
+    state_names = ("m", "v")
 
     def __init__(self, params, lr, weight_decay=0.0, beta1: float = 0.9, beta2: float = 0.999,
                  eps: float = 1e-7, l1: float = 0.0):
         super().__init__(params, lr, weight_decay, l1)
         self.beta1, self.beta2, self.eps, self.t = beta1, beta2, eps, 0
-        self.m = [np.zeros_like(p) for p in params]
-        self.v = [np.zeros_like(p) for p in params]
+        self.m = packed(params, fill=0)
+        self.v = packed(params, fill=0)
 
     def state(self):
         return self.m + self.v
 
-    def _update(self, params, grads):
+    def _update(self, params, grads, ms, vs):
         self.t += 1
         lr_t = self.lr * float(np.sqrt(1 - self.beta2 ** self.t) / (1 - self.beta1 ** self.t))
-        for p, g, m, v in zip(params, grads, self.m, self.v):
+        for p, g, m, v in zip(params, grads, ms, vs):
             m -= g                              # m = b1 m + (1 - b1) g = b1 (m - g) + g
             m *= self.beta1
             m += g

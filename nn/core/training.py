@@ -27,6 +27,7 @@ from nn.core.pixels import pixel_codes
 from nn.core.row_blocks import blocked_step_is_small
 from nn.core.config import TrainConfig
 from nn.core.early_stopping import EarlyStopping, holdout_rows
+from nn.core.flat import for_pickle, from_pickle, packed
 from nn.core.history import MAX_CHANGE_TEXT, Record, check_history
 from nn.core.settings import ConfigError
 from nn.core.tta import tta_log_proba
@@ -221,7 +222,7 @@ class Trainer:
                             or (isinstance(model, MLP) and self.batch_size > GRAD_CHUNK
                                 and blocked_step_is_small(model.layer_sizes, GRAD_CHUNK)))
         self.rng = np.random.default_rng([self.config.seed, 1])   # shuffling; init used [seed]
-        self.grads = [np.empty_like(p) for p in model.params]
+        self.grads = packed(model.params, fill=0)   # one buffer: the optimizer's passes are one call
         # a large batch's pieces: read from the pixels' 8-bit codes when X is images / 255 (found at
         # the first step), through an MLP's narrow layers in row blocks (nn.core.row_blocks), in
         # two halves (nn.core.batch_halves), on two threads when the job may use two cores and
@@ -296,7 +297,12 @@ class Trainer:
         for name in self.DATA + self.LOCAL + self.FROM_DATA:
             state[name] = None
         state["_codes_checked"] = False
+        state["grads"] = for_pickle(self.grads)    # one buffer (nn.core.flat)
         return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.grads = from_pickle(self.grads)
 
     def attach(self, X: np.ndarray, y: np.ndarray, X_val: np.ndarray | None,
                y_val: np.ndarray | None) -> None:

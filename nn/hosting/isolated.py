@@ -17,7 +17,11 @@ visitor (the traceback goes to the log only).
 
 The child sets its own limits when its job arrives (``resource.setrlimit``): an address space of
 what it holds then, plus ``memory_bytes`` and ``AS_MARGIN`` (RLIMIT_AS: an allocation beyond fails
-with MemoryError) and ``cpu_seconds`` of CPU time (RLIMIT_CPU: the kernel ends it). It dies with
+with MemoryError) and ``cpu_seconds`` of CPU time (RLIMIT_CPU: the kernel ends it). The payload
+arrives as pickled bytes and is unpickled under the limit, so that what it holds (a trainer's
+weights and optimizer state) counts against ``memory_bytes`` as the estimates count it; had the
+limit been taken after unpickling, whatever that left in the heap (copies freed but kept by the
+allocator) would have silently widened the room by up to the payload's size. It dies with
 this process (Linux ``PR_SET_PDEATHSIG``, tied to the long-lived thread that starts workers) and
 when its socket closes. Workers are started ahead of need (``SPARES``: a warm worker per job slot
 waits with NumPy and the network code imported), so a job starts in milliseconds, not the 0.6 s
@@ -181,7 +185,8 @@ class IsolatedJob:
         try:
             arrays = {k: np.ascontiguousarray(v) for k, v in (arrays or {}).items() if v is not None}
             specs = [(k, a.dtype.str, a.shape, shared_name(a)) for k, a in arrays.items()]
-            self.conn.send(("job", dict(task=task, payload=payload, arrays=specs, memory=self.memory_bytes,
+            self.conn.send(("job", dict(task=task, payload=pickle.dumps(payload, pickle.HIGHEST_PROTOCOL),
+                                        arrays=specs, memory=self.memory_bytes,
                                         cpu=cpu_seconds, blas=int(blas_threads))))
             raw = socket.socket(fileno=os.dup(self.conn.fileno()))    # arrays: raw bytes
             with raw:
@@ -405,8 +410,9 @@ def worker_main(fd: int) -> None:
         _blas_threads(job["blas"])
         _warm_blas()
         _limit_self(job["memory"], job["cpu"])
+        payload = pickle.loads(job.pop("payload"))        # under the limit (see the docstring)
         arrays = _receive_arrays(conn, job["arrays"])
-        result = job["task"](Channel(conn), job["payload"], arrays)
+        result = job["task"](Channel(conn), payload, arrays)
         conn.send(("result", result))
     except MemoryError:
         failed = True                                     # sent below, the task's frames freed
@@ -416,7 +422,7 @@ def worker_main(fd: int) -> None:
         except MemoryError:
             failed = True
     if failed:
-        arrays = result = None
+        arrays = result = payload = None
         try:
             conn.send_bytes(out_of_memory)
         except (OSError, MemoryError):
