@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import sys
 import time
+from contextlib import contextmanager
+from typing import Any, Iterator
 
 import pytest
 from conftest import ROOT, streamlit_server
@@ -63,39 +65,40 @@ def test_uploads_past_the_servers_or_a_sessions_quota_are_refused_and_not_kept()
     assert quota.held() == 60
 
 
-def test_a_put_over_the_upload_quota_gets_429_and_is_not_held(tmp_path):
+@contextmanager
+def one_tab(tmp_path, **env: str) -> Iterator[tuple[str, Any]]:
+    """A hosting server with ``env`` and one open tab on the Train page: (url, tab)."""
     from hostile_clients import Session
     with streamlit_server([sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard.py")],
-                          tmp_path / "server.log", NN_PUBLIC="1", NN_UPLOADS_MB="12") as url:
+                          tmp_path / "server.log", NN_PUBLIC="1", **env) as url:
         tab = Session(url, "127.0.0.1", "preset=moons").open()
         try:
             tab.run()
-            assert tab.put(tab.file_id("a.bin"), "a.bin", b"\0" * (8 << 20)) == "204"
-            assert tab.put(tab.file_id("b.bin"), "b.bin", b"\0" * (8 << 20)) == "429"
-            deadline = time.monotonic() + 10                     # the metrics refresh every 5 s
-            while not uploaded_bytes(url) and time.monotonic() < deadline:
-                time.sleep(0.5)
-            assert 8 << 20 <= uploaded_bytes(url) < 16 << 20      # the first kept, not the second
+            yield url, tab
         finally:
             tab.close()
+
+
+def held_soon(url: str) -> int:
+    """Bytes of uploads held, once Streamlit's metrics (refreshed every 5 s) show any."""
+    deadline = time.monotonic() + 10
+    while not uploaded_bytes(url) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    return uploaded_bytes(url)
+
+
+def test_a_put_over_the_upload_quota_gets_429_and_is_not_held(tmp_path):
+    with one_tab(tmp_path, NN_UPLOADS_MB="12") as (url, tab):
+        assert tab.put(tab.file_id("a.bin"), "a.bin", b"\0" * (8 << 20)) == "204"
+        assert tab.put(tab.file_id("b.bin"), "b.bin", b"\0" * (8 << 20)) == "429"
+        assert 8 << 20 <= held_soon(url) < 16 << 20               # the first kept, not the second
 
 
 def test_a_put_no_widget_asked_for_is_let_go(tmp_path):
-    from hostile_clients import Session
-    with streamlit_server([sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard.py")],
-                          tmp_path / "server.log", NN_PUBLIC="1", NN_UPLOAD_UNREAD_SECONDS="3") as url:
-        tab = Session(url, "127.0.0.1", "preset=moons").open()
-        try:
-            tab.run()
-            status = tab.put(tab.file_id("junk.bin"), "junk.bin", b"\0" * (8 << 20))
-            assert status == "204"
-            deadline = time.monotonic() + 10                     # the metrics refresh every 5 s
-            while not uploaded_bytes(url) and time.monotonic() < deadline:
-                time.sleep(0.5)
-            assert uploaded_bytes(url) >= 8 << 20                 # held at first...
-            deadline = time.monotonic() + 30
-            while uploaded_bytes(url) and time.monotonic() < deadline:
-                time.sleep(1)
-            assert uploaded_bytes(url) == 0                       # ... then dropped, the tab still open
-        finally:
-            tab.close()
+    with one_tab(tmp_path, NN_UPLOAD_UNREAD_SECONDS="3") as (url, tab):
+        assert tab.put(tab.file_id("junk.bin"), "junk.bin", b"\0" * (8 << 20)) == "204"
+        assert held_soon(url) >= 8 << 20                          # held at first...
+        deadline = time.monotonic() + 30
+        while uploaded_bytes(url) and time.monotonic() < deadline:
+            time.sleep(1)
+        assert uploaded_bytes(url) == 0                           # ... then dropped, the tab still open
