@@ -78,6 +78,10 @@ class UnreadUploads:
 # received: at most ``NN_UPLOADS_MB`` on the server and one largest file (``NN_MAX_MODEL_MB``) per
 # session. A PUT beyond either is answered 429 and its file is not kept; the pages read and let go
 # of an upload within a second or two, so an honest visitor meets this only under a flood.
+BUSY_HELP = ("If the file is marked with an error (status code 429), the server held too many "
+             "uploads at that moment: remove it (x) and upload it again in a moment.")
+
+
 class UploadQuota:
     """Wraps a file manager's ``add_file``: refuses a file that would take the held bytes past
     ``total`` (all sessions) or ``per_session``."""

@@ -199,3 +199,12 @@ def test_streamlit_runs_no_full_collection_after_each_page_run():
     out = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[1],
                          capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "False", out.stderr
+
+
+def test_the_uploaders_say_what_a_refused_upload_means():
+    """Issue 17: a PUT over the server's upload quota gets 429, which the uploader shows as a bare
+    'Request failed with status code 429'; each uploader's help says what that means."""
+    from app.uploads import BUSY_HELP
+    at = open_app(preset="moons", dataset="table")
+    helps = [u.proto.help for u in at.get("file_uploader")]
+    assert len(helps) == 2 and all(BUSY_HELP in h for h in helps)

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
+from app import uploads
 from app.control_labels import page_text
 from app.keep import keep, restore
 from app.text import plain
@@ -61,8 +62,10 @@ def _on_upload() -> None:
     if file is None:
         ss.pop("draw_uploaded", None)
         return
+    blob = file.getvalue()
+    uploads.release(file)                             # read once: Streamlit's copy is let go
     try:
-        model = load_mnist_model(file.getvalue())      # checked before anything is built
+        model = load_mnist_model(blob)                # checked before anything is built
     except ValueError as exc:                         # ModelFormatError is a ValueError
         ss.draw_upload_error = {"name": file.name, "error": page_text(str(exc))}   # controls, not flags
         return
@@ -89,7 +92,7 @@ def choose_model(below: Any) -> Model:
         st.file_uploader(f"A model file saved by this app (.npz, up to {mb} MB)", type=["npz"],
                          key="draw_upload", on_change=_on_upload, max_upload_size=mb,
                          help=f"Files over {mb} MB or over {limits().max_params:,} parameters are "
-                              "refused (NN_MAX_MODEL_MB, NN_MAX_PARAMS).")
+                              "refused (NN_MAX_MODEL_MB, NN_MAX_PARAMS). " + uploads.BUSY_HELP)
         uploaded = _uploaded_model()
     shipped = _shipped(shipped_model, CNN_MODEL_PATH)
     choices = model_choices(session_mnist_model(st.session_state), uploaded, shipped,

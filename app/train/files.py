@@ -62,7 +62,8 @@ def files(s: TrainSession) -> None:
                            file_name=f"{name}-history.csv", mime="text/csv", key="train.dl_history",
                            on_click="ignore", disabled=not history, width="stretch", icon=":material/table:")
         st.file_uploader("Upload a model saved earlier (.npz)", type=["npz"], key=W + "upload",
-                         on_change=_on_upload, max_upload_size=limits().max_model_mb)
+                         on_change=_on_upload, max_upload_size=limits().max_model_mb,
+                         help=uploads.BUSY_HELP)
 
 
 def messages(s: TrainSession, problems: list[str]) -> None:

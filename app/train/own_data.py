@@ -245,7 +245,8 @@ def _table_panel(cfg: RunConfig | None) -> None:
     st.caption(f"Limits: {table_limits().describe()}. The table stays in this browser "
                f"session only: it is not written to the server's disk nor shared with anyone.")
     file = st.file_uploader("Upload a table", type=["csv", "tsv", "txt", "tab", "parquet", "pq"],
-                            key="own.upload", max_upload_size=max(1, table_limits().max_mb))
+                            key="own.upload", max_upload_size=max(1, table_limits().max_mb),
+                            help=uploads.BUSY_HELP)
     _take_upload(file)
     if "own.table_error" in st.session_state:
         st.error(st.session_state["own.table_error"], icon=":material/error:")
