@@ -8,6 +8,7 @@ from streamlit.logger import get_logger
 from app import uploads
 from nn.hosting import TRUE_WORDS
 from nn.hosting.isolated import SPARES
+from nn.hosting.shared_arrays import serve_workers
 
 log = get_logger("nn.dashboard")
 public = os.environ.get("NN_PUBLIC", "").strip().lower() in TRUE_WORDS
@@ -24,6 +25,7 @@ st.set_page_config(page_title="NumPy network dashboard", page_icon=":material/ne
 # app's overhead in headless Chromium on 2 cores). The Train page shows its own progress bar.
 st.html("<style>[data-testid='stStatusWidget']{display:none}</style>")
 
+serve_workers()               # datasets in shared memory: workers map them (nn.hosting.shared_arrays)
 SPARES.warm()                 # a worker process ready for the first run (see nn.hosting.isolated)
 uploads.guard()               # uploads: a quota, and those no page reads are dropped (app.uploads)
 

@@ -167,10 +167,13 @@ def test_a_run_beyond_its_memory_estimate_ends_with_a_message_not_the_server():
     assert all(np.array_equal(p, q) for p, q in zip(before, s.model.params))
 
 
-def test_a_shared_array_reaches_a_worker_without_a_copy_and_goes_with_its_array():
+def test_a_shared_array_reaches_a_worker_without_a_copy_and_goes_with_its_array(monkeypatch):
     import gc
 
+    from nn.hosting import shared_arrays
     from nn.hosting.shared_arrays import share, shared_name
+    assert shared_name(share(np.arange(1 << 20, dtype=np.float32))) is None   # not serving: kept
+    monkeypatch.setattr(shared_arrays, "_serving", True)       # as after serve_workers()
     a = share(np.arange(1 << 20, dtype=np.float32))           # 4 MB: in shared memory
     name = shared_name(a)
     assert name is not None and not a.flags.writeable

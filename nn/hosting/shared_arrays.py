@@ -8,6 +8,12 @@ it; ``IsolatedJob`` sends a worker the block's name instead of the bytes (``shar
 worker maps it (``attach``). The block is unlinked when the server's array is garbage, or at exit.
 Where shared memory is missing or too small, ``share`` returns the array as it was (and the bytes
 go over the socket as before).
+
+Only a process that hands arrays to workers shares them: the app's server calls ``serve_workers``
+first. Elsewhere (the CLI, a notebook, a benchmark) ``share`` keeps an array the process's own.
+Such an array lies in transparent huge pages (NumPy asks for them; /dev/shm's pages are 4 KB),
+which a minibatch's gather of random rows reads faster: 784-256-10 on MNIST, batch 128, an
+epoch took 0.437 s against 0.458 s from shared memory (median of 8, alternating in one process).
 """
 from __future__ import annotations
 
@@ -24,6 +30,14 @@ MIN_BYTES = 1 << 20            # smaller arrays go over the socket: not worth a 
 _blocks: dict[int, tuple[weakref.ref, shared_memory.SharedMemory]] = {}   # id(array) ->
 _lock = threading.Lock()
 _attached: list[shared_memory.SharedMemory] = []        # in a worker: kept mapped until it exits
+_serving = False                # ``serve_workers`` was called: this process shares its big arrays
+
+
+def serve_workers() -> None:
+    """From now on ``share`` puts big arrays in shared memory: call it in a process that hands
+    datasets to worker processes (the app's server), before it loads them."""
+    global _serving
+    _serving = True
 
 
 def _room(nbytes: int) -> bool:
@@ -35,9 +49,10 @@ def _room(nbytes: int) -> bool:
 
 
 def share(a: np.ndarray) -> np.ndarray:
-    """``a`` as a read-only array in shared memory (or ``a`` itself where that is not possible)."""
+    """``a`` as a read-only array in shared memory, in a process that serves workers
+    (``serve_workers``); ``a`` itself elsewhere, or where that is not possible."""
     a = np.ascontiguousarray(a)
-    if a.nbytes < MIN_BYTES or not _room(a.nbytes):
+    if not _serving or a.nbytes < MIN_BYTES or not _room(a.nbytes):
         return a
     try:
         block = shared_memory.SharedMemory(create=True, size=a.nbytes)
