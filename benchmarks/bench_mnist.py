@@ -8,7 +8,12 @@ fraction of the machine's float32 matmul limit that nn reaches.
 Per-epoch times are medians over epochs 2..N (the first epoch holds Keras's compilation). Each
 framework and optimizer trains in a process of its own (``--only``), so that no framework's
 leftover threads (JAX's) or allocator state slow the next one: in one process nn's Adam epochs
-after Keras's took 0.88-1.10 s against 0.57-0.69 s alone."""
+after Keras's took 0.88-1.10 s against 0.57-0.69 s alone.
+
+With ``--rounds R`` the frameworks take turns R times (nn, scikit-learn, Keras, nn, ...), and
+each ratio is read per round and its median printed: the speed of a shared machine drifts by
+up to 2x over tens of seconds (the 2048x2048 matmul ran at 117 and at 196 GFLOP/s an hour
+apart), and frameworks that run side by side in time see the same drift."""
 from __future__ import annotations
 
 import argparse
@@ -108,9 +113,23 @@ def run_apart(name: str, optimizer: str, epochs: int) -> dict:
     return json.loads(out.strip().splitlines()[-1])
 
 
+def compare(optimizer: str, epochs: int, rounds: int) -> dict:
+    """Each framework's ``run_apart`` ``rounds`` times in turn; the per-round ratios nn/other
+    and their medians."""
+    runs: dict[str, list[dict]] = {name: [] for name in BENCHES}
+    for _ in range(rounds):
+        for name in BENCHES:
+            runs[name].append(run_apart(name, optimizer, epochs))
+    ratios = {name: [ours["s_per_epoch"] / theirs["s_per_epoch"] for ours, theirs in zip(runs["nn"], r)]
+              for name, r in runs.items() if name != "nn"}
+    return {"runs": runs, "ratios": ratios,
+            "median_ratio": {name: statistics.median(r) for name, r in ratios.items()}}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=1, help="frameworks take turns this many times")
     parser.add_argument("--json", action="store_true", help="end with one JSON line")
     parser.add_argument("--only", nargs=2, metavar=("FRAMEWORK", "OPTIMIZER"),
                         help="run one framework with one optimizer here and print its JSON (internal)")
@@ -124,13 +143,15 @@ def main() -> None:
     print(f"float32 2048x2048 matmul: {gflops:.0f} GFLOP/s -> an epoch is {limit:.3f} s of pure arithmetic")
     results = {"matmul_gflops": gflops, "arithmetic_limit_s": limit}
     for optimizer, lr in SETTINGS.items():
-        row = {name: run_apart(name, optimizer, args.epochs) for name in BENCHES}
-        ours = row["nn"]["s_per_epoch"]
+        row = compare(optimizer, args.epochs, max(1, args.rounds))
         print(f"\n{optimizer} (lr {lr}, {args.epochs} epochs, median of epochs 2..{args.epochs})")
-        for name, r in row.items():
-            print(f"  {name:10s} {r['s_per_epoch']:.3f} s/epoch  test accuracy {r['test_accuracy']:.2%}"
-                  + ("" if name == "nn" else f"  nn/{name} = {ours / r['s_per_epoch']:.2f}x"))
-        print(f"  nn reaches {limit / ours:.0%} of the matmul limit")
+        for name, runs in row["runs"].items():
+            times = ", ".join(f"{r['s_per_epoch']:.3f}" for r in runs)
+            ratio = ("" if name == "nn" else f"  nn/{name} = " + ", ".join(f"{q:.2f}x" for q in row["ratios"][name])
+                     + (f" (median {row['median_ratio'][name]:.2f}x)" if len(runs) > 1 else ""))
+            print(f"  {name:10s} {times} s/epoch  test accuracy {runs[-1]['test_accuracy']:.2%}{ratio}")
+        typical = statistics.median(r["s_per_epoch"] for r in row["runs"]["nn"])
+        print(f"  nn reaches {limit / typical:.0%} of the matmul limit (median epoch)")
         results[optimizer] = row
     if args.json:
         print(json.dumps(results))
