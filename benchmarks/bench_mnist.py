@@ -5,15 +5,14 @@ fraction of the machine's float32 matmul limit that nn reaches.
 
     MNIST_PATH=../shared/data/mnist.npz .venv/bin/python benchmarks/bench_mnist.py [--epochs 5]
 
-Per-epoch times are medians over epochs 2..N (the first epoch holds Keras's compilation). Each
-framework and optimizer trains in a process of its own (``--only``), so that no framework's
-leftover threads (JAX's) or allocator state slow the next one: in one process nn's Adam epochs
-after Keras's took 0.88-1.10 s against 0.57-0.69 s alone.
-
-With ``--rounds R`` the frameworks take turns R times (nn, scikit-learn, Keras, nn, ...), and
-each ratio is read per round and its median printed: the speed of a shared machine drifts by
-up to 2x over tens of seconds (the 2048x2048 matmul ran at 117 and at 196 GFLOP/s an hour
-apart), and frameworks that run side by side in time see the same drift."""
+Each framework and optimizer trains in a process of its own (``--serve``), so that no
+framework's leftover threads (JAX's) or allocator state slow the next one: in one process nn's
+Adam epochs after Keras's took 0.88-1.10 s against 0.57-0.69 s alone. The three take turns epoch
+by epoch (nn, scikit-learn, Keras, nn, ...), and each ratio is read per epoch, between turns a
+second or two apart: this machine's speed drifts by up to 2x within seconds (nn's epochs in one
+run: 0.76-1.07 s for five, then 0.42-0.57 s), so frameworks timed one after the other for half
+a minute each saw different machines. Per-epoch times are medians over epochs 2..N (the first
+epoch holds Keras's compilation)."""
 from __future__ import annotations
 
 import argparse
@@ -29,7 +28,6 @@ from pathlib import Path
 os.environ.setdefault("KERAS_BACKEND", "jax")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import numpy as np  # noqa: E402
 
 import nn  # noqa: E402
 from nn.data import load_dataset  # noqa: E402
@@ -39,56 +37,74 @@ HIDDEN, BATCH = 256, 128
 SETTINGS = {"momentum": 0.05, "adam": 1e-3}
 
 
-def bench_nn(data, optimizer: str, lr: float, epochs: int) -> tuple[list[float], float]:
-    model = nn.MLP([784, HIDDEN, 10], activation="relu", init="he", seed=0)
-    cfg = nn.TrainConfig(optimizer=optimizer, lr=lr, batch_size=BATCH, epochs=epochs, seed=0)
-    trainer = nn.Trainer(model, data.X_train, data.y_train, config=cfg)   # no per-epoch eval
-    ends = [r["seconds"] for r in trainer.run() if r["end_of_epoch"]]
-    return list(np.diff([0.0, *ends])), model.score(data.X_test, data.y_test)
+class NnEpochs:
+    def __init__(self, data, optimizer: str, lr: float) -> None:
+        self.data = data
+        self.model = nn.MLP([784, HIDDEN, 10], activation="relu", init="he", seed=0)
+        cfg = nn.TrainConfig(optimizer=optimizer, lr=lr, batch_size=BATCH, epochs=1, seed=0)
+        self.trainer = nn.Trainer(self.model, data.X_train, data.y_train, config=cfg)  # no per-epoch eval
+
+    def epoch(self) -> float:
+        """One more epoch; its seconds of training steps (the trainer's own clock)."""
+        before = self.trainer.seconds
+        for _ in self.trainer.run(epochs=1):
+            pass
+        return self.trainer.seconds - before
+
+    def accuracy(self) -> float:
+        return self.model.score(self.data.X_test, self.data.y_test)
 
 
-def bench_sklearn(data, optimizer: str, lr: float, epochs: int) -> tuple[list[float], float]:
-    from sklearn.exceptions import ConvergenceWarning
-    from sklearn.neural_network import MLPClassifier
-    solver = {"momentum": dict(solver="sgd", momentum=0.9, nesterovs_momentum=False),
-              "adam": dict(solver="adam")}[optimizer]
-    clf = MLPClassifier(hidden_layer_sizes=(HIDDEN,), activation="relu", batch_size=BATCH,
-                        learning_rate_init=lr, alpha=0.0, max_iter=1, warm_start=True,
-                        shuffle=True, random_state=0, tol=0.0, n_iter_no_change=10**6, **solver)
-    times = []
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        for _ in range(epochs):
+class SklearnEpochs:
+    def __init__(self, data, optimizer: str, lr: float) -> None:
+        from sklearn.neural_network import MLPClassifier
+        self.data = data
+        solver = {"momentum": dict(solver="sgd", momentum=0.9, nesterovs_momentum=False),
+                  "adam": dict(solver="adam")}[optimizer]
+        self.clf = MLPClassifier(hidden_layer_sizes=(HIDDEN,), activation="relu", batch_size=BATCH,
+                                 learning_rate_init=lr, alpha=0.0, max_iter=1, warm_start=True,
+                                 shuffle=True, random_state=0, tol=0.0, n_iter_no_change=10**6, **solver)
+
+    def epoch(self) -> float:
+        from sklearn.exceptions import ConvergenceWarning
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
             t = time.perf_counter()
-            clf.fit(data.X_train, data.y_train)
-            times.append(time.perf_counter() - t)
-    return times, float(clf.score(data.X_test, data.y_test))
+            self.clf.fit(self.data.X_train, self.data.y_train)
+            return time.perf_counter() - t
+
+    def accuracy(self) -> float:
+        return float(self.clf.score(self.data.X_test, self.data.y_test))
 
 
-def bench_keras(data, optimizer: str, lr: float, epochs: int) -> tuple[list[float], float]:
-    import keras
-    keras.utils.set_random_seed(0)
-    model = keras.Sequential([keras.Input((784,)), keras.layers.Dense(HIDDEN, activation="relu"),
-                              keras.layers.Dense(10, activation="softmax")])
-    opt = (keras.optimizers.SGD(lr, momentum=0.9) if optimizer == "momentum"
-           else keras.optimizers.Adam(lr))
-    model.compile(optimizer=opt, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+class KerasEpochs:
+    def __init__(self, data, optimizer: str, lr: float) -> None:
+        import keras
+        self.data = data
+        keras.utils.set_random_seed(0)
+        self.model = keras.Sequential([keras.Input((784,)), keras.layers.Dense(HIDDEN, activation="relu"),
+                                       keras.layers.Dense(10, activation="softmax")])
+        opt = (keras.optimizers.SGD(lr, momentum=0.9) if optimizer == "momentum"
+               else keras.optimizers.Adam(lr))
+        self.model.compile(optimizer=opt, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
 
-    class Timer(keras.callbacks.Callback):
-        times: list[float] = []
+        class Timer(keras.callbacks.Callback):
+            """The epoch's own time (from its first batch to its last), as for the others."""
+            def on_epoch_begin(self, epoch, logs=None):
+                self.started = time.perf_counter()
 
-        def on_epoch_begin(self, epoch, logs=None):
-            self.t = time.perf_counter()
+            def on_epoch_end(self, epoch, logs=None):
+                self.seconds = time.perf_counter() - self.started
 
-        def on_epoch_end(self, epoch, logs=None):
-            self.times.append(time.perf_counter() - self.t)
+        self.timer = Timer()
 
-    timer = Timer()
-    timer.times = []
-    model.fit(data.X_train, data.y_train, batch_size=BATCH, epochs=epochs, verbose=0,
-              shuffle=True, callbacks=[timer])
-    _, acc = model.evaluate(data.X_test, data.y_test, verbose=0)
-    return timer.times, float(acc)
+    def epoch(self) -> float:
+        self.model.fit(self.data.X_train, self.data.y_train, batch_size=BATCH, epochs=1, verbose=0,
+                       shuffle=True, callbacks=[self.timer])
+        return self.timer.seconds
+
+    def accuracy(self) -> float:
+        return float(self.model.evaluate(self.data.X_test, self.data.y_test, verbose=0)[1])
 
 
 def epoch_flops(n: int) -> float:
@@ -96,62 +112,91 @@ def epoch_flops(n: int) -> float:
     return 2 * n * (2 * 784 * HIDDEN + 3 * HIDDEN * 10)
 
 
-BENCHES = {"nn": bench_nn, "sklearn": bench_sklearn, "keras_jax": bench_keras}
+BENCHES = {"nn": NnEpochs, "sklearn": SklearnEpochs, "keras_jax": KerasEpochs}
+# Between two turns every process is idle this long, so that the BLAS threads of the one that
+# just trained (OpenBLAS spins about 0.1 s after its last product) are asleep when the next starts.
+PAUSE_S = 0.3
 
 
-def run_one(name: str, optimizer: str, epochs: int) -> dict:
-    """One framework's epochs in this process: times, median of epochs 2..N, test accuracy."""
-    times, acc = BENCHES[name](load_dataset("mnist"), optimizer, SETTINGS[optimizer], epochs)
-    return {"s_per_epoch": statistics.median(times[1:] or times), "test_accuracy": acc,
-            "epoch_times": [round(t, 4) for t in times]}
+def serve(name: str, optimizer: str) -> None:
+    """A framework's process: builds its network, then trains one epoch per "epoch" line on
+    stdin and prints its seconds; "end" prints the test accuracy."""
+    trainer = BENCHES[name](load_dataset("mnist"), optimizer, SETTINGS[optimizer])
+    print("ready", flush=True)
+    for line in sys.stdin:
+        if line.strip() == "epoch":
+            print(json.dumps({"seconds": trainer.epoch()}), flush=True)
+        else:
+            print(json.dumps({"test_accuracy": trainer.accuracy()}), flush=True)
+            return
 
 
-def run_apart(name: str, optimizer: str, epochs: int) -> dict:
-    """``run_one`` in a fresh Python process."""
-    out = subprocess.run([sys.executable, __file__, "--epochs", str(epochs), "--only", name, optimizer],
-                         capture_output=True, text=True, check=True).stdout
-    return json.loads(out.strip().splitlines()[-1])
+def _ask(proc: subprocess.Popen, line: str) -> dict:
+    proc.stdin.write(line + "\n")
+    proc.stdin.flush()
+    while True:                          # skip whatever a framework prints itself
+        out = proc.stdout.readline()
+        if not out:
+            raise RuntimeError("a framework's process ended early")
+        if out.startswith("{"):
+            return json.loads(out)
 
 
-def compare(optimizer: str, epochs: int, rounds: int) -> dict:
-    """Each framework's ``run_apart`` ``rounds`` times in turn; the per-round ratios nn/other
-    and their medians."""
-    runs: dict[str, list[dict]] = {name: [] for name in BENCHES}
-    for _ in range(rounds):
-        for name in BENCHES:
-            runs[name].append(run_apart(name, optimizer, epochs))
-    ratios = {name: [ours["s_per_epoch"] / theirs["s_per_epoch"] for ours, theirs in zip(runs["nn"], r)]
-              for name, r in runs.items() if name != "nn"}
-    return {"runs": runs, "ratios": ratios,
-            "median_ratio": {name: statistics.median(r) for name, r in ratios.items()}}
+def compare(optimizer: str, epochs: int) -> dict:
+    """The frameworks' epochs in turns (nn, scikit-learn, Keras, nn, ...), each framework in a
+    process of its own; per framework the median epoch of 2..N, and per epoch the ratios nn/other
+    of the turns next to each other in time, with their median."""
+    procs = {name: subprocess.Popen([sys.executable, __file__, "--serve", name, optimizer], text=True,
+                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+             for name in BENCHES}
+    try:
+        for proc in procs.values():
+            while proc.stdout.readline().strip() != "ready":
+                if proc.poll() is not None:
+                    raise RuntimeError("a framework's process failed to start")
+        times: dict[str, list[float]] = {name: [] for name in BENCHES}
+        for _ in range(epochs):
+            for name, proc in procs.items():
+                time.sleep(PAUSE_S)
+                times[name].append(_ask(proc, "epoch")["seconds"])
+        accuracy = {name: _ask(proc, "end")["test_accuracy"] for name, proc in procs.items()}
+    finally:
+        for proc in procs.values():
+            proc.kill()
+    later = slice(1, None) if epochs > 1 else slice(None)     # the first epoch holds Keras's compilation
+    ratios = {name: [a / b for a, b in zip(times["nn"][later], t[later])] for name, t in times.items() if name != "nn"}
+    return {"epoch_times": times, "test_accuracy": accuracy,
+            "s_per_epoch": {name: statistics.median(t[later]) for name, t in times.items()},
+            "ratios": ratios, "median_ratio": {name: statistics.median(r) for name, r in ratios.items()}}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--epochs", type=int, default=5)
-    parser.add_argument("--rounds", type=int, default=1, help="frameworks take turns this many times")
     parser.add_argument("--json", action="store_true", help="end with one JSON line")
-    parser.add_argument("--only", nargs=2, metavar=("FRAMEWORK", "OPTIMIZER"),
-                        help="run one framework with one optimizer here and print its JSON (internal)")
+    parser.add_argument("--serve", nargs=2, metavar=("FRAMEWORK", "OPTIMIZER"),
+                        help="one framework's process (internal)")
     args = parser.parse_args()
-    if args.only:
-        print(json.dumps(run_one(*args.only, args.epochs)))
+    if args.serve:
+        serve(*args.serve)
         return
     n_train = len(load_dataset("mnist").X_train)
-    gflops = matmul_gflops()
+    # the machine's speed, probed before and after (the higher: a probe at a slow moment would
+    # flatter the fraction of the limit)
+    before = matmul_gflops()
+    rows = {optimizer: compare(optimizer, max(1, args.epochs)) for optimizer in SETTINGS}
+    gflops = max(before, matmul_gflops())
     limit = epoch_flops(n_train) / (gflops * 1e9)
     print(f"float32 2048x2048 matmul: {gflops:.0f} GFLOP/s -> an epoch is {limit:.3f} s of pure arithmetic")
     results = {"matmul_gflops": gflops, "arithmetic_limit_s": limit}
     for optimizer, lr in SETTINGS.items():
-        row = compare(optimizer, args.epochs, max(1, args.rounds))
-        print(f"\n{optimizer} (lr {lr}, {args.epochs} epochs, median of epochs 2..{args.epochs})")
-        for name, runs in row["runs"].items():
-            times = ", ".join(f"{r['s_per_epoch']:.3f}" for r in runs)
-            ratio = ("" if name == "nn" else f"  nn/{name} = " + ", ".join(f"{q:.2f}x" for q in row["ratios"][name])
-                     + (f" (median {row['median_ratio'][name]:.2f}x)" if len(runs) > 1 else ""))
-            print(f"  {name:10s} {times} s/epoch  test accuracy {runs[-1]['test_accuracy']:.2%}{ratio}")
-        typical = statistics.median(r["s_per_epoch"] for r in row["runs"]["nn"])
-        print(f"  nn reaches {limit / typical:.0%} of the matmul limit (median epoch)")
+        row = rows[optimizer]
+        print(f"\n{optimizer} (lr {lr}, {args.epochs} epochs in turns; medians of epochs 2..{args.epochs})")
+        for name, epoch in row["s_per_epoch"].items():
+            ratio = "" if name == "nn" else (f"  nn/{name} = {row['median_ratio'][name]:.2f}x (per epoch: "
+                                            + ", ".join(f"{q:.2f}" for q in row["ratios"][name]) + ")")
+            print(f"  {name:10s} {epoch:.3f} s/epoch  test accuracy {row['test_accuracy'][name]:.2%}{ratio}")
+        print(f"  nn reaches {limit / row['s_per_epoch']['nn']:.0%} of the matmul limit")
         results[optimizer] = row
     if args.json:
         print(json.dumps(results))
