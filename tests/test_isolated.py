@@ -172,7 +172,8 @@ def test_a_shared_array_reaches_a_worker_without_a_copy_and_goes_with_its_array(
 
     from nn.hosting import shared_arrays
     from nn.hosting.shared_arrays import share, shared_name
-    assert shared_name(share(np.arange(1 << 20, dtype=np.float32))) is None   # not serving: kept
+    monkeypatch.setattr(shared_arrays, "_serving", False)      # a process that serves no workers
+    assert shared_name(share(np.arange(1 << 20, dtype=np.float32))) is None   # keeps its arrays
     monkeypatch.setattr(shared_arrays, "_serving", True)       # as after serve_workers()
     a = share(np.arange(1 << 20, dtype=np.float32))           # 4 MB: in shared memory
     name = shared_name(a)
