@@ -239,3 +239,29 @@ def test_mismatched_data_is_refused(moons):
         Trainer(MLP([3, 4, 2]), moons.X_train, moons.y_train)
     with pytest.raises(ValueError, match="labels"):
         Trainer(MLP([2, 4, 2]), moons.X_train, moons.y_train + 5)
+
+
+def test_a_steps_pieces_do_not_follow_the_machines_speed(moons):
+    """The pacer (timed pieces) says 3 rows or 5,000: every batch still goes in one pass and the
+    run ends with the same weights, bit for bit (pieces cut by time summed the same gradients in
+    another order, so a run stopped and continued under load could end elsewhere)."""
+    results = []
+    for pace in (3, 5000):
+        trainer = make_trainer(moons, optimizer="momentum", lr=0.05, batch_size=64, epochs=2)
+        trainer.pacer.rows = lambda factor=1.0, pace=pace: pace
+        sizes, step = [], trainer.model.train_step_grads
+        trainer.model.train_step_grads = lambda X, y, grads, **kw: sizes.append(len(y)) or step(X, y, grads, **kw)
+        list(trainer.run())
+        results.append((sizes, [p.copy() for p in trainer.model.params]))
+    (sizes_a, weights_a), (sizes_b, weights_b) = results
+    assert sizes_a == sizes_b and max(sizes_a) == 64
+    assert all(np.array_equal(a, b) for a, b in zip(weights_a, weights_b))
+
+
+def test_a_steps_pieces_are_sized_by_the_networks_cost():
+    from nn.core.training import BN_PIECE_FLOPS, GRAD_CHUNK, train_flops_per_row
+    assert train_flops_per_row(MLP([784, 256, 10])) == 2 * 784 * 256 * 2 + 2 * 256 * 10 * 3
+    X, y = np.zeros((10, 784), np.float32), np.arange(10) % 10
+    assert Trainer(MLP([784, 256, 10]), X, y).piece_rows == GRAD_CHUNK      # 1.2 MFLOP a row
+    wide = MLP([784, 20000, 10])                                  # 64 MFLOP a row
+    assert Trainer(wide, X, y).piece_rows == BN_PIECE_FLOPS // train_flops_per_row(wide) == 62

@@ -3,9 +3,9 @@
 ``Trainer.run`` is a generator: it yields a record after every epoch and every ``report_every``
 seconds inside long epochs, keeps its place between calls (so a run stopped mid-epoch continues
 exactly where it left off), and stops on a NaN or infinite loss with the last finite weights.
-Every long pass is cut into pieces of about ``CHUNK_SECONDS`` with a stop check between them (a
-batch-normed network's training passes: of a fixed work instead, ``BN_PIECE_FLOPS``), so
-``stop()`` (or ``deadline``) ends a run within a second whatever the network.
+Every long pass is cut into pieces of about ``CHUNK_SECONDS`` with a stop check between them
+(a training step's: of a fixed work instead, ``BN_PIECE_FLOPS``), so ``stop()`` (or
+``deadline``) ends a run within a second whatever the network.
 """
 from __future__ import annotations
 
@@ -44,19 +44,23 @@ RISE_FACTOR, RISE_CHANCE = 3.0, 10.0
 # whose gradients are summed: each chunk is read from memory once and reused from cache by the
 # backward pass, about 25% faster than one pass over the whole batch.
 GRAD_CHUNK = 2048
-# Stop within a second whatever the network: every long pass (the start-up pass on START_ROWS
-# training rows, the test evaluation, a step's chunks) goes in pieces of about CHUNK_SECONDS,
-# sized from the time the pieces so far took, with a stop check between them.
+# Stop within a second whatever the network: every long pass is cut into pieces with a stop
+# check between them. The start-up pass on START_ROWS training rows and the test evaluation go in
+# pieces of about CHUNK_SECONDS, sized from the time the pieces so far took.
 START_ROWS = 2000
 CHUNK_SECONDS = 0.2
 SLOWEST_PIECE = 0.6          # a piece size is kept until its pieces take longer than this
 FIRST_PIECE = 2              # rows of the first piece, before anything is timed
-# Batch norm normalises by the rows of each training pass, so a batch-normed network's pieces are
-# not timed (its statistics, and so its training, would follow the machine's load): each batch is
-# cut into equal "ghost batches" (Hoffer et al., 2017) of a size fixed by the network's cost, at
-# most BN_PIECE_FLOPS of training work (``flops_per_sample``'s "train": forward, dW, dX) and at
-# most GRAD_CHUNK rows. 4 GFLOP is CHUNK_SECONDS at 20 GFLOP/s (a BN CNN on 2 busy cores: 15);
-# the presets' batches stay whole (mnist-best: 23.1 MFLOP a row, 173 rows a piece >= its 128).
+# A training step's pieces are not timed: their size is fixed by the network's cost, at most
+# BN_PIECE_FLOPS of training work (``train_flops_per_row``: forward, dW, dX) and at most
+# GRAD_CHUNK rows, so that a run does not depend on the machine's load. Pieces cut by time give
+# the same sums grouped otherwise, which differ in the last bits: a stall of the machine during
+# a step could cut the next steps into smaller pieces, and a run stopped and continued then
+# did not end bit for bit as the run never stopped (tests/test_budget.py, now and then under
+# load). Batch norm normalises by the rows of each training pass, so a batch-normed network's
+# batches are cut into equal "ghost batches" (Hoffer et al., 2017). 4 GFLOP is CHUNK_SECONDS at
+# 20 GFLOP/s (a BN CNN on 2 busy cores: 15); the presets' batches stay whole (mnist-best:
+# 23.1 MFLOP a row, 173 rows a piece >= its 128; 784-256-10: 1.2 MFLOP a row, GRAD_CHUNK rows).
 BN_PIECE_FLOPS = 4_000_000_000
 # The one-cycle schedule (Smith and Topin, 2018), as a triangle: from ONECYCLE_START x lr up to lr
 # over the first ONECYCLE_WARMUP of the run's steps, then down towards 0 at the last step.
@@ -147,9 +151,18 @@ def log_proba_in_pieces(model: Model, X: np.ndarray | TakenRows, should_stop: Ca
         start += len(logp)
 
 
+def train_flops_per_row(model: Model) -> int:
+    """Flops of a training step's matrix products per row (forward, dW, and dX for every layer
+    but the first; a multiply-add counts 2)."""
+    if isinstance(model, MLP):
+        pairs = list(zip(model.layer_sizes[:-1], model.layer_sizes[1:]))
+        return sum(2 * a * b * (2 if i == 0 else 3) for i, (a, b) in enumerate(pairs))
+    return flops_per_sample(model)["train"]
+
+
 def bn_piece_rows(train_flops: int) -> int:
-    """Most rows of one training pass of a batch-normed network whose training step costs
-    ``train_flops`` a row: BN_PIECE_FLOPS // train_flops, from 1 to GRAD_CHUNK."""
+    """Most rows of one training pass of a network whose training step costs ``train_flops`` a
+    row: BN_PIECE_FLOPS // train_flops, from 1 to GRAD_CHUNK."""
     return max(1, min(GRAD_CHUNK, BN_PIECE_FLOPS // max(int(train_flops), 1)))
 
 
@@ -201,11 +214,11 @@ class Trainer:
         self._loss_kw = {"label_smoothing": self.config.label_smoothing} if self.config.label_smoothing else {}
         if self.config.reported_loss != "cross_entropy":     # the loss the records report
             self._loss_kw["report"] = self.config.reported_loss
-        # A network with batch norm normalises by each pass's rows: its batches are cut into
-        # pieces of at most ``bn_rows`` rows (see BN_PIECE_FLOPS), never into timed ones, so that
-        # the statistics (and so the training) do not depend on how fast the machine is
-        self.bn_rows = (bn_piece_rows(flops_per_sample(model)["train"])
-                        if getattr(model, "buffers", None) else None)
+        # A step's pieces: at most ``piece_rows`` rows, fixed by the network's cost (see
+        # BN_PIECE_FLOPS); a network with batch norm normalises by each pass's rows, so its
+        # batches are cut into equal pieces of at most ``bn_rows``
+        self.piece_rows = bn_piece_rows(train_flops_per_row(model))
+        self.bn_rows = self.piece_rows if getattr(model, "buffers", None) else None
         if self.X_val is not None:
             _check_data(model, self.X_val, self.y_val, "validation")
         # early stopping (config.val_share > 0): rows of X held out to stop on (never the test set)
@@ -542,12 +555,12 @@ class Trainer:
             self.model._steps = passes
 
     def _piece_rows(self, n: int) -> int:
-        """Rows of the next training pass of a batch of ``n``: about CHUNK_SECONDS' worth (a
-        training row costs about 3 forward ones), at most GRAD_CHUNK; with batch norm, the
-        batch cut into equal pieces of at most ``bn_rows``, whatever the machine's speed."""
+        """Rows of the next training pass of a batch of ``n``: at most ``piece_rows`` (fixed by
+        the network's cost, whatever the machine's speed); with batch norm, the batch cut into
+        equal pieces of at most that."""
         if self.bn_rows:
             return even_piece(n, self.bn_rows)
-        return min(GRAD_CHUNK, self.pacer.rows(factor=3.0))
+        return self.piece_rows
 
     def _record(self, end_of_epoch: bool) -> Record:
         seen = max(self._pos, 1)
