@@ -159,43 +159,6 @@ def test_optimizers_follow_their_update_rules():
             np.testing.assert_allclose(p, ref, rtol=1e-10, atol=1e-14, err_msg=name)
 
 
-def test_momentum_takes_gradients_with_the_rate_applied():
-    """lr g passed with ``lr_applied`` (the trainer scales an MLP's output dZ by lr instead of
-    the gradients): the same update, weight decay and L1 included; the others refuse it."""
-    rng = np.random.default_rng(1)
-    grads = [rng.standard_normal((3, 4)) for _ in range(3)]
-    plain = rng.standard_normal((3, 4))
-    applied = plain.copy()
-    opt_plain = make_optimizer("momentum", [plain], lr=0.1, weight_decay=0.01, l1=0.02)
-    opt_applied = make_optimizer("momentum", [applied], lr=0.1, weight_decay=0.01, l1=0.02)
-    for g in grads:
-        opt_plain.step([plain], [g.copy()])
-        opt_applied.step([applied], [0.1 * g], lr_applied=True)
-    np.testing.assert_allclose(applied, plain, rtol=1e-12, atol=1e-14)
-    for name in ("sgd", "adam"):
-        with pytest.raises(ValueError, match="plain gradients"):
-            make_optimizer(name, [plain], lr=0.1).step([plain], [grads[0]], lr_applied=True)
-
-
-@pytest.mark.parametrize("schedule", ["constant", "onecycle"])
-def test_a_trainer_applying_momentums_rate_in_the_pass_trains_as_without(moons, schedule, monkeypatch):
-    """The trainer applies momentum's lr to an MLP's output dZ, the step's rate of a schedule
-    included: the run ends where one that scales the gradients in the optimizer ends."""
-    from nn.core import optimizers
-
-    def train() -> list[np.ndarray]:
-        model = MLP([2, 16, 2], seed=0, dtype="float64")
-        cfg = TrainConfig(optimizer="momentum", lr=0.05, batch_size=32, epochs=3, lr_schedule=schedule,
-                          weight_decay=1e-3)
-        list(Trainer(model, moons.X_train, moons.y_train, config=cfg).run())
-        return [p.copy() for p in model.params]
-
-    applied = train()
-    monkeypatch.setattr(optimizers.Momentum, "takes_lr_applied", False)
-    for a, b in zip(applied, train()):
-        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
-
-
 @pytest.mark.parametrize("name", ["momentum", "adam"])
 def test_a_stopped_gradient_leaves_no_subnormal_state(name):
     """A weight whose gradient stops (a dead unit's) has its running averages decay toward zero;

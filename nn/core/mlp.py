@@ -125,16 +125,13 @@ class MLP(Classifier):
 
     def train_step_grads(self, X: np.ndarray, y: np.ndarray, grads: list[np.ndarray],
                          reuse_buffers: bool = True, label_smoothing: float = 0.0,
-                         report: str = "cross_entropy", blocked: bool = False,
-                         grad_scale: float = 1.0) -> tuple[float, int]:
+                         report: str = "cross_entropy", blocked: bool = False) -> tuple[float, int]:
         """Forward and backward pass writing gradients into ``grads``;
         returns (mean loss, number of rows predicted correctly; 0 for regression).
         ``label_smoothing``: see ``nn.core.losses.softmax_cross_entropy_grad`` (classes only);
         ``report``: the loss a classifier returns (nn.core.losses.REPORTED_LOSSES);
         ``blocked``: a narrow layer's products with many rows in row blocks (nn.core.row_blocks:
-        the same sums, grouped otherwise; the large-batch path of ``nn.Trainer``);
-        ``grad_scale``: the gradients come multiplied by it (the output's dZ is, and every
-        gradient is linear in it: ``nn.Trainer`` applies momentum's lr so)."""
+        the same sums, grouped otherwise; the large-batch path of ``nn.Trainer``)."""
         X = np.asarray(X, dtype=self.dtype)
         y = np.asarray(y)
         ws = self._workspace(len(X)) if reuse_buffers else _Workspace(len(X), self.layer_sizes, self.dtype)
@@ -153,8 +150,6 @@ class MLP(Classifier):
             n_correct = int(np.count_nonzero(ws.Z[-1].argmax(axis=1) == y))
             # output: dZ_L = (softmax(Z_L) - q) / n, in place of Z_L (q: the smoothed onehot(y))
             loss, dZ = softmax_cross_entropy_grad(ws.Z[-1], y, label_smoothing, report)
-        if grad_scale != 1.0:
-            dZ *= grad_scale
         for i in reversed(range(len(self.layers))):
             # dW_i = A_{i-1}^T dZ_i,  db_i = 1^T dZ_i,  dA_{i-1} = dZ_i W_i^T
             dA = self.layers[i].backward(dZ, X if i == 0 else ws.A[i - 1], grads[2 * i:2 * i + 2],

@@ -36,7 +36,6 @@ def flush_tiny(arrays: list[np.ndarray]) -> None:
 
 class Optimizer:
     state_names: tuple[str, ...] = ()                    # the attributes holding running averages
-    takes_lr_applied = False                             # see ``step``
 
     def __init__(self, params: list[np.ndarray], lr: float, weight_decay: float = 0.0, l1: float = 0.0) -> None:
         self.lr, self.weight_decay, self.l1 = float(lr), float(weight_decay), float(l1)
@@ -64,27 +63,21 @@ class Optimizer:
             hit = self._flats[key] = (list(arrays), flat_view(arrays))
         return hit[1]
 
-    def step(self, params: list[np.ndarray], grads: list[np.ndarray], lr_applied: bool = False) -> None:
-        """Update ``params`` from ``grads`` (which are used as scratch space). ``lr_applied``:
-        the gradients are already multiplied by ``lr`` (only where ``takes_lr_applied``: the
-        backward pass scaled its output's dZ, a pass over a few values instead of all the
-        parameters; ``nn.Trainer`` does so for an MLP)."""
-        if lr_applied and not self.takes_lr_applied:
-            raise ValueError(f"{type(self).__name__} takes plain gradients")
-        scale = self.lr if lr_applied else 1.0
+    def step(self, params: list[np.ndarray], grads: list[np.ndarray]) -> None:
+        """Update ``params`` from ``grads`` (which are used as scratch space)."""
         if self.weight_decay:
             for p, g, is_w in zip(params, grads, self.is_weight):
                 if is_w:                        # g += wd W  (gradient of wd/2 |W|^2)
-                    g += (scale * self.weight_decay) * p
+                    g += self.weight_decay * p
         if self.l1:
             for p, g, is_w in zip(params, grads, self.is_weight):
                 if is_w:                        # g += l1 sign(W)  (a subgradient of l1 |W|_1)
-                    g += (scale * self.l1) * np.sign(p)
+                    g += self.l1 * np.sign(p)
         lists = [params, grads, *(getattr(self, name) for name in self.state_names)]
         flats = [self._flat(arrays) for arrays in lists]
         if all(f is not None for f in flats):          # all packed: one call per pass
             lists = [[f] for f in flats]
-        self._update(*lists, lr_applied=lr_applied)
+        self._update(*lists)
         self.steps += 1
         if self.steps % FLUSH_EVERY == 0:
             flush_tiny(self.state())
@@ -93,8 +86,7 @@ class Optimizer:
         """The running averages kept between steps (flushed of near-subnormal values)."""
         return []
 
-    def _update(self, params: list[np.ndarray], grads: list[np.ndarray], *state: list[np.ndarray],
-                lr_applied: bool = False) -> None:
+    def _update(self, params: list[np.ndarray], grads: list[np.ndarray], *state: list[np.ndarray]) -> None:
         """The rule, on aligned lists of parameters, gradients and each of ``state_names``."""
         raise NotImplementedError
 
@@ -102,17 +94,15 @@ class Optimizer:
 class SGD(Optimizer):
     """w -= lr g"""
 
-    def _update(self, params, grads, *state, lr_applied=False):
+    def _update(self, params, grads, *state):
         for p, g in zip(params, grads):
             g *= self.lr
             p -= g
 
 
 class Momentum(Optimizer):
-    """v = mu v - lr g;  w += v   (the Keras / PyTorch form). Three passes when g comes
-    multiplied by lr (``step``'s ``lr_applied``), four otherwise."""
+    """v = mu v - lr g;  w += v   (the Keras / PyTorch form)"""
     state_names = ("v",)
-    takes_lr_applied = True
 
     def __init__(self, params, lr, weight_decay=0.0, momentum: float = 0.9, l1: float = 0.0):
         super().__init__(params, lr, weight_decay, l1)
@@ -122,11 +112,10 @@ class Momentum(Optimizer):
     def state(self):
         return self.v
 
-    def _update(self, params, grads, vs, lr_applied=False):
+    def _update(self, params, grads, vs):
         for p, g, v in zip(params, grads, vs):
             v *= self.mu
-            if not lr_applied:
-                g *= self.lr
+            g *= self.lr
             v -= g
             p += v
 
@@ -152,7 +141,7 @@ class Adam(Optimizer):
     def state(self):
         return self.m + self.v
 
-    def _update(self, params, grads, ms, vs, lr_applied=False):
+    def _update(self, params, grads, ms, vs):
         self.t += 1
         root = float(np.sqrt(1 - self.beta2))
         lr_t = self.lr * float(np.sqrt(1 - self.beta2 ** self.t) / (1 - self.beta1 ** self.t))

@@ -467,42 +467,37 @@ class Trainer:
             Xb, yb = self.X, self.y                   # full batch: no copy
         else:
             Xb, yb = np.take(self.X, rows, axis=0), self.y[rows]
-        if self.config.lr_schedule == "onecycle":
-            self.optimizer.lr = self.step_lr()        # a rate per step (before the pass: it may apply it)
-        lr_applied = isinstance(self.model, MLP) and self.optimizer.takes_lr_applied
-        kw = {**self._loss_kw, "grad_scale": self.optimizer.lr} if lr_applied else self._loss_kw
         with np.errstate(over="ignore", invalid="ignore"):   # checked just below
-            result = self._batch_grads(Xb, yb, kw)
+            result = self._batch_grads(Xb, yb)
         if result is None:                             # stopped mid-batch: the step is not taken
             return
         loss, correct = result
+        if self.config.lr_schedule == "onecycle":
+            self.optimizer.lr = self.step_lr()        # a rate per step
         if not math.isfinite(loss):
             self._diverge(f"the training loss became {loss}")
         if loss > self._explode_at:
             self._diverge(f"the training loss exploded to {loss:.3g} (more than "
                           f"{EXPLODE_FACTOR:.0f}x where it started)")
-        self.optimizer.step(self.model.params, self.grads, lr_applied=lr_applied)
+        self.optimizer.step(self.model.params, self.grads)
         self._pos += len(rows)
         self.steps_done += 1
         self._loss_sum += loss * len(rows)
         self._correct += correct
 
-    def _batch_grads(self, Xb: np.ndarray, yb: np.ndarray,
-                     kw: dict[str, Any] | None = None) -> tuple[float, int] | None:
+    def _batch_grads(self, Xb: np.ndarray, yb: np.ndarray) -> tuple[float, int] | None:
         """Mean loss and gradients over the batch into ``self.grads``, chunk by chunk if large
-        (None if told to stop between two chunks); ``kw``: the passes' keyword arguments
-        (default: the loss's)."""
-        kw = self._loss_kw if kw is None else kw
+        (None if told to stop between two chunks)."""
         n = len(Xb)
         size = self._piece_rows(n)
         if n <= size:
             t = time.perf_counter()
-            result = self.model.train_step_grads(Xb, yb, self.grads, **kw)
+            result = self.model.train_step_grads(Xb, yb, self.grads, **self._loss_kw)
             self.pacer.timed(n, time.perf_counter() - t, factor=3.0)
             return result
         codes = self._pixel_codes() if Xb is self.X else None      # the full batch: its 8-bit pixels
         before = self._pass_state()
-        results = self._halves_grads(Xb, yb, codes, half_ranges(n, size), kw)
+        results = self._halves_grads(Xb, yb, codes, half_ranges(n, size))
         if None in results:
             self._put_back(before)                     # as if the step had not begun
             return None
@@ -510,7 +505,7 @@ class Trainer:
         return sum(r[0] for r in results), sum(r[1] for r in results)
 
     def _halves_grads(self, Xb: np.ndarray, yb: np.ndarray, codes: np.ndarray | None,
-                      halves: list[range], kw: dict[str, Any]) -> list[tuple[float, int] | None]:
+                      halves: list[range]) -> list[tuple[float, int] | None]:
         """Each half's ``half_grads`` (nn.core.batch_halves), the second one on a worker thread
         when two are worth it and allowed; a None for a half told to stop."""
         if self._halves is None:
@@ -519,7 +514,7 @@ class Trainer:
 
         def run_pass(X: np.ndarray, y: np.ndarray, out: list[np.ndarray]) -> tuple[float, int]:
             with np.errstate(**errors):
-                return self.model.train_step_grads(X, y, out, **kw, **self._piece_kw)
+                return self.model.train_step_grads(X, y, out, **self._loss_kw, **self._piece_kw)
 
         def half(k: int, here: bool = True) -> tuple[float, int] | None:
             """On this thread: stop checks and the pacer; on the worker: the stop flag only."""
