@@ -14,7 +14,7 @@ from test_budget import _stop_after
 from nn.core import CNN_PRESETS, arch_cost, build_network, flops_per_sample
 from nn.core import training
 from nn.core.config import TrainConfig
-from nn.core.training import BN_PIECE_FLOPS, GRAD_CHUNK, Trainer, bn_piece_rows, even_piece
+from nn.core.training import PIECE_FLOPS, GRAD_CHUNK, Trainer, piece_rows_for, even_piece
 from nn.cli import main
 from nn.runs.experiment import bn_piece_note, config_from_preset
 
@@ -53,11 +53,11 @@ def test_a_heavy_bn_network_gets_pieces_of_at_most_the_fixed_work():
     trainer = _trainer(HEAVY, 64, 32)
     flops = flops_per_sample(trainer.model)["train"]
     rows = trainer.bn_rows
-    assert rows == bn_piece_rows(flops) == _trainer(HEAVY, 64, 32).bn_rows     # from the cost alone
+    assert rows == piece_rows_for(flops) == _trainer(HEAVY, 64, 32).bn_rows     # from the cost alone
     assert 1 <= rows < GRAD_CHUNK
-    assert rows * flops <= BN_PIECE_FLOPS < (rows + 1) * flops
-    assert bn_piece_rows(10 * BN_PIECE_FLOPS) == 1                   # one row, however heavy
-    assert bn_piece_rows(1) == GRAD_CHUNK                            # at most GRAD_CHUNK rows
+    assert rows * flops <= PIECE_FLOPS < (rows + 1) * flops
+    assert piece_rows_for(10 * PIECE_FLOPS) == 1                   # one row, however heavy
+    assert piece_rows_for(1) == GRAD_CHUNK                            # at most GRAD_CHUNK rows
 
 
 def test_networks_without_batch_norm_keep_their_timed_pieces():
@@ -70,7 +70,7 @@ def test_the_presets_train_on_whole_batches(name):
     preset = CNN_PRESETS[name]
     _, flops = arch_cost(preset["arch"], (1, 28, 28), 10)
     trainer = _trainer(preset["arch"], 64, 32)
-    assert trainer.bn_rows == bn_piece_rows(flops["train"])         # the page's and the trainer's
+    assert trainer.bn_rows == piece_rows_for(flops["train"])         # the page's and the trainer's
     assert even_piece(preset["batch_size"], trainer.bn_rows) == preset["batch_size"]
 
 
@@ -82,7 +82,7 @@ def test_a_batch_is_cut_into_as_few_equal_pieces_as_its_limit_allows(n, most, si
 
 def test_the_pieces_do_not_depend_on_how_fast_the_machine_is(monkeypatch):
     """The pacer (the machine's speed) says 3 rows or 5,000: the same pieces, the same weights."""
-    monkeypatch.setattr(training, "BN_PIECE_FLOPS", 24 * flops_per_sample(build_network(SMALL, (1, 28, 28), 10))["train"])
+    monkeypatch.setattr(training, "PIECE_FLOPS", 24 * flops_per_sample(build_network(SMALL, (1, 28, 28), 10))["train"])
     results = []
     for pace in (3, 5000):
         trainer = _trainer(SMALL, 200, 100)
@@ -98,7 +98,7 @@ def test_the_pieces_do_not_depend_on_how_fast_the_machine_is(monkeypatch):
 def test_a_step_stopped_between_its_pieces_is_redone_exactly(monkeypatch):
     """Batch norm's running statistics and the dropout seeds of the pieces already done are put
     back: a run stopped mid-step and continued ends as one run through."""
-    monkeypatch.setattr(training, "BN_PIECE_FLOPS", 24 * flops_per_sample(build_network(SMALL, (1, 28, 28), 10))["train"])
+    monkeypatch.setattr(training, "PIECE_FLOPS", 24 * flops_per_sample(build_network(SMALL, (1, 28, 28), 10))["train"])
     whole = _trainer(SMALL, 300, 100)
     list(whole.run(1))
     parts = _trainer(SMALL, 300, 100)

@@ -222,9 +222,9 @@ def test_a_steps_pieces_do_not_follow_the_machines_speed(moons):
 
 
 def test_a_steps_pieces_are_sized_by_the_networks_cost():
-    from nn.core.training import BN_PIECE_FLOPS, GRAD_CHUNK, train_flops_per_row
+    from nn.core.training import PIECE_FLOPS, GRAD_CHUNK, train_flops_per_row
     assert train_flops_per_row(MLP([784, 256, 10])) == 2 * 784 * 256 * 2 + 2 * 256 * 10 * 3
     X, y = np.zeros((10, 784), np.float32), np.arange(10) % 10
     assert Trainer(MLP([784, 256, 10]), X, y).piece_rows == GRAD_CHUNK      # 1.2 MFLOP a row
     wide = MLP([784, 20000, 10])                                  # 64 MFLOP a row
-    assert Trainer(wide, X, y).piece_rows == BN_PIECE_FLOPS // train_flops_per_row(wide) == 62
+    assert Trainer(wide, X, y).piece_rows == PIECE_FLOPS // train_flops_per_row(wide) == 62

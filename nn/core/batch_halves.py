@@ -15,7 +15,6 @@ row blocks, ``nn.core.row_blocks``) and is large enough to pay for the handover.
 from __future__ import annotations
 
 import math
-import time
 from typing import Callable
 
 import numpy as np
@@ -56,11 +55,10 @@ class HalfBuffers:
 
 
 def half_grads(run_pass: Pass, X: np.ndarray, y: np.ndarray, codes: np.ndarray | None, pieces: range,
-               n: int, buffers: HalfBuffers, should_stop: Callable[[], bool],
-               timed: Callable[[int, float], None] | None = None) -> tuple[float, int] | None:
+               n: int, buffers: HalfBuffers, should_stop: Callable[[], bool]) -> tuple[float, int] | None:
     """Σ (n_p / n) dL_p/dθ over the pieces starting at ``pieces`` (rows of X, or of its 8-bit
     ``codes``) into ``buffers.grads``; returns (Σ (n_p / n) L_p, rows predicted correctly), or
-    None when ``should_stop()`` turns True before a piece. ``timed(rows, seconds)``: each piece's time."""
+    None when ``should_stop()`` turns True before a piece."""
     for g in buffers.grads:
         g.fill(0)
     loss, correct = 0.0, 0
@@ -68,11 +66,8 @@ def half_grads(run_pass: Pass, X: np.ndarray, y: np.ndarray, codes: np.ndarray |
         if should_stop():
             return None
         rows = slice(start, min(start + pieces.step, pieces.stop))
-        began = time.perf_counter()
         piece = X[rows] if codes is None else buffers.decoded(codes[rows], X.dtype)
         piece_loss, piece_correct = run_pass(piece, y[rows], buffers.piece_grads)
-        if timed is not None:
-            timed(len(piece), time.perf_counter() - began)
         share = len(piece) / n                   # a batch mean = the piece means weighted by size
         for g, pg in zip(buffers.grads, buffers.piece_grads):
             pg *= share

@@ -4,7 +4,7 @@
 seconds inside long epochs, keeps its place between calls (so a run stopped mid-epoch continues
 exactly where it left off), and stops on a NaN or infinite loss with the last finite weights.
 Every long pass is cut into pieces of about ``CHUNK_SECONDS`` with a stop check between them
-(a training step's: of a fixed work instead, ``BN_PIECE_FLOPS``), so ``stop()`` (or
+(a training step's: of a fixed work instead, ``PIECE_FLOPS``), so ``stop()`` (or
 ``deadline``) ends a run within a second whatever the network.
 """
 from __future__ import annotations
@@ -52,7 +52,7 @@ CHUNK_SECONDS = 0.2
 SLOWEST_PIECE = 0.6          # a piece size is kept until its pieces take longer than this
 FIRST_PIECE = 2              # rows of the first piece, before anything is timed
 # A training step's pieces are not timed: their size is fixed by the network's cost, at most
-# BN_PIECE_FLOPS of training work (``train_flops_per_row``: forward, dW, dX) and at most
+# PIECE_FLOPS of training work (``train_flops_per_row``: forward, dW, dX) and at most
 # GRAD_CHUNK rows, so that a run does not depend on the machine's load. Pieces cut by time give
 # the same sums grouped otherwise, which differ in the last bits: a stall of the machine during
 # a step could cut the next steps into smaller pieces, and a run stopped and continued then
@@ -61,7 +61,7 @@ FIRST_PIECE = 2              # rows of the first piece, before anything is timed
 # batches are cut into equal "ghost batches" (Hoffer et al., 2017). 4 GFLOP is CHUNK_SECONDS at
 # 20 GFLOP/s (a BN CNN on 2 busy cores: 15); the presets' batches stay whole (mnist-best:
 # 23.1 MFLOP a row, 173 rows a piece >= its 128; 784-256-10: 1.2 MFLOP a row, GRAD_CHUNK rows).
-BN_PIECE_FLOPS = 4_000_000_000
+PIECE_FLOPS = 4_000_000_000
 # The one-cycle schedule (Smith and Topin, 2018), as a triangle: from ONECYCLE_START x lr up to lr
 # over the first ONECYCLE_WARMUP of the run's steps, then down towards 0 at the last step.
 ONECYCLE_WARMUP = 0.25
@@ -160,10 +160,10 @@ def train_flops_per_row(model: Model) -> int:
     return flops_per_sample(model)["train"]
 
 
-def bn_piece_rows(train_flops: int) -> int:
+def piece_rows_for(train_flops: int) -> int:
     """Most rows of one training pass of a network whose training step costs ``train_flops`` a
-    row: BN_PIECE_FLOPS // train_flops, from 1 to GRAD_CHUNK."""
-    return max(1, min(GRAD_CHUNK, BN_PIECE_FLOPS // max(int(train_flops), 1)))
+    row: PIECE_FLOPS // train_flops, from 1 to GRAD_CHUNK."""
+    return max(1, min(GRAD_CHUNK, PIECE_FLOPS // max(int(train_flops), 1)))
 
 
 def even_piece(n: int, most: int) -> int:
@@ -215,9 +215,9 @@ class Trainer:
         if self.config.reported_loss != "cross_entropy":     # the loss the records report
             self._loss_kw["report"] = self.config.reported_loss
         # A step's pieces: at most ``piece_rows`` rows, fixed by the network's cost (see
-        # BN_PIECE_FLOPS); a network with batch norm normalises by each pass's rows, so its
+        # PIECE_FLOPS); a network with batch norm normalises by each pass's rows, so its
         # batches are cut into equal pieces of at most ``bn_rows``
-        self.piece_rows = bn_piece_rows(train_flops_per_row(model))
+        self.piece_rows = piece_rows_for(train_flops_per_row(model))
         self.bn_rows = self.piece_rows if getattr(model, "buffers", None) else None
         if self.X_val is not None:
             _check_data(model, self.X_val, self.y_val, "validation")
@@ -491,10 +491,7 @@ class Trainer:
         n = len(Xb)
         size = self._piece_rows(n)
         if n <= size:
-            t = time.perf_counter()
-            result = self.model.train_step_grads(Xb, yb, self.grads, **self._loss_kw)
-            self.pacer.timed(n, time.perf_counter() - t, factor=3.0)
-            return result
+            return self.model.train_step_grads(Xb, yb, self.grads, **self._loss_kw)
         codes = self._pixel_codes() if Xb is self.X else None      # the full batch: its 8-bit pixels
         before = self._pass_state()
         results = self._halves_grads(Xb, yb, codes, half_ranges(n, size))
@@ -517,10 +514,9 @@ class Trainer:
                 return self.model.train_step_grads(X, y, out, **self._loss_kw, **self._piece_kw)
 
         def half(k: int, here: bool = True) -> tuple[float, int] | None:
-            """On this thread: stop checks and the pacer; on the worker: the stop flag only."""
+            """On this thread: the stop checks; on the worker: the stop flag only."""
             return half_grads(run_pass, Xb, yb, codes, halves[k], len(Xb), self._halves[k],
-                              self._stop_requested if here else lambda: self._stop,
-                              (lambda rows, s: self.pacer.timed(rows, s, factor=3.0)) if here else None)
+                              self._stop_requested if here else lambda: self._stop)
 
         threads = (half_threads(self.model.layer_sizes, len(Xb), allowed_threads())
                    if self._threaded_halves and len(halves) > 1 else 1)

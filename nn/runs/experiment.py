@@ -9,7 +9,7 @@ import numpy as np
 
 from nn.core import ArchError, Sequential, arch_cost, build_network, parse_arch
 from nn.core.mlp import MLP
-from nn.core.training import BN_PIECE_FLOPS, Trainer, bn_piece_rows, even_piece
+from nn.core.training import PIECE_FLOPS, Trainer, piece_rows_for, even_piece
 from nn.data import TOY_DATASETS, Dataset, load_dataset
 from nn.data.features import model_features
 from nn.hosting import limits
@@ -302,7 +302,7 @@ def estimate_config_epoch_seconds(cfg: RunConfig, data: Dataset | None = None) -
 
 def bn_piece_note(cfg: RunConfig, data: Dataset | None = None) -> str | None:
     """What the page and the command line say when a batch-normed network's batches are cut into
-    pieces (``nn.core.training.BN_PIECE_FLOPS``), its statistics being each piece's; None when
+    pieces (``nn.core.training.PIECE_FLOPS``), its statistics being each piece's; None when
     its batches stay whole, or without batch norm."""
     try:
         if not cfg.arch or all(b["type"] != "bn" for b in parse_arch(cfg.arch)):
@@ -312,11 +312,11 @@ def bn_piece_note(cfg: RunConfig, data: Dataset | None = None) -> str | None:
         return None
     n_train = data_shape(cfg, data)[2]
     batch = n_train if cfg.batch_size == "full" else min(int(cfg.batch_size), n_train or int(cfg.batch_size))
-    rows = even_piece(batch, bn_piece_rows(flops["train"])) if batch > 0 else batch
+    rows = even_piece(batch, piece_rows_for(flops["train"])) if batch > 0 else batch
     if rows >= batch:
         return None
     return (f"Batch norm statistics over pieces of {rows:,} rows: each batch of {batch:,} is cut into "
-            f"{math.ceil(batch / rows)} pieces of at most {BN_PIECE_FLOPS / 1e9:g} GFLOP of work, so that "
+            f"{math.ceil(batch / rows)} pieces of at most {PIECE_FLOPS / 1e9:g} GFLOP of work, so that "
             f"Stop answers within a second whatever the machine's speed.")
 
 
