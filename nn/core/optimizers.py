@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from nn.core import numpy_blas
+from nn.core.numpy_blas import available as blas_available, axpby, axpy
 from nn.core.flat import flat_view, for_pickle, from_pickle, packed
 
 OPTIMIZERS = ("sgd", "momentum", "adam")
@@ -76,7 +76,7 @@ class Optimizer:
         no BLAS to fold with; arrays not packed)."""
         fold = self._fold(params)
         if (fold is None or self.weight_decay or self.l1 or params[0].ndim != 2
-                or not numpy_blas.available(params[0].dtype)
+                or not blas_available(params[0].dtype)
                 or any(self._flat(a) is None for a in self._lists(params, grads))):
             return None
         return fold
@@ -134,7 +134,7 @@ class SGD(Optimizer):
 
     def _update(self, params, grads, *state):
         for p, g in zip(params, grads):
-            numpy_blas.axpy(-self.lr, g, p)
+            axpy(-self.lr, g, p)
 
     def _fold(self, params):
         return -self.lr, 1.0, params[0]                 # W = W - lr G: all of it, in the product
@@ -157,15 +157,15 @@ class Momentum(Optimizer):
 
     def _update(self, params, grads, vs):
         for p, g, v in zip(params, grads, vs):
-            numpy_blas.axpby(-self.lr, g, self.mu, v)
-            numpy_blas.axpy(1.0, v, p)
+            axpby(-self.lr, g, self.mu, v)
+            axpy(1.0, v, p)
 
     def _fold(self, params):
         return -self.lr, self.mu, self.v[0]            # V = mu V - lr G
 
     def _update_folded(self, start, p, g, v):
-        numpy_blas.axpby(-self.lr, g[start:], self.mu, v[start:])
-        numpy_blas.axpy(1.0, v, p)                      # w += v, all at once
+        axpby(-self.lr, g[start:], self.mu, v[start:])
+        axpy(1.0, v, p)                      # w += v, all at once
 
 
 class Adam(Optimizer):
@@ -196,13 +196,13 @@ class Adam(Optimizer):
         lr_t = self.lr * float(np.sqrt(1 - self.beta2 ** self.t) / (1 - self.beta1 ** self.t))
         scale, eps = lr_t * (1 - self.beta1) / root, self.eps / root
         for p, g, m, v in zip(params, grads, ms, vs):
-            numpy_blas.axpby(1.0, g, self.beta1, m)     # M = b1 M + g
+            axpby(1.0, g, self.beta1, m)     # M = b1 M + g
             g *= g                              # g <- g^2 (scratch from here on)
-            numpy_blas.axpby(1.0, g, self.beta2, v)     # V = b2 V + g^2
+            axpby(1.0, g, self.beta2, v)     # V = b2 V + g^2
             np.sqrt(v, out=g)                   # w -= c lr_t M / (sqrt(V) + eps')
             g += eps
             np.divide(m, g, out=g)
-            numpy_blas.axpy(-scale, g, p)
+            axpy(-scale, g, p)
 
 
 def make_optimizer(name: str, params: list[np.ndarray], lr: float, weight_decay: float = 0.0,
