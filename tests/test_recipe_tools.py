@@ -75,9 +75,9 @@ def test_the_trainer_sets_the_onecycle_rate_at_every_step():
     seen = []
     step = trainer.optimizer.step
 
-    def spy(params, grads):
+    def spy(params, grads, **kw):
         seen.append(trainer.optimizer.lr)
-        step(params, grads)
+        step(params, grads, **kw)
     trainer.optimizer.step = spy
     list(trainer.run())
     assert seen == pytest.approx([onecycle_lr(0.1, t, 8) for t in range(8)])
