@@ -19,18 +19,19 @@ def test_gemm_tn_is_alpha_at_b_plus_beta_c(dtype):
     rng = np.random.default_rng(0)
     A, B, C = (rng.standard_normal(s).astype(dtype) for s in ((70, 33), (70, 9), (33, 9)))
     expected = -0.3 * A.T.astype(np.float64) @ B + 0.9 * C
-    numpy_blas.gemm_tn(-0.3, A, B, 0.9, C)
+    assert numpy_blas.gemm_tn(-0.3, A, B, 0.9, C)
     np.testing.assert_allclose(C, expected, rtol=1e-4 if dtype == "float32" else 1e-12, atol=1e-5)
 
 
-def test_gemm_tn_refuses_arrays_it_cannot_take():
+def test_gemm_tn_leaves_arrays_it_cannot_take_untouched():
     A, B = np.ones((4, 3), np.float32), np.ones((4, 2), np.float32)
     for C in (np.ones((2, 3), np.float32),                # wrong shape
               np.ones((3, 2), np.float64),                # another dtype
               np.ones((2, 3), np.float32).T):             # not C-contiguous
+        before = C.copy()
         assert not numpy_blas.fits(A, B, C)
-        with pytest.raises(ValueError, match="gemm_tn"):
-            numpy_blas.gemm_tn(1.0, A, B, 0.0, C)
+        assert numpy_blas.gemm_tn(1.0, A, B, 0.0, C) is False
+        np.testing.assert_array_equal(C, before)
     assert not numpy_blas.fits(np.ones((3, 4), np.float32).T, B, np.ones((3, 2), np.float32))
 
 
@@ -93,3 +94,17 @@ def test_a_trainer_that_folds_trains_as_one_that_does_not(cfg):
         runs.append(model.params)
     for a, b in zip(*runs):
         np.testing.assert_allclose(b, a, rtol=1e-11, atol=1e-13)
+
+
+@pytest.mark.parametrize("strided", [False, True])      # BLAS's pass, or NumPy's for a strided x
+def test_axpby_and_axpy_are_one_pass_of_the_formula(strided):
+    rng = np.random.default_rng(4)
+    x0 = rng.standard_normal(2000)[::2] if strided else rng.standard_normal(1000)
+    y0 = rng.standard_normal(1000)
+    x, y = x0.copy() if not strided else rng.standard_normal(2000)[::2], y0.copy()
+    x[...] = x0
+    numpy_blas.axpby(1.0, x, 0.9, y)
+    np.testing.assert_allclose(y, x0 + 0.9 * y0, rtol=1e-14)
+    np.testing.assert_array_equal(x, x0)                 # alpha 1: x is left as it was
+    numpy_blas.axpy(-0.25, x, y)
+    np.testing.assert_allclose(y, x0 + 0.9 * y0 - 0.25 * x0, rtol=1e-13)

@@ -27,7 +27,7 @@ from numpy.lib.stride_tricks import as_strided, sliding_window_view
 
 from nn.core.activations import ACTIVATIONS
 from nn.core.init import layer_params
-from nn.core.numpy_blas import fits, gemm_tn
+from nn.core.numpy_blas import gemm_tn
 from nn.core.row_blocks import blocked_matmul, blocked_t_matmul
 
 Array = np.ndarray
@@ -158,9 +158,7 @@ class Dense(Layer):
 
 def _fold_dw(X: Array, dy: Array, alpha: float, beta: float, C: Array) -> None:
     """C = alpha X^T dY + beta C: in one BLAS product when it can, else in NumPy."""
-    if fits(X, dy, C):
-        gemm_tn(alpha, X, dy, beta, C)
-    else:
+    if not gemm_tn(alpha, X, dy, beta, C):
         C *= beta
         C += alpha * (X.T @ dy)
 

@@ -80,22 +80,23 @@ def available(dtype: np.dtype | str, routine: str = "gemm") -> bool:
 
 
 def fits(A: np.ndarray, B: np.ndarray, C: np.ndarray) -> bool:
-    """True if ``gemm_tn(alpha, A, B, beta, C)`` can run as is: one dtype that BLAS here
-    multiplies, C-contiguous 2-D arrays, and shapes A (k, m), B (k, n), C (m, n)."""
+    """True if ``gemm_tn(alpha, A, B, beta, C)`` runs in BLAS: one dtype that BLAS here
+    multiplies, C-contiguous 2-D arrays, C writeable, and shapes A (k, m), B (k, n), C (m, n)."""
     arrays = (A, B, C)
     return (all(a.ndim == 2 and a.flags.c_contiguous and a.dtype == C.dtype for a in arrays)
             and A.shape[0] == B.shape[0] and C.shape == (A.shape[1], B.shape[1])
             and C.flags.writeable and available(C.dtype))
 
 
-def gemm_tn(alpha: float, A: np.ndarray, B: np.ndarray, beta: float, C: np.ndarray) -> None:
-    """C = alpha A^T B + beta C, in place (``fits(A, B, C)`` must hold: checked here)."""
+def gemm_tn(alpha: float, A: np.ndarray, B: np.ndarray, beta: float, C: np.ndarray) -> bool:
+    """C = alpha A^T B + beta C, in place, in one BLAS call; False, and C untouched, when BLAS
+    cannot take these arrays (``fits``: the caller then computes it otherwise)."""
     if not fits(A, B, C):
-        raise ValueError(f"gemm_tn needs C-contiguous {A.shape}^T {B.shape} -> {C.shape} of one "
-                         f"dtype that NumPy's OpenBLAS multiplies")
+        return False
     (k, m), n = A.shape, B.shape[1]
     _functions()["gemm", C.dtype](_ROW_MAJOR, _TRANS, _NO_TRANS, m, n, k, alpha, A.ctypes.data, m,
                                   B.ctypes.data, n, beta, C.ctypes.data, n)
+    return True
 
 
 def _vectors(routine: str, x: np.ndarray, y: np.ndarray) -> Any:
