@@ -42,8 +42,8 @@ PRESETS.update(CNN_PRESETS)
 # The time-to-accuracy recipes as measured (benchmarks/bench_time_to_accuracy.py; README, "Time to
 # accuracy"): shown beside them on the Train page.
 MEASURED = {
-    "mnist-fast": "99.13% mean test accuracy over 5 seeds (lowest 99.06%), 5.4 s of training on 2 cores (196 GFLOP/s)",
-    "mnist-best": "99.62% mean test accuracy over 3 seeds (lowest 99.57%), 140 s of training on 2 cores (200 GFLOP/s)",
+    "mnist-fast": "99.14% mean test accuracy over 5 seeds (lowest 99.06%), 5.2 s of training on 2 cores (205 GFLOP/s)",
+    "mnist-best": "99.63% mean test accuracy over 3 seeds (lowest 99.61%), 133 s of training on 2 cores (197 GFLOP/s)",
 }
 
 
