@@ -75,9 +75,9 @@ def test_the_trainer_sets_the_onecycle_rate_at_every_step():
     seen = []
     step = trainer.optimizer.step
 
-    def spy(params, grads, **kw):
+    def spy(params, grads):
         seen.append(trainer.optimizer.lr)
-        step(params, grads, **kw)
+        step(params, grads)
     trainer.optimizer.step = spy
     list(trainer.run())
     assert seen == pytest.approx([onecycle_lr(0.1, t, 8) for t in range(8)])

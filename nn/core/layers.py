@@ -27,7 +27,6 @@ from numpy.lib.stride_tricks import as_strided, sliding_window_view
 
 from nn.core.activations import ACTIVATIONS
 from nn.core.init import layer_params
-from nn.core.numpy_blas import gemm_tn
 from nn.core.row_blocks import blocked_matmul, blocked_t_matmul
 
 Array = np.ndarray
@@ -142,25 +141,14 @@ class Dense(Layer):
         y += b
         return y, (x if train else None)
 
-    def backward(self, dy, ctx, grads, need_dx=True, out=None, rows=None, dw_into=None):
-        """``dw_into``: (alpha, beta, C) to set C = alpha dW + beta C instead of writing dW to
-        ``grads[0]`` (an optimizer's fold: ``nn.core.optimizers``)."""
+    def backward(self, dy, ctx, grads, need_dx=True, out=None, rows=None):
         W = self.params[0]
-        if dw_into is not None:
-            _fold_dw(ctx, dy, *dw_into)
-        elif rows is None:
+        if rows is None:
             np.matmul(ctx.T, dy, out=grads[0])       # dW = X^T dY
         else:
             blocked_t_matmul(ctx, dy, grads[0], rows)   # dW = sum_b X_b^T dY_b
         _column_sums(dy, grads[1])                   # db = 1^T dY
         return np.matmul(dy, W.T, out=out) if need_dx else None    # dX = dY W^T
-
-
-def _fold_dw(X: Array, dy: Array, alpha: float, beta: float, C: Array) -> None:
-    """C = alpha X^T dY + beta C: in one BLAS product when it can, else in NumPy."""
-    if not gemm_tn(alpha, X, dy, beta, C):
-        C *= beta
-        C += alpha * (X.T @ dy)
 
 
 class Conv2D(Layer):

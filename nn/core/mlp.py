@@ -125,16 +125,13 @@ class MLP(Classifier):
 
     def train_step_grads(self, X: np.ndarray, y: np.ndarray, grads: list[np.ndarray],
                          reuse_buffers: bool = True, label_smoothing: float = 0.0,
-                         report: str = "cross_entropy", blocked: bool = False,
-                         fold: tuple[float, float, np.ndarray] | None = None) -> tuple[float, int]:
+                         report: str = "cross_entropy", blocked: bool = False) -> tuple[float, int]:
         """Forward and backward pass writing gradients into ``grads``;
         returns (mean loss, number of rows predicted correctly; 0 for regression).
         ``label_smoothing``: see ``nn.core.losses.softmax_cross_entropy_grad`` (classes only);
         ``report``: the loss a classifier returns (nn.core.losses.REPORTED_LOSSES);
         ``blocked``: a narrow layer's products with many rows in row blocks (nn.core.row_blocks:
-        the same sums, grouped otherwise; the large-batch path of ``nn.Trainer``);
-        ``fold``: (alpha, beta, C) from ``Optimizer.fold_first_weight``: C = alpha dW1 + beta C,
-        and ``grads[0]`` is left as it was."""
+        the same sums, grouped otherwise; the large-batch path of ``nn.Trainer``)."""
         X = np.asarray(X, dtype=self.dtype)
         y = np.asarray(y)
         ws = self._workspace(len(X)) if reuse_buffers else _Workspace(len(X), self.layer_sizes, self.dtype)
@@ -156,8 +153,7 @@ class MLP(Classifier):
         for i in reversed(range(len(self.layers))):
             # dW_i = A_{i-1}^T dZ_i,  db_i = 1^T dZ_i,  dA_{i-1} = dZ_i W_i^T
             dA = self.layers[i].backward(dZ, X if i == 0 else ws.A[i - 1], grads[2 * i:2 * i + 2],
-                                         need_dx=i > 0, out=ws.dX[i], rows=rows[i],
-                                         dw_into=fold if i == 0 else None)
+                                         need_dx=i > 0, out=ws.dX[i], rows=rows[i])
             if i > 0:
                 dZ = self.act.backward(dA, ws.Z[i - 1], ws.A[i - 1], out=dA)   # dZ_{i-1} = dA * f'(Z)
         return loss, n_correct

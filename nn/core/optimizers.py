@@ -4,10 +4,9 @@ With ~200k parameters an update is memory-bound, so each rule is a few in-place 
 temporaries: the gradient buffers (owned by the trainer) double as scratch space. A pass of the
 form y = a x + b y runs in NumPy's own BLAS (``nn.core.numpy_blas``: one pass instead of two, on
 BLAS's threads), the rest in NumPy; SciPy's BLAS is not used (a second OpenBLAS with its own
-spinning threads: mixing the two slowed training tenfold). SGD and momentum can also take the
-input layer's gradient straight from BLAS's product into their state (``fold_first_weight``).
-Parameters, gradients and state packed in one buffer each (``nn.core.flat``: the MLP's and the
-trainer's are) are updated in one call per pass.
+spinning threads: mixing the two slowed training tenfold). Parameters, gradients and state
+packed in one buffer each (``nn.core.flat``: the MLP's and the trainer's are) are updated in
+one call per pass.
 """
 from __future__ import annotations
 
@@ -15,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from nn.core.numpy_blas import available as blas_available, axpby, axpy
 from nn.core.flat import flat_view, for_pickle, from_pickle, packed
+from nn.core.numpy_blas import axpby, axpy
 
 OPTIMIZERS = ("sgd", "momentum", "adam")
 # A running average whose gradient has stopped (a dead unit's weights) decays by beta each
@@ -67,34 +66,8 @@ class Optimizer:
             hit = self._flats[key] = (list(arrays), flat_view(arrays))
         return hit[1]
 
-    def fold_first_weight(self, params: list[np.ndarray], grads: list[np.ndarray]
-                          ) -> tuple[float, float, np.ndarray] | None:
-        """How this rule takes the first parameter's gradient G (an MLP's input weights, most of
-        its values) as BLAS computes it, as ``(alpha, beta, C)``: C = alpha G + beta C in place
-        of writing G (``nn.core.numpy_blas``); then ``step(params, grads, folded=True)`` does
-        the rest. None when the rule cannot (Adam needs G twice; L1 and weight decay add to G;
-        no BLAS to fold with; arrays not packed)."""
-        fold = self._fold(params)
-        if (fold is None or self.weight_decay or self.l1 or params[0].ndim != 2
-                or not blas_available(params[0].dtype)
-                or any(self._flat(a) is None for a in self._lists(params, grads))):
-            return None
-        return fold
-
-    def _fold(self, params: list[np.ndarray]) -> tuple[float, float, np.ndarray] | None:
-        return None
-
-    def _lists(self, params: list[np.ndarray], grads: list[np.ndarray]) -> list[list[np.ndarray]]:
-        return [params, grads, *(getattr(self, name) for name in self.state_names)]
-
-    def step(self, params: list[np.ndarray], grads: list[np.ndarray], folded: bool = False) -> None:
-        """Update ``params`` from ``grads`` (which are used as scratch space); ``folded``: the
-        first parameter's gradient went where ``fold_first_weight`` said, not into ``grads[0]``."""
-        if folded:
-            flats = [self._flat(arrays) for arrays in self._lists(params, grads)]
-            self._update_folded(params[0].size, *flats)
-            self._count_step()
-            return
+    def step(self, params: list[np.ndarray], grads: list[np.ndarray]) -> None:
+        """Update ``params`` from ``grads`` (which are used as scratch space)."""
         if self.weight_decay:
             for p, g, is_w in zip(params, grads, self.is_weight):
                 if is_w:                        # g += wd W  (gradient of wd/2 |W|^2)
@@ -103,14 +76,11 @@ class Optimizer:
             for p, g, is_w in zip(params, grads, self.is_weight):
                 if is_w:                        # g += l1 sign(W)  (a subgradient of l1 |W|_1)
                     g += self.l1 * np.sign(p)
-        lists = self._lists(params, grads)
+        lists = [params, grads, *(getattr(self, name) for name in self.state_names)]
         flats = [self._flat(arrays) for arrays in lists]
         if all(f is not None for f in flats):          # all packed: one call per pass
             lists = [[f] for f in flats]
         self._update(*lists)
-        self._count_step()
-
-    def _count_step(self) -> None:
         self.steps += 1
         if self.steps % FLUSH_EVERY == 0:
             flush_tiny(self.state())
@@ -123,11 +93,6 @@ class Optimizer:
         """The rule, on aligned lists of parameters, gradients and each of ``state_names``."""
         raise NotImplementedError
 
-    def _update_folded(self, start: int, p: np.ndarray, g: np.ndarray, *state: np.ndarray) -> None:
-        """The rule on the packed buffers, the values before ``start`` (the first parameter)
-        having had their part already (``fold_first_weight``)."""
-        raise NotImplementedError
-
 
 class SGD(Optimizer):
     """w -= lr g"""
@@ -135,12 +100,6 @@ class SGD(Optimizer):
     def _update(self, params, grads, *state):
         for p, g in zip(params, grads):
             axpy(-self.lr, g, p)
-
-    def _fold(self, params):
-        return -self.lr, 1.0, params[0]                 # W = W - lr G: all of it, in the product
-
-    def _update_folded(self, start, p, g):
-        self._update([p[start:]], [g[start:]])
 
 
 class Momentum(Optimizer):
@@ -159,13 +118,6 @@ class Momentum(Optimizer):
         for p, g, v in zip(params, grads, vs):
             axpby(-self.lr, g, self.mu, v)
             axpy(1.0, v, p)
-
-    def _fold(self, params):
-        return -self.lr, self.mu, self.v[0]            # V = mu V - lr G
-
-    def _update_folded(self, start, p, g, v):
-        axpby(-self.lr, g[start:], self.mu, v[start:])
-        axpy(1.0, v, p)                      # w += v, all at once
 
 
 class Adam(Optimizer):
@@ -196,9 +148,9 @@ class Adam(Optimizer):
         lr_t = self.lr * float(np.sqrt(1 - self.beta2 ** self.t) / (1 - self.beta1 ** self.t))
         scale, eps = lr_t * (1 - self.beta1) / root, self.eps / root
         for p, g, m, v in zip(params, grads, ms, vs):
-            axpby(1.0, g, self.beta1, m)     # M = b1 M + g
+            axpby(1.0, g, self.beta1, m)        # M = b1 M + g
             g *= g                              # g <- g^2 (scratch from here on)
-            axpby(1.0, g, self.beta2, v)     # V = b2 V + g^2
+            axpby(1.0, g, self.beta2, v)        # V = b2 V + g^2
             np.sqrt(v, out=g)                   # w -= c lr_t M / (sqrt(V) + eps')
             g += eps
             np.divide(m, g, out=g)

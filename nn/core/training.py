@@ -244,7 +244,6 @@ class Trainer:
         self._codes_checked = False
         self._halves: list[HalfBuffers] | None = None
         self._piece_kw = {"blocked": True} if isinstance(model, MLP) else {}
-        self._can_fold = isinstance(model, MLP)     # its train_step_grads takes a ``fold``
         self._threaded_halves = isinstance(model, MLP) and self.small_steps
         self.optimizer = self._new_optimizer()
         self.history: list[Record] = model.meta.setdefault("history", [])
@@ -468,37 +467,31 @@ class Trainer:
             Xb, yb = self.X, self.y                   # full batch: no copy
         else:
             Xb, yb = np.take(self.X, rows, axis=0), self.y[rows]
-        if self.config.lr_schedule == "onecycle":
-            self.optimizer.lr = self.step_lr()        # a rate per step (a fold reads it: below)
-        # one pass of an MLP: the optimizer may take dW1 into its state as BLAS computes it
-        fold = (self.optimizer.fold_first_weight(self.model.params, self.grads)
-                if self._can_fold and len(Xb) <= self._piece_rows(len(Xb)) else None)
         with np.errstate(over="ignore", invalid="ignore"):   # checked just below
-            result = self._batch_grads(Xb, yb, fold)
+            result = self._batch_grads(Xb, yb)
         if result is None:                             # stopped mid-batch: the step is not taken
             return
         loss, correct = result
+        if self.config.lr_schedule == "onecycle":
+            self.optimizer.lr = self.step_lr()        # a rate per step
         if not math.isfinite(loss):
             self._diverge(f"the training loss became {loss}")
         if loss > self._explode_at:
             self._diverge(f"the training loss exploded to {loss:.3g} (more than "
                           f"{EXPLODE_FACTOR:.0f}x where it started)")
-        self.optimizer.step(self.model.params, self.grads, folded=fold is not None)
+        self.optimizer.step(self.model.params, self.grads)
         self._pos += len(rows)
         self.steps_done += 1
         self._loss_sum += loss * len(rows)
         self._correct += correct
 
-    def _batch_grads(self, Xb: np.ndarray, yb: np.ndarray, fold: tuple | None = None
-                     ) -> tuple[float, int] | None:
+    def _batch_grads(self, Xb: np.ndarray, yb: np.ndarray) -> tuple[float, int] | None:
         """Mean loss and gradients over the batch into ``self.grads``, chunk by chunk if large
-        (None if told to stop between two chunks); ``fold``: see ``MLP.train_step_grads``
-        (a batch in one pass only)."""
+        (None if told to stop between two chunks)."""
         n = len(Xb)
         size = self._piece_rows(n)
         if n <= size:
-            fold_kw = {"fold": fold} if fold is not None else {}
-            return self.model.train_step_grads(Xb, yb, self.grads, **self._loss_kw, **fold_kw)
+            return self.model.train_step_grads(Xb, yb, self.grads, **self._loss_kw)
         codes = self._pixel_codes() if Xb is self.X else None      # the full batch: its 8-bit pixels
         before = self._pass_state()
         results = self._halves_grads(Xb, yb, codes, half_ranges(n, size))
