@@ -9,7 +9,7 @@ import numpy as np
 
 from nn.core import ArchError, Sequential, arch_cost, build_network, parse_arch
 from nn.core.mlp import MLP
-from nn.core.training import PIECE_FLOPS, Trainer, piece_rows_for, even_piece
+from nn.core.training import PIECE_FLOPS, Trainer, even_piece, piece_rows_for
 from nn.data import TOY_DATASETS, Dataset, load_dataset
 from nn.data.features import model_features
 from nn.hosting import limits
