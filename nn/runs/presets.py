@@ -1,6 +1,7 @@
 """Named configurations: the two tutorials reproduced, and our own fast defaults."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from nn.core import CNN_PRESETS
@@ -39,11 +40,28 @@ TUTORIAL_TRACE = ("seed-mnist-exact",)
 PRESETS.update(CNN_PRESETS)
 
 
-# The time-to-accuracy recipes as measured (benchmarks/bench_time_to_accuracy.py; README, "Time to
-# accuracy"): shown beside them on the Train page.
+@dataclass(frozen=True)
+class Measured:
+    """A time-to-accuracy recipe's figures from one run of benchmarks/bench_time_to_accuracy.py."""
+    mean: float          # test accuracy, %, the mean over the seeds
+    lowest: float        # the lowest seed's, %
+    seeds: int
+    seconds: float       # training seconds, the mean over the seeds
+    gflops: int          # the machine's float32 matmul GFLOP/s, measured in the same run
+
+    def __str__(self) -> str:
+        return (f"{self.mean:.2f}% mean test accuracy over {self.seeds} seeds (lowest {self.lowest:.2f}%), "
+                f"{self.seconds:g} s of training on 2 cores ({self.gflops} GFLOP/s)")
+
+    def short(self) -> str:
+        return f"{self.mean:.2f}% in {self.seconds:g} s"
+
+
+# The time-to-accuracy recipes as measured (README, "Time to accuracy"): shown beside them on the
+# Train page.
 MEASURED = {
-    "mnist-fast": "99.14% mean test accuracy over 5 seeds (lowest 99.06%), 5.2 s of training on 2 cores (205 GFLOP/s)",
-    "mnist-best": "99.63% mean test accuracy over 3 seeds (lowest 99.61%), 133 s of training on 2 cores (197 GFLOP/s)",
+    "mnist-fast": Measured(mean=99.14, lowest=99.06, seeds=5, seconds=5.2, gflops=205),
+    "mnist-best": Measured(mean=99.63, lowest=99.61, seeds=3, seconds=133, gflops=197),
 }
 
 
