@@ -18,7 +18,9 @@ if public:
     # the details go to the server's log. Process-wide, read when an error is shown.
     st.set_option("client.showErrorDetails", "none")
 
-st.set_page_config(page_title="NumPy network dashboard", page_icon=":material/neurology:", layout="wide")
+# The tab's icon is an emoji, drawn by the browser: a Material icon here is fetched from Google's
+# font server, which an offline laptop (MNIST_PATH) cannot reach.
+st.set_page_config(page_title="NumPy network dashboard", page_icon="🧠", layout="wide")
 
 # Streamlit's animated "running" badge repaints the page many times a second for as long as a
 # script runs; during training that steals CPU from training itself (measured: about half of the
