@@ -29,6 +29,15 @@ def test_defaults_are_the_tutorial_sweep():
     assert at.selectbox(key="sw_init").value == "normal"
 
 
+def test_the_page_states_the_memory_a_sweep_may_really_take(monkeypatch):
+    """A sweep here is also one job of the server's budget: the page gives the smaller limit."""
+    limit = lambda at: next(c.value for c in at.caption if "of memory per sweep" in c.value)   # noqa: E731
+    assert "384 MB of memory per sweep" in limit(sweep_page())            # a job's, not the sweep's 2048
+    monkeypatch.setenv("NN_MAX_JOB_MB", "4000")
+    monkeypatch.setenv("NN_BUDGET_MB", "8000")
+    assert "2048 MB of memory per sweep" in limit(sweep_page())
+
+
 def test_a_tiny_sweep_runs_and_its_results_stay():
     at = tiny(sweep_page())
     at.button(key="sw_run").click().run()

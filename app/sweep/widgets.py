@@ -100,8 +100,11 @@ def settings_form(param: str) -> dict | None:
                 c4.text_input("Dask scheduler address", key="sw_scheduler", placeholder="tcp://host:8786",
                               help="empty: run on this machine's cores. Results from the cluster are "
                                    "unpickled here, which runs code: use only a cluster you trust fully.")
+        # a sweep on this page is also one job of the server's budget (nn.runs.slots): its
+        # memory is held to the smallest of the sweep's, a job's, a visitor's and the server's
+        memory_mb = min(lim.max_sweep_memory_mb, lim.max_job_mb, lim.client_mb, lim.budget_mb)
         st.caption(f"Limits of this server: about {duration(lim.max_sweep_seconds)} of work for one "
-                   f"core and {megabytes(lim.max_sweep_memory_mb)} of memory per sweep; the estimate "
+                   f"core and {megabytes(memory_mb)} of memory per sweep; the estimate "
                    f"is shown when it starts. A sweep takes one job slot per worker. {lim.describe()}")
         run = st.form_submit_button("Run sweep", type="primary", key="sw_run")
     settings = {name: st.session_state.get(f"sw_{name}", DEFAULTS[name]) for name in DEFAULTS}
