@@ -201,6 +201,24 @@ def _fill(main, label: str, value: str) -> None:
     box.press("Tab")
 
 
+def _pick(page, main, option: str) -> None:
+    """Choose ``option`` in "Parameter to sweep". A click that lands while the page is still
+    rerunning (just after a Stop) can have its list closed by the rerun: open it again, as a
+    visitor would, up to three times."""
+    for attempt in range(3):
+        main.get_by_role("combobox", name="Parameter to sweep").click()
+        choice = page.get_by_role("option", name=option, exact=True)
+        try:
+            choice.wait_for(timeout=10_000)
+        except Exception:
+            if attempt == 2:
+                raise
+            page.keyboard.press("Escape")
+            continue
+        choice.click()
+        return
+
+
 def _shots(page, name: str, message) -> None:
     """tests/artifacts/sweep_<name>_{desktop,phone}.png: 1280x1800 and 390x844, ``message`` in view."""
     SHOTS.mkdir(parents=True, exist_ok=True)
@@ -238,8 +256,7 @@ def test_stop_after_some_runs_shows_them(app_url, browser):
     page = context.new_page()
     try:
         main = _open(page, app_url)
-        main.get_by_role("combobox", name="Parameter to sweep").click()
-        page.get_by_role("option", name="batch_size", exact=True).click()
+        _pick(page, main, "batch_size")
         main.get_by_label("Batch size", exact=True).wait_for(timeout=30_000)
         deadline = time.monotonic() + 30
         while main.get_by_label("Batch size", exact=True).is_enabled():    # greyed out once swept
@@ -258,8 +275,7 @@ def test_stop_after_some_runs_shows_them(app_url, browser):
         assert main.get_by_role("button", name="Stop", exact=True).count() == 0
         _shots(page, "stopped", stopped)
         # then a range out of range: the message names the control, apart from the old results
-        main.get_by_role("combobox", name="Parameter to sweep").click()
-        page.get_by_role("option", name="lr", exact=True).click()
+        _pick(page, main, "lr")
         page.wait_for_timeout(1000)
         _fill(main, VALUES, "3:2000")
         main.get_by_role("button", name="Run sweep").click()
