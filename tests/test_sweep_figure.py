@@ -32,3 +32,11 @@ def test_the_time_panel_is_points_not_bars_so_a_log_axis_reads_right():
     time_trace = next(t for t in fig.data if t.name == "training s per run")
     assert time_trace.type == "scatter" and list(time_trace.x) == [1e-4, 1e-2, 1.0]
     assert fig.layout.xaxis2.type == "log"
+
+
+def test_one_value_swept_draws_no_negative_accuracy_or_seconds():
+    """A sweep of one value is one point per panel: plotly's own range put it mid-axis, from -50%."""
+    sw, results = sweep("lr", [1e-2])
+    fig = sweep_figure(summarize(sw, results), "lr")
+    assert tuple(fig.layout.yaxis.range) == (0, 1.02)        # test accuracy: 0-100%, as on Train
+    assert fig.layout.yaxis2.rangemode == "nonnegative"      # s per run

@@ -48,8 +48,8 @@ def sweep_figure(summary: list[dict[str, Any]], param: str, title: str | None = 
     if key == "r2":
         fig.update_yaxes(title_text="test R²", row=1, col=1)
     else:
-        fig.update_yaxes(title_text="test accuracy", tickformat=".0%", row=1, col=1)
-    fig.update_yaxes(title_text="s per run", row=2, col=1)
+        fig.update_yaxes(title_text="test accuracy", tickformat=".0%", range=[0, 1.02], row=1, col=1)
+    fig.update_yaxes(title_text="s per run", rangemode="nonnegative", row=2, col=1)   # one point: no -50%
     fig.update_xaxes(title_text=label, row=2, col=1)
     if param == "lr":
         fig.update_xaxes(type="log")
